@@ -1,0 +1,47 @@
+// The typed event bus: the engine emits, everything else listens. The bus stamps each event
+// with a run-unique `id` and an ISO `at`, and keeps a listener's throw from reaching the
+// emitter (a broken view must never break the proxy): the throw becomes a `diag` event.
+import type { NewEvent, ProxyEvent } from './types.ts';
+
+export type Listener = (event: ProxyEvent) => void;
+
+export class EventBus {
+  private readonly listeners = new Set<Listener>();
+  private seq = 0;
+  private reporting = false;
+
+  /** Stamp and deliver an event to every listener, in subscription order. Returns it stamped. */
+  emit(event: NewEvent): ProxyEvent {
+    const stamped = { ...event, id: `e${++this.seq}`, at: new Date().toISOString() } as ProxyEvent;
+    for (const listener of this.listeners) {
+      try {
+        listener(stamped);
+      } catch (err) {
+        this.reportListenerError(err);
+      }
+    }
+    return stamped;
+  }
+
+  /** Subscribe; returns the unsubscribe function. */
+  on(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private reportListenerError(err: unknown): void {
+    if (this.reporting) return; // a listener that throws on diag too must not loop forever
+    this.reporting = true;
+    try {
+      this.emit({
+        type: 'diag',
+        connId: null,
+        level: 'error',
+        source: 'event-listener',
+        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
+    } finally {
+      this.reporting = false;
+    }
+  }
+}

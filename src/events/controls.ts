@@ -1,0 +1,14 @@
+// The narrow set of actions a view may ask of the engine. `cli/` builds it from the engine and
+// hands it to the UI, so ui/ never imports proxy/ (see ../shared/STYLE.md).
+import type { Mode } from './types.ts';
+
+export interface Controls {
+  /** The current CONNECT mode. */
+  getMode(): Mode;
+  /** Switch mode for new connections; existing ones keep theirs. */
+  setMode(mode: Mode): void;
+  /** Forget the hosts `auto` mode tunnels because a client refused them; returns how many. */
+  forgetRejected(): number;
+  /** Write the HAR export now; resolves to the file written. Absent when no HAR is possible. */
+  exportHar?(): Promise<string>;
+}

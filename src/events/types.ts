@@ -1,0 +1,338 @@
+// The event vocabulary of mitm-lab. Everything downstream of the proxy engine (flow store,
+// terminal UI, JSONL log, HAR, ws feed, `attach`) is built from these objects only, so their
+// shape is a contract: documented field by field in docs/events.md, JSON-safe (no Buffers,
+// sockets or class instances), and stamped by the bus with `id` and `at`.
+//
+// This file imports nothing, by rule (test/architecture.test.ts).
+
+/** How the engine treats CONNECT tunnels. */
+export type Mode = 'intercept' | 'eavesdrop' | 'auto';
+export const MODES: readonly Mode[] = ['auto', 'intercept', 'eavesdrop'];
+
+/**
+ * Who can read a piece of traffic: `wire` = anyone on the path (plain HTTP);
+ * `proxy-only` = only this proxy, because it terminated TLS with a forged certificate.
+ */
+export type Visibility = 'wire' | 'proxy-only';
+
+/** An HTTP header as it crossed: name in its original case, order and duplicates kept. */
+export type Header = [name: string, value: string];
+
+/** A captured body, bounded. `size` is the full size seen; `truncated` says the capture was cut. */
+export type BodyCapture =
+  | { text: string; size: number; truncated: boolean }
+  | { base64: string; size: number; truncated: boolean };
+
+/** What one X.509 certificate says, as a person would read it. */
+export interface CertSummary {
+  /** Subject distinguished name, e.g. `CN=bank.test, O=mitm-lab`. */
+  subject: string;
+  /** The subject's common name, or null when it has none. */
+  subjectCN: string | null;
+  /** Issuer distinguished name. */
+  issuer: string;
+  /** Subject alternative names, prefixed by type: `DNS:bank.test`, `IP:127.0.0.1`. */
+  sans: string[];
+  /** Validity start, ISO 8601. */
+  notBefore: string;
+  /** Validity end, ISO 8601. */
+  notAfter: string;
+  /** Serial number, lower-case hex. */
+  serial: string;
+  /** SHA-256 of the DER certificate, upper-case hex pairs joined by `:`. */
+  sha256: string;
+  /** SHA-256 of the SubjectPublicKeyInfo, base64 (the value pinning and Chromium's SPKI list use). */
+  spkiSha256: string;
+  /** Key algorithm and size, e.g. `RSA 2048`. */
+  key: string;
+  /** True when subject and issuer are the same and the certificate signs itself. */
+  selfSigned: boolean;
+}
+
+/** One TLS record as a passive observer parses it off the wire. */
+export interface TlsRecord {
+  /** Which way it went: `up` = client to server, `down` = server to client. */
+  dir: 'up' | 'down';
+  /** Milliseconds since the connection opened. */
+  t: number;
+  /** Record content type: `handshake`, `change_cipher_spec`, `alert`, `application_data`, or `unknown(N)`. */
+  contentType: string;
+  /** Record-layer version, e.g. `TLS 1.2` (TLS 1.3 records say `TLS 1.2` on the wire). */
+  version: string;
+  /** Record payload length in bytes. */
+  length: number;
+  /** For handshake records still in clear: the message types, e.g. `["ClientHello"]`. */
+  handshake?: string[];
+  /** For an alert in clear: its level and description. */
+  alert?: { level: 'warning' | 'fatal'; code: number; name: string };
+}
+
+/** Raw bytes of one direction of a connection, as captured on the client side (bounded). */
+export interface WireBytes {
+  /** The first bytes (at most the capture limit), base64. */
+  base64: string;
+  /** Total bytes that crossed in this direction. */
+  size: number;
+  /** True when `size` exceeds what `base64` holds. */
+  truncated: boolean;
+}
+
+/** What an eavesdropper on the client's path saw of one connection. */
+export interface WireCapture {
+  up: WireBytes;
+  down: WireBytes;
+  /** TLS records in both directions, in order (empty for plain HTTP). */
+  records: TlsRecord[];
+  /** True when more records crossed than `records` holds. */
+  recordsTruncated: boolean;
+  /** TLS 1.2 only: the server's certificate chain, which crosses in clear. Null for TLS 1.3 / none. */
+  serverCertificates: CertSummary[] | null;
+  /** The negotiated version as a passive observer can tell it from the ServerHello, or null. */
+  tlsVersion: string | null;
+}
+
+/** Per-request timings in milliseconds; null where a phase did not happen (reused connection). */
+export interface Timings {
+  dnsMs: number | null;
+  connectMs: number | null;
+  tlsMs: number | null;
+  ttfbMs: number | null;
+  totalMs: number | null;
+}
+
+/** How a client's TLS attempt against a forged certificate ended, when no request arrived. */
+export type RejectOutcome =
+  | 'alert'
+  | 'closed-after-handshake'
+  | 'reset-during-handshake'
+  | 'timeout'
+  | 'no-shared-version-or-cipher'
+  | 'not-tls'
+  | 'unknown';
+
+/** Why a CONNECT was tunnelled instead of intercepted. */
+export type TunnelReason =
+  'mode-eavesdrop' | 'auto-refused-before' | 'outside-name-constraints' | 'not-tls' | 'mint-failed';
+
+interface Base {
+  /** Unique within a run, increasing: `e1`, `e2`, … */
+  id: string;
+  /** When it happened, ISO 8601 with milliseconds. */
+  at: string;
+  /** The client connection it belongs to (`c1`, `c2`, …), or null for proxy-wide events. */
+  connId: string | null;
+}
+
+export interface ProxyListeningEvent extends Base {
+  type: 'proxy.listening';
+  host: string;
+  port: number;
+  mode: Mode;
+  caName: string;
+  caSha256: string;
+  /** False only with --insecure-upstream. */
+  upstreamValidation: boolean;
+}
+
+export interface ConnOpenEvent extends Base {
+  type: 'conn.open';
+  connId: string;
+  clientAddress: string;
+  clientPort: number;
+}
+
+export interface ConnCloseEvent extends Base {
+  type: 'conn.close';
+  connId: string;
+  durationMs: number;
+  /** What crossed the wire between the client and the proxy. */
+  wire: WireCapture;
+}
+
+export interface TlsClientHelloEvent extends Base {
+  type: 'tls.client-hello';
+  connId: string;
+  /** The CONNECT target host and port. */
+  host: string;
+  port: number;
+  /** Server Name Indication, in clear in the ClientHello; null when the client sent none. */
+  sni: string | null;
+  alpn: string[];
+  /** Versions offered, e.g. `["TLS 1.3", "TLS 1.2"]`. */
+  versions: string[];
+  /** Cipher suites offered, by IANA name (GREASE removed). */
+  cipherSuites: string[];
+  ja3: string;
+  ja4: string;
+  /** A guess at the client from the ClientHello (`curl`, `chromium`, `node`, `python`, …), or null. */
+  clientHint: string | null;
+}
+
+export interface TlsForgedEvent extends Base {
+  type: 'tls.forged';
+  connId: string;
+  host: string;
+  sni: string | null;
+  certificate: CertSummary;
+  /** True when the certificate came from the cache. */
+  cached: boolean;
+  mintMs: number;
+}
+
+export interface TlsClientAcceptedEvent extends Base {
+  type: 'tls.client-accepted';
+  connId: string;
+  host: string;
+  sni: string | null;
+  /** Always `intercepted`: a request arrived over the forged certificate. */
+  outcome: 'intercepted';
+  /** Negotiated with the client, e.g. `TLSv1.3`. */
+  protocol: string | null;
+  cipher: string | null;
+  alpn: string | null;
+  handshakeMs: number | null;
+}
+
+export interface TlsClientRejectedEvent extends Base {
+  type: 'tls.client-rejected';
+  connId: string;
+  host: string;
+  sni: string | null;
+  outcome: RejectOutcome;
+  /** The TLS alert the client sent, when it sent one. */
+  alert: { code: number; name: string } | null;
+  /** The raw error message or code, kept for honesty. */
+  raw: string;
+  clientHint: string | null;
+  /** In `auto` mode: later connections to this host will be tunnelled. */
+  willTunnel: boolean;
+}
+
+export interface TunnelSummaryEvent extends Base {
+  type: 'tunnel.summary';
+  connId: string;
+  host: string;
+  port: number;
+  sni: string | null;
+  reason: TunnelReason;
+  bytesUp: number;
+  bytesDown: number;
+  durationMs: number;
+  /** The negotiated version a passive observer could tell, or null. */
+  tlsVersion: string | null;
+  /** TLS 1.2 only: the certificate chain that crossed in clear. */
+  serverCertificates: CertSummary[] | null;
+  recordCount: number;
+}
+
+export interface HttpRequestEvent extends Base {
+  type: 'http.request';
+  connId: string;
+  flowId: string;
+  scheme: 'http' | 'https';
+  method: string;
+  url: string;
+  host: string;
+  path: string;
+  httpVersion: string;
+  headers: Header[];
+  body: BodyCapture;
+  visibility: Visibility;
+}
+
+export interface HttpResponseEvent extends Base {
+  type: 'http.response';
+  connId: string;
+  flowId: string;
+  status: number;
+  statusMessage: string;
+  httpVersion: string;
+  headers: Header[];
+  body: BodyCapture;
+  visibility: Visibility;
+  timings: Timings;
+  /** The real server's certificate (HTTPS upstream), next to the forged one. */
+  upstreamCertificate: CertSummary | null;
+  /** Negotiated with the real server, e.g. `TLSv1.3`, or null for plain HTTP. */
+  upstreamProtocol: string | null;
+  upstreamCipher: string | null;
+}
+
+export interface WsMessageEvent extends Base {
+  type: 'ws.message';
+  connId: string;
+  flowId: string;
+  direction: 'client-to-server' | 'server-to-client';
+  kind: 'text' | 'binary';
+  /** Text messages: the first characters; binary: null. */
+  preview: string | null;
+  size: number;
+  truncated: boolean;
+  visibility: Visibility;
+}
+
+export interface UpstreamErrorEvent extends Base {
+  type: 'upstream.error';
+  connId: string;
+  flowId: string | null;
+  host: string;
+  port: number;
+  /** Node's error code, e.g. `CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, `ENOTFOUND`, `ECONNREFUSED`. */
+  code: string;
+  message: string;
+  /** The status the client was answered with (502), or null when the client was already gone. */
+  status: number | null;
+}
+
+export interface DiagEvent extends Base {
+  type: 'diag';
+  level: 'info' | 'warn' | 'error';
+  /** Where it came from: `connect`, `engine`, `http-mitm-proxy`, `sink`, … */
+  source: string;
+  message: string;
+}
+
+export type ProxyEvent =
+  | ProxyListeningEvent
+  | ConnOpenEvent
+  | ConnCloseEvent
+  | TlsClientHelloEvent
+  | TlsForgedEvent
+  | TlsClientAcceptedEvent
+  | TlsClientRejectedEvent
+  | TunnelSummaryEvent
+  | HttpRequestEvent
+  | HttpResponseEvent
+  | WsMessageEvent
+  | UpstreamErrorEvent
+  | DiagEvent;
+
+export type EventType = ProxyEvent['type'];
+
+/** Every event type, in the order docs/events.md documents them. */
+export const EVENT_TYPES = [
+  'proxy.listening',
+  'conn.open',
+  'conn.close',
+  'tls.client-hello',
+  'tls.forged',
+  'tls.client-accepted',
+  'tls.client-rejected',
+  'tunnel.summary',
+  'http.request',
+  'http.response',
+  'ws.message',
+  'upstream.error',
+  'diag',
+] as const satisfies readonly EventType[];
+
+/** An event before the bus stamps it: what emitters pass to `bus.emit`. */
+export type NewEvent = ProxyEvent extends infer E
+  ? E extends ProxyEvent
+    ? Omit<E, 'id' | 'at'>
+    : never
+  : never;
+
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(x)}`);
+}
