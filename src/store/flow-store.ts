@@ -1,0 +1,398 @@
+// The flow store: folds the event stream into flows a view can list, bounded so a long
+// workshop never grows memory without limit (a ring of flows, bodies and wire captures cut to a
+// size with a visible mark). Views never see events directly; they read flows and watch
+// `version` (or subscribe) to know when to redraw. Modelled on mitmproxy's eventstore/view
+// addons: append-only ring + change signal.
+import type {
+  BodyCapture,
+  DiagEvent,
+  ProxyEvent,
+  UpstreamErrorEvent,
+  WireBytes,
+  WireCapture,
+} from '../events/types.ts';
+import { type FlowFilter, matchesFilter } from './filter.ts';
+import type { Badge, BadgeCounts, ConnInfo, Flow, ListeningInfo, StoredBody } from './flow.ts';
+import { BADGES } from './flow.ts';
+
+export interface FlowStoreOptions {
+  /** Flows kept before the oldest is dropped (default 2000: a long workshop, ~tens of MB). */
+  maxFlows?: number;
+  /** Characters of a body kept (default 64 Ki: more than a screen can show, bounded memory). */
+  maxBodyChars?: number;
+  /** Base64 characters of wire capture kept per direction (default 32 Ki ≈ 24 KiB of bytes). */
+  maxWireChars?: number;
+  /** TLS records kept per connection (default 400). */
+  maxRecords?: number;
+  /** WebSocket messages kept per flow (default 200). */
+  maxWsMessages?: number;
+}
+
+/** How many diag messages the store remembers (the footer shows the latest). */
+const MAX_DIAGS = 50;
+
+export class FlowStore {
+  readonly maxFlows: number;
+  readonly maxBodyChars: number;
+  readonly maxWireChars: number;
+  readonly maxRecords: number;
+  readonly maxWsMessages: number;
+
+  private readonly flows = new Map<string, Flow>();
+  private readonly conns = new Map<string, ConnInfo>();
+  private readonly listeners = new Set<() => void>();
+  private seq = 0;
+  private changes = 0;
+  private evictedCount = 0;
+  private listeningEvent: ListeningInfo | null = null;
+  private readonly diagList: DiagEvent[] = [];
+
+  constructor(opts: FlowStoreOptions = {}) {
+    this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
+    this.maxBodyChars = Math.max(16, opts.maxBodyChars ?? 64 * 1024);
+    this.maxWireChars = Math.max(16, opts.maxWireChars ?? 32 * 1024);
+    this.maxRecords = Math.max(1, opts.maxRecords ?? 400);
+    this.maxWsMessages = Math.max(1, opts.maxWsMessages ?? 200);
+  }
+
+  /** Increases on every change: a view compares it with the last one it drew (dirty flag). */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Flows dropped because the ring was full, since start or the last `clear()`. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
+  get size(): number {
+    return this.flows.size;
+  }
+
+  /** The proxy's `proxy.listening` announcement, when it was seen. */
+  get listening(): ListeningInfo | null {
+    return this.listeningEvent;
+  }
+
+  /** The latest diag messages, oldest first. */
+  get diags(): readonly DiagEvent[] {
+    return this.diagList;
+  }
+
+  /** Called after every change. Keep it cheap (set a dirty flag). Returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Fold one event in. Unknown or out-of-order events never throw; they are kept as best they can be. */
+  apply(e: ProxyEvent): void {
+    switch (e.type) {
+      case 'proxy.listening':
+        this.listeningEvent = e;
+        break;
+      case 'conn.open': {
+        const c = this.conn(e.connId, e.at);
+        c.clientAddress = e.clientAddress;
+        c.clientPort = e.clientPort;
+        c.openedAt = e.at;
+        break;
+      }
+      case 'conn.close':
+        this.conn(e.connId, e.at).closed = {
+          at: e.at,
+          durationMs: e.durationMs,
+          wire: this.capWire(e.wire),
+        };
+        this.refreshTlsFlowSize(e.connId);
+        break;
+      case 'tls.client-hello':
+        this.conn(e.connId, e.at).hello = e;
+        break;
+      case 'tls.forged':
+        this.conn(e.connId, e.at).forged = e;
+        break;
+      case 'tls.client-accepted':
+        this.conn(e.connId, e.at).accepted = e;
+        break;
+      case 'tls.client-rejected': {
+        const c = this.conn(e.connId, e.at);
+        c.rejected = e;
+        const f = this.tlsFlow(c, e.at, e.host, 'HTTPS refused');
+        f.outcome = 'refused';
+        f.port = f.port ?? c.hello?.port ?? null;
+        break;
+      }
+      case 'tunnel.summary': {
+        const c = this.conn(e.connId, e.at);
+        c.tunnel = e;
+        const f = this.tlsFlow(c, e.at, e.host, 'HTTPS tunnelled');
+        f.badge = 'HTTPS tunnelled';
+        if (f.outcome !== 'upstream-error') f.outcome = 'tunnelled';
+        f.port = e.port;
+        f.size = e.bytesUp + e.bytesDown;
+        break;
+      }
+      case 'http.request': {
+        const c = this.conn(e.connId, e.at);
+        const { body, ...rest } = e;
+        const existing = this.flows.get(e.flowId);
+        const flow: Flow = existing ?? this.newFlow(e.flowId, 'http', c, e.at);
+        flow.request = { ...rest, body: this.capBody(body) };
+        flow.badge = e.visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted';
+        flow.visibility = e.visibility;
+        flow.host = e.host;
+        flow.port = portOf(e.url, e.scheme);
+        flow.method = e.method;
+        flow.path = e.path;
+        flow.url = e.url;
+        if (!existing) {
+          flow.outcome = 'pending';
+          c.flowIds.push(e.flowId);
+          this.insert(flow);
+        }
+        break;
+      }
+      case 'http.response': {
+        const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
+        const { body, ...rest } = e;
+        flow.response = { ...rest, body: this.capBody(body) };
+        flow.status = e.status;
+        flow.size = e.body.size;
+        if (flow.outcome !== 'upstream-error') flow.outcome = 'ok';
+        break;
+      }
+      case 'ws.message': {
+        const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
+        flow.ws.push(e);
+        if (flow.ws.length > this.maxWsMessages) {
+          flow.ws.shift();
+          flow.wsDropped++;
+        }
+        break;
+      }
+      case 'upstream.error':
+        this.applyUpstreamError(e);
+        break;
+      case 'diag':
+        this.diagList.push(e);
+        if (this.diagList.length > MAX_DIAGS) this.diagList.shift();
+        break;
+      default:
+        // A newer engine (or an attach feed) may send types this build does not know: a view
+        // must survive that, so unknown events are ignored rather than thrown on.
+        return;
+    }
+    this.changed();
+  }
+
+  /** One flow by id. */
+  get(id: string): Flow | undefined {
+    return this.flows.get(id);
+  }
+
+  /** One connection by id. */
+  connection(connId: string): ConnInfo | undefined {
+    return this.conns.get(connId);
+  }
+
+  /** Every flow, oldest first. */
+  all(): Flow[] {
+    return [...this.flows.values()];
+  }
+
+  /** The flows matching `filter`, oldest first. */
+  query(filter: FlowFilter = {}): Flow[] {
+    const out: Flow[] = [];
+    for (const f of this.flows.values()) if (matchesFilter(f, filter)) out.push(f);
+    return out;
+  }
+
+  /** How many flows carry each badge (the header's counts by visibility). */
+  counts(): BadgeCounts {
+    const counts = Object.fromEntries(BADGES.map((b) => [b, 0])) as BadgeCounts;
+    for (const f of this.flows.values()) counts[f.badge]++;
+    return counts;
+  }
+
+  /** Forget every flow and connection (the `c` key). The proxy's announcement is kept. */
+  clear(): void {
+    this.flows.clear();
+    this.conns.clear();
+    this.evictedCount = 0;
+    this.changed();
+  }
+
+  private changed(): void {
+    this.changes++;
+    for (const l of this.listeners) l();
+  }
+
+  private conn(connId: string, at: string): ConnInfo {
+    let c = this.conns.get(connId);
+    if (!c) {
+      c = {
+        connId,
+        openedAt: at,
+        clientAddress: null,
+        clientPort: null,
+        hello: null,
+        forged: null,
+        accepted: null,
+        rejected: null,
+        tunnel: null,
+        upstreamErrors: [],
+        closed: null,
+        flowIds: [],
+      };
+      this.conns.set(connId, c);
+      // Connections are bounded too: twice the flows leaves room for ones still opening.
+      if (this.conns.size > this.maxFlows * 2) {
+        const oldest = this.conns.keys().next().value;
+        if (oldest !== undefined) this.conns.delete(oldest);
+      }
+    }
+    return c;
+  }
+
+  private newFlow(id: string, kind: Flow['kind'], conn: ConnInfo, at: string): Flow {
+    return {
+      id,
+      seq: ++this.seq,
+      kind,
+      connId: conn.connId,
+      at,
+      badge: kind === 'http' ? 'HTTP plaintext' : 'HTTPS refused',
+      outcome: 'pending',
+      visibility: null,
+      host: conn.hello?.sni ?? conn.hello?.host ?? '',
+      port: conn.hello?.port ?? null,
+      method: null,
+      path: null,
+      url: null,
+      status: null,
+      size: null,
+      request: null,
+      response: null,
+      upstreamError: null,
+      ws: [],
+      wsDropped: 0,
+      conn,
+    };
+  }
+
+  private insert(flow: Flow): void {
+    this.flows.set(flow.id, flow);
+    while (this.flows.size > this.maxFlows) {
+      const oldest = this.flows.keys().next().value;
+      if (oldest === undefined) break;
+      this.flows.delete(oldest);
+      this.evictedCount++;
+    }
+  }
+
+  /** The HTTP flow for a response/ws message, created when its request was never seen. */
+  private httpFlow(
+    flowId: string,
+    connId: string,
+    at: string,
+    visibility: Flow['visibility'],
+  ): Flow {
+    const existing = this.flows.get(flowId);
+    if (existing) return existing;
+    const c = this.conn(connId, at);
+    const flow = this.newFlow(flowId, 'http', c, at);
+    flow.visibility = visibility;
+    flow.badge = visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted';
+    c.flowIds.push(flowId);
+    this.insert(flow);
+    return flow;
+  }
+
+  /** The connection-level flow (`tls:<connId>`) for a TLS connection that carried no HTTP we read. */
+  private tlsFlow(c: ConnInfo, at: string, host: string, badge: Badge): Flow {
+    const id = `tls:${c.connId}`;
+    let flow = this.flows.get(id);
+    if (!flow) {
+      flow = this.newFlow(id, 'tls', c, at);
+      flow.badge = badge;
+      flow.host = host || flow.host;
+      this.insert(flow);
+      this.refreshTlsFlowSize(c.connId);
+    }
+    return flow;
+  }
+
+  private refreshTlsFlowSize(connId: string): void {
+    const flow = this.flows.get(`tls:${connId}`);
+    const wire = flow?.conn.closed?.wire;
+    if (flow && wire && flow.size === null) flow.size = wire.up.size + wire.down.size;
+  }
+
+  private applyUpstreamError(e: UpstreamErrorEvent): void {
+    if (e.flowId !== null) {
+      const flow = this.httpFlow(e.flowId, e.connId, e.at, null);
+      if (!flow.host) flow.host = e.host;
+      flow.upstreamError = e;
+      flow.outcome = 'upstream-error';
+      if (e.status !== null) flow.status = e.status;
+      return;
+    }
+    const c = this.conn(e.connId, e.at);
+    c.upstreamErrors.push(e);
+    if (c.upstreamErrors.length > 20) c.upstreamErrors.shift();
+    // No HTTP flow to hang it on: the tunnel (or the CONNECT) itself failed upstream.
+    const flow = this.tlsFlow(c, e.at, e.host, 'HTTPS tunnelled');
+    flow.upstreamError = e;
+    flow.outcome = 'upstream-error';
+    flow.port = e.port;
+  }
+
+  private capBody(body: BodyCapture): StoredBody {
+    if ('text' in body) {
+      if (body.text.length <= this.maxBodyChars) return { ...body, storeCut: false };
+      return {
+        text: body.text.slice(0, this.maxBodyChars),
+        size: body.size,
+        truncated: true,
+        storeCut: true,
+      };
+    }
+    // Base64 is cut on a 4-character boundary so it still decodes.
+    const limit = this.maxBodyChars - (this.maxBodyChars % 4);
+    if (body.base64.length <= limit) return { ...body, storeCut: false };
+    return {
+      base64: body.base64.slice(0, limit),
+      size: body.size,
+      truncated: true,
+      storeCut: true,
+    };
+  }
+
+  private capWire(wire: WireCapture): WireCapture {
+    const records = wire.records.length > this.maxRecords;
+    return {
+      ...wire,
+      up: this.capWireBytes(wire.up),
+      down: this.capWireBytes(wire.down),
+      records: records ? wire.records.slice(0, this.maxRecords) : wire.records,
+      recordsTruncated: wire.recordsTruncated || records,
+    };
+  }
+
+  private capWireBytes(b: WireBytes): WireBytes {
+    const limit = this.maxWireChars - (this.maxWireChars % 4);
+    if (b.base64.length <= limit) return b;
+    return { base64: b.base64.slice(0, limit), size: b.size, truncated: true };
+  }
+}
+
+function portOf(url: string, scheme: 'http' | 'https'): number | null {
+  try {
+    const u = new URL(url);
+    return u.port ? Number(u.port) : scheme === 'https' ? 443 : 80;
+  } catch {
+    // A relative or odd URL: the port is simply unknown.
+    return null;
+  }
+}

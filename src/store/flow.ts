@@ -1,0 +1,106 @@
+// What a view shows as one row: a flow. Two kinds exist, because two different things can
+// happen on a client connection: an HTTP exchange (request + response, on plain HTTP or inside
+// TLS the proxy terminated), or a TLS connection that never carried HTTP the proxy could read
+// (the client refused the forged certificate, or the proxy tunnelled it untouched).
+import type {
+  BodyCapture,
+  HttpRequestEvent,
+  HttpResponseEvent,
+  ProxyListeningEvent,
+  TlsClientAcceptedEvent,
+  TlsClientHelloEvent,
+  TlsClientRejectedEvent,
+  TlsForgedEvent,
+  TunnelSummaryEvent,
+  UpstreamErrorEvent,
+  Visibility,
+  WireCapture,
+  WsMessageEvent,
+} from '../events/types.ts';
+
+/** The one-glance lesson of a flow, shown as its badge in the list. */
+export type Badge = 'HTTP plaintext' | 'HTTPS decrypted' | 'HTTPS refused' | 'HTTPS tunnelled';
+export const BADGES: readonly Badge[] = [
+  'HTTP plaintext',
+  'HTTPS decrypted',
+  'HTTPS refused',
+  'HTTPS tunnelled',
+];
+
+/**
+ * How the flow ended: `pending` (request seen, no response yet), `ok` (a response),
+ * `upstream-error` (the proxy could not reach or trust the real server), `refused` (the client
+ * refused the forged certificate), `tunnelled` (bytes passed through untouched).
+ */
+export type FlowOutcome = 'pending' | 'ok' | 'upstream-error' | 'refused' | 'tunnelled';
+export const FLOW_OUTCOMES: readonly FlowOutcome[] = [
+  'pending',
+  'ok',
+  'upstream-error',
+  'refused',
+  'tunnelled',
+];
+
+/** A body as the store keeps it: the capture, cut again to the store's limit when needed. */
+export type StoredBody = BodyCapture & {
+  /** True when the store cut the capture further (the original `truncated` still holds). */
+  storeCut: boolean;
+};
+
+/** Everything known about one client connection, folded from its events. */
+export interface ConnInfo {
+  connId: string;
+  /** When `conn.open` arrived (ISO), or the first event seen for it. */
+  openedAt: string;
+  clientAddress: string | null;
+  clientPort: number | null;
+  hello: TlsClientHelloEvent | null;
+  forged: TlsForgedEvent | null;
+  accepted: TlsClientAcceptedEvent | null;
+  rejected: TlsClientRejectedEvent | null;
+  tunnel: TunnelSummaryEvent | null;
+  /** Upstream failures with no flowId (e.g. a tunnel whose target could not be reached). */
+  upstreamErrors: UpstreamErrorEvent[];
+  /** Set when the connection closed: duration and what crossed the client-side wire. */
+  closed: { at: string; durationMs: number; wire: WireCapture } | null;
+  /** The HTTP flows carried by this connection, oldest first. */
+  flowIds: string[];
+}
+
+/** One row of the flow list. */
+export interface Flow {
+  /** The engine's flowId for HTTP; `tls:<connId>` for a TLS connection without HTTP. */
+  id: string;
+  /** Arrival order in the store, increasing. */
+  seq: number;
+  kind: 'http' | 'tls';
+  connId: string;
+  /** ISO time of the first event of this flow. */
+  at: string;
+  badge: Badge;
+  outcome: FlowOutcome;
+  /** Who could read the content: `wire` (anyone), `proxy-only` (us), null (nobody: refused / tunnelled). */
+  visibility: Visibility | null;
+  host: string;
+  port: number | null;
+  method: string | null;
+  path: string | null;
+  url: string | null;
+  status: number | null;
+  /** Bytes: the response body size for HTTP, bytes both ways for a tunnel, null when unknown. */
+  size: number | null;
+  request: (Omit<HttpRequestEvent, 'body'> & { body: StoredBody }) | null;
+  response: (Omit<HttpResponseEvent, 'body'> & { body: StoredBody }) | null;
+  upstreamError: UpstreamErrorEvent | null;
+  /** WebSocket messages on this flow, oldest first (bounded; `wsDropped` counts the rest). */
+  ws: WsMessageEvent[];
+  wsDropped: number;
+  /** The connection this flow rode on (shared by the flows of a keep-alive connection). */
+  conn: ConnInfo;
+}
+
+/** The proxy's own announcement, when the store saw one. */
+export type ListeningInfo = ProxyListeningEvent;
+
+/** Per-badge counts, for the header. */
+export type BadgeCounts = Record<Badge, number>;

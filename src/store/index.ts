@@ -1,0 +1,20 @@
+// The flow store's public face: views import from here.
+export { FlowStore, type FlowStoreOptions } from './flow-store.ts';
+export {
+  BADGES,
+  FLOW_OUTCOMES,
+  type Badge,
+  type BadgeCounts,
+  type ConnInfo,
+  type Flow,
+  type FlowOutcome,
+  type ListeningInfo,
+  type StoredBody,
+} from './flow.ts';
+export {
+  describeFilter,
+  isEmptyFilter,
+  matchesFilter,
+  parseFilter,
+  type FlowFilter,
+} from './filter.ts';

@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events/bus.ts';
+import { FlowStore, parseFilter } from '../../src/store/index.ts';
+import {
+  decryptedHttps,
+  lesson,
+  plaintextLogin,
+  refusedHttps,
+  tunnelled,
+  upstreamExpired,
+} from './fixtures.ts';
+
+function storeOn(bus: EventBus, opts = {}): FlowStore {
+  const store = new FlowStore(opts);
+  bus.on((e) => store.apply(e));
+  return store;
+}
+
+describe('FlowStore folding', () => {
+  it('folds a plain-HTTP exchange into one flow with request, response and wire capture', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    plaintextLogin(bus);
+    const [flow] = store.all();
+    expect(store.size).toBe(1);
+    expect(flow?.badge).toBe('HTTP plaintext');
+    expect(flow?.visibility).toBe('wire');
+    expect(flow?.method).toBe('POST');
+    expect(flow?.path).toBe('/login');
+    expect(flow?.status).toBe(200);
+    expect(flow?.outcome).toBe('ok');
+    expect(flow?.port).toBe(80);
+    expect(flow?.request?.body).toMatchObject({ text: 'user=alice&password=hunter2' });
+    const wire = Buffer.from(flow?.conn.closed?.wire.up.base64 ?? '', 'base64').toString();
+    expect(wire).toContain('password=hunter2');
+  });
+
+  it('gives HTTPS through a trusted CA the decrypted badge and the connection TLS info', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    decryptedHttps(bus);
+    const flow = store.get('f2');
+    expect(flow?.badge).toBe('HTTPS decrypted');
+    expect(flow?.conn.forged?.certificate.issuer).toContain('mitm-lab throwaway CA');
+    expect(flow?.conn.accepted?.protocol).toBe('TLSv1.3');
+    expect(flow?.response?.upstreamCertificate?.issuer).toBe('CN=mitm-lab lab public root');
+    expect(flow?.conn.closed?.wire.records.length).toBeGreaterThan(0);
+    expect(store.connection('c2')?.flowIds).toEqual(['f2']);
+  });
+
+  it('makes a refused TLS connection a flow of its own', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    refusedHttps(bus);
+    const flow = store.get('tls:c3');
+    expect(flow?.kind).toBe('tls');
+    expect(flow?.badge).toBe('HTTPS refused');
+    expect(flow?.outcome).toBe('refused');
+    expect(flow?.host).toBe('shop.test');
+    expect(flow?.conn.rejected?.alert?.code).toBe(48);
+    // its size comes from the wire capture when the connection closed
+    expect(flow?.size).toBeGreaterThan(0);
+  });
+
+  it('makes a tunnel a flow with its byte counts', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    tunnelled(bus);
+    const flow = store.get('tls:c4');
+    expect(flow?.badge).toBe('HTTPS tunnelled');
+    expect(flow?.outcome).toBe('tunnelled');
+    expect(flow?.size).toBe(812 + 4410);
+    expect(flow?.conn.tunnel?.reason).toBe('mode-eavesdrop');
+  });
+
+  it('attaches an upstream error to its flow', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    upstreamExpired(bus);
+    const flow = store.get('f5');
+    expect(flow?.outcome).toBe('upstream-error');
+    expect(flow?.status).toBe(502);
+    expect(flow?.upstreamError?.code).toBe('CERT_HAS_EXPIRED');
+  });
+
+  it('hangs an upstream error with no flowId on a connection-level flow', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    bus.emit({
+      type: 'upstream.error',
+      connId: 'c9',
+      flowId: null,
+      host: 'nowhere.test',
+      port: 443,
+      code: 'ENOTFOUND',
+      message: 'getaddrinfo ENOTFOUND nowhere.test',
+      status: 502,
+    });
+    const flow = store.get('tls:c9');
+    expect(flow?.outcome).toBe('upstream-error');
+    expect(flow?.host).toBe('nowhere.test');
+    expect(store.connection('c9')?.upstreamErrors).toHaveLength(1);
+  });
+
+  it('keeps WebSocket messages on their flow, bounded', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxWsMessages: 3 });
+    plaintextLogin(bus, 'c1', 'w1');
+    for (let i = 0; i < 5; i++) {
+      bus.emit({
+        type: 'ws.message',
+        connId: 'c1',
+        flowId: 'w1',
+        direction: 'client-to-server',
+        kind: 'text',
+        preview: `hello ${i}`,
+        size: 7,
+        truncated: false,
+        visibility: 'wire',
+      });
+    }
+    const flow = store.get('w1');
+    expect(flow?.ws.map((m) => m.preview)).toEqual(['hello 2', 'hello 3', 'hello 4']);
+    expect(flow?.wsDropped).toBe(2);
+  });
+
+  it('survives a response whose request it never saw', () => {
+    const store = new FlowStore();
+    const bus = new EventBus();
+    bus.on((e) => {
+      if (e.type !== 'http.request') store.apply(e);
+    });
+    plaintextLogin(bus);
+    expect(store.get('f1')?.status).toBe(200);
+    expect(store.get('f1')?.badge).toBe('HTTP plaintext');
+  });
+});
+
+describe('FlowStore bounds', () => {
+  it('keeps at most maxFlows flows, dropping the oldest', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxFlows: 5 });
+    for (let i = 0; i < 12; i++) plaintextLogin(bus, `c${i}`, `f${i}`);
+    expect(store.size).toBe(5);
+    expect(store.evicted).toBe(7);
+    expect(store.all().map((f) => f.id)).toEqual(['f7', 'f8', 'f9', 'f10', 'f11']);
+  });
+
+  it('cuts long bodies and marks them', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxBodyChars: 100 });
+    bus.emit({
+      type: 'http.response',
+      connId: 'c1',
+      flowId: 'big',
+      status: 200,
+      statusMessage: 'OK',
+      httpVersion: '1.1',
+      headers: [],
+      body: { text: 'x'.repeat(5000), size: 5000, truncated: false },
+      visibility: 'wire',
+      timings: { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, totalMs: null },
+      upstreamCertificate: null,
+      upstreamProtocol: null,
+      upstreamCipher: null,
+    });
+    const body = store.get('big')?.response?.body;
+    expect(body && 'text' in body ? body.text.length : -1).toBe(100);
+    expect(body?.truncated).toBe(true);
+    expect(body?.storeCut).toBe(true);
+    expect(body?.size).toBe(5000);
+  });
+
+  it('cuts wire captures to a decodable length', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxWireChars: 64 });
+    decryptedHttps(bus);
+    const down = store.get('f2')?.conn.closed?.wire.down;
+    expect(down?.base64.length).toBe(64);
+    expect(down?.truncated).toBe(true);
+    expect(Buffer.from(down?.base64 ?? '', 'base64').length).toBe(48);
+  });
+});
+
+describe('FlowStore signals, counts and queries', () => {
+  it('bumps version and notifies subscribers on each change', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    let calls = 0;
+    const off = store.subscribe(() => calls++);
+    const v0 = store.version;
+    plaintextLogin(bus);
+    expect(store.version).toBeGreaterThan(v0);
+    expect(calls).toBe(store.version - v0);
+    expect(calls).toBe(4); // conn.open, http.request, http.response, conn.close
+    off();
+    decryptedHttps(bus);
+    expect(calls).toBe(4);
+  });
+
+  it('counts flows by badge', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    for (const e of events) store.apply(e);
+    expect(store.counts()).toEqual({
+      'HTTP plaintext': 1,
+      'HTTPS decrypted': 2,
+      'HTTPS refused': 1,
+      'HTTPS tunnelled': 1,
+    });
+    expect(store.listening?.port).toBe(8080);
+  });
+
+  it('filters by host, badge, visibility, outcome and free text', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    for (const e of events) store.apply(e);
+    const ids = (line: string) => store.query(parseFilter(line)).map((f) => f.id);
+    expect(ids('host:bank')).toEqual(['f2']);
+    expect(ids('badge:refused')).toEqual(['tls:c3']);
+    expect(ids('vis:wire')).toEqual(['f1']);
+    expect(ids('vis:none')).toEqual(['tls:c3', 'tls:c4']);
+    expect(ids('outcome:unknown_ca')).toEqual(['tls:c3']);
+    expect(ids('outcome:cert_has_expired')).toEqual(['f5']);
+    expect(ids('outcome:tunnelled')).toEqual(['tls:c4']);
+    expect(ids('login POST')).toEqual(['f1']);
+    expect(ids('')).toHaveLength(5);
+    expect(ids('nothing-matches-this')).toEqual([]);
+  });
+
+  it('clear() forgets flows but keeps the proxy announcement', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    for (const e of events) store.apply(e);
+    const v = store.version;
+    store.clear();
+    expect(store.size).toBe(0);
+    expect(store.version).toBeGreaterThan(v);
+    expect(store.listening).not.toBeNull();
+  });
+});
