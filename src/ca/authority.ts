@@ -1,0 +1,420 @@
+// The throwaway certificate authority: created on first use (or by `mitm-lab ca init`),
+// loaded and checked otherwise, and the fast leaf minter the proxy engine calls for every
+// intercepted host. Safety first (DESIGN.md "ca"): a unique dated name that says what it is,
+// a short life, name constraints to lab names by default, keys 0600 in a 0700 folder.
+//
+// The files sit where http-mitm-proxy looks (`certs/ca.pem`, `keys/ca.private.key`,
+// `keys/ca.public.key`), so the library loads this CA and never mints its own.
+import { X509Certificate, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { CertSummary } from '../events/types.ts';
+import { LabError } from '../util/lab-error.ts';
+import { describeCertificate } from './describe.ts';
+import { buildCertificate, generateRsaKeyPair, readNameConstraints } from './forge.ts';
+import { hostKind, normalizeHost, normalizePermit, withinConstraints } from './names.ts';
+
+/** Default CA lifetime: a month is long enough for a course and short enough to be forgotten safely. */
+export const CA_DAYS_DEFAULT = 30;
+/** Longest CA lifetime `--days` accepts: this is a throwaway, not infrastructure. */
+export const CA_DAYS_MAX = 397;
+/** Leaves live at most this long (and never past the CA). */
+export const LEAF_DAYS_MAX = 30;
+/** notBefore is backdated by a day so a client whose clock runs a little slow still accepts. */
+const BACKDATE_MS = 24 * 60 * 60 * 1000;
+/** Re-mint a cached leaf when it has less than this left (a long-running proxy). */
+const LEAF_RENEW_MS = 24 * 60 * 60 * 1000;
+/** Leaves kept in memory: one per host; a workshop touches tens, a crawl thousands. */
+export const LEAF_CACHE_MAX = 1000;
+/** RSA-2048: what browsers accept everywhere and node:crypto generates in ~50–200 ms. */
+const KEY_BITS = 2048;
+/** The organisation every certificate of ours carries, so anyone inspecting one knows. */
+export const CA_ORGANISATION = 'mitm-lab — for lab use only';
+/** Permitted DNS subtrees by default: RFC 2606 `.test` names and RFC 6761 `localhost`. */
+export const DEFAULT_PERMITTED_DNS: readonly string[] = ['test', 'localhost'];
+/**
+ * Permitted IP subtrees by default: loopback only. Without an iPAddress subtree, IP SANs
+ * would be unconstrained (constraints apply per name type), and the CA could then forge a
+ * certificate for any site reached by address.
+ */
+export const DEFAULT_PERMITTED_IPS: readonly string[] = ['127.0.0.0/8', '::1/128'];
+
+export interface CaOptions {
+  /** The CA folder, e.g. `<project>/certs`; created 0700 when missing. */
+  dir: string;
+  /** CA lifetime in days when created (default 30). */
+  days?: number;
+  /** Extra permitted names when created: DNS names (covering their subdomains), IPs or CIDRs. */
+  permit?: string[];
+  /** No name constraints when created: the CA can then impersonate any site. */
+  unconstrained?: boolean;
+  /** Create the CA when missing (default true); false → LabError('config') when there is none. */
+  create?: boolean;
+}
+
+/** One minted leaf certificate (all leaves of a CA share one key). */
+export interface Leaf {
+  /** The normalised host it names (DNS name or IP literal). */
+  host: string;
+  certPem: string;
+  keyPem: string;
+  /** True when it came from the cache. */
+  cached: boolean;
+  /** Time spent in mintLeaf, milliseconds. */
+  mintMs: number;
+  summary: CertSummary;
+}
+
+export interface Ca {
+  /** The CA folder. */
+  dir: string;
+  /** `<dir>/certs/ca.pem`: the certificate to give clients. */
+  certPath: string;
+  /** `<dir>/keys/ca.private.key` (0600). */
+  keyPath: string;
+  /** `<dir>/keys/ca.public.key`. */
+  publicKeyPath: string;
+  /** `<dir>/keys/leaf.private.key` (0600): the one key all leaves share. */
+  leafKeyPath: string;
+  certPem: string;
+  /** Subject CN, e.g. `mitm-lab throwaway CA 2026-11-23 3f9a1c`. */
+  name: string;
+  summary: CertSummary;
+  /**
+   * Permitted subtrees, null when unconstrained: DNS names (`test`, `localhost`) then IP
+   * ranges in CIDR form (`127.0.0.0/8`, `::1/128`).
+   */
+  constraints: string[] | null;
+  /** True when this call created the CA. */
+  created: boolean;
+  /** May this CA sign `host` (name constraints)? False for an invalid name. */
+  permits(host: string): boolean;
+  /** Sync, fast, cached; throws LabError for bad or not-permitted names. */
+  mintLeaf(host: string): Leaf;
+}
+
+/** Where each file of a CA folder lives. */
+export function caPaths(dir: string) {
+  const root = path.resolve(dir);
+  return {
+    dir: root,
+    certPath: path.join(root, 'certs', 'ca.pem'),
+    keyPath: path.join(root, 'keys', 'ca.private.key'),
+    publicKeyPath: path.join(root, 'keys', 'ca.public.key'),
+    leafKeyPath: path.join(root, 'keys', 'leaf.private.key'),
+  };
+}
+
+/** Open the CA in `opts.dir`, creating it when missing (unless `create: false`). */
+export function openCa(opts: CaOptions): Promise<Ca> {
+  try {
+    return Promise.resolve(openCaSync(opts));
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** True when the folder holds any CA file (complete or not). */
+export function caExists(dir: string): boolean {
+  const p = caPaths(dir);
+  return existsSync(p.certPath) || existsSync(p.keyPath);
+}
+
+/** Delete the CA files (and the shared leaf key); returns the paths removed. */
+export function removeCa(dir: string): string[] {
+  const p = caPaths(dir);
+  const removed: string[] = [];
+  for (const file of [p.certPath, p.keyPath, p.publicKeyPath, p.leafKeyPath]) {
+    if (existsSync(file)) {
+      rmSync(file);
+      removed.push(file);
+    }
+  }
+  return removed;
+}
+
+function openCaSync(opts: CaOptions): Ca {
+  const p = caPaths(opts.dir);
+  if (caExists(opts.dir)) return loadCa(p, false);
+  if (opts.create === false)
+    throw new LabError('config', `no CA in ${p.dir}`, 'run `mitm-lab ca init` to create one');
+  createCa(p, opts);
+  return loadCa(p, true);
+}
+
+function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
+  const days = opts.days ?? CA_DAYS_DEFAULT;
+  if (!Number.isInteger(days) || days < 1 || days > CA_DAYS_MAX)
+    throw new LabError('usage', `CA lifetime must be 1 to ${CA_DAYS_MAX} days, got ${days}`);
+  const dns = [...DEFAULT_PERMITTED_DNS];
+  const ips = [...DEFAULT_PERMITTED_IPS];
+  for (const value of opts.permit ?? []) {
+    const { kind, base } = normalizePermit(value);
+    const list = kind === 'dns' ? dns : ips;
+    if (!list.includes(base)) list.push(base);
+  }
+  if (opts.unconstrained && opts.permit && opts.permit.length > 0)
+    throw new LabError('usage', '--permit and --unconstrained contradict each other', 'give one');
+
+  makePrivateDir(p.dir);
+  makePrivateDir(path.dirname(p.certPath));
+  makePrivateDir(path.dirname(p.keyPath));
+
+  const now = Date.now();
+  const date = new Date(now).toISOString().slice(0, 10);
+  const name = `mitm-lab throwaway CA ${date} ${randomBytes(3).toString('hex')}`;
+  const caKey = generateRsaKeyPair(KEY_BITS);
+  const leafKey = generateRsaKeyPair(KEY_BITS);
+  const certPem = buildCertificate({
+    subject: { CN: name, O: CA_ORGANISATION },
+    publicKeyPem: caKey.publicKeyPem,
+    issuer: { selfSignWith: caKey.privateKeyPem },
+    notBefore: new Date(now - BACKDATE_MS),
+    notAfter: new Date(now + days * 24 * 60 * 60 * 1000),
+    isCa: true,
+    pathLen: 0,
+    ...(opts.unconstrained ? {} : { permittedDns: dns, permittedIps: ips }),
+  });
+  // Keys first and the certificate last: a crash midway leaves no ca.pem that looks complete.
+  writePrivate(p.keyPath, caKey.privateKeyPem);
+  writeFileSync(p.publicKeyPath, caKey.publicKeyPem, { mode: 0o644 });
+  writePrivate(p.leafKeyPath, leafKey.privateKeyPem);
+  writeFileSync(p.certPath, certPem, { mode: 0o644 });
+}
+
+function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700); // mkdir's mode does not apply to a folder that already existed
+}
+
+function writePrivate(file: string, text: string): void {
+  writeFileSync(file, text, { mode: 0o600 });
+  chmodSync(file, 0o600); // an existing file keeps its old mode through writeFileSync
+}
+
+function readOrFail(file: string, what: string): string {
+  if (!existsSync(file))
+    throw new LabError(
+      'config',
+      `the CA in ${path.dirname(path.dirname(file))} is incomplete: ${what} ${file} is missing`,
+      'run `mitm-lab ca init --force` to replace it with a new CA (then trust the new one)',
+    );
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new LabError(
+      'config',
+      `cannot read ${what} ${file}: ${(err as Error).message}`,
+      'check its owner and permissions',
+      { cause: err },
+    );
+  }
+}
+
+function loadCa(p: ReturnType<typeof caPaths>, created: boolean): Ca {
+  const certPem = readOrFail(p.certPath, 'the CA certificate');
+  const keyPem = readOrFail(p.keyPath, 'the CA private key');
+  const replace =
+    'run `mitm-lab ca init --force` to replace it with a new CA (then trust the new one)';
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(certPem);
+  } catch (err) {
+    throw new LabError('config', `${p.certPath} is not a readable certificate`, replace, {
+      cause: err,
+    });
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new LabError('config', `${p.keyPath} is not a readable private key`, replace, {
+      cause: err,
+    });
+  }
+  if (!x509.checkPrivateKey(key))
+    throw new LabError(
+      'config',
+      `the CA key ${p.keyPath} does not match the certificate ${p.certPath}`,
+      replace,
+    );
+  if (!x509.ca) throw new LabError('config', `${p.certPath} is not a CA certificate`, replace);
+  const notAfter = new Date(x509.validTo).getTime();
+  if (notAfter <= Date.now())
+    throw new LabError(
+      'config',
+      `the CA in ${p.dir} expired on ${new Date(notAfter).toISOString().slice(0, 10)}`,
+      'run `mitm-lab ca init --force` to make a new one (then trust the new one)',
+    );
+  // Keys must stay private even if someone copied the folder around with a loose umask.
+  chmodSync(p.keyPath, 0o600);
+
+  let leafKeyPem: string;
+  if (existsSync(p.leafKeyPath)) {
+    leafKeyPem = readOrFail(p.leafKeyPath, 'the leaf key');
+    try {
+      createPrivateKey(leafKeyPem);
+    } catch (err) {
+      throw new LabError(
+        'config',
+        `${p.leafKeyPath} is not a readable private key`,
+        `delete it and a new one is made`,
+        { cause: err },
+      );
+    }
+    chmodSync(p.leafKeyPath, 0o600);
+  } else {
+    // A CA written by http-mitm-proxy or an older mitm-lab: add the shared leaf key.
+    leafKeyPem = generateRsaKeyPair(KEY_BITS).privateKeyPem;
+    writePrivate(p.leafKeyPath, leafKeyPem);
+  }
+  if (!existsSync(p.publicKeyPath))
+    writeFileSync(
+      p.publicKeyPath,
+      createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string,
+      { mode: 0o644 },
+    );
+
+  const nc = readNameConstraints(certPem);
+  const dns = nc?.dns ?? [];
+  const ips = nc?.ips ?? [];
+  const summary = describeCertificate(certPem);
+  return new Authority(
+    p,
+    certPem,
+    keyPem,
+    leafKeyPem,
+    summary,
+    nc ? [...dns, ...ips] : null,
+    dns,
+    ips,
+    x509,
+    created,
+  );
+}
+
+class Authority implements Ca {
+  readonly dir: string;
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly publicKeyPath: string;
+  readonly leafKeyPath: string;
+  readonly name: string;
+  private readonly leafPublicKeyPem: string;
+  private readonly caNotBefore: number;
+  private readonly caNotAfter: number;
+  /** Map iteration order is insertion order: re-inserting on a hit makes it an LRU. */
+  private readonly cache = new Map<
+    string,
+    { leaf: Omit<Leaf, 'cached' | 'mintMs'>; renewAt: number }
+  >();
+
+  constructor(
+    p: ReturnType<typeof caPaths>,
+    readonly certPem: string,
+    private readonly keyPem: string,
+    private readonly leafKeyPem: string,
+    readonly summary: CertSummary,
+    readonly constraints: string[] | null,
+    private readonly dns: string[],
+    private readonly ips: string[],
+    x509: X509Certificate,
+    readonly created: boolean,
+  ) {
+    this.dir = p.dir;
+    this.certPath = p.certPath;
+    this.keyPath = p.keyPath;
+    this.publicKeyPath = p.publicKeyPath;
+    this.leafKeyPath = p.leafKeyPath;
+    this.name = summary.subjectCN ?? summary.subject;
+    this.leafPublicKeyPem = createPublicKey(leafKeyPem).export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
+    this.caNotBefore = new Date(x509.validFrom).getTime();
+    this.caNotAfter = new Date(x509.validTo).getTime();
+  }
+
+  permits(host: string): boolean {
+    let h: string;
+    try {
+      h = normalizeHost(host);
+    } catch {
+      return false; // not a valid name: no CA may sign it
+    }
+    return this.permitsNormalized(h);
+  }
+
+  private permitsNormalized(h: string): boolean {
+    return this.constraints === null || withinConstraints(h, this.dns, this.ips);
+  }
+
+  mintLeaf(host: string): Leaf {
+    const t0 = performance.now();
+    const h = normalizeHost(host);
+    const hit = this.cache.get(h);
+    const now = Date.now();
+    if (hit && hit.renewAt > now) {
+      this.cache.delete(h);
+      this.cache.set(h, hit);
+      return { ...hit.leaf, cached: true, mintMs: performance.now() - t0 };
+    }
+    if (!this.permitsNormalized(h)) {
+      throw new LabError(
+        'config',
+        `${h} is outside the name constraints of the CA "${this.name}" (permitted: ${(this.constraints ?? []).join(', ')})`,
+        `to intercept it, make a fresh CA that permits it: \`mitm-lab ca init --force --permit ${h}\` (or --unconstrained, which lets the CA impersonate any site), then trust the new CA`,
+      );
+    }
+    if (now >= this.caNotAfter)
+      throw new LabError(
+        'config',
+        `the CA "${this.name}" has expired`,
+        'run `mitm-lab ca init --force` to make a new one (then trust the new one)',
+      );
+    const isIp = hostKind(h) !== 'dns';
+    const notAfter = Math.min(this.caNotAfter, now + LEAF_DAYS_MAX * 24 * 60 * 60 * 1000);
+    const certPem = buildCertificate({
+      // An IP leaf has no CN: OpenSSL would read "127.0.0.1" as a DNS name against the DNS
+      // constraints and refuse it (RFC 6125 has clients match the SAN, never the CN, anyway).
+      // ub-common-name is 64 characters; a longer DNS name is named by its SAN alone.
+      subject: !isIp && h.length <= 64 ? { CN: h, O: CA_ORGANISATION } : { O: CA_ORGANISATION },
+      publicKeyPem: this.leafPublicKeyPem,
+      issuer: { certPem: this.certPem, privateKeyPem: this.keyPem },
+      notBefore: new Date(Math.max(this.caNotBefore, now - BACKDATE_MS)),
+      notAfter: new Date(notAfter),
+      sans: [isIp ? `IP:${h}` : `DNS:${h}`],
+    });
+    const leaf = {
+      host: h,
+      certPem,
+      keyPem: this.leafKeyPem,
+      summary: describeCertificate(certPem),
+    };
+    if (this.cache.size >= LEAF_CACHE_MAX)
+      this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(h, {
+      leaf,
+      renewAt: Math.max(notAfter - LEAF_RENEW_MS, notAfter - (notAfter - now) / 2),
+    });
+    return { ...leaf, cached: false, mintMs: performance.now() - t0 };
+  }
+}
+
+/** File modes of a CA folder, for `ca info` and tests: octal strings like `600`. */
+export function caModes(dir: string): Record<string, string> {
+  const p = caPaths(dir);
+  const out: Record<string, string> = {};
+  for (const file of [p.dir, path.dirname(p.keyPath), p.keyPath, p.leafKeyPath, p.certPath]) {
+    if (existsSync(file)) out[file] = (statSync(file).mode & 0o777).toString(8);
+  }
+  return out;
+}

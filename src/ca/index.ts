@@ -1,0 +1,26 @@
+// The CA layer's public face: what the proxy engine, the lab and the CLI import.
+export {
+  CA_DAYS_DEFAULT,
+  CA_DAYS_MAX,
+  CA_ORGANISATION,
+  DEFAULT_PERMITTED_DNS,
+  DEFAULT_PERMITTED_IPS,
+  LEAF_CACHE_MAX,
+  LEAF_DAYS_MAX,
+  caExists,
+  caModes,
+  caPaths,
+  openCa,
+  removeCa,
+} from './authority.ts';
+export type { Ca, CaOptions, Leaf } from './authority.ts';
+export { describeCertificate, summarize } from './describe.ts';
+export {
+  buildCertificate,
+  derToPem,
+  generateRsaKeyPair,
+  pemToDer,
+  readNameConstraints,
+} from './forge.ts';
+export type { CertSpec, KeyPair, NameConstraints } from './forge.ts';
+export { hostKind, normalizeHost, normalizePermit, withinConstraints } from './names.ts';

@@ -1,0 +1,62 @@
+// Shared by the CA tests: a temp CA folder, and a real TLS server on 127.0.0.1 port 0 that
+// presents a given certificate, so clients (Node, curl, python3) can be pointed at it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+
+export function tempDir(prefix = 'mitm-lab-ca-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TlsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A TLS server that answers every connection with a tiny HTTP response, then closes. */
+export function startTlsServer(certPem: string, keyPem: string): Promise<TlsServer> {
+  const server = tls.createServer({ cert: certPem, key: keyPem }, (socket) => {
+    socket.once('data', () => {
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  server.on('tlsClientError', () => {
+    /* a client refusing our certificate is what several tests expect */
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('no port');
+      resolve({
+        port: addr.port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+/** Connect with Node tls; resolves to 'ok' or the error code the client failed with. */
+export function nodeConnect(
+  port: number,
+  servername: string,
+  ca: string[] | undefined,
+): Promise<string> {
+  return new Promise((resolve) => {
+    const isIp = /^[\d.]+$|:/.test(servername);
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ...(isIp ? {} : { servername }),
+      checkServerIdentity: (_h, cert) => tls.checkServerIdentity(servername, cert),
+      ...(ca ? { ca } : {}),
+    });
+    socket.once('secureConnect', () => {
+      socket.end();
+      resolve('ok');
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
