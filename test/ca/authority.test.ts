@@ -15,8 +15,8 @@ describe('mintLeaf', () => {
     const server = await startTlsServer(leaf.certPem, leaf.keyPem);
     try {
       expect(await nodeConnect(server.port, 'shop.test', [ca.certPem])).toBe('ok');
-      expect(await nodeConnect(server.port, 'shop.test', undefined)).toBe(
-        'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      expect(await nodeConnect(server.port, 'shop.test', undefined)).toMatch(
+        /^UNABLE_TO_VERIFY_LEAF_SIGNATURE /,
       );
     } finally {
       await server.close();

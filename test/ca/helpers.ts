@@ -1,5 +1,6 @@
 // Shared by the CA tests: a temp CA folder, and a real TLS server on 127.0.0.1 port 0 that
 // presents a given certificate, so clients (Node, curl, python3) can be pointed at it.
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,33 @@ export function nodeConnect(
       socket.end();
       resolve('ok');
     });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(`${err.code ?? ''} ${err.message}`.trim()),
+    );
   });
+}
+
+/** Run a program; never throws: resolves to its exit code and output. */
+export function runTool(
+  file: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 20_000, maxBuffer: 4 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** True when `tool` is on PATH. */
+export function hasTool(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
