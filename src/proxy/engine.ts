@@ -1,0 +1,1212 @@
+// The engine: mitm-lab on http-mitm-proxy 1.1.0 — the only file that imports it (it relies on
+// the library's internals, hence the exact pin; see ../../docs/proxy.md and ENGINE-NOTES).
+//
+// What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
+// requests on its internal TLS server), WebSocket relaying. What we take over:
+//  - CONNECT (an onConnect handler that never calls back, so the library never touches the
+//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or hand
+//    the socket to the library's `_onHttpServerConnectData`, which pipes it over loopback to
+//    its single SNI server (forceSNI), or to a per-IP server for IP literals;
+//  - certificates (onCertificateRequired/onCertificateMissing mint with our CA, in memory);
+//  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
+//    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
+//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
+//  - upstream agents (keep-alive, resolve rules, validation, timings: ./upstream.ts);
+//  - errors: every callback is guarded (a throw becomes `diag`), upstream failures answer 502
+//    with a sentence instead of the library's 504, and its console output becomes `diag`.
+import { Proxy as MitmProxy } from 'http-mitm-proxy';
+import { existsSync } from 'node:fs';
+import type http from 'node:http';
+import type https from 'node:https';
+import net from 'node:net';
+import type tls from 'node:tls';
+import type { Ca, Leaf } from '../ca/index.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Controls } from '../events/controls.ts';
+import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
+import { LabError } from '../util/lab-error.ts';
+import { BodyCapturer, headerPairs } from './body-capture.ts';
+import { classifyTlsFailure } from './classify.ts';
+import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
+import {
+  badConnectResponse,
+  checkProxyAuth,
+  parseConnectTarget,
+  PROXY_AUTH_REQUIRED,
+} from './connect.ts';
+import { captureLibraryConsole } from './console-capture.ts';
+import {
+  DEFAULT_BODY_LIMIT_BYTES,
+  DEFAULT_CAPTURE_LIMIT_BYTES,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  type ProxyOptions,
+  type RunningProxy,
+} from './options.ts';
+import { Resolver } from './resolve.ts';
+import { Upstream } from './upstream.ts';
+import { tapSocket, WireTap, type SocketTap } from './wire-tap.ts';
+import { nowMs } from './tls-records.ts';
+
+/**
+ * After a completed handshake, a client that closes without a request within this many
+ * handshake durations "probably refused" the certificate (Node/Firefox TLS 1.2, GnuTLS do
+ * that); bounded below and above because loopback handshakes take ~2 ms and real ones ~200.
+ */
+const REFUSAL_WINDOW_FACTOR = 20;
+const REFUSAL_WINDOW_MIN_MS = 500;
+const REFUSAL_WINDOW_MAX_MS = 5_000;
+/** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
+const SETTLE_MS = 150;
+/** WebSocket text previews keep this many characters. */
+const WS_PREVIEW_CHARS = 200;
+
+/** One TLS attempt against a forged certificate: exactly one outcome gets emitted. */
+interface TlsAttempt {
+  host: string;
+  sni: string | null;
+  clientHint: string | null;
+  helloAt: number;
+  secureAt: number | null;
+  handshakeMs: number | null;
+  error: unknown;
+  decided: boolean;
+  socket: tls.TLSSocket | null;
+  settle: (() => void) | null;
+}
+
+/** Everything the engine knows about one client connection. */
+interface Conn {
+  id: string;
+  socket: net.Socket;
+  openedAt: number;
+  wire: WireTap;
+  tap: SocketTap;
+  /** The CONNECT target, once a CONNECT was accepted on this connection. */
+  connect: { host: string; port: number } | null;
+  tls: TlsAttempt | null;
+  tunnel: {
+    reason: TunnelReason;
+    host: string;
+    port: number;
+    sni: string | null;
+    start: number;
+  } | null;
+  closed: boolean;
+}
+
+/** The slice of http-mitm-proxy's request context we use (its typings are loose). */
+interface LibContext {
+  isSSL: boolean;
+  connectRequest?: http.IncomingMessage | undefined;
+  clientToProxyRequest: http.IncomingMessage;
+  proxyToClientResponse: http.ServerResponse;
+  proxyToServerRequestOptions?:
+    | {
+        host: string;
+        port: number;
+        path: string;
+        headers: Record<string, unknown>;
+        agent?: unknown;
+      }
+    | undefined;
+  proxyToServerRequest?: http.ClientRequest | undefined;
+  serverToProxyResponse?: http.IncomingMessage | undefined;
+}
+
+interface LibWsContext {
+  isSSL: boolean;
+  connectRequest?: http.IncomingMessage | undefined;
+  clientToProxyWebSocket?:
+    | {
+        _socket?: net.Socket;
+        close(code?: number, reason?: string): void;
+        upgradeReq?: http.IncomingMessage;
+      }
+    | undefined;
+  proxyToServerWebSocket?:
+    { readyState: number; once(ev: string, fn: (...a: unknown[]) => void): void } | undefined;
+  proxyToServerWebSocketOptions?: { url?: string; headers?: Record<string, unknown> } | undefined;
+}
+
+type Cb = (err?: Error | null, ...rest: unknown[]) => void;
+
+/** The library's members we call or wrap (internals included, hence the exact version pin). */
+interface LibProxy {
+  httpServer: http.Server | undefined;
+  httpsServer: https.Server | undefined;
+  httpHost?: string | undefined;
+  connectRequests: Record<string, http.IncomingMessage>;
+  sslServers: Record<string, { server?: https.Server; port: number }>;
+  wsServer?: { close(): void };
+  wssServer?: { close(): void };
+  listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
+  close(): void;
+  onConnect(
+    fn: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, cb: Cb) => void,
+  ): void;
+  onError(fn: (ctx: LibContext | null, err: Error | undefined, kind: string) => void): void;
+  onRequest(fn: (ctx: LibContext, cb: Cb) => void): void;
+  onResponse(fn: (ctx: LibContext, cb: Cb) => void): void;
+  onWebSocketConnection(fn: (ctx: LibWsContext, cb: Cb) => void): void;
+  onWebSocketFrame(
+    fn: (
+      ctx: LibWsContext,
+      type: string,
+      fromServer: boolean,
+      data: unknown,
+      flags: unknown,
+      cb: Cb,
+    ) => void,
+  ): void;
+  onWebSocketError(fn: (ctx: LibWsContext, err: Error) => void): void;
+  onCertificateRequired: (hostname: string, cb: Cb) => void;
+  onCertificateMissing: (ctx: { hostname: string }, files: unknown, cb: Cb) => void;
+  _createHttpsServer(
+    options: Record<string, unknown>,
+    cb: (port: number, server: https.Server, wss: unknown) => void,
+  ): void;
+  _onHttpServerConnectData(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const engine = new Engine(opts);
+  return engine.start();
+}
+
+class Engine {
+  private readonly bus: EventBus;
+  private readonly ca: Ca;
+  private readonly lib: LibProxy;
+  private readonly resolver: Resolver;
+  private readonly upstream: Upstream;
+  private mode: Mode;
+  private readonly rejected = new Set<string>();
+  private readonly conns = new Map<net.Socket, Conn>();
+  private readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
+  private readonly internalKeys = new WeakMap<net.Socket, string>();
+  private readonly internalSockets = new Set<net.Socket>();
+  private readonly internalServers = new Set<https.Server>();
+  private readonly tunnelSockets = new Set<net.Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly leaves = new Map<string, Leaf>();
+  private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
+  private readonly captureLimit: number;
+  private readonly bodyLimit: number;
+  private readonly helloTimeout: number;
+  private connSeq = 0;
+  private flowSeq = 0;
+  private closing: Promise<void> | null = null;
+  private releaseConsole: (() => void) | null = null;
+  private listenFailed: ((err: Error) => void) | null = null;
+
+  constructor(private readonly opts: ProxyOptions) {
+    this.bus = opts.bus;
+    this.ca = opts.ca;
+    this.mode = opts.mode;
+    this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
+    this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+    this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.resolver = new Resolver(opts.resolve ?? []);
+    this.upstream = new Upstream({
+      resolver: this.resolver,
+      upstreamCa: opts.upstreamCa ?? [],
+      insecure: opts.insecureUpstream === true,
+      keylog: opts.keylog,
+    });
+    this.lib = new MitmProxy() as unknown as LibProxy;
+    this.install();
+  }
+
+  // ---- small helpers -------------------------------------------------------------------
+
+  private emit(event: NewEvent): void {
+    this.bus.emit(event);
+  }
+
+  private diag(
+    level: 'info' | 'warn' | 'error',
+    source: string,
+    message: string,
+    connId: string | null = null,
+  ): void {
+    this.emit({ type: 'diag', connId, level, source, message });
+  }
+
+  /** Wrap a library callback: a throw becomes a diag event instead of a crash. */
+  private guard<A extends unknown[]>(
+    source: string,
+    fn: (...args: A) => void,
+  ): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.diag(
+          'error',
+          source,
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+      }
+    };
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // ---- start / stop --------------------------------------------------------------------
+
+  async start(): Promise<RunningProxy> {
+    const { ca } = this;
+    for (const file of [ca.certPath, ca.keyPath, ca.publicKeyPath]) {
+      // Without them the library would generate its own CA (slowly, with world-readable keys).
+      if (!existsSync(file)) {
+        throw new LabError(
+          'config',
+          `the CA folder ${ca.dir} lacks ${file}`,
+          'run `mitm-lab ca init`',
+        );
+      }
+    }
+    const capture = captureLibraryConsole(
+      (_level, message) => this.diag('info', 'http-mitm-proxy', message),
+      () =>
+        new Promise<void>((resolve, reject) => {
+          this.listenFailed = reject;
+          this.lib.listen(
+            {
+              host: this.opts.host,
+              port: this.opts.port,
+              sslCaDir: ca.dir,
+              forceSNI: true,
+              keepAlive: true,
+              httpAgent: this.upstream.httpAgent,
+              httpsAgent: this.upstream.httpsAgent,
+            },
+            (err?: Error) => (err ? reject(err) : resolve()),
+          );
+        }),
+    );
+    this.releaseConsole = capture.release;
+    try {
+      await capture.result;
+    } catch (err) {
+      await this.close();
+      const e = err as NodeJS.ErrnoException;
+      throw new LabError(
+        'runtime',
+        `cannot listen on ${this.opts.host}:${this.opts.port}: ${e.code ?? e.message}`,
+        e.code === 'EADDRINUSE'
+          ? 'another program uses that port: pick another with --listen HOST:PORT (port 0 = any free port)'
+          : undefined,
+        { cause: err },
+      );
+    }
+    this.listenFailed = null;
+    const server = this.lib.httpServer as http.Server;
+    server.prependListener('request', (req: http.IncomingMessage) =>
+      this.originalUrls.set(req, req.url ?? ''),
+    );
+    server.on(
+      'connection',
+      this.guard('engine', (socket: net.Socket) => this.onClientConnection(socket)),
+    );
+    const address = server.address() as net.AddressInfo;
+    const host = this.opts.host;
+    const urlHost = net.isIPv6(host) ? `[${host}]` : host;
+    this.emit({
+      type: 'proxy.listening',
+      connId: null,
+      host,
+      port: address.port,
+      mode: this.mode,
+      caName: ca.name,
+      caSha256: ca.summary.sha256,
+      upstreamValidation: this.opts.insecureUpstream !== true,
+    });
+    const controls: Controls = {
+      getMode: () => this.mode,
+      setMode: (mode: Mode) => {
+        this.mode = mode;
+      },
+      forgetRejected: () => {
+        const n = this.rejected.size;
+        this.rejected.clear();
+        return n;
+      },
+    };
+    return {
+      host,
+      port: address.port,
+      url: `http://${urlHost}:${address.port}`,
+      controls,
+      close: () => this.close(),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const servers: (http.Server | https.Server)[] = [];
+    if (this.lib.httpServer) servers.push(this.lib.httpServer);
+    for (const s of this.internalServers) servers.push(s);
+    const closed = servers.map(
+      (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+    );
+    try {
+      this.lib.wsServer?.close();
+      this.lib.wssServer?.close();
+    } catch (err) {
+      this.diag('warn', 'engine', `closing WebSocket servers: ${String(err)}`);
+    }
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const socket of this.conns.keys()) socket.destroy();
+    for (const socket of this.internalSockets) socket.destroy();
+    for (const socket of this.tunnelSockets) socket.destroy();
+    for (const s of servers) (s as http.Server).closeAllConnections?.();
+    this.upstream.destroy();
+    await Promise.all(closed);
+    this.releaseConsole?.();
+    this.releaseConsole = null;
+  }
+
+  // ---- wiring the library ----------------------------------------------------------------
+
+  private install(): void {
+    const lib = this.lib;
+    // Certificates: minted in memory by our CA; nothing is ever written to disk.
+    lib.onCertificateRequired = (hostname, cb) =>
+      cb(null, { keyFile: '', certFile: '', hosts: [hostname] });
+    lib.onCertificateMissing = (ctx, _files, cb) => {
+      try {
+        const leaf = this.leaves.get(ctx.hostname) ?? this.ca.mintLeaf(ctx.hostname);
+        cb(null, { keyFileData: leaf.keyPem, certFileData: leaf.certPem, hosts: [ctx.hostname] });
+      } catch (err) {
+        cb(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+
+    // Internal TLS servers: loopback only, and observed.
+    const createHttpsServer = lib._createHttpsServer.bind(lib);
+    lib._createHttpsServer = (options, cb) => {
+      const userHost = lib.httpHost;
+      lib.httpHost = '127.0.0.1';
+      try {
+        createHttpsServer(options, (port, server, wss) => {
+          this.observeInternalServer(server);
+          cb(port, server, wss);
+        });
+      } finally {
+        lib.httpHost = userHost;
+      }
+    };
+
+    lib.onConnect((req, socket, head) => {
+      // Never call back: the library must not touch the socket (it would pipe it blindly).
+      this.handleConnect(req, socket, head).catch((err: unknown) => {
+        this.diag(
+          'error',
+          'connect',
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        socket.destroy();
+      });
+    });
+    lib.onError((ctx, err, kind) =>
+      this.guard('http-mitm-proxy', () => this.onLibError(ctx, err, kind))(),
+    );
+    lib.onRequest((ctx, cb) => this.guardCb('http', cb, () => this.onRequest(ctx, cb)));
+    lib.onResponse((ctx, cb) => this.guardCb('http', cb, () => this.onResponse(ctx, cb)));
+    lib.onWebSocketConnection((ctx, cb) =>
+      this.guardCb('websocket', cb, () => this.onWebSocketConnection(ctx, cb)),
+    );
+    lib.onWebSocketFrame((ctx, type, fromServer, data, flags, cb) =>
+      this.guardCb(
+        'websocket',
+        () => cb(null, data, flags),
+        () => {
+          this.onWebSocketFrame(ctx, type, fromServer, data, flags);
+          cb(null, data, flags);
+        },
+      ),
+    );
+    lib.onWebSocketError((ctx, err) =>
+      this.guard('websocket', () => this.onWebSocketError(ctx, err))(),
+    );
+  }
+
+  /** Run a handler that must call `cb`; if it throws before doing so, report and call back. */
+  private guardCb(source: string, cb: Cb | (() => void), fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.diag(
+        'error',
+        source,
+        `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+      (cb as () => void)();
+    }
+  }
+
+  private observeInternalServer(server: https.Server): void {
+    this.internalServers.add(server);
+    server.on('connection', (socket: net.Socket) => {
+      this.internalSockets.add(socket);
+      socket.once('close', () => this.internalSockets.delete(socket));
+      // Read the ports now: after a destroy they are gone, and they key connectRequests.
+      this.internalKeys.set(socket, `${socket.remotePort}:${socket.localPort}`);
+    });
+    server.on(
+      'secureConnection',
+      this.guard('tls', (tlsSocket: tls.TLSSocket) => this.onSecureConnection(tlsSocket)),
+    );
+    server.on(
+      'tlsClientError',
+      this.guard('tls', (err: Error, tlsSocket: tls.TLSSocket) =>
+        this.onTlsClientError(err, tlsSocket),
+      ),
+    );
+    if (this.opts.keylog) {
+      const keylog = this.opts.keylog;
+      server.on('keylog', (line: Buffer) => keylog(line.toString('latin1').trimEnd()));
+    }
+  }
+
+  /** The client connection an internal TLS socket carries (via the library's connectRequests). */
+  private connOfInternal(tlsSocket: tls.TLSSocket): Conn | null {
+    const raw = (tlsSocket as unknown as { _parent?: net.Socket })._parent ?? tlsSocket;
+    const key = this.internalKeys.get(raw) ?? `${raw.remotePort}:${raw.localPort}`;
+    const req = this.lib.connectRequests[key];
+    return req ? (this.byConnectReq.get(req) ?? null) : null;
+  }
+
+  // ---- client connections ----------------------------------------------------------------
+
+  private onClientConnection(socket: net.Socket): void {
+    if (this.conns.has(socket)) return; // a CONNECT socket handed back for plain HTTP
+    const wire = new WireTap({ limitBytes: this.captureLimit, tls: false });
+    const conn: Conn = {
+      id: `c${++this.connSeq}`,
+      socket,
+      openedAt: nowMs(),
+      wire,
+      tap: tapSocket(socket, wire),
+      connect: null,
+      tls: null,
+      tunnel: null,
+      closed: false,
+    };
+    this.conns.set(socket, conn);
+    // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
+    // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
+    socket.on('data', noop);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (conn.tls && !conn.tls.decided) conn.tls.error ??= err;
+    });
+    socket.once('close', () => void this.onClientClose(conn));
+    this.emit({
+      type: 'conn.open',
+      connId: conn.id,
+      clientAddress: socket.remoteAddress ?? '',
+      clientPort: socket.remotePort ?? 0,
+    });
+  }
+
+  private async onClientClose(conn: Conn): Promise<void> {
+    conn.closed = true;
+    const attempt = conn.tls;
+    if (attempt && !attempt.decided) {
+      if (attempt.secureAt === null) {
+        // The internal server's verdict (tlsClientError) may still be crossing the loopback hop.
+        await new Promise<void>((resolve) => {
+          attempt.settle = resolve;
+          this.later(SETTLE_MS, resolve);
+        });
+      }
+      if (!attempt.decided) this.refuse(conn, attempt, attempt.error ?? null);
+    }
+    if (conn.tunnel) {
+      const snap = conn.wire;
+      const t = conn.tunnel;
+      this.emit({
+        type: 'tunnel.summary',
+        connId: conn.id,
+        host: t.host,
+        port: t.port,
+        sni: t.sni,
+        reason: t.reason,
+        bytesUp: snap.bytesUp,
+        bytesDown: snap.bytesDown,
+        durationMs: Math.round(nowMs() - t.start),
+        tlsVersion: snap.tlsVersion,
+        serverCertificates: snap.snapshot().serverCertificates,
+        recordCount: snap.recordCount,
+      });
+    }
+    this.conns.delete(conn.socket);
+    this.emit({
+      type: 'conn.close',
+      connId: conn.id,
+      durationMs: Math.round(nowMs() - conn.openedAt),
+      wire: conn.wire.snapshot(),
+    });
+  }
+
+  // ---- CONNECT ---------------------------------------------------------------------------
+
+  private async handleConnect(
+    req: http.IncomingMessage,
+    socket: net.Socket,
+    head: Buffer,
+  ): Promise<void> {
+    const conn = this.conns.get(socket);
+    if (!conn) {
+      socket.destroy();
+      return;
+    }
+    socket.removeListener('data', noop);
+    if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
+      this.diag(
+        'info',
+        'connect',
+        `CONNECT ${req.url ?? ''}: proxy authentication required (407)`,
+        conn.id,
+      );
+      socket.end(PROXY_AUTH_REQUIRED);
+      return;
+    }
+    const target = parseConnectTarget(req.url);
+    if (!target.ok) {
+      this.diag('warn', 'connect', `refused CONNECT (400): ${target.reason}`, conn.id);
+      socket.end(badConnectResponse(target.reason));
+      return;
+    }
+    const { host, port } = target;
+    conn.connect = { host, port };
+    this.byConnectReq.set(req, conn);
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    conn.wire.beginTls();
+    if (head.length > 0) socket.unshift(head);
+    const peek = await peekClientHello(socket, this.helloTimeout);
+    if (conn.closed && peek.kind !== 'tls') return;
+    switch (peek.kind) {
+      case 'closed':
+        socket.destroy();
+        return;
+      case 'truncated':
+        this.diag(
+          'warn',
+          'connect',
+          `CONNECT ${host}:${port}: the client closed in the middle of its ClientHello`,
+          conn.id,
+        );
+        socket.destroy();
+        return;
+      case 'timeout':
+        this.diag(
+          'info',
+          'connect',
+          `CONNECT ${host}:${port}: no ClientHello within ${this.helloTimeout} ms; tunnelling (the server may speak first)`,
+          conn.id,
+        );
+        this.tunnel(conn, 'not-tls', host, port, null);
+        return;
+      case 'not-tls':
+        if (
+          /^[A-Z]{3,10} \S+ HTTP\/1\.[01]\r?\n/.test(
+            peek.firstBytes.subarray(0, 2048).toString('latin1'),
+          )
+        ) {
+          // Plain HTTP inside the tunnel: hand the socket to the library's HTTP server.
+          this.diag(
+            'info',
+            'connect',
+            `CONNECT ${host}:${port} carries plain HTTP: shown like any plain HTTP request`,
+            conn.id,
+          );
+          (this.lib.httpServer as http.Server).emit('connection', socket);
+          return;
+        }
+        this.diag(
+          'info',
+          'connect',
+          `CONNECT ${host}:${port} carries neither TLS nor HTTP: tunnelled untouched`,
+          conn.id,
+        );
+        this.tunnel(conn, 'not-tls', host, port, null);
+        return;
+      case 'tls':
+        this.onClientHello(conn, req, host, port, peek.hello);
+        return;
+    }
+  }
+
+  private onClientHello(
+    conn: Conn,
+    req: http.IncomingMessage,
+    host: string,
+    port: number,
+    hello: ClientHelloInfo,
+  ): void {
+    this.emit({
+      type: 'tls.client-hello',
+      connId: conn.id,
+      host,
+      port,
+      sni: hello.sni,
+      alpn: hello.alpn,
+      versions: hello.versions,
+      cipherSuites: hello.cipherSuites,
+      ja3: hello.ja3,
+      ja4: hello.ja4,
+      clientHint: hello.clientHint,
+    });
+    const name = (hello.sni ?? host).toLowerCase();
+    if (this.mode === 'eavesdrop')
+      return this.tunnel(conn, 'mode-eavesdrop', host, port, hello.sni);
+    if (!this.ca.permits(name))
+      return this.tunnel(conn, 'outside-name-constraints', host, port, hello.sni);
+    if (this.mode === 'auto' && this.rejected.has(name))
+      return this.tunnel(conn, 'auto-refused-before', host, port, hello.sni);
+    if (net.isIPv6(name)) {
+      // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.
+      this.diag(
+        'warn',
+        'connect',
+        `CONNECT [${name}]:${port}: IPv6 literals are tunnelled, not intercepted`,
+        conn.id,
+      );
+      return this.tunnel(conn, 'mint-failed', host, port, hello.sni);
+    }
+    let leaf: Leaf;
+    try {
+      leaf = this.ca.mintLeaf(name);
+    } catch (err) {
+      this.diag(
+        'warn',
+        'ca',
+        `cannot forge a certificate for ${name}: ${err instanceof Error ? err.message : String(err)}`,
+        conn.id,
+      );
+      return this.tunnel(conn, 'mint-failed', host, port, hello.sni);
+    }
+    this.leaves.set(name, leaf);
+    this.emit({
+      type: 'tls.forged',
+      connId: conn.id,
+      host: name,
+      sni: hello.sni,
+      certificate: leaf.summary,
+      cached: leaf.cached,
+      mintMs: leaf.mintMs,
+    });
+    conn.tls = {
+      host: name,
+      sni: hello.sni,
+      clientHint: hello.clientHint,
+      helloAt: nowMs(),
+      secureAt: null,
+      handshakeMs: null,
+      error: undefined,
+      decided: false,
+      socket: null,
+      settle: null,
+    };
+    // The library takes the first bytes as `head` and re-emits them itself; the tap already
+    // counted them when they arrived (the peek put them back without going through push).
+    const chunks: Buffer[] = [];
+    let chunk: Buffer | null;
+    while ((chunk = conn.socket.read() as Buffer | null) !== null) chunks.push(chunk);
+    // The library forges for `url`'s host: make it the name the client asked for (SNI).
+    req.url = `${name}:${port}`;
+    this.lib._onHttpServerConnectData(req, conn.socket, Buffer.concat(chunks));
+  }
+
+  private tunnel(
+    conn: Conn,
+    reason: TunnelReason,
+    host: string,
+    port: number,
+    sni: string | null,
+  ): void {
+    const socket = conn.socket;
+    conn.tunnel = { reason, host, port, sni, start: nowMs() };
+    const upstream = this.upstream.connectTunnel(host, port);
+    this.tunnelSockets.add(upstream);
+    upstream.once('close', () => {
+      this.tunnelSockets.delete(upstream);
+      socket.destroy();
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      this.emit({
+        type: 'upstream.error',
+        connId: conn.id,
+        flowId: null,
+        host,
+        port,
+        code: err.code ?? 'ERROR',
+        message: err.message,
+        status: null,
+      });
+    });
+    socket.on('error', () => upstream.destroy());
+    socket.once('close', () => upstream.destroy());
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  }
+
+  // ---- TLS outcomes --------------------------------------------------------------------
+
+  private onSecureConnection(tlsSocket: tls.TLSSocket): void {
+    const conn = this.connOfInternal(tlsSocket);
+    const attempt = conn?.tls;
+    if (!conn || !attempt || attempt.decided) return;
+    attempt.secureAt = nowMs();
+    attempt.handshakeMs = Math.round((attempt.secureAt - attempt.helloAt) * 100) / 100;
+    attempt.socket = tlsSocket;
+    attempt.settle?.();
+  }
+
+  private onTlsClientError(err: Error, tlsSocket: tls.TLSSocket): void {
+    const conn = this.connOfInternal(tlsSocket);
+    const attempt = conn?.tls;
+    if (!conn || !attempt) {
+      this.diag('info', 'tls', `TLS error on an internal connection: ${err.message}`);
+      return;
+    }
+    if (attempt.decided) return;
+    this.refuse(conn, attempt, err);
+    attempt.settle?.();
+  }
+
+  private refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
+    attempt.decided = true;
+    const handshakeDone = attempt.secureAt !== null;
+    const result = classifyTlsFailure({
+      error,
+      clientAlert: conn.wire.clientAlert(),
+      handshakeDone,
+    });
+    let raw = result.raw;
+    let counts = true;
+    if (result.outcome === 'closed-after-handshake' && attempt.secureAt !== null) {
+      const idle = Math.round(nowMs() - attempt.secureAt);
+      const windowMs = Math.min(
+        REFUSAL_WINDOW_MAX_MS,
+        Math.max(REFUSAL_WINDOW_MIN_MS, (attempt.handshakeMs ?? 0) * REFUSAL_WINDOW_FACTOR),
+      );
+      if (idle <= windowMs) {
+        raw = `handshake completed, then the client closed ${idle} ms later without a request: probably refused the certificate`;
+      } else {
+        // Browsers open speculative connections they never use: do not blame the certificate.
+        raw = `handshake completed; the client sent no request and closed ${idle} ms later (an unused connection, or a refusal)`;
+        counts = false;
+      }
+    }
+    const willTunnel = this.mode === 'auto' && counts;
+    if (willTunnel) this.rejected.add(attempt.host);
+    this.emit({
+      type: 'tls.client-rejected',
+      connId: conn.id,
+      host: attempt.host,
+      sni: attempt.sni,
+      outcome: result.outcome,
+      alert: result.alert,
+      raw,
+      clientHint: attempt.clientHint,
+      willTunnel,
+    });
+  }
+
+  private accept(conn: Conn, attempt: TlsAttempt, socket: net.Socket): void {
+    attempt.decided = true;
+    const s = socket as tls.TLSSocket;
+    const isTls = typeof s.getProtocol === 'function';
+    this.emit({
+      type: 'tls.client-accepted',
+      connId: conn.id,
+      host: attempt.host,
+      sni: attempt.sni,
+      outcome: 'intercepted',
+      protocol: isTls ? (s.getProtocol() ?? null) : null,
+      cipher: isTls ? (s.getCipher()?.name ?? null) : null,
+      alpn: isTls && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
+      handshakeMs: attempt.handshakeMs,
+    });
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------
+
+  private connOfRequest(ctx: LibContext): Conn | null {
+    if (ctx.isSSL)
+      return ctx.connectRequest ? (this.byConnectReq.get(ctx.connectRequest) ?? null) : null;
+    return this.conns.get(ctx.clientToProxyRequest.socket) ?? null;
+  }
+
+  private readonly flows = new WeakMap<LibContext, Flow>();
+
+  private onRequest(ctx: LibContext, cb: Cb): void {
+    const conn = this.connOfRequest(ctx);
+    const req = ctx.clientToProxyRequest;
+    const res = ctx.proxyToClientResponse;
+    const options = ctx.proxyToServerRequestOptions;
+    if (!ctx.isSSL && !conn?.connect) {
+      if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
+        req.resume();
+        res.writeHead(407, {
+          'Proxy-Authenticate': 'Basic realm="mitm-lab"',
+          'Content-Type': 'text/plain; charset=utf-8',
+        });
+        res.end('mitm-lab: proxy authentication required.\n');
+        this.diag(
+          'info',
+          'http',
+          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)`,
+          conn?.id ?? null,
+        );
+        return;
+      }
+      const original = this.originalUrls.get(req) ?? '';
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(original)) {
+        // An origin-form request sent to the proxy itself: forwarding it would loop.
+        req.resume();
+        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(
+          "This is mitm-lab's proxy, not a web server.\n" +
+            'Use it as an HTTP proxy, e.g. curl -x http://HOST:PORT http://bank.test/\n',
+        );
+        return;
+      }
+    }
+    if (!options) {
+      cb();
+      return;
+    }
+    if (conn?.connect) {
+      // The library takes the port from the Host header (default 443/80): the CONNECT target
+      // says where the client really meant to go.
+      const hostHeader = req.headers.host ?? '';
+      if (!/:\d+$/.test(hostHeader.replace(/^\[[^\]]*\]/, ''))) options.port = conn.connect.port;
+    }
+    const attempt = conn?.tls;
+    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, req.socket);
+    const scheme = ctx.isSSL ? 'https' : 'http';
+    const defaultPort = ctx.isSSL ? 443 : 80;
+    const urlHost = net.isIPv6(options.host) ? `[${options.host}]` : options.host;
+    const path = options.path || '/';
+    const flow: Flow = {
+      id: `f${++this.flowSeq}`,
+      connId: conn?.id ?? 'c0',
+      host: options.host,
+      port: options.port,
+      scheme,
+      visibility: ctx.isSSL ? 'proxy-only' : 'wire',
+      url: `${scheme}://${urlHost}${options.port === defaultPort ? '' : `:${options.port}`}${path}`,
+      path,
+      start: performance.now(),
+      firstByte: null,
+      requestBody: new BodyCapturer(this.bodyLimit),
+      requestEmitted: false,
+      responseEmitted: false,
+      upstreamSocket: null,
+      reused: false,
+    };
+    this.flows.set(ctx, flow);
+    req.on('data', (c: Buffer) => flow.requestBody.push(c));
+    req.once('end', () => this.emitRequest(ctx, flow));
+    cb();
+    const preq = ctx.proxyToServerRequest;
+    if (preq) {
+      preq.once('socket', (s: net.Socket) => {
+        flow.upstreamSocket = s;
+        flow.reused = preq.reusedSocket;
+      });
+    }
+  }
+
+  private emitRequest(ctx: LibContext, flow: Flow): void {
+    if (flow.requestEmitted) return;
+    flow.requestEmitted = true;
+    const req = ctx.clientToProxyRequest;
+    const headers = headerPairs(req.rawHeaders);
+    this.emit({
+      type: 'http.request',
+      connId: flow.connId,
+      flowId: flow.id,
+      scheme: flow.scheme,
+      method: req.method ?? 'GET',
+      url: flow.url,
+      host: flow.host,
+      path: flow.path,
+      httpVersion: req.httpVersion,
+      headers,
+      body: flow.requestBody.result(headers),
+      visibility: flow.visibility,
+    });
+  }
+
+  private onResponse(ctx: LibContext, cb: Cb): void {
+    const flow = this.flows.get(ctx);
+    const res = ctx.serverToProxyResponse;
+    if (flow && res) {
+      flow.firstByte = performance.now();
+      flow.upstreamSocket ??= res.socket;
+      const body = new BodyCapturer(this.bodyLimit);
+      res.on('data', (c: Buffer) => body.push(c));
+      const done = (): void => {
+        if (flow.responseEmitted) return;
+        flow.responseEmitted = true;
+        this.emitRequest(ctx, flow);
+        const headers = headerPairs(res.rawHeaders);
+        const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
+        this.emit({
+          type: 'http.response',
+          connId: flow.connId,
+          flowId: flow.id,
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          httpVersion: res.httpVersion,
+          headers,
+          body: body.result(headers),
+          visibility: flow.visibility,
+          timings: this.upstream.timings(
+            flow.upstreamSocket,
+            flow.reused,
+            flow.start,
+            flow.firstByte,
+            performance.now(),
+          ),
+          upstreamCertificate: tlsInfo.certificate,
+          upstreamProtocol: tlsInfo.protocol,
+          upstreamCipher: tlsInfo.cipher,
+        });
+      };
+      res.once('end', done);
+      res.once('close', done);
+    }
+    cb();
+  }
+
+  private onLibError(ctx: LibContext | null, err: Error | undefined, kind: string): void {
+    const e = (err ?? new Error('unknown error')) as NodeJS.ErrnoException;
+    if (this.listenFailed && (kind === 'HTTP_SERVER_ERROR' || kind === 'HTTPS_SERVER_ERROR')) {
+      this.listenFailed(e);
+      return;
+    }
+    if (!ctx) {
+      const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE' || kind === 'HTTPS_CLIENT_ERROR';
+      this.diag(
+        quiet ? 'info' : 'warn',
+        'http-mitm-proxy',
+        `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+      );
+      return;
+    }
+    const flow = this.flows.get(ctx);
+    const res = ctx.proxyToClientResponse;
+    const conn = this.connOfRequest(ctx);
+    const connId = flow?.connId ?? conn?.id ?? 'c0';
+    if (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' && flow) {
+      const code = e.code ?? 'ERROR';
+      const answered = !res.headersSent && !res.writableEnded;
+      if (answered) {
+        const text =
+          `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
+          `${e.message}\n` +
+          (/CERT|SELF_SIGNED|ALTNAME|UNABLE_TO/.test(code)
+            ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
+              '(a MITM proxy must not make you less safe). Trust its root with --upstream-ca FILE.\n'
+            : '');
+        res.writeHead(502, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Content-Length': Buffer.byteLength(text),
+        });
+        res.end(text);
+      }
+      this.emitRequest(ctx, flow);
+      this.emit({
+        type: 'upstream.error',
+        connId,
+        flowId: flow.id,
+        host: flow.host,
+        port: flow.port,
+        code,
+        message: e.message,
+        status: answered ? 502 : null,
+      });
+      return;
+    }
+    const clientGone =
+      e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ERR_STREAM_PREMATURE_CLOSE';
+    this.diag(
+      clientGone ? 'info' : 'warn',
+      'http-mitm-proxy',
+      `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+      connId,
+    );
+    if (!res.headersSent && !res.writableEnded && !res.destroyed) {
+      const text = `mitm-lab: proxy error ${kind}: ${e.message}\n`;
+      res.writeHead(502, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    }
+  }
+
+  // ---- WebSockets ----------------------------------------------------------------------
+
+  private readonly wsFlows = new WeakMap<
+    LibWsContext,
+    { id: string; connId: string; visibility: 'wire' | 'proxy-only' }
+  >();
+
+  private onWebSocketConnection(ctx: LibWsContext, cb: Cb): void {
+    const conn = ctx.isSSL
+      ? ctx.connectRequest
+        ? (this.byConnectReq.get(ctx.connectRequest) ?? null)
+        : null
+      : ((ctx.clientToProxyWebSocket?._socket &&
+          this.conns.get(ctx.clientToProxyWebSocket._socket)) ??
+        null);
+    const upgrade = ctx.clientToProxyWebSocket?.upgradeReq;
+    if (
+      !ctx.isSSL &&
+      !conn?.connect &&
+      this.opts.auth &&
+      !checkProxyAuth(upgrade?.headers['proxy-authorization'], this.opts.auth)
+    ) {
+      this.diag(
+        'info',
+        'websocket',
+        'WebSocket upgrade without proxy authentication: closed',
+        conn?.id ?? null,
+      );
+      ctx.clientToProxyWebSocket?.close(1008, 'proxy authentication required');
+      return;
+    }
+    const attempt = conn?.tls;
+    if (conn && attempt && !attempt.decided && upgrade) this.accept(conn, attempt, upgrade.socket);
+    const flow = {
+      id: `f${++this.flowSeq}`,
+      connId: conn?.id ?? 'c0',
+      visibility: ctx.isSSL ? ('proxy-only' as const) : ('wire' as const),
+    };
+    this.wsFlows.set(ctx, flow);
+    const url = ctx.proxyToServerWebSocketOptions?.url ?? '';
+    const parsed = URL.canParse(url) ? new URL(url) : null;
+    if (upgrade) {
+      const headers = headerPairs(upgrade.rawHeaders);
+      this.emit({
+        type: 'http.request',
+        connId: flow.connId,
+        flowId: flow.id,
+        scheme: ctx.isSSL ? 'https' : 'http',
+        method: upgrade.method ?? 'GET',
+        url,
+        host: parsed?.hostname ?? '',
+        path: parsed ? parsed.pathname + parsed.search : url,
+        httpVersion: upgrade.httpVersion,
+        headers,
+        body: { text: '', size: 0, truncated: false },
+        visibility: flow.visibility,
+      });
+    }
+    cb();
+  }
+
+  private onWebSocketFrame(
+    ctx: LibWsContext,
+    type: string,
+    fromServer: boolean,
+    data: unknown,
+    flags: unknown,
+  ): void {
+    if (type !== 'message') return;
+    const flow = this.wsFlows.get(ctx);
+    if (!flow) return;
+    const buf = toBuffer(data);
+    const binary = flags === true;
+    const text = binary ? null : buf.toString('utf8');
+    this.emit({
+      type: 'ws.message',
+      connId: flow.connId,
+      flowId: flow.id,
+      direction: fromServer ? 'server-to-client' : 'client-to-server',
+      kind: binary ? 'binary' : 'text',
+      preview: text === null ? null : text.slice(0, WS_PREVIEW_CHARS),
+      size: buf.length,
+      truncated: text !== null && text.length > WS_PREVIEW_CHARS,
+      visibility: flow.visibility,
+    });
+  }
+
+  private onWebSocketError(ctx: LibWsContext, err: Error): void {
+    const flow = this.wsFlows.get(ctx);
+    const e = err as NodeJS.ErrnoException;
+    const upstreamOpen = ctx.proxyToServerWebSocket?.readyState === 1;
+    if (flow && !upstreamOpen && e.code) {
+      const wsUrl = ctx.proxyToServerWebSocketOptions?.url ?? '';
+      const u = URL.canParse(wsUrl) ? new URL(wsUrl) : null;
+      const host = u?.hostname ?? '';
+      const port = u ? Number(u.port) || (u.protocol === 'wss:' ? 443 : 80) : 0;
+      this.emit({
+        type: 'upstream.error',
+        connId: flow.connId,
+        flowId: flow.id,
+        host,
+        port,
+        code: e.code,
+        message: e.message,
+        status: null,
+      });
+      return;
+    }
+    this.diag(
+      'info',
+      'websocket',
+      `${e.code ? `${e.code}: ` : ''}${e.message}`,
+      flow?.connId ?? null,
+    );
+  }
+}
+
+interface Flow {
+  id: string;
+  connId: string;
+  host: string;
+  port: number;
+  scheme: 'http' | 'https';
+  visibility: 'wire' | 'proxy-only';
+  url: string;
+  path: string;
+  start: number;
+  firstByte: number | null;
+  requestBody: BodyCapturer;
+  requestEmitted: boolean;
+  responseEmitted: boolean;
+  upstreamSocket: net.Socket | null;
+  reused: boolean;
+}
+
+function noop(): void {
+  // a 'data' listener that only switches Node's HTTP parser to JS reads (see onClientConnection)
+}
+
+function toBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (typeof data === 'string') return Buffer.from(data);
+  return Buffer.alloc(0);
+}

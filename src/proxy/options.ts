@@ -1,0 +1,65 @@
+// The engine's public option and handle types (re-exported by ./index.ts). Kept apart from
+// engine.ts so the CLI and the lab can name them without loading http-mitm-proxy.
+import type { Ca } from '../ca/index.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { Controls } from '../events/controls.ts';
+import type { Mode } from '../events/types.ts';
+
+/**
+ * Where a host name really lives, decided by the proxy (clients behind a proxy never resolve
+ * names themselves). `pattern` is `bank.test` or `*.bank.test` (any name under bank.test);
+ * `address` is an IP literal; `ports` maps a requested port to the real one (the lab maps
+ * `bank.test:443` to `127.0.0.1:41234`). Names under `.localhost` always go to 127.0.0.1.
+ */
+export interface ResolveRule {
+  pattern: string;
+  address: string;
+  ports?: Record<number, number>;
+}
+
+export interface ProxyOptions {
+  /** Address to listen on; 127.0.0.1 unless the user asked otherwise. */
+  host: string;
+  /** Port to listen on; 0 picks a free one (RunningProxy.port says which). */
+  port: number;
+  /** What to do with CONNECT tunnels (see docs/proxy.md). Changeable at run time via Controls. */
+  mode: Mode;
+  /** The throwaway CA that signs forged certificates. */
+  ca: Ca;
+  /** Where every event goes. */
+  bus: EventBus;
+  /** Require `Proxy-Authorization: Basic` with these credentials (407 otherwise). */
+  auth?: { user: string; pass: string };
+  /** Name resolution rules (`--resolve`). */
+  resolve?: ResolveRule[];
+  /** Extra trusted roots (PEM) for validating upstream servers, besides the system roots. */
+  upstreamCa?: string[];
+  /** Do not validate upstream certificates (`--insecure-upstream`). Loudly discouraged. */
+  insecureUpstream?: boolean;
+  /** Receives SSLKEYLOGFILE lines (no trailing newline) for both legs. Secrets: never in events. */
+  keylog?: (line: string) => void;
+  /** Raw wire capture per direction of each client connection, bytes. Default 64 KiB. */
+  captureLimitBytes?: number;
+  /** Body capture per HTTP message, bytes. Default 256 KiB. */
+  bodyLimitBytes?: number;
+  /** How long to wait for a ClientHello after answering CONNECT, ms. Default 10 000. */
+  helloTimeoutMs?: number;
+}
+
+export interface RunningProxy {
+  /** The address it listens on. */
+  host: string;
+  /** The real port (useful with port 0). */
+  port: number;
+  /** `http://HOST:PORT`, what to give curl's `-x` or a browser's proxy setting. */
+  url: string;
+  /** Mode switch and the auto mode's memory, for the UI. */
+  controls: Controls;
+  /** Stop listening and release every socket and server. Idempotent. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_CAPTURE_LIMIT_BYTES = 64 * 1024;
+export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+/** Long enough for a human typing into `openssl s_client`, short enough not to pile up sockets. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
