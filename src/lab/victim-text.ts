@@ -1,0 +1,45 @@
+// What the scripted victim says about each step, as data: `{slot}` placeholders, no logic.
+// victim.ts picks a key from what happened; the sentence is filled in here.
+
+export const VICTIM_TEXT = {
+  /** Plain HTTP worked. */
+  httpOk:
+    'Plain HTTP: the {secrets} crossed in clear text — the proxy, and anyone on the path, read them.',
+  /** HTTPS worked and the certificate came from the lab PKI: the proxy only tunnelled. */
+  httpsGenuine:
+    'Connected to the real {host} (certificate issued by {issuer}): the proxy only tunnels — it sees the name {host} (SNI), sizes and timing, not the {secrets}.',
+  /** HTTPS worked with a certificate that is not from the lab PKI: a trusted forgery. */
+  httpsForged:
+    'This device trusts the mitm-lab CA, so it accepted a forged certificate (issued by {issuer}): the proxy decrypted everything — {secrets} included. The padlock was there all along.',
+  /** A certificate refusal that is not the gallery's own failure: most likely the proxy's forgery. */
+  refusedForgery:
+    "The client refused the certificate it was shown — most likely the proxy's forgery, signed by a CA this device does not trust. Nothing secret was sent. A browser would show {browser}.",
+  /** A certificate refusal that is exactly what the gallery host teaches. */
+  refusedAsExpected:
+    'Refused, as a careful client should: {problem} A browser would show {browser}.',
+  /** A TLS failure before any certificate was judged. */
+  tlsFailed: 'The TLS handshake itself failed, before any certificate was judged: {problem}',
+  /** A TLS failure on a non-gallery host. */
+  tlsFailedOther:
+    'The TLS handshake failed before any certificate was judged; no HTTP was exchanged.',
+  /** The proxy answered with an error status (a broken upstream it would not pass on). */
+  proxyRefusedUpstream:
+    'The device accepted the proxy\'s certificate, but the proxy would not pass on a broken upstream: "{said}". A MITM proxy that validates upstream keeps the victim from being worse off than without it.',
+  /** An ordinary HTTP error from the site. */
+  httpError: 'The site answered with an error: {said}.',
+  /** The gallery page loaded. */
+  galleryOk: 'Loaded {host}. Directly, a Node client is expected to: {expected}. {extra}',
+  /** The proxy refused or could not be reached. */
+  proxyError: 'The proxy did not open the way: {said}',
+  /** Nothing in time. */
+  timeout: 'No answer in time: {said}',
+  /** Printed before a retry. */
+  retry: 'attempt 2 (the user presses reload):',
+} as const;
+
+export type VictimTextKey = keyof typeof VICTIM_TEXT;
+
+/** Fill `{slot}`s; unknown slots stay visible rather than vanish. */
+export function say(key: VictimTextKey, slots: Record<string, string>): string {
+  return VICTIM_TEXT[key].replace(/\{(\w+)\}/g, (m, k: string) => slots[k] ?? m).trim();
+}
