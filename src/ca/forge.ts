@@ -220,9 +220,14 @@ export function derToPem(der: Buffer): string {
 
 // --- internals -------------------------------------------------------------------------------
 
-/** 16 random bytes (RFC 5280 allows up to 20 octets), as hex. */
+/**
+ * 16 random bytes as hex (RFC 5280 allows up to 20 octets; CA/B asks for 64 random bits), the
+ * first byte forced into 0x40–0x7f so the INTEGER is always exactly 16 bytes and positive.
+ */
 function randomSerialHex(): string {
-  return randomBytes(16).toString('hex');
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
+  return bytes.toString('hex');
 }
 
 /** A positive, DER-minimal INTEGER body as hex: strip redundant zeros, add one if the top bit is set. */
