@@ -1,0 +1,244 @@
+// The proxy's command-line options, shared by `mitm-lab proxy` and `mitm-lab start` (which
+// adds the lab and the terminal UI around the same proxy): the option table for parseArgs,
+// their --help lines, turning parsed values into ProxySettings (every mistake a usage
+// error naming the option), and `launchProxy`, which opens the CA and the sinks and starts
+// the engine — so both commands behave the same way and flush the HAR the same way.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { openCa, type Ca } from '../ca/index.ts';
+import { EventBus } from '../events/bus.ts';
+import { MODES, type Mode } from '../events/types.ts';
+import {
+  parseResolveRule,
+  startProxy,
+  type ResolveRule,
+  type RunningProxy,
+} from '../proxy/index.ts';
+import { HarRecorder } from '../sinks/har.ts';
+import { openJsonlSink } from '../sinks/jsonl.ts';
+import { openKeylogSink } from '../sinks/keylog.ts';
+import { LabError } from '../util/lab-error.ts';
+import { defaultCaDir, parseHostPort } from './args.ts';
+import type { CommandIO } from './command.ts';
+
+/** parseArgs option table (spread it into a command's own table). */
+export const PROXY_OPTIONS = {
+  listen: { type: 'string' },
+  mode: { type: 'string' },
+  auth: { type: 'string' },
+  resolve: { type: 'string', multiple: true },
+  'upstream-ca': { type: 'string', multiple: true },
+  'insecure-upstream': { type: 'boolean' },
+  'ca-dir': { type: 'string' },
+  events: { type: 'string' },
+  har: { type: 'string' },
+  keylog: { type: 'string' },
+} as const;
+
+/** The --help lines for PROXY_OPTIONS (two-space indent, aligned). */
+export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy listens (default 127.0.0.1:8080; port 0 = any free
+                         port, the real one is printed). Any non-loopback address must be
+                         given explicitly, prints a warning, and should come with --auth
+  --mode MODE            what to do with HTTPS (CONNECT) traffic:
+                           auto       forge a certificate; if the client refuses it, tunnel
+                                      that host from then on (default)
+                           intercept  always forge (clients that do not trust the CA fail)
+                           eavesdrop  never forge: tunnel, and show what a passive observer sees
+  --auth USER:PASS       require Proxy-Authorization (Basic); others get 407
+  --resolve NAME=ADDR    the proxy resolves NAME (or *.DOMAIN) to ADDR (repeatable). Names
+                         under .localhost always resolve to 127.0.0.1
+  --upstream-ca FILE     also trust this root (PEM) for upstream servers (repeatable)
+  --insecure-upstream    do not validate upstream certificates (NOT recommended: a proxy must
+                         not make its users less safe than a direct connection)
+  --ca-dir DIR           the CA folder (default: $MITM_LAB_CA_DIR, else <project>/certs);
+                         the CA is created there on first use
+  --events FILE|-        write every event as JSON Lines to FILE (- = stdout); see docs/events.md
+  --har FILE             write a HAR 1.2 file of the HTTP flows on exit (also on Ctrl-C)
+  --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
+`;
+
+type ProxyValues = {
+  listen?: string | undefined;
+  mode?: string | undefined;
+  auth?: string | undefined;
+  resolve?: string[] | undefined;
+  'upstream-ca'?: string[] | undefined;
+  'insecure-upstream'?: boolean | undefined;
+  'ca-dir'?: string | undefined;
+  events?: string | undefined;
+  har?: string | undefined;
+  keylog?: string | undefined;
+};
+
+/** What the options say, validated. */
+export interface ProxySettings {
+  host: string;
+  port: number;
+  mode: Mode;
+  auth: { user: string; pass: string } | null;
+  resolve: ResolveRule[];
+  /** PEM text of each --upstream-ca file. */
+  upstreamCa: string[];
+  insecureUpstream: boolean;
+  caDir: string;
+  /** JSONL target: a path, `-` (stdout), or null. */
+  events: string | null;
+  har: string | null;
+  keylog: string | null;
+  /** Sentences to print before starting (non-loopback listen, insecure upstream). */
+  warnings: string[];
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:8080';
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host === 'localhost';
+}
+
+/** Validate parsed option values. Throws a usage LabError naming the option. */
+export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): ProxySettings {
+  const warnings: string[] = [];
+  const listen = parseHostPort(values.listen ?? DEFAULT_LISTEN, '--listen');
+  const mode = (values.mode ?? 'auto') as Mode;
+  if (!MODES.includes(mode)) {
+    throw new LabError('usage', `--mode wants one of ${MODES.join(', ')}, got "${values.mode}"`);
+  }
+  let auth: ProxySettings['auth'] = null;
+  if (values.auth !== undefined) {
+    const i = values.auth.indexOf(':');
+    if (i <= 0 || i === values.auth.length - 1) {
+      throw new LabError(
+        'usage',
+        '--auth wants USER:PASS (both non-empty)',
+        'for example --auth student:s3cret',
+      );
+    }
+    auth = { user: values.auth.slice(0, i), pass: values.auth.slice(i + 1) };
+  }
+  if (!isLoopback(listen.host)) {
+    warnings.push(
+      `listening on ${listen.host}:${listen.port}: anyone who can reach this address can use the proxy` +
+        (auth ? '' : ' (add --auth USER:PASS to require a password)'),
+    );
+  }
+  const resolve = (values.resolve ?? []).map(parseResolveRule);
+  const upstreamCa = (values['upstream-ca'] ?? []).map((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new LabError(
+        'usage',
+        `--upstream-ca ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+    }
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new LabError(
+        'usage',
+        `--upstream-ca ${file}: no PEM certificate in it`,
+        'convert DER with: openssl x509 -inform der -in FILE -out FILE.pem',
+      );
+    }
+    return text;
+  });
+  const insecureUpstream = values['insecure-upstream'] === true;
+  if (insecureUpstream) {
+    warnings.push(
+      'UPSTREAM CERTIFICATES ARE NOT VALIDATED (--insecure-upstream): anyone between this proxy and ' +
+        'the servers can impersonate them, and clients behind the proxy cannot tell',
+    );
+  }
+  return {
+    host: listen.host,
+    port: listen.port,
+    mode,
+    auth,
+    resolve,
+    upstreamCa,
+    insecureUpstream,
+    caDir: values['ca-dir'] ? path.resolve(values['ca-dir']) : defaultCaDir(env),
+    events: values.events ?? null,
+    har: values.har ?? null,
+    keylog: values.keylog ?? null,
+    warnings,
+  };
+}
+
+export interface LaunchedProxy {
+  proxy: RunningProxy;
+  ca: Ca;
+  bus: EventBus;
+  /** Null without --har. */
+  har: HarRecorder | null;
+  /** Close the proxy, write the HAR, flush the sinks. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Open the CA, the sinks (--events, --har, --keylog) and start the proxy. `extra` adds the
+ * lab's resolve rules and roots (for `start`). Subscribe your own listeners to `bus` (pass it
+ * in) before calling, so nothing emitted at start is missed.
+ */
+export async function launchProxy(
+  settings: ProxySettings,
+  io: CommandIO,
+  extra: { bus?: EventBus; resolve?: ResolveRule[]; upstreamCa?: string[] } = {},
+): Promise<LaunchedProxy> {
+  const bus = extra.bus ?? new EventBus();
+  const ca = await openCa({ dir: settings.caDir });
+  const closers: (() => Promise<void> | void)[] = [];
+  if (settings.events !== null) {
+    const sink = openJsonlSink(settings.events, bus) as unknown;
+    closers.push(() => closeSink(sink));
+  }
+  const har = settings.har !== null ? new HarRecorder(bus) : null;
+  const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
+  if (keylog) closers.push(() => keylog.close());
+  let proxy: RunningProxy;
+  try {
+    proxy = await startProxy({
+      host: settings.host,
+      port: settings.port,
+      mode: settings.mode,
+      ca,
+      bus,
+      ...(settings.auth ? { auth: settings.auth } : {}),
+      resolve: [...settings.resolve, ...(extra.resolve ?? [])],
+      upstreamCa: [...settings.upstreamCa, ...(extra.upstreamCa ?? [])],
+      insecureUpstream: settings.insecureUpstream,
+      ...(keylog ? { keylog: keylog.write.bind(keylog) } : {}),
+    });
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+  if (har && settings.har) {
+    const file = settings.har;
+    proxy.controls.exportHar = async () => {
+      await har.writeTo(file);
+      return file;
+    };
+  }
+  let done: Promise<void> | null = null;
+  const shutdown = (): Promise<void> =>
+    (done ??= (async () => {
+      await proxy.close();
+      if (har && settings.har) {
+        try {
+          await har.writeTo(settings.har);
+          io.stderr.write(`mitm-lab: HAR written to ${settings.har}\n`);
+        } catch (err) {
+          io.stderr.write(`mitm-lab: could not write the HAR to ${settings.har}: ${String(err)}\n`);
+        }
+      }
+      for (const close of closers) await close();
+    })());
+  return { proxy, ca, bus, har, shutdown };
+}
+
+/** The JSONL sink's handle may expose close(); await it when it does. */
+async function closeSink(sink: unknown): Promise<void> {
+  const close = (sink as { close?: () => Promise<void> | void } | null)?.close;
+  if (typeof close === 'function') await close.call(sink);
+}
