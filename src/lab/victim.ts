@@ -54,6 +54,7 @@ const CERT_CODES = new Set([
   'CERT_SIGNATURE_FAILURE',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'PERMITTED_SUBTREE_VIOLATION',
+  'UNSPECIFIED', // Node's code for a name-constraint violation ("permitted subtree violation")
   'INVALID_CA',
   'PATH_LENGTH_EXCEEDED',
   'INVALID_PURPOSE',
