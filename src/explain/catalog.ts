@@ -53,10 +53,10 @@ export type ExplanationKey =
 // ---- shared wording (data reused by several entries) ----
 
 const STEP_VALIDATION =
-  'TLS handshake, certificate validation: after ClientHello → ServerHello → Certificate, the client checks the chain against its trusted roots, the dates and the name, before it sends Finished.';
+  'TLS handshake, certificate validation: after ClientHello -> ServerHello -> Certificate, the client checks the chain against its trusted roots, the dates and the name, before it sends Finished.';
 
 const STEP_UPSTREAM_VALIDATION =
-  'TLS handshake on the proxy → server leg, certificate validation: mitm-lab is the client there, and it checks the real server the way a browser would.';
+  'TLS handshake on the proxy -> server leg, certificate validation: mitm-lab is the client there, and it checks the real server the way a browser would.';
 
 /** What clients show when they do not trust the CA that signed the certificate (mitm-lab's here). */
 const UNTRUSTED_CA: ClientViews = {
@@ -80,7 +80,7 @@ export const CATALOG = {
     whatHappened:
       'The client sent its request to {host} over plain HTTP. The method, URL, headers, cookies and body crossed the network as readable text: the Wire view shows exactly the bytes a Wi-Fi neighbour, the café router or any ISP on the way could read and change.',
     handshakeStep:
-      'No TLS at all: DNS → TCP three-way handshake → HTTP request in clear (port 80).',
+      'No TLS at all: DNS -> TCP three-way handshake -> HTTP request in clear (port 80).',
     whatClientsShow: {
       browser:
         'Chromium: "Not secure" in the address bar; Firefox: a struck-through padlock, and a warning under password fields. No error: the page loads.',
@@ -243,7 +243,7 @@ export const CATALOG = {
     whatHappened:
       '{client} ended the handshake with {host} with TLS alert 70 protocol_version: no TLS version both sides accept.',
     handshakeStep:
-      'TLS handshake, version negotiation (ClientHello supported_versions → ServerHello).',
+      'TLS handshake, version negotiation (ClientHello supported_versions -> ServerHello).',
     whatClientsShow: {
       browser:
         'Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH. Firefox: SSL_ERROR_UNSUPPORTED_VERSION.',
@@ -304,7 +304,7 @@ export const CATALOG = {
     title: 'Refused: certificate required (alert 116)',
     whatHappened:
       'The handshake for {host} ended with TLS alert 116 certificate_required: one side wanted a client certificate that was not sent.',
-    handshakeStep: 'TLS handshake, CertificateRequest → client Certificate (mutual TLS).',
+    handshakeStep: 'TLS handshake, CertificateRequest -> client Certificate (mutual TLS).',
     whatClientsShow: {
       browser:
         'Chromium: ERR_BAD_SSL_CLIENT_AUTH_CERT. Firefox: SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT.',
@@ -319,7 +319,7 @@ export const CATALOG = {
     title: 'Refused: no application protocol (alert 120)',
     whatHappened:
       'The handshake for {host} ended with TLS alert 120 no_application_protocol: no protocol offered in ALPN (h2, http/1.1) was acceptable.',
-    handshakeStep: 'TLS handshake, ClientHello ALPN extension → ServerHello/EncryptedExtensions.',
+    handshakeStep: 'TLS handshake, ClientHello ALPN extension -> ServerHello/EncryptedExtensions.',
     whatClientsShow: {
       browser: 'Chromium: ERR_SSL_PROTOCOL_ERROR. Firefox: SSL_ERROR_NO_APPLICATION_PROTOCOL.',
       curl: 'exit 35: "no application protocol".',
@@ -705,7 +705,7 @@ export const CATALOG = {
       "mitm-lab's TLS handshake with {host} failed: {raw}. Usually no shared TLS version or cipher suite, or the server does not speak TLS on this port. " +
       VIA_PROXY,
     handshakeStep:
-      'TLS handshake on the proxy → server leg, negotiation (ClientHello → ServerHello).',
+      'TLS handshake on the proxy -> server leg, negotiation (ClientHello -> ServerHello).',
     whatClientsShow: {
       browser:
         'directly: Chromium ERR_SSL_PROTOCOL_ERROR or ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_NO_CYPHER_OVERLAP.',
@@ -722,7 +722,7 @@ export const CATALOG = {
     whatHappened:
       'mitm-lab and {host} share no TLS version: the server answered with alert 70 protocol_version (TLS 1.0/1.1 are disabled in current OpenSSL). ' +
       VIA_PROXY,
-    handshakeStep: 'TLS handshake on the proxy → server leg, version negotiation.',
+    handshakeStep: 'TLS handshake on the proxy -> server leg, version negotiation.',
     whatClientsShow: {
       browser:
         'directly: Chromium ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_UNSUPPORTED_VERSION.',
@@ -738,7 +738,7 @@ export const CATALOG = {
     whatHappened:
       'mitm-lab and {host} could not agree on a cipher suite: the server answered with alert 40 handshake_failure. ' +
       VIA_PROXY,
-    handshakeStep: 'TLS handshake on the proxy → server leg, cipher negotiation.',
+    handshakeStep: 'TLS handshake on the proxy -> server leg, cipher negotiation.',
     whatClientsShow: {
       browser:
         'directly: Chromium ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_NO_CYPHER_OVERLAP.',
@@ -755,7 +755,7 @@ export const CATALOG = {
     whatHappened:
       'mitm-lab started TLS with {host}:{port} and got back something that is not TLS, typically plain HTTP on a port expected to be HTTPS. ' +
       VIA_PROXY,
-    handshakeStep: 'TLS handshake on the proxy → server leg, the first record: not TLS.',
+    handshakeStep: 'TLS handshake on the proxy -> server leg, the first record: not TLS.',
     whatClientsShow: {
       browser: 'directly: Chromium ERR_SSL_PROTOCOL_ERROR, Firefox SSL_ERROR_RX_RECORD_TOO_LONG.',
       curl: 'directly: exit 35 "wrong version number".',
@@ -768,7 +768,7 @@ export const CATALOG = {
   'upstream.other': {
     title: 'The proxy could not complete the request to {host}',
     whatHappened: "mitm-lab's request to {host}:{port} failed with {code}: {raw}. " + VIA_PROXY,
-    handshakeStep: 'The proxy → server leg (DNS, TCP, TLS or HTTP): see the code.',
+    handshakeStep: 'The proxy -> server leg (DNS, TCP, TLS or HTTP): see the code.',
     whatClientsShow: {
       browser: 'directly: a connection or certificate error page.',
       curl: 'directly: a non-zero exit naming the problem.',
@@ -782,7 +782,7 @@ export const CATALOG = {
   unknown: {
     title: 'No explanation for this yet',
     whatHappened:
-      'mitm-lab recorded this for {host} but has no teaching entry for it. What is known: {code} — {raw}.',
+      'mitm-lab recorded this for {host} but has no teaching entry for it. What is known: {code} - {raw}.',
     handshakeStep: 'Not identified.',
     whatClientsShow: {
       browser: 'not known for this case.',

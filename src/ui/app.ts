@@ -1,0 +1,435 @@
+// The terminal UI's controller: UI state (selection, view, filter, pause, redaction, help),
+// key handling driven by KEYMAP, and a redraw timer that draws only when something changed.
+// It reads the flow store and asks the engine for things only through `Controls`, so it runs
+// the same in `start`, `proxy` and `attach`.
+import type { Controls } from '../events/controls.ts';
+import { MODES } from '../events/types.ts';
+import {
+  describeFilter,
+  parseFilter,
+  type Flow,
+  type FlowFilter,
+  type FlowStore,
+} from '../store/index.ts';
+import { footerHints, headerLines, helpLines, listHeader, listRow, tabsLine } from './frame.ts';
+import { BINDINGS, VIEWS, type Action } from './keymap.ts';
+import { FOOTER_ROWS, HEADER_ROWS, TAB_ROWS, openScreen, type TermScreen } from './screen.ts';
+import { dim, esc } from './text.ts';
+import { certificatesView } from './views/certificates.ts';
+import { decryptedView } from './views/decrypted.ts';
+import { timelineView } from './views/timeline.ts';
+import { whyView } from './views/why.ts';
+import { wireView, type ViewContext } from './views/wire.ts';
+import { wrapAll } from './wrap.ts';
+
+export interface UiInfo {
+  /** The proxy's address as a client should use it, e.g. `127.0.0.1:8080`. */
+  listen: string;
+  caName: string;
+  /** The CA certificate's SHA-256, colon-separated hex. */
+  caSha256: string;
+}
+
+export interface UiOptions {
+  store: FlowStore;
+  /** Absent when attached to a feed: the mode, forget and export keys then say so. */
+  controls?: Controls;
+  info: UiInfo;
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+  /** Hide passwords, cookies and tokens until `r` (default true: projector-safe). */
+  redact?: boolean;
+  /** Redraw rate ceiling, frames per second (default 15). */
+  fps?: number;
+  /** Shown in the header, e.g. `attached to ws://127.0.0.1:41234`. */
+  source?: string;
+  /** Mouse reporting (default off: it breaks text selection). */
+  mouse?: boolean;
+}
+
+export interface RunningUi {
+  /** Resolves when the user quits (q) or destroy() is called; the terminal is restored. */
+  done: Promise<void>;
+  destroy(): void;
+  /** Draw now (tests; the timer does it otherwise). */
+  redraw(): void;
+  /** The screen as rendered, one string per row (tests, captures). */
+  text(): string[];
+}
+
+type ViewFn = (flow: Flow, ctx: ViewContext) => string[];
+const VIEW_FNS: readonly ViewFn[] = [
+  wireView,
+  decryptedView,
+  certificatesView,
+  whyView,
+  timelineView,
+];
+
+/** How long a footer message stays, ms. */
+const MESSAGE_MS = 4000;
+
+export function startUi(opts: UiOptions): RunningUi {
+  const { store, controls } = opts;
+  const screenOpts: Parameters<typeof openScreen>[0] = { mouse: opts.mouse ?? false };
+  if (opts.stdin) screenOpts.input = opts.stdin;
+  if (opts.stdout) screenOpts.output = opts.stdout;
+  const screen: TermScreen = openScreen(screenOpts);
+
+  // ---- UI state ----
+  let view = 0;
+  let selectedId: string | null = null;
+  let selectedIndex = 0;
+  let follow = true;
+  let listTop = 0;
+  let open = false;
+  let detailScroll = 0;
+  let detailRows = 0;
+  let filter: FlowFilter = {};
+  let editing: string | null = null;
+  let paused: { flows: Flow[]; version: number; size: number } | null = null;
+  let redact = opts.redact ?? true;
+  let help = false;
+  let message: { text: string; until: number } | null = null;
+  let mode: string = controls?.getMode() ?? store.listening?.mode ?? '?';
+
+  // ---- derived data, cached per store version + filter ----
+  let rowsCache: { version: number; filterKey: string; rows: Flow[] } | null = null;
+  function rows(): Flow[] {
+    if (paused) return paused.flows;
+    const filterKey = describeFilter(filter);
+    if (!rowsCache || rowsCache.version !== store.version || rowsCache.filterKey !== filterKey)
+      rowsCache = { version: store.version, filterKey, rows: store.query(filter) };
+    return rowsCache.rows;
+  }
+
+  function say(text: string): void {
+    message = { text, until: Date.now() + MESSAGE_MS };
+  }
+
+  function layout(): { listRows: number; detailHeight: number } {
+    const body = Math.max(3, screen.height - HEADER_ROWS - FOOTER_ROWS - TAB_ROWS);
+    const listRows = open ? 0 : Math.max(3, Math.min(body - 3, Math.round(body * 0.4)));
+    return { listRows, detailHeight: Math.max(1, body - listRows) };
+  }
+
+  function selectIndex(list: Flow[]): number {
+    if (list.length === 0) return -1;
+    if (follow) return list.length - 1;
+    if (selectedId !== null) {
+      const i = list.findIndex((f) => f.id === selectedId);
+      if (i >= 0) return i;
+    }
+    return Math.min(Math.max(0, selectedIndex), list.length - 1);
+  }
+
+  function frameDetail(
+    flow: Flow | undefined,
+    width: number,
+    height: number,
+  ): { lines: string[]; total: number } {
+    let lines: string[];
+    if (!flow) {
+      lines = [
+        '{bold}No flows yet.{/bold}',
+        '',
+        `Point a client at the proxy, for example:`,
+        `  curl -x http://${esc(opts.info.listen)} http://bank.test/`,
+        `  curl -x http://${esc(opts.info.listen)} https://bank.test/`,
+        '',
+        dim('Each request or TLS connection becomes a row above; ? lists the keys.'),
+      ];
+      if (paused) lines = ['Paused: p resumes the list.'];
+      else if (store.size > 0) lines = ['No flow matches the filter. Esc clears it, / edits it.'];
+    } else {
+      lines = VIEW_FNS[view]!(flow, { redact, width });
+    }
+    const wrapped = wrapAll(lines, width);
+    const maxScroll = Math.max(0, wrapped.length - height);
+    if (detailScroll > maxScroll) detailScroll = maxScroll;
+    return { lines: wrapped.slice(detailScroll, detailScroll + height), total: wrapped.length };
+  }
+
+  function draw(): void {
+    const width = screen.width;
+    const list = rows();
+    selectedIndex = selectIndex(list);
+    const selected = selectedIndex >= 0 ? list[selectedIndex] : undefined;
+    selectedId = selected?.id ?? null;
+    const { listRows, detailHeight } = layout();
+    detailRows = detailHeight;
+
+    const listLines: string[] = [];
+    if (listRows > 0) {
+      const visible = listRows - 1;
+      if (selectedIndex < listTop) listTop = selectedIndex;
+      if (selectedIndex >= listTop + visible) listTop = selectedIndex - visible + 1;
+      listTop = Math.max(0, Math.min(listTop, Math.max(0, list.length - visible)));
+      listLines.push(listHeader(width));
+      for (let i = listTop; i < Math.min(list.length, listTop + visible); i++)
+        listLines.push(listRow(list[i]!, width, i === selectedIndex, redact));
+      while (listLines.length < listRows) listLines.push('');
+    }
+
+    const detail = frameDetail(selected, width, detailHeight);
+    const position =
+      selected === undefined
+        ? ''
+        : `${selected.id}  ${detail.total > detailHeight ? `${detailScroll + 1}-${Math.min(detail.total, detailScroll + detailHeight)}/${detail.total}` : ''}`;
+
+    if (message && message.until < Date.now()) message = null;
+    const footer =
+      editing !== null
+        ? `/${esc(editing)}_  ${dim('Enter apply, Esc cancel   host:  badge:  vis:  outcome:  text')}`
+        : message
+          ? esc(message.text)
+          : footerHints();
+
+    screen.draw({
+      header: headerLines(
+        {
+          listen: opts.info.listen,
+          mode,
+          caName: opts.info.caName || store.listening?.caName || '',
+          caSha256: opts.info.caSha256 || store.listening?.caSha256 || '',
+          counts: store.counts(),
+          shown: list.length,
+          total: store.size,
+          maxFlows: store.maxFlows,
+          paused: paused ? { newSince: Math.max(0, store.size - paused.size) } : null,
+          redact,
+          filter: describeFilter(filter),
+          source: opts.source ?? null,
+        },
+        width,
+      ),
+      list: listLines,
+      tabs: tabsLine(view, position, width),
+      detail: detail.lines,
+      footer,
+      overlay: help ? helpLines(!controls) : null,
+    });
+    lastVersion = store.version;
+    dirty = false;
+  }
+
+  // ---- actions ----
+  function move(delta: number): void {
+    const list = rows();
+    if (list.length === 0) return;
+    const i = Math.max(0, Math.min(list.length - 1, selectIndex(list) + delta));
+    selectedIndex = i;
+    selectedId = list[i]!.id;
+    follow = i === list.length - 1 && delta > 0;
+    detailScroll = 0;
+  }
+
+  function scroll(delta: number): void {
+    detailScroll = Math.max(0, detailScroll + delta);
+  }
+
+  async function exportHar(): Promise<void> {
+    if (!controls?.exportHar) {
+      say(
+        controls
+          ? 'HAR export: not available (no HAR recorder in this run)'
+          : 'HAR export: not available when attached (export on the proxy)',
+      );
+      return;
+    }
+    say('HAR export: writing...');
+    try {
+      const file = await controls.exportHar();
+      say(`HAR written: ${file}`);
+    } catch (err) {
+      say(`HAR export failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    dirty = true;
+  }
+
+  function act(action: Action): void {
+    const page = Math.max(1, (open ? detailRows : layout().listRows - 1) - 1);
+    switch (action) {
+      case 'up':
+        return open ? scroll(-1) : move(-1);
+      case 'down':
+        return open ? scroll(1) : move(1);
+      case 'pageUp':
+        return open ? scroll(-page) : move(-page);
+      case 'pageDown':
+        return open ? scroll(page) : move(page);
+      case 'home':
+        if (open) detailScroll = 0;
+        else move(-Number.MAX_SAFE_INTEGER);
+        return;
+      case 'end':
+        if (open) detailScroll = Number.MAX_SAFE_INTEGER;
+        else {
+          follow = true;
+          detailScroll = 0;
+        }
+        return;
+      case 'open':
+        open = !open;
+        detailScroll = 0;
+        return;
+      case 'back':
+        if (open) open = false;
+        else if (describeFilter(filter)) {
+          filter = {};
+          say('filter cleared');
+        }
+        return;
+      case 'nextView':
+      case 'prevView':
+        view = (view + (action === 'nextView' ? 1 : VIEWS.length - 1)) % VIEWS.length;
+        detailScroll = 0;
+        return;
+      case 'view1':
+      case 'view2':
+      case 'view3':
+      case 'view4':
+      case 'view5':
+        view = Number(action.slice(4)) - 1;
+        detailScroll = 0;
+        return;
+      case 'filter':
+        editing = describeFilter(filter);
+        return;
+      case 'pause':
+        if (paused) {
+          paused = null;
+          say('resumed');
+        } else {
+          paused = { flows: rows().slice(), version: store.version, size: store.size };
+          say('paused: the proxy keeps running; p resumes the list');
+        }
+        return;
+      case 'clear':
+        store.clear();
+        if (paused) paused = { flows: [], version: store.version, size: 0 };
+        follow = true;
+        selectedId = null;
+        detailScroll = 0;
+        say('cleared');
+        return;
+      case 'mode': {
+        if (!controls) {
+          say('mode: not available when attached (change it on the proxy)');
+          return;
+        }
+        const current = controls.getMode();
+        const next = MODES[(MODES.indexOf(current) + 1) % MODES.length]!;
+        controls.setMode(next);
+        mode = controls.getMode();
+        say(`mode ${mode}: applies to new connections`);
+        return;
+      }
+      case 'forget': {
+        if (!controls) {
+          say('forget: not available when attached (use f on the proxy)');
+          return;
+        }
+        const n = controls.forgetRejected();
+        say(`forgot ${n} refused host${n === 1 ? '' : 's'}: auto mode will intercept them again`);
+        return;
+      }
+      case 'redact':
+        redact = !redact;
+        say(redact ? 'secrets hidden' : 'secrets shown: r hides them again');
+        return;
+      case 'export':
+        void exportHar();
+        return;
+      case 'help':
+        help = !help;
+        return;
+      case 'quit':
+        finish();
+        return;
+      default: {
+        const never: never = action;
+        return never;
+      }
+    }
+  }
+
+  function onKey(name: string, ch: string | undefined): void {
+    if (finished) return;
+    if (editing !== null) {
+      if (name === 'enter') {
+        filter = parseFilter(editing);
+        editing = null;
+        follow = true;
+        detailScroll = 0;
+      } else if (name === 'escape') editing = null;
+      else if (name === 'backspace') editing = editing.slice(0, -1);
+      else if (name === 'C-c') finish();
+      else if (name === 'C-u') editing = '';
+      else if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f') editing += ch;
+      draw();
+      return;
+    }
+    const action = BINDINGS.get(name);
+    if (help && action !== 'quit') {
+      help = false;
+      draw();
+      return;
+    }
+    if (!action) return;
+    act(action);
+    if (!finished) draw();
+  }
+
+  // ---- lifecycle ----
+  let finished = false;
+  let dirty = true;
+  let lastVersion = -1;
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const unsubscribe = store.subscribe(() => {
+    dirty = true;
+  });
+  const fps = Math.max(1, Math.min(30, opts.fps ?? 15));
+  const timer = setInterval(
+    () => {
+      if (controls) {
+        const m = controls.getMode();
+        if (m !== mode) {
+          mode = m;
+          dirty = true;
+        }
+      }
+      if (message && message.until < Date.now()) dirty = true;
+      if (dirty || store.version !== lastVersion) draw();
+    },
+    Math.round(1000 / fps),
+  );
+  timer.unref?.();
+
+  function finish(): void {
+    if (finished) return;
+    finished = true;
+    clearInterval(timer);
+    unsubscribe();
+    screen.destroy();
+    resolveDone();
+  }
+
+  screen.onKey(onKey);
+  screen.onResize(() => {
+    if (!finished) draw();
+  });
+  draw();
+
+  return {
+    done,
+    destroy: finish,
+    redraw: () => {
+      if (!finished) draw();
+    },
+    text: () => screen.text(),
+  };
+}

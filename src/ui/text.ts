@@ -1,0 +1,68 @@
+// Small text helpers for views. Views produce blessed-tagged strings (`{red-fg}…{/red-fg}`),
+// so any text that came from the network must be escaped first: a body containing `{bold}`
+// must print as itself. These helpers know the tag syntax but do not import blessed
+// (screen.ts is the only file that does).
+
+/** Escape `{` and `}` so blessed prints them literally. */
+export function esc(s: string): string {
+  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+}
+
+/** Wrap already-escaped text in a tag, e.g. `tag('red-fg', 'x')`. */
+export function tag(name: string, s: string): string {
+  return `{${name}}${s}{/${name}}`;
+}
+
+export const bold = (s: string): string => tag('bold', s);
+export const dim = (s: string): string => `{gray-fg}${s}{/gray-fg}`;
+
+/** Control characters (and DEL, C1) become `.` so raw bytes never drive the terminal. */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '.');
+}
+
+/** Cut or pad to exactly `width` characters (plain text only, no tags). */
+export function fit(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (s.length > width) return width <= 1 ? s.slice(0, width) : `${s.slice(0, width - 1)}~`;
+  return s.padEnd(width);
+}
+
+/** Right-align to `width` characters (plain text only). */
+export function fitRight(s: string, width: number): string {
+  return s.length > width ? s.slice(0, width) : s.padStart(width);
+}
+
+/** A byte count a person reads at a glance: 812 B, 4.3 KB, 1.2 MB. */
+export function bytes(n: number | null): string {
+  if (n === null) return '-';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** HH:MM:SS of an ISO time, in local time. */
+export function clock(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '--:--:--';
+  return d.toTimeString().slice(0, 8);
+}
+
+/** Milliseconds, one decimal below 10 ms. */
+export function ms(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '-';
+  return n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`;
+}
+
+/** A label column: `label` padded, then the value. */
+export function field(label: string, value: string, width = 14): string {
+  return `${dim(esc(label.padEnd(width)))}${value}`;
+}
+
+/** Strip blessed tags (for tests and width measurement). */
+export function stripTags(s: string): string {
+  return s.replace(/\{(open|close)\}|\{\/?[a-z0-9-]*\}/gi, (_m, oc?: string) =>
+    oc === 'open' ? '{' : oc === 'close' ? '}' : '',
+  );
+}

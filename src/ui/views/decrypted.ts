@@ -1,0 +1,153 @@
+// View 2, Decrypted: what the man in the middle reads. For HTTP flows, the request and the
+// response (headers, bodies, JSON and forms pretty-printed) and any WebSocket messages; for
+// refused and tunnelled connections, the honest answer: nothing, the proxy never held the keys.
+import type { Header } from '../../events/types.ts';
+import type { Flow, StoredBody } from '../../store/index.ts';
+import { isSecretField, isSecretHeader, markSecrets, mask } from '../redact.ts';
+import { bold, bytes, dim, esc, tag } from '../text.ts';
+import type { ViewContext } from './wire.ts';
+
+/** Body lines shown; the rest is one key away in a real tool, here a bounded screen. */
+const MAX_BODY_LINES = 400;
+
+export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
+  if (flow.kind === 'tls') {
+    const why =
+      flow.badge === 'HTTPS refused'
+        ? 'The client refused the forged certificate and hung up before sending any request.'
+        : 'The proxy passed the encrypted bytes through without terminating TLS.';
+    const out = [
+      bold('DECRYPTED') + ' - what the man in the middle reads',
+      '',
+      tag('green-fg', bold('Nothing: the proxy never held the keys.')),
+      esc(why),
+      dim('The session keys exist only at the two ends; the Wire view shows all the proxy saw.'),
+    ];
+    if (flow.upstreamError) {
+      out.push(
+        '',
+        tag('red-fg', esc(`Upstream: ${flow.upstreamError.code} ${flow.upstreamError.message}`)),
+      );
+    }
+    return out;
+  }
+  const out: string[] = [
+    bold('DECRYPTED') +
+      (flow.visibility === 'wire'
+        ? ' - plain HTTP: this was never encrypted; everyone on the path read the same'
+        : ' - HTTPS, decrypted by the proxy (the client trusted its CA)'),
+  ];
+  const r = flow.request;
+  if (r) {
+    out.push('', tag('cyan-fg', bold(esc(`${r.method} ${r.url}`))) + dim(` HTTP/${r.httpVersion}`));
+    out.push(...headerLines(r.headers, ctx.redact));
+    out.push(...bodyLines(r.body, contentType(r.headers), ctx.redact));
+  } else {
+    out.push('', dim('(the request was not seen)'));
+  }
+  const res = flow.response;
+  if (res) {
+    out.push(
+      '',
+      tag('cyan-fg', bold(esc(`${res.status} ${res.statusMessage}`))) +
+        dim(` HTTP/${res.httpVersion}`),
+    );
+    out.push(...headerLines(res.headers, ctx.redact));
+    out.push(...bodyLines(res.body, contentType(res.headers), ctx.redact));
+  } else if (flow.upstreamError) {
+    const e = flow.upstreamError;
+    out.push(
+      '',
+      tag('red-fg', bold(esc(`No response from ${e.host}: ${e.code}`))),
+      esc(e.message),
+      dim(
+        esc(
+          `mitm-lab answered the client ${e.status ?? '(the client was gone)'} itself; see the Why view.`,
+        ),
+      ),
+    );
+  } else {
+    out.push('', dim('(waiting for the response)'));
+  }
+  if (flow.ws.length) {
+    out.push(
+      '',
+      bold(
+        `WebSocket messages (${flow.ws.length}${flow.wsDropped ? `, ${flow.wsDropped} older dropped` : ''})`,
+      ),
+    );
+    for (const m of flow.ws) {
+      const arrow = m.direction === 'client-to-server' ? '->' : '<-';
+      const text =
+        m.kind === 'text' && m.preview !== null
+          ? markSecrets(m.preview, ctx.redact)
+          : dim(`binary, ${bytes(m.size)}`);
+      out.push(`  ${arrow} ${text}${m.truncated ? dim(' (cut)') : ''}`);
+    }
+  }
+  return out;
+}
+
+function contentType(headers: Header[]): string {
+  return headers.find(([n]) => n.toLowerCase() === 'content-type')?.[1].toLowerCase() ?? '';
+}
+
+function headerLines(headers: Header[], redact: boolean): string[] {
+  return headers.map(([name, value]) => {
+    const secret = isSecretHeader(name);
+    const shown = secret
+      ? redact
+        ? `{black-fg}{yellow-bg}${esc(mask(value))}{/yellow-bg}{/black-fg}`
+        : `{white-fg}{red-bg}${esc(value)}{/red-bg}{/white-fg}`
+      : markSecrets(value, redact);
+    return `  ${dim(esc(name))}: ${shown}`;
+  });
+}
+
+function bodyLines(body: StoredBody, type: string, redact: boolean): string[] {
+  if (body.size === 0 && !('text' in body && body.text)) return [];
+  const out: string[] = [''];
+  if ('base64' in body) {
+    out.push(dim(`  (binary body, ${bytes(body.size)})`));
+  } else {
+    const pretty = prettyBody(body.text, type, redact);
+    const lines = pretty.split('\n');
+    out.push(...lines.slice(0, MAX_BODY_LINES).map((l) => `  ${l}`));
+    if (lines.length > MAX_BODY_LINES)
+      out.push(dim(`  ... ${lines.length - MAX_BODY_LINES} more lines`));
+  }
+  if (body.truncated)
+    out.push(
+      tag('yellow-fg', `  [truncated: body was ${bytes(body.size)}, only the start was kept]`),
+    );
+  return out;
+}
+
+/** JSON indented, forms one field a line (secret fields marked); anything else as text. */
+function prettyBody(text: string, type: string, redact: boolean): string {
+  const trimmed = text.trim();
+  if (type.includes('json') || /^[[{]/.test(trimmed)) {
+    try {
+      return markSecrets(JSON.stringify(JSON.parse(trimmed), null, 2), redact);
+    } catch {
+      // Not valid JSON after all (or cut short): show it as text below.
+    }
+  }
+  if (
+    type.includes('x-www-form-urlencoded') ||
+    /^[\w.%-]+=[^\s]*(&[\w.%-]+=[^\s]*)*$/.test(trimmed)
+  ) {
+    const params = new URLSearchParams(trimmed);
+    const lines: string[] = [];
+    for (const [k, v] of params) {
+      const value = isSecretField(k)
+        ? redact
+          ? `{black-fg}{yellow-bg}${esc(mask(v))}{/yellow-bg}{/black-fg}`
+          : `{white-fg}{red-bg}${esc(v)}{/red-bg}{/white-fg}`
+        : esc(v);
+      lines.push(`${dim(esc(k))} = ${value}`);
+    }
+    if (lines.length) return lines.join('\n');
+  }
+  return markSecrets(text, redact);
+}

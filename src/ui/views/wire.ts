@@ -1,0 +1,219 @@
+// View 1, Wire: what an eavesdropper on the client's path sees of this flow. For plain HTTP,
+// the readable bytes themselves with the secrets marked; for TLS, the metadata TLS leaves
+// visible (destination, SNI, ALPN, versions, cipher suites, record sizes and timing, the TLS
+// 1.2 certificate) and a hex/ASCII dump of the ciphertext. Built from the connection's wire
+// capture, i.e. what really crossed, not a reconstruction.
+import type { CertSummary, TlsRecord, WireBytes } from '../../events/types.ts';
+import type { Flow } from '../../store/index.ts';
+import { markSecrets } from '../redact.ts';
+import { bold, bytes, dim, esc, field, ms, printable, tag } from '../text.ts';
+
+/** Bytes of ciphertext shown per direction: enough to see it is noise, bounded for speed. */
+const HEX_BYTES = 256;
+/** Records listed before "… and N more". */
+const MAX_RECORDS_SHOWN = 60;
+
+export interface ViewContext {
+  redact: boolean;
+  width: number;
+}
+
+export function wireView(flow: Flow, ctx: ViewContext): string[] {
+  const tls = flow.badge !== 'HTTP plaintext';
+  return tls ? tlsWire(flow, ctx) : httpWire(flow, ctx);
+}
+
+function decode(b: WireBytes): Buffer {
+  return Buffer.from(b.base64, 'base64');
+}
+
+function httpWire(flow: Flow, ctx: ViewContext): string[] {
+  const c = flow.conn;
+  const out: string[] = [
+    bold('WIRE') + ' - what anyone on the path reads: plain HTTP, nothing is encrypted',
+    field('from', esc(`${c.clientAddress ?? '?'}:${c.clientPort ?? '?'}`)) +
+      '  ->  ' +
+      esc(`${flow.host}:${flow.port ?? 80}`),
+  ];
+  const wire = c.closed?.wire;
+  if (!wire) {
+    out.push(
+      dim('The connection is still open: its captured bytes arrive when it closes.'),
+      dim('Meanwhile, the request as the proxy parsed it (the same text crossed the wire):'),
+      '',
+    );
+    const r = flow.request;
+    if (r) {
+      const head = [
+        `${r.method} ${r.path} HTTP/${r.httpVersion}`,
+        ...r.headers.map(([n, v]) => `${n}: ${v}`),
+      ].join('\n');
+      const body = 'text' in r.body ? r.body.text : `(${bytes(r.body.size)} of binary)`;
+      out.push(...markSecrets(`${head}\n\n${body}`, ctx.redact).split('\n'));
+    }
+    return out;
+  }
+  if (c.flowIds.length > 1)
+    out.push(dim(`This connection carried ${c.flowIds.length} requests (keep-alive): all shown.`));
+  out.push(
+    '',
+    tag(
+      'cyan-fg',
+      `--- client -> server: ${bytes(wire.up.size)}${wire.up.truncated ? ' (capture cut)' : ''} ---`,
+    ),
+  );
+  out.push(
+    ...markSecrets(
+      printable(decode(wire.up).toString('latin1').replace(/\r\n/g, '\n')),
+      ctx.redact,
+    ).split('\n'),
+  );
+  out.push(
+    '',
+    tag(
+      'cyan-fg',
+      `--- server -> client: ${bytes(wire.down.size)}${wire.down.truncated ? ' (capture cut)' : ''} ---`,
+    ),
+  );
+  out.push(
+    ...markSecrets(
+      printable(decode(wire.down).toString('latin1').replace(/\r\n/g, '\n')),
+      ctx.redact,
+    ).split('\n'),
+  );
+  return out;
+}
+
+function tlsWire(flow: Flow, ctx: ViewContext): string[] {
+  const c = flow.conn;
+  const h = c.hello;
+  const wire = c.closed?.wire ?? null;
+  const out: string[] = [
+    bold('WIRE') + ' - what an eavesdropper sees: metadata and ciphertext, never the content',
+    field('destination', esc(`${flow.host}:${flow.port ?? h?.port ?? 443}`)) +
+      dim(`   (client ${c.clientAddress ?? '?'}:${c.clientPort ?? '?'})`),
+  ];
+  if (h) {
+    out.push(
+      field(
+        'SNI',
+        h.sni
+          ? tag('yellow-fg', esc(h.sni)) + dim('   sent in clear in the ClientHello')
+          : dim('none sent'),
+      ),
+      field(
+        'ALPN offered',
+        esc(h.alpn.join(', ') || 'none') +
+          (c.accepted?.alpn ? `   chosen ${esc(c.accepted.alpn)}` : ''),
+      ),
+      field(
+        'versions',
+        `offered ${esc(h.versions.join(', ') || '?')}   chosen ${esc(chosenVersion(flow) ?? 'not seen')}`,
+      ),
+      field(
+        'cipher',
+        c.accepted?.cipher ? `chosen ${esc(c.accepted.cipher)}` : dim('chosen: not recorded'),
+      ),
+      field(
+        '',
+        dim(
+          esc(
+            `offered ${h.cipherSuites.length}: ${h.cipherSuites.slice(0, 6).join(', ')}${h.cipherSuites.length > 6 ? ', ...' : ''}`,
+          ),
+        ),
+      ),
+      field(
+        'client',
+        esc(h.clientHint ? `${h.clientHint} (guessed from the ClientHello)` : 'not recognised'),
+      ),
+      field('JA3 / JA4', dim(esc(`${shortHash(h.ja3)}  ${h.ja4}`))),
+    );
+  } else {
+    out.push(dim('No ClientHello recorded for this connection.'));
+  }
+  if (c.tunnel) {
+    out.push(
+      field(
+        'bytes',
+        `${bytes(c.tunnel.bytesUp)} up, ${bytes(c.tunnel.bytesDown)} down in ${ms(c.tunnel.durationMs)}, ${c.tunnel.recordCount} records`,
+      ),
+    );
+  }
+  if (!wire) {
+    out.push('', dim('The connection is still open: its records and bytes arrive when it closes.'));
+    return out;
+  }
+  out.push(
+    '',
+    bold(`TLS records`) +
+      dim(
+        `  (${wire.records.length}${wire.recordsTruncated ? '+' : ''}: sizes and timing are visible to anyone)`,
+      ),
+  );
+  for (const r of wire.records.slice(0, MAX_RECORDS_SHOWN)) out.push(recordLine(r));
+  if (wire.records.length > MAX_RECORDS_SHOWN)
+    out.push(dim(`  ... and ${wire.records.length - MAX_RECORDS_SHOWN} more`));
+  out.push('');
+  const certs: CertSummary[] | null =
+    wire.serverCertificates ?? c.tunnel?.serverCertificates ?? null;
+  if (certs && certs.length) {
+    out.push(
+      bold('Server certificate, in clear') +
+        dim(' (TLS 1.2 sends it unencrypted: an eavesdropper reads it)'),
+    );
+    for (const cert of certs) {
+      out.push(
+        field('  subject', esc(cert.subject)),
+        field('  issuer', esc(cert.issuer)),
+        field('  SANs', esc(cert.sans.join(', ') || '-')),
+      );
+    }
+  } else if ((wire.tlsVersion ?? chosenVersion(flow) ?? '').includes('1.3')) {
+    out.push(
+      dim('TLS 1.3: the server certificate is encrypted; an eavesdropper sees only its size.'),
+    );
+  }
+  out.push('', bold('Ciphertext') + dim(` (first ${HEX_BYTES} bytes each way)`));
+  out.push(tag('cyan-fg', `client -> server, ${bytes(wire.up.size)}`));
+  out.push(...hexDump(decode(wire.up).subarray(0, HEX_BYTES)));
+  out.push(tag('cyan-fg', `server -> client, ${bytes(wire.down.size)}`));
+  out.push(...hexDump(decode(wire.down).subarray(0, HEX_BYTES)));
+  void ctx;
+  return out;
+}
+
+function chosenVersion(flow: Flow): string | null {
+  const c = flow.conn;
+  return c.accepted?.protocol ?? c.tunnel?.tlsVersion ?? c.closed?.wire.tlsVersion ?? null;
+}
+
+function shortHash(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+function recordLine(r: TlsRecord): string {
+  const arrow = r.dir === 'up' ? '->' : '<-';
+  const what = r.alert
+    ? tag('red-fg', esc(`alert ${r.alert.level} ${r.alert.code} ${r.alert.name}`))
+    : r.handshake?.length
+      ? esc(r.handshake.join(', '))
+      : r.contentType === 'application_data'
+        ? dim('encrypted')
+        : '';
+  return `  ${arrow} ${ms(r.t).padStart(9)}  ${esc(r.contentType.padEnd(18))} ${String(r.length).padStart(6)} B  ${what}`;
+}
+
+/** Classic hex/ASCII dump, 16 bytes a row. */
+export function hexDump(buf: Buffer): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < buf.length; i += 16) {
+    const row = buf.subarray(i, i + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const ascii = [...row]
+      .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.'))
+      .join('');
+    lines.push(`  ${dim(i.toString(16).padStart(4, '0'))}  ${hex.padEnd(47)}  ${esc(ascii)}`);
+  }
+  if (lines.length === 0) lines.push(dim('  (no bytes)'));
+  return lines;
+}

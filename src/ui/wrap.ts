@@ -1,0 +1,69 @@
+// Wrapping blessed-tagged lines to a width, tag-aware, so the app can hand blessed exactly the
+// rows that are visible (blessed's own wrapping would make it lay out the whole text).
+
+const TOKEN = /\{(?:open|close|\/?[a-z0-9-]*)\}|[^{]+|\{/gi;
+
+/** Split one tagged line into rows of at most `width` visible characters. */
+export function wrapTagged(line: string, width: number): string[] {
+  if (width <= 0) return [line];
+  const rows: string[] = [];
+  let row = '';
+  let visible = 0;
+  const open: string[] = [];
+  for (const m of line.matchAll(TOKEN)) {
+    const tok = m[0];
+    if (tok.length > 2 && tok.startsWith('{') && tok.endsWith('}')) {
+      const name = tok.slice(1, -1);
+      if (name === 'open' || name === 'close') {
+        if (visible >= width) {
+          rows.push(row + (open.length ? '{/}' : ''));
+          row = open.map((t) => `{${t}}`).join('');
+          visible = 0;
+        }
+        row += tok;
+        visible++;
+        continue;
+      }
+      if (name.startsWith('/')) {
+        if (name === '/') open.length = 0;
+        else {
+          const i = open.lastIndexOf(name.slice(1));
+          if (i >= 0) open.splice(i, 1);
+        }
+      } else open.push(name);
+      row += tok;
+      continue;
+    }
+    let text = tok;
+    while (text.length) {
+      const room = width - visible;
+      if (room <= 0) {
+        rows.push(row + (open.length ? '{/}' : ''));
+        row = open.map((t) => `{${t}}`).join('');
+        visible = 0;
+        continue;
+      }
+      let take = Math.min(room, text.length);
+      let skip = 0;
+      if (text.length > room) {
+        // Break at the last space that leaves the row at least half full, else mid-word.
+        const space = text.lastIndexOf(' ', room);
+        if (space > 0 && visible + space >= width / 2) {
+          take = space;
+          skip = 1;
+        }
+      }
+      row += text.slice(0, take);
+      visible += take;
+      text = text.slice(take + skip);
+      if (skip) visible = width;
+    }
+  }
+  rows.push(row);
+  return rows;
+}
+
+/** Wrap every line. */
+export function wrapAll(lines: readonly string[], width: number): string[] {
+  return lines.flatMap((l) => wrapTagged(l, width));
+}
