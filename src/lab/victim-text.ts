@@ -24,7 +24,7 @@ export const VICTIM_TEXT = {
     'The TLS handshake failed before any certificate was judged; no HTTP was exchanged.',
   /** The proxy answered with an error status (a broken upstream it would not pass on). */
   proxyRefusedUpstream:
-    'The device accepted the proxy\'s certificate, but the proxy would not pass on a broken upstream: "{said}". A MITM proxy that validates upstream keeps the victim from being worse off than without it.',
+    "The device accepted the proxy's forged certificate, but the proxy validated the real server, found it broken, and answered 502 instead. A MITM proxy that validates upstream keeps the victim from being worse off than without it.",
   /** An ordinary HTTP error from the site. */
   httpError: 'The site answered with an error: {said}.',
   /** The gallery page loaded. */

@@ -261,11 +261,14 @@ class StatusFailure extends Error {
 }
 
 function failedStatus(res: Exchange): never {
-  const firstLine = res.body
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 160);
+  // The first non-empty line of the body says why (the proxy's 502 names the upstream error).
+  const firstLine = (
+    res.body
+      .replace(/<[^>]+>/g, ' ')
+      .split('\n')
+      .map((l) => l.replace(/\s+/g, ' ').trim())
+      .find((l) => l.length > 0) ?? ''
+  ).slice(0, 200);
   throw new StatusFailure(
     res.status,
     `HTTP ${res.status} ${res.statusText}${firstLine ? `: ${firstLine}` : ''}`,

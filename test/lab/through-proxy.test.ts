@@ -1,0 +1,287 @@
+// The lab THROUGH the real mitm-lab proxy (auto mode, upstream trusting the lab root, lab names
+// resolved by the proxy): the scripted victim on both profiles, and curl / python3 on every
+// gallery host. What must hold:
+// - the HTTP password is in the proxy's events for both profiles; the HTTPS password only
+//   when the device trusts the mitm-lab CA (compromised);
+// - a normal client first refuses the forged certificate, then (the proxy now tunnels the
+//   host) meets the real server and reacts exactly as it does directly (gallery data);
+// - a compromised client gets the proxy's 502 for a broken upstream, the page otherwise.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCa, type Ca } from '../../src/ca/index.ts';
+import { EventBus } from '../../src/events/bus.ts';
+import type { ProxyEvent } from '../../src/events/types.ts';
+import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
+import { GALLERY, startLab, type ClientOutcome, type RunningLab } from '../../src/lab/index.ts';
+import { parseProxyUrl } from '../../src/lab/proxy-client.ts';
+import { runVictim, type VictimSummary } from '../../src/lab/victim.ts';
+import type { VictimProfile, VictimStepRecord } from '../../src/lab/victim-types.ts';
+import { startProxy, type RunningProxy } from '../../src/proxy/index.ts';
+import { curlViaProxy, hasTool, type Said } from './support/clients.ts';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-through-'));
+let lab: RunningLab;
+let ca: Ca;
+let bothRoots: string;
+
+beforeAll(async () => {
+  ca = await openCa({ dir: tmp });
+  lab = await startLab({ dir: path.join(tmp, 'lab') });
+  bothRoots = path.join(tmp, 'both-roots.pem');
+  writeFileSync(bothRoots, `${lab.rootPem.trim()}\n${ca.certPem.trim()}\n`);
+});
+afterAll(async () => {
+  await lab?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function proxyWithEvents(): Promise<{ proxy: RunningProxy; events: ProxyEvent[] }> {
+  const bus = new EventBus();
+  const events: ProxyEvent[] = [];
+  bus.on((e) => events.push(e));
+  const proxy = await startProxy({
+    host: '127.0.0.1',
+    port: 0,
+    mode: 'auto',
+    ca,
+    bus,
+    resolve: lab.resolve,
+    upstreamCa: [lab.rootPem],
+  });
+  return { proxy, events };
+}
+
+function passwordRequests(events: ProxyEvent[], scheme: 'http' | 'https') {
+  return events.filter(
+    (e) =>
+      e.type === 'http.request' &&
+      e.scheme === scheme &&
+      e.path === '/login' &&
+      'text' in e.body &&
+      e.body.text.includes(VICTIM_ACCOUNT.password),
+  );
+}
+
+function finalAttempt(summary: VictimSummary, step: string): VictimStepRecord {
+  const all = summary.steps.filter((s) => s.step === step);
+  const last = all[all.length - 1];
+  if (!last) throw new Error(`no record for ${step}`);
+  return last;
+}
+
+describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (profile) => {
+  let summary: VictimSummary;
+  let events: ProxyEvent[];
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const p = await proxyWithEvents();
+    events = p.events;
+    try {
+      summary = await runVictim({
+        proxy: parseProxyUrl(p.proxy.url),
+        profile: profile satisfies VictimProfile,
+        trust: [
+          { name: 'lab root', pem: lab.rootPem },
+          ...(profile === 'compromised' ? [{ name: 'mitm-lab CA', pem: ca.certPem }] : []),
+        ],
+        print: (l) => lines.push(l),
+      });
+    } finally {
+      await p.proxy.close();
+    }
+  }, 60_000);
+
+  it('logs in over HTTP, and the proxy reads the password on the wire', () => {
+    expect(finalAttempt(summary, 'http-login').outcome).toBe('ok');
+    const reqs = passwordRequests(events, 'http');
+    expect(reqs).toHaveLength(1);
+    expect(reqs[0]).toMatchObject({ visibility: 'wire' });
+  });
+
+  if (profile === 'normal') {
+    it('refuses the forged certificate, then reaches the real bank.test through the tunnel', () => {
+      const attempts = summary.steps.filter((s) => s.step === 'https-login');
+      expect(attempts.map((a) => a.outcome)).toEqual(['refused-certificate', 'ok']);
+      expect(attempts[0]!.browserWouldShow).toBe('NET::ERR_CERT_AUTHORITY_INVALID');
+      expect(attempts[1]!.tls).toMatchObject({
+        genuine: true,
+        issuer: 'mitm-lab Lab Intermediate',
+      });
+      expect(
+        events.some(
+          (e) => e.type === 'tls.client-rejected' && e.host === 'bank.test' && e.willTunnel,
+        ),
+      ).toBe(true);
+      expect(events.some((e) => e.type === 'tunnel.summary' && e.host === 'bank.test')).toBe(true);
+      expect(lines.join('\n')).toContain('attempt 2 (the user presses reload)');
+    });
+
+    it('never lets the proxy read the HTTPS password', () => {
+      expect(passwordRequests(events, 'https')).toEqual([]);
+      const anyHttps = events.filter((e) => e.type === 'http.request' && e.scheme === 'https');
+      expect(anyHttps).toEqual([]);
+    });
+
+    it.each(GALLERY.map((g) => [g.host, g] as const))(
+      '%s: after the forged certificate, reacts as it does directly',
+      (_host, g) => {
+        const attempts = summary.steps.filter((s) => s.step === `gallery:${g.id}`);
+        expect(attempts[0]!.outcome).toBe('refused-certificate'); // the forgery
+        expect(attempts[0]!.code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+        const last = attempts[attempts.length - 1]!;
+        expect(attempts).toHaveLength(2);
+        const expected = g.clients.node;
+        if (expected.outcome === 'accepted') {
+          expect(last.outcome).toBe('ok');
+          expect(last.tls?.genuine).toBe(true);
+        } else {
+          expect(last.code).toBe(expected.code);
+          expect(last.said).toContain(expected.text);
+        }
+      },
+    );
+  } else {
+    it('accepts the forged certificate, and the proxy reads the HTTPS password', () => {
+      const attempts = summary.steps.filter((s) => s.step === 'https-login');
+      expect(attempts.map((a) => a.outcome)).toEqual(['ok']);
+      expect(attempts[0]!.tls?.genuine).toBe(false);
+      expect(attempts[0]!.tls?.issuer).toBe(ca.name);
+      const reqs = passwordRequests(events, 'https');
+      expect(reqs).toHaveLength(1);
+      expect(reqs[0]).toMatchObject({ visibility: 'proxy-only', url: 'https://bank.test/login' });
+    });
+
+    it('has its bearer token and chat message read too', () => {
+      const auth = events.find(
+        (e) =>
+          e.type === 'http.request' &&
+          e.path === '/api/balance' &&
+          e.headers.some(
+            ([k, v]) => k.toLowerCase() === 'authorization' && v.startsWith('Bearer '),
+          ),
+      );
+      expect(auth).toBeDefined();
+      expect(
+        events.some(
+          (e) =>
+            e.type === 'ws.message' &&
+            e.direction === 'client-to-server' &&
+            (e.preview ?? '').includes('PIN is 4321'),
+        ),
+      ).toBe(true);
+    });
+
+    it.each(GALLERY.map((g) => [g.host, g] as const))(
+      '%s: the proxy answers 502 for a broken upstream, the page otherwise',
+      (host, g) => {
+        const attempts = summary.steps.filter((s) => s.step === `gallery:${g.id}`);
+        expect(attempts).toHaveLength(1);
+        const last = attempts[0]!;
+        if (g.clients.node.outcome === 'accepted') {
+          expect(last.outcome).toBe('ok');
+        } else {
+          expect(last.outcome).toBe('http-error');
+          expect(last.status).toBe(502);
+          const up = events.find((e) => e.type === 'upstream.error' && e.host === host);
+          expect(up, `upstream.error for ${host}`).toBeDefined();
+          // The proxy's own Node client meets the same failure the victim would directly.
+          if (up?.type === 'upstream.error' && g.cert !== 'valid')
+            expect(up.code).toBe(g.clients.node.code);
+        }
+      },
+    );
+  }
+});
+
+const curl = hasTool('curl');
+const python = hasTool('python3');
+
+/** python3 urllib through the proxy (CONNECT), trusting `caFile`. */
+function pythonViaProxy(proxyUrl: string, url: string, caFile: string): Promise<Said> {
+  const script = `
+import ssl, sys, urllib.request, urllib.error
+proxy, url, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({'https': proxy, 'http': proxy}), urllib.request.HTTPSHandler(context=ctx))
+try:
+    r = opener.open(url, timeout=10)
+    print('ok', r.status)
+except urllib.error.HTTPError as e:
+    print('ok', e.code)
+except urllib.error.URLError as e:
+    print('ERR', type(e.reason).__name__, e.reason)
+except Exception as e:
+    print('ERR', type(e).__name__, e)
+`;
+  return new Promise((resolve) => {
+    execFile('python3', ['-c', script, proxyUrl, url, caFile], { timeout: 20_000 }, (_e, out) => {
+      const t = out.trim();
+      if (t.startsWith('ok ')) resolve({ ok: true, code: 'ok', text: t.slice(3) });
+      else {
+        const m = /^ERR (\S+) ([\s\S]*)$/.exec(t);
+        resolve({ ok: false, code: m?.[1] ?? 'unknown', text: m?.[2] ?? t });
+      }
+    });
+  });
+}
+
+function expectLike(said: Said, expected: ClientOutcome, who: string): void {
+  if (expected.outcome === 'accepted') {
+    expect(said, who).toMatchObject({ ok: true, text: '200' });
+    return;
+  }
+  expect(said.ok, `${who}: ${said.text}`).toBe(false);
+  expect(said.code, `${who}: ${said.text}`).toBe(expected.code);
+  expect(said.text, who).toContain(expected.text);
+}
+
+type Client = (proxyUrl: string, url: string, caFile: string) => Promise<Said>;
+const CLIENTS: [name: 'curl' | 'python', available: boolean, run: Client][] = [
+  ['curl', curl, curlViaProxy],
+  ['python', python, pythonViaProxy],
+];
+
+describe.each(CLIENTS)('%s through the proxy', (name, available, client) => {
+  let proxy: RunningProxy;
+  beforeAll(async () => {
+    if (available) proxy = (await proxyWithEvents()).proxy;
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it.skipIf(!available)(
+    'normal (lab root only): refuses the forgery, then meets each gallery host as directly',
+    async () => {
+      for (const g of GALLERY) {
+        const url = `https://${g.host}/`;
+        const first = await client(proxy.url, url, lab.rootPath);
+        expect(first.ok, `${name} ${g.host} attempt 1: ${first.text}`).toBe(false);
+        expect(first.text).toContain('unable to get local issuer certificate');
+        await new Promise((r) => setTimeout(r, 300));
+        expectLike(
+          await client(proxy.url, url, lab.rootPath),
+          g.clients[name],
+          `${name} ${g.host}`,
+        );
+      }
+    },
+  );
+
+  it.skipIf(!available)(
+    'compromised (lab root + mitm-lab CA): 502 for a broken upstream, 200 for the good ones',
+    async () => {
+      proxy.controls.forgetRejected();
+      for (const g of GALLERY) {
+        const said = await client(proxy.url, `https://${g.host}/`, bothRoots);
+        expect(said.ok, `${name} ${g.host}: ${said.text}`).toBe(true);
+        // The proxy's upstream client is Node: what Node accepts (weak key) it passes on.
+        expect(said.text, g.host).toBe(g.clients.node.outcome === 'accepted' ? '200' : '502');
+      }
+    },
+  );
+});
