@@ -58,6 +58,8 @@ export interface CaOptions {
   unconstrained?: boolean;
   /** Create the CA when missing (default true); false → LabError('config') when there is none. */
   create?: boolean;
+  /** Open an expired CA anyway (for `ca info` to describe it); mintLeaf still refuses. */
+  allowExpired?: boolean;
 }
 
 /** One minted leaf certificate (all leaves of a CA share one key). */
@@ -143,11 +145,11 @@ export function removeCa(dir: string): string[] {
 
 function openCaSync(opts: CaOptions): Ca {
   const p = caPaths(opts.dir);
-  if (caExists(opts.dir)) return loadCa(p, false);
+  if (caExists(opts.dir)) return loadCa(p, false, opts.allowExpired === true);
   if (opts.create === false)
     throw new LabError('config', `no CA in ${p.dir}`, 'run `mitm-lab ca init` to create one');
   createCa(p, opts);
-  return loadCa(p, true);
+  return loadCa(p, true, false);
 }
 
 function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
@@ -219,7 +221,7 @@ function readOrFail(file: string, what: string): string {
   }
 }
 
-function loadCa(p: ReturnType<typeof caPaths>, created: boolean): Ca {
+function loadCa(p: ReturnType<typeof caPaths>, created: boolean, allowExpired: boolean): Ca {
   const certPem = readOrFail(p.certPath, 'the CA certificate');
   const keyPem = readOrFail(p.keyPath, 'the CA private key');
   const replace =
@@ -248,7 +250,7 @@ function loadCa(p: ReturnType<typeof caPaths>, created: boolean): Ca {
     );
   if (!x509.ca) throw new LabError('config', `${p.certPath} is not a CA certificate`, replace);
   const notAfter = new Date(x509.validTo).getTime();
-  if (notAfter <= Date.now())
+  if (notAfter <= Date.now() && !allowExpired)
     throw new LabError(
       'config',
       `the CA in ${p.dir} expired on ${new Date(notAfter).toISOString().slice(0, 10)}`,

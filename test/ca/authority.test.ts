@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEAF_CACHE_MAX, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
+import { writeExpiredCa } from './helpers.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 import { nodeConnect, startTlsServer, tempDir } from './helpers.ts';
 
@@ -164,6 +165,16 @@ describe('openCa options and failures', () => {
     const ok = await openCa({ dir });
     expect(ok.summary.sha256).toBe(ca.summary.sha256);
     expect(mode(ca.keyPath)).toBe('600'); // a loosened key is tightened again on load
+  });
+
+  it('refuses an expired CA with the fix; allowExpired opens it but it mints nothing', async () => {
+    const dir = sub('expired');
+    writeExpiredCa(dir);
+    const err = await labError(openCa({ dir }));
+    expect(err.message).toMatch(/expired on \d{4}-\d{2}-\d{2}/);
+    expect(err.hint).toMatch(/ca init --force/);
+    const old = await openCa({ dir, allowExpired: true });
+    expect(() => old.mintLeaf('shop.test')).toThrow(/has expired/);
   });
 
   it('adds a shared leaf key to a CA folder that has none', async () => {

@@ -1,10 +1,11 @@
 // Shared by the CA tests: a temp CA folder, and a real TLS server on 127.0.0.1 port 0 that
 // presents a given certificate, so clients (Node, curl, python3) can be pointed at it.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { buildCertificate, generateRsaKeyPair } from '../../src/ca/index.ts';
 
 export function tempDir(prefix = 'mitm-lab-ca-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -87,4 +88,26 @@ export function runTool(
 /** True when `tool` is on PATH. */
 export function hasTool(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+}
+
+/** A mitm-lab-style CA folder whose certificate expired yesterday. */
+export function writeExpiredCa(dir: string): void {
+  const key = generateRsaKeyPair(2048);
+  const day = 86_400_000;
+  mkdirSync(path.join(dir, 'certs'), { recursive: true });
+  mkdirSync(path.join(dir, 'keys'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'certs', 'ca.pem'),
+    buildCertificate({
+      subject: { CN: 'mitm-lab throwaway CA 2020-01-01 0ld0ne', O: 'mitm-lab — for lab use only' },
+      publicKeyPem: key.publicKeyPem,
+      issuer: { selfSignWith: key.privateKeyPem },
+      notBefore: new Date(Date.now() - 30 * day),
+      notAfter: new Date(Date.now() - day),
+      isCa: true,
+      pathLen: 0,
+      permittedDns: ['test'],
+    }),
+  );
+  writeFileSync(path.join(dir, 'keys', 'ca.private.key'), key.privateKeyPem, { mode: 0o600 });
 }

@@ -9,7 +9,7 @@ import { pemToDer } from '../../src/ca/index.ts';
 import { command } from '../../src/cli/commands/ca.ts';
 import type { CommandIO } from '../../src/cli/command.ts';
 import { LabError } from '../../src/util/lab-error.ts';
-import { tempDir } from '../ca/helpers.ts';
+import { tempDir, writeExpiredCa } from '../ca/helpers.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
 const tmp = tempDir('mitm-lab-cli-ca-');
@@ -192,6 +192,16 @@ describe('mitm-lab ca', () => {
       'a.com',
     ]);
     expect(both.code).toBe(2);
+  });
+
+  it('info describes an expired CA, says EXPIRED and how to replace it, exit 1', async () => {
+    const old = path.join(tmp.dir, 'expired');
+    writeExpiredCa(old);
+    const r = await cli(['info', '--ca-dir', old]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('mitm-lab CA: mitm-lab throwaway CA 2020-01-01 0ld0ne');
+    expect(r.stdout).toContain('(EXPIRED)');
+    expect(r.stderr).toContain(`mitm-lab ca init --force --ca-dir ${old}`);
   });
 
   it('remove deletes the files and says how to remove installed trust', async () => {

@@ -228,7 +228,7 @@ async function info(argv: string[], io: CommandIO): Promise<number> {
   const parsed = parseCommandArgs('ca info', argv, dirOption, SUB_HELP.info, io);
   if (!parsed) return 0;
   const dir = caDir(parsed.values['ca-dir'], io);
-  const ca = await openCa({ dir, create: false });
+  const ca = await openCa({ dir, create: false, allowExpired: true });
   const s = ca.summary;
   const left = daysLeft(ca);
   const modes = caModes(dir);
