@@ -183,7 +183,7 @@ export function startUi(opts: UiOptions): RunningUi {
         ? `/${esc(editing)}_  ${dim('Enter apply, Esc cancel   host:  badge:  vis:  outcome:  text')}`
         : message
           ? esc(message.text)
-          : footerHints();
+          : footerHints(width);
 
     screen.draw({
       header: headerLines(

@@ -30,10 +30,16 @@ export interface HeaderState {
 
 export function headerLines(s: HeaderState, width: number): string[] {
   const fp = s.caSha256 ? s.caSha256.split(':').slice(0, 6).join(':') + ':..' : 'unknown';
+  // Line 1: where and how the proxy runs, and whether secrets are on screen (a projector
+  // must make that obvious). Line 2: what has been seen. The CA name goes last: it is long
+  // and the first thing to be cut on a narrow terminal.
+  const secrets = s.redact
+    ? '[secrets hidden]'
+    : '{white-fg}{red-bg} SECRETS SHOWN {/red-bg}{/white-fg}';
   const line1 =
-    `{bold}mitm-lab{/bold}  proxy ${esc(s.listen)}  mode {bold}${esc(s.mode)}{/bold}` +
-    `  CA ${esc(s.caName || 'unknown')}  ${esc(fp)}` +
-    (s.source ? `  ${esc(s.source)}` : '');
+    `{bold}mitm-lab{/bold}  proxy ${esc(s.listen)}  mode {bold}${esc(s.mode)}{/bold}  ${secrets}` +
+    (s.source ? `  ${esc(s.source)}` : '') +
+    `  CA ${esc(s.caName || 'unknown')} ${esc(fp)}`;
   const c = s.counts;
   const parts = [
     `plaintext ${c['HTTP plaintext']}`,
@@ -45,9 +51,6 @@ export function headerLines(s: HeaderState, width: number): string[] {
   let line2 = esc(parts.join('  '));
   if (s.paused)
     line2 += `  {black-fg}{yellow-bg} PAUSED +${s.paused.newSince} {/yellow-bg}{/black-fg}`;
-  line2 += s.redact
-    ? '  [secrets hidden]'
-    : `  {white-fg}{red-bg} SECRETS SHOWN {/red-bg}{/white-fg}`;
   if (s.filter) line2 += `  filter: ${esc(s.filter)}`;
   void width;
   return [line1, line2];
@@ -120,10 +123,12 @@ export function tabsLine(view: number, right: string, width: number): string {
 }
 
 /** The one-line footer: key hints from KEYMAP (or a message). */
-export function footerHints(): string {
-  return KEYMAP.filter((k) => k.hint)
-    .map((k) => k.hint as string)
-    .join('  ');
+export function footerHints(width: number): string {
+  const hints = KEYMAP.filter((k) => k.hint).map((k) => k.hint as string);
+  // Help and quit first: on a narrow terminal they are the ones that must stay visible.
+  const first = hints.filter((h) => h.startsWith('?') || h.startsWith('q '));
+  const line = [...first, ...hints.filter((h) => !first.includes(h))].join('  ');
+  return esc(line.length > width ? line.slice(0, width) : line);
 }
 
 export function helpLines(readOnly: boolean): string[] {

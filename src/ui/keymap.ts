@@ -74,7 +74,7 @@ export const KEYMAP: readonly KeyBinding[] = [
     keys: ['escape', 'backspace'],
     label: 'Esc',
     action: 'back',
-    help: 'close the open flow, the help or the filter',
+    help: 'close the open flow; otherwise clear the filter',
   },
   {
     keys: ['tab'],

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { findSecrets, markSecrets, maskPlain } from '../../src/ui/redact.ts';
+import { stripTags } from '../../src/ui/text.ts';
+import { wrapTagged } from '../../src/ui/wrap.ts';
+
+const secretsOf = (t: string) => findSecrets(t).map((r) => t.slice(r.start, r.end));
+
+describe('findSecrets', () => {
+  it('finds passwords in forms and query strings, cookies, tokens and Authorization', () => {
+    expect(secretsOf('user=alice&password=hunter2')).toEqual(['hunter2']);
+    expect(secretsOf('/login?user=bob&pwd=s3cret&next=/')).toEqual(['s3cret']);
+    expect(secretsOf('Cookie: session=abc; theme=dark')).toEqual(['session=abc; theme=dark']);
+    expect(secretsOf('Authorization: Bearer abc.def')).toEqual(['Bearer abc.def']);
+    expect(secretsOf('{"user":"a","access_token":"xyz","n":1}')).toEqual(['xyz']);
+    expect(secretsOf('token in text: eyJhbGciOi.eyJzdWIiOi.sig')).toEqual([
+      'eyJhbGciOi.eyJzdWIiOi.sig',
+    ]);
+    expect(secretsOf('X-Api-Key: k-123')).toEqual(['k-123']);
+  });
+
+  it('leaves ordinary text alone', () => {
+    expect(secretsOf('GET /products?page=2 HTTP/1.1\nHost: shop.test\nAccept: */*')).toEqual([]);
+  });
+
+  it('masks (showing only the length) or highlights, and escapes braces from the wire', () => {
+    const masked = stripTags(markSecrets('password=hunter2&x={bold}', true));
+    expect(masked).toBe('password=[hidden 7]&x={bold}');
+    const shown = markSecrets('password=hunter2', false);
+    expect(shown).toContain('{red-bg}hunter2{/red-bg}');
+    expect(maskPlain('/reset?token=abcd')).toBe('/reset?token=[hidden 4]');
+  });
+});
+
+describe('wrapTagged', () => {
+  it('wraps on word boundaries and re-opens open tags on the next row', () => {
+    const rows = wrapTagged('{red-fg}aaaa bbbb cccc{/red-fg}', 10);
+    expect(rows.map(stripTags)).toEqual(['aaaa bbbb', 'cccc']);
+    expect(rows[1]).toMatch(/^\{red-fg\}cccc/);
+  });
+
+  it('cuts a long word and never exceeds the width', () => {
+    const rows = wrapTagged('x'.repeat(25), 10);
+    expect(rows.map((r) => stripTags(r).length)).toEqual([10, 10, 5]);
+  });
+});
