@@ -2,7 +2,7 @@
 // verifier must all accept a minted leaf given the CA, refuse it without, and enforce the
 // name constraints on a leaf the CA was never supposed to sign.
 import { createPublicKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCertificate, openCa, type Ca } from '../../src/ca/index.ts';
@@ -210,3 +210,34 @@ describe('name constraints, enforced by clients', () => {
     },
   );
 });
+
+describe.skipIf(!hasTool('certutil'))(
+  'name constraints in NSS (Firefox; Chromium on Linux), via certutil -V',
+  () => {
+    it('validates minted leaves and refuses leaves outside the constraints', async () => {
+      const db = path.join(tmp.dir, 'nssdb');
+      mkdirSync(db);
+      const cu = (args: string[]) => runTool('certutil', ['-d', `sql:${db}`, ...args]);
+      expect((await cu(['-N', '--empty-password'])).code).toBe(0);
+      expect((await cu(['-A', '-t', 'C,,', '-n', ca.name, '-i', caFile])).code).toBe(0);
+      const verdict = async (nick: string, pem: string) => {
+        const file = path.join(tmp.dir, `${nick}.pem`);
+        writeFileSync(file, pem);
+        expect((await cu(['-A', '-t', ',,', '-n', nick, '-i', file])).code).toBe(0);
+        const r = await cu(['-V', '-u', 'V', '-n', nick]);
+        return (r.stdout + r.stderr).trim();
+      };
+      for (const host of ['shop.test', 'localhost', 'api.shop.localhost', '127.0.0.1', '::1']) {
+        const nick = `leaf ${host.replace(/:/g, '_')}`; // NSS reads "a:b" as token:nickname
+        expect(await verdict(nick, ca.mintLeaf(host).certPem)).toMatch(/certificate is valid/);
+      }
+      for (const [nick, san] of [
+        ['rogue example.com', 'DNS:example.com'],
+        ['rogue 8.8.8.8', 'IP:8.8.8.8'],
+      ] as const)
+        expect(await verdict(nick, rogueLeaf(san, 'rogue'))).toMatch(
+          /not permitted to issue a certificate with this name/,
+        );
+    });
+  },
+);
