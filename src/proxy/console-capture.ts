@@ -4,7 +4,7 @@
 //  - patching console only while our code calls into the library: misses most of its output,
 //    which comes later from socket and request callbacks, not from inside our calls;
 //  - patching console for the whole run: would also swallow the CLI's own console output.
-// So the patch is installed while at least one proxy runs, and routes a call to `diag` only
+// So the patch is installed when the first proxy starts, and routes a call to `diag` only
 // when the calling frame is inside node_modules/http-mitm-proxy (read from the stack, which
 // costs a stack capture per console call — console calls are rare); every other call goes to
 // the real console untouched. The proxy it belongs to comes from AsyncLocalStorage (each
@@ -29,44 +29,37 @@ const LIBRARY_FRAME = /[\\/]node_modules[\\/]http-mitm-proxy[\\/]/;
 
 const context = new AsyncLocalStorage<DiagSink>();
 const sinks = new Set<DiagSink>();
-let originals: Partial<Record<Method, (...args: unknown[]) => void>> | null = null;
+let installed = false;
 const target = globalThis.console as unknown as Record<Method, (...args: unknown[]) => void>;
 
 function install(): void {
-  if (originals) return;
-  const saved: Partial<Record<Method, (...args: unknown[]) => void>> = {};
+  if (installed) return;
+  installed = true;
   for (const method of METHODS) {
     const original = target[method];
-    saved[method] = original;
     target[method] = function capturedConsole(...args: unknown[]): void {
       const stack = new Error().stack ?? '';
       // Frame 0 is this function; the caller's frames follow.
-      if (sinks.size === 0 || !LIBRARY_FRAME.test(stack.split('\n').slice(2, 4).join('\n'))) {
+      if (!LIBRARY_FRAME.test(stack.split('\n').slice(2, 4).join('\n'))) {
         original.apply(globalThis.console, args);
         return;
       }
+      // Library output after the last proxy closed (its sockets' teardown callbacks) is
+      // dropped: nobody is listening for it, and it must not reach the terminal.
+      if (sinks.size === 0) return;
       const message = format(...args);
       const own = context.getStore();
-      const to = own && sinks.has(own) ? [own] : [...sinks];
+      if (own && !sinks.has(own)) return; // from a proxy that has closed
+      const to = own ? [own] : [...sinks];
       for (const sink of to) sink(LEVEL[method], message);
     };
   }
-  originals = saved;
-}
-
-function uninstall(): void {
-  if (!originals) return;
-  for (const method of METHODS) {
-    const original = originals[method];
-    if (original) target[method] = original;
-  }
-  originals = null;
 }
 
 /**
  * Route the library's console output to `sink` while `fn` and everything asynchronously
  * descended from it runs (servers started inside keep the context for their sockets).
- * Returns the function that unregisters the sink (the patch goes when the last one does).
+ * `release` unregisters the sink; the patch stays (other callers pass through untouched).
  */
 export function captureLibraryConsole<T>(
   sink: DiagSink,
@@ -79,7 +72,6 @@ export function captureLibraryConsole<T>(
     result,
     release() {
       sinks.delete(sink);
-      if (sinks.size === 0) uninstall();
     },
   };
 }
