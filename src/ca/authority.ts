@@ -11,6 +11,8 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -116,11 +118,31 @@ export function caPaths(dir: string) {
 }
 
 /** Open the CA in `opts.dir`, creating it when missing (unless `create: false`). */
-export function openCa(opts: CaOptions): Promise<Ca> {
-  try {
-    return Promise.resolve(openCaSync(opts));
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+export async function openCa(opts: CaOptions): Promise<Ca> {
+  const p = caPaths(opts.dir);
+  if (!caExists(opts.dir)) {
+    if (opts.create === false)
+      throw new LabError('config', `no CA in ${p.dir}`, 'run `mitm-lab ca init` to create one');
+    try {
+      createCa(p, opts);
+      return loadCa(p, true, false);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Another process created the key first: fall through and wait for its certificate.
+    }
+  }
+  await waitWhileBeingCreated(p);
+  return loadCa(p, false, opts.allowExpired === true);
+}
+
+/** How long a CA key without its certificate counts as "being created" by another process. */
+const CREATING_GRACE_MS = 15_000;
+
+async function waitWhileBeingCreated(p: ReturnType<typeof caPaths>): Promise<void> {
+  for (let i = 0; i < CREATING_GRACE_MS / 50; i++) {
+    if (existsSync(p.certPath) || !existsSync(p.keyPath)) return;
+    if (Date.now() - statSync(p.keyPath).mtimeMs > CREATING_GRACE_MS) return; // a crash: report it
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -143,15 +165,6 @@ export function removeCa(dir: string): string[] {
   return removed;
 }
 
-function openCaSync(opts: CaOptions): Ca {
-  const p = caPaths(opts.dir);
-  if (caExists(opts.dir)) return loadCa(p, false, opts.allowExpired === true);
-  if (opts.create === false)
-    throw new LabError('config', `no CA in ${p.dir}`, 'run `mitm-lab ca init` to create one');
-  createCa(p, opts);
-  return loadCa(p, true, false);
-}
-
 function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
   const days = opts.days ?? CA_DAYS_DEFAULT;
   if (!Number.isInteger(days) || days < 1 || days > CA_DAYS_MAX)
@@ -172,6 +185,8 @@ function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
 
   const now = Date.now();
   const date = new Date(now).toISOString().slice(0, 10);
+  // Two mitm-lab processes may start at once on a fresh folder: the CA key is created
+  // exclusively ('wx'), and the loser waits for the winner's certificate (openCa).
   const name = `mitm-lab throwaway CA ${date} ${randomBytes(3).toString('hex')}`;
   const caKey = generateRsaKeyPair(KEY_BITS);
   const leafKey = generateRsaKeyPair(KEY_BITS);
@@ -186,15 +201,27 @@ function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
     ...(opts.unconstrained ? {} : { permittedDns: dns, permittedIps: ips }),
   });
   // Keys first and the certificate last: a crash midway leaves no ca.pem that looks complete.
-  writePrivate(p.keyPath, caKey.privateKeyPem);
+  writeFileSync(p.keyPath, caKey.privateKeyPem, { mode: 0o600, flag: 'wx' });
+  chmodSync(p.keyPath, 0o600);
   writeFileSync(p.publicKeyPath, caKey.publicKeyPem, { mode: 0o644 });
   writePrivate(p.leafKeyPath, leafKey.privateKeyPem);
-  writeFileSync(p.certPath, certPem, { mode: 0o644 });
+  // Renamed into place, so a process waiting for it never reads half a certificate.
+  const staging = `${p.certPath}.${process.pid}.tmp`;
+  writeFileSync(staging, certPem, { mode: 0o644 });
+  renameSync(staging, p.certPath);
 }
 
+/** Entries a folder may hold for us to treat it as the CA's own (and tighten it to 0700). */
+const CA_FOLDER_ENTRIES = new Set(['certs', 'keys', 'README.md', '.gitkeep']);
+
+/**
+ * Make `dir` (0700). An existing folder is tightened only when it is clearly the CA's own —
+ * `--ca-dir /tmp` or a home folder must never be chmod-ed; the keys inside are 0600 anyway.
+ */
 function makePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700); // mkdir's mode does not apply to a folder that already existed
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (created !== undefined || readdirSync(dir).every((e) => CA_FOLDER_ENTRIES.has(e)))
+    chmodSync(dir, 0o700); // mkdir's mode is masked by the umask and skips existing folders
 }
 
 function writePrivate(file: string, text: string): void {

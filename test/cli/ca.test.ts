@@ -66,6 +66,17 @@ describe('mitm-lab ca', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('three concurrent inits on a fresh folder agree on one CA', async () => {
+    const shared = path.join(tmp.dir, 'race');
+    const runs = await Promise.all([1, 2, 3].map(() => cli(['init', '--ca-dir', shared])));
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+    const name = /CN=([^\n]+)/.exec(
+      new X509Certificate(readFileSync(path.join(shared, 'certs/ca.pem'))).subject,
+    )![1]!;
+    expect(runs.filter((r) => r.stdout.startsWith('Created a new throwaway CA'))).toHaveLength(1);
+    for (const r of runs) expect(r.stdout).toContain(name);
+  });
+
   it('info exits 1 when there is no CA, saying how to make one', async () => {
     const r = await cli(['info', '--ca-dir', dir]);
     expect(r.code).toBe(1);

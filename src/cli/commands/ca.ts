@@ -202,6 +202,13 @@ async function init(argv: string[], io: CommandIO): Promise<number> {
     permit,
     ...(v.unconstrained ? { unconstrained: true } : {}),
   });
+  if (!ca.created) {
+    // Another mitm-lab process created it between our check and our attempt: use theirs.
+    io.stdout.write(
+      `A CA already exists in ${dir}: ${ca.name} (made by another mitm-lab just now).\n`,
+    );
+    return customised ? 1 : 0;
+  }
   const lines = [
     replaced ? `Replaced the CA "${replaced}" with a new one:` : 'Created a new throwaway CA:',
     `  name          ${ca.name}`,
