@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import {
+  badConnectResponse,
+  checkProxyAuth,
+  parseConnectTarget,
+  PROXY_AUTH_REQUIRED,
+} from '../../src/proxy/connect.ts';
+
+describe('parseConnectTarget', () => {
+  it('accepts host names, IPv4 and bracketed IPv6 with a port', () => {
+    expect(parseConnectTarget('Bank.Test:443')).toEqual({ ok: true, host: 'bank.test', port: 443 });
+    expect(parseConnectTarget('127.0.0.1:8443')).toEqual({
+      ok: true,
+      host: '127.0.0.1',
+      port: 8443,
+    });
+    expect(parseConnectTarget('[::1]:443')).toEqual({ ok: true, host: '::1', port: 443 });
+    expect(parseConnectTarget('a_b.example.com.:1')).toEqual({
+      ok: true,
+      host: 'a_b.example.com',
+      port: 1,
+    });
+  });
+
+  it.each([
+    ['../../x:443', 'not a valid host name'],
+    ['[:443', 'not HOST:PORT'],
+    [':443', 'empty host'],
+    ['', 'empty CONNECT target'],
+    ['bank.test:99999', 'outside 1-65535'],
+    ['bank.test:0', 'outside 1-65535'],
+    ['bank.test', 'not HOST:PORT'],
+    ['bank test:443', 'not a valid host name'],
+    ['[zz]:443', 'not an IPv6 address'],
+    ['1.2.3:443', 'not a valid host name'],
+    ['-bank.test:443', 'not a valid host name'],
+    [`${'a'.repeat(64)}.test:443`, 'not a valid host name'],
+  ])('refuses %j (%s)', (target, reason) => {
+    const r = parseConnectTarget(target);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain(reason);
+  });
+
+  it('a 400 answer names the reason and has a correct Content-Length', () => {
+    const text = badConnectResponse('CONNECT port 0 is outside 1-65535');
+    const [head, body] = text.split('\r\n\r\n') as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(Number(/Content-Length: (\d+)/.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+    expect(body).toContain('outside 1-65535');
+  });
+});
+
+describe('checkProxyAuth', () => {
+  const auth = { user: 'student', pass: 's3:cret' };
+  const basic = (s: string): string => `Basic ${Buffer.from(s).toString('base64')}`;
+
+  it('accepts exactly the right Basic credentials', () => {
+    expect(checkProxyAuth(basic('student:s3:cret'), auth)).toBe(true);
+    expect(
+      checkProxyAuth(`basic  ${Buffer.from('student:s3:cret').toString('base64')} `, auth),
+    ).toBe(true);
+  });
+
+  it('refuses missing, wrong, or non-Basic credentials', () => {
+    expect(checkProxyAuth(undefined, auth)).toBe(false);
+    expect(checkProxyAuth(basic('student:wrong'), auth)).toBe(false);
+    expect(checkProxyAuth(basic('student:s3:cretX'), auth)).toBe(false);
+    expect(checkProxyAuth('Bearer abc', auth)).toBe(false);
+    expect(checkProxyAuth('Basic !!!', auth)).toBe(false);
+  });
+
+  it('the 407 answer asks for Basic auth with a correct Content-Length', () => {
+    const [head, body] = PROXY_AUTH_REQUIRED.split('\r\n\r\n') as [string, string];
+    expect(head).toContain('Proxy-Authenticate: Basic realm="mitm-lab"');
+    expect(Number(/Content-Length: (\d+)/.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+  });
+});
