@@ -1,5 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +134,25 @@ describe('openCa options and failures', () => {
     expect(open.constraints).toBeNull();
     expect(open.permits('example.com')).toBe(true);
     expect(open.mintLeaf('example.com').summary.subjectCN).toBe('example.com');
+  });
+
+  it('in a shared existing folder, locks down only its own keys/ (never chmods e.g. /tmp)', async () => {
+    const shared = sub('shared');
+    mkdirSync(shared, { mode: 0o755 });
+    chmodSync(shared, 0o755);
+    writeFileSync(path.join(shared, 'someone-elses.txt'), 'x');
+    const ca = await openCa({ dir: shared });
+    expect(mode(shared)).toBe('755');
+    expect(mode(path.join(shared, 'keys'))).toBe('700');
+    expect(mode(ca.keyPath)).toBe('600');
+    // The project's certs/ folder (README.md, .gitkeep) is the CA's own: it becomes 0700.
+    const project = sub('project-certs');
+    mkdirSync(project, { mode: 0o755 });
+    chmodSync(project, 0o755);
+    writeFileSync(path.join(project, 'README.md'), '# certs');
+    writeFileSync(path.join(project, '.gitkeep'), '');
+    await openCa({ dir: project });
+    expect(mode(project)).toBe('700');
   });
 
   it('refuses bad options', async () => {
