@@ -462,6 +462,7 @@ class Engine {
     this.internalServers.add(server);
     server.on('connection', (socket: net.Socket) => {
       this.internalSockets.add(socket);
+      socket.setNoDelay(true);
       socket.once('close', () => this.internalSockets.delete(socket));
       // Read the ports now: after a destroy they are gone, and they key connectRequests.
       this.internalKeys.set(socket, `${socket.remotePort}:${socket.localPort}`);
@@ -507,6 +508,7 @@ class Engine {
       closed: false,
     };
     this.conns.set(socket, conn);
+    socket.setNoDelay(true);
     // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
     // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
     socket.on('data', noop);

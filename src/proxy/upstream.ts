@@ -72,9 +72,14 @@ export class Upstream {
   constructor(private readonly opts: UpstreamOptions) {
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.ca = opts.insecure ? undefined : [...tls.rootCertificates, ...opts.upstreamCa];
+    // One secure context, built once: passing `ca` instead would make Node parse the ~140
+    // system roots again for every new upstream connection (~20 ms each, measured).
     this.httpsAgent = opts.insecure
       ? new https.Agent({ keepAlive: true, rejectUnauthorized: false })
-      : new https.Agent({ keepAlive: true, ca: this.ca });
+      : new https.Agent({
+          keepAlive: true,
+          secureContext: tls.createSecureContext({ ca: this.ca }),
+        });
     const httpAgent = this.httpAgent as unknown as { createConnection: CreateConnection };
     httpAgent.createConnection = resolving(opts.resolver, httpAgent.createConnection);
     const httpsAgent = this.httpsAgent as unknown as { createConnection: CreateConnection };
