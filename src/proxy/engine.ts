@@ -57,6 +57,8 @@ const REFUSAL_WINDOW_MIN_MS = 500;
 const REFUSAL_WINDOW_MAX_MS = 5_000;
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
+/** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
+const TUNNEL_LINGER_MS = 2_000;
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
 
@@ -660,6 +662,9 @@ class Engine {
     port: number,
     hello: ClientHelloInfo,
   ): void {
+    // The client left while its ClientHello was being parsed: conn.close is out already,
+    // and nothing may follow it.
+    if (conn.closed || conn.socket.destroyed) return;
     this.emit({
       type: 'tls.client-hello',
       connId: conn.id,
@@ -745,9 +750,12 @@ class Engine {
     conn.tunnel = { reason, host, port, sni, start: nowMs() };
     const upstream = this.upstream.connectTunnel(host, port);
     this.tunnelSockets.add(upstream);
-    upstream.once('close', () => {
+    upstream.once('close', (hadError: boolean) => {
       this.tunnelSockets.delete(upstream);
-      socket.destroy();
+      // A clean end reaches the client through the pipe (its data flushed first); give a
+      // client that keeps its side open a moment, then let go.
+      if (hadError) socket.destroy();
+      else this.later(TUNNEL_LINGER_MS, () => socket.destroy());
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       this.emit({
