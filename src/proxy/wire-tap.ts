@@ -1,0 +1,232 @@
+// Bounded capture of what crossed the wire between a client and the proxy, in both directions:
+// the raw bytes (first `limitBytes` per direction) and, for TLS, the records an eavesdropper
+// would parse. The eavesdropper view is built from this, so it is what really crossed, not a
+// reconstruction.
+import type net from 'node:net';
+import type { TlsRecord, WireBytes, WireCapture } from '../events/types.ts';
+import { nowMs, TlsRecordStream, TlsSession } from './tls-records.ts';
+import type { TlsAlert } from './tls-alerts.ts';
+
+/** Records kept per connection: a handshake is ~10; a long download ~16 KiB per record. */
+export const DEFAULT_MAX_RECORDS = 2000;
+
+export interface WireTapOptions {
+  /** Raw bytes kept per direction (the rest is counted). */
+  limitBytes: number;
+  /** Parse TLS records from the first byte. Use `beginTls()` when TLS starts later. */
+  tls: boolean;
+  /** Connection start, epoch ms (record times are relative to it). Default: now. */
+  t0?: number;
+  /** Records kept (in both directions together); more are counted. Default 2000. */
+  maxRecords?: number;
+}
+
+class Direction {
+  readonly chunks: Buffer[] = [];
+  kept = 0;
+  size = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.kept >= this.limit) return;
+    const part = chunk.subarray(0, this.limit - this.kept);
+    // Copy: the caller's buffer may be a slice of a pooled one that gets reused.
+    this.chunks.push(Buffer.from(part));
+    this.kept += part.length;
+  }
+
+  snapshot(): WireBytes {
+    return {
+      base64: Buffer.concat(this.chunks, this.kept).toString('base64'),
+      size: this.size,
+      truncated: this.size > this.kept,
+    };
+  }
+}
+
+/** The capture of one connection. Feed it with `up`/`down` (or `tapSocket`). */
+export class WireTap {
+  private readonly upBytes: Direction;
+  private readonly downBytes: Direction;
+  private readonly t0: number;
+  private readonly maxRecords: number;
+  private readonly session = new TlsSession();
+  private upRecords: TlsRecordStream | null = null;
+  private downRecords: TlsRecordStream | null = null;
+  private readonly records: TlsRecord[] = [];
+  private totalRecords = 0;
+  private firstClientAlert: TlsAlert | null = null;
+  private firstFatalClientAlert: TlsAlert | null = null;
+
+  constructor(opts: WireTapOptions) {
+    this.upBytes = new Direction(Math.max(0, opts.limitBytes));
+    this.downBytes = new Direction(Math.max(0, opts.limitBytes));
+    this.t0 = opts.t0 ?? nowMs();
+    this.maxRecords = opts.maxRecords ?? DEFAULT_MAX_RECORDS;
+    if (opts.tls) this.beginTls();
+  }
+
+  /**
+   * Start parsing TLS records from the next byte in each direction — for a CONNECT tunnel whose
+   * first bytes are the CONNECT request and the proxy's `200`. Calling it again does nothing.
+   */
+  beginTls(): void {
+    if (this.upRecords) return;
+    this.upRecords = new TlsRecordStream('up', this.t0, this.session);
+    this.downRecords = new TlsRecordStream('down', this.t0, this.session);
+  }
+
+  /** Bytes from the client. */
+  up(chunk: Buffer, now: number = nowMs()): void {
+    this.upBytes.add(chunk);
+    if (this.upRecords) this.addRecords(this.upRecords.push(chunk, now));
+  }
+
+  /** Bytes to the client. */
+  down(chunk: Buffer, now: number = nowMs()): void {
+    this.downBytes.add(chunk);
+    if (this.downRecords) this.addRecords(this.downRecords.push(chunk, now));
+  }
+
+  private addRecords(records: TlsRecord[]): void {
+    for (const r of records) {
+      this.totalRecords++;
+      if (r.dir === 'up' && r.alert) {
+        const { code, name } = r.alert;
+        this.firstClientAlert ??= { code, name };
+        if (r.alert.level === 'fatal') this.firstFatalClientAlert ??= { code, name };
+      }
+      if (this.records.length < this.maxRecords) this.records.push(r);
+    }
+  }
+
+  /** Total bytes seen from the client. */
+  get bytesUp(): number {
+    return this.upBytes.size;
+  }
+
+  /** Total bytes seen to the client. */
+  get bytesDown(): number {
+    return this.downBytes.size;
+  }
+
+  /** Records seen in both directions, including those beyond `maxRecords`. */
+  get recordCount(): number {
+    return this.totalRecords;
+  }
+
+  /** The negotiated version a passive observer could tell (`TLS 1.3`), or null. */
+  get tlsVersion(): string | null {
+    return this.downRecords?.tlsVersion ?? null;
+  }
+
+  /** The cipher suite the ServerHello chose (IANA name), or null. */
+  get cipherSuite(): string | null {
+    return this.downRecords?.cipherSuite ?? null;
+  }
+
+  /** The key-exchange group (`x25519`…), or null when not visible. */
+  get keyExchangeGroup(): string | null {
+    return this.downRecords?.keyExchangeGroup ?? null;
+  }
+
+  /**
+   * The alert the client sent in clear, if any: the first fatal one, else the first warning
+   * (a client refusing a certificate sends a fatal alert; close_notify is a warning).
+   */
+  clientAlert(): TlsAlert | null {
+    return this.firstFatalClientAlert ?? this.firstClientAlert;
+  }
+
+  /** A JSON-safe copy of the capture so far. */
+  snapshot(): WireCapture {
+    return {
+      up: this.upBytes.snapshot(),
+      down: this.downBytes.snapshot(),
+      records: this.records.slice(),
+      recordsTruncated: this.totalRecords > this.records.length,
+      serverCertificates: this.session.serverCertificates
+        ? this.session.serverCertificates.slice()
+        : null,
+      tlsVersion: this.tlsVersion,
+    };
+  }
+}
+
+/** Controls a socket tap: point it at another WireTap, or stop observing. */
+export interface SocketTap {
+  /** The tap bytes currently go to. */
+  readonly tap: WireTap;
+  /** Send the following bytes to another tap (e.g. a TLS-aware one after the CONNECT `200`). */
+  setTap(tap: WireTap): void;
+  /** Stop observing (the socket keeps working as before). */
+  detach(): void;
+}
+
+function toBuffer(chunk: unknown, encoding: unknown): Buffer | null {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+  if (typeof chunk === 'string') {
+    const enc = typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8';
+    return Buffer.from(chunk, enc);
+  }
+  return null;
+}
+
+/**
+ * Observe a client socket into `tap` without altering a byte or the socket's flow.
+ *
+ * Up: wraps the instance's `push`, the one door through which Node's net.Socket hands data
+ * read from the kernel to its readable buffer. Unlike a 'data' listener this does not switch a
+ * paused socket to flowing, works whatever the socket's mode (paused, flowing, piped), and
+ * never double-counts bytes put back with `unshift` (e.g. by peekClientHello), since unshift
+ * does not go through push. Down: wraps `write` and `end(chunk)` (what `pipe` and the engine
+ * call), recording only bytes a writable socket accepts.
+ *
+ * Caveat: a TLSSocket created directly over this socket takes over its native handle and
+ * bypasses both doors; tap the outer plain socket of a connection that is piped or forwarded.
+ */
+export function tapSocket(socket: net.Socket, tap: WireTap): SocketTap {
+  let current = tap;
+  let attached = true;
+  const push = socket.push;
+  const write = socket.write;
+  const end = socket.end;
+
+  socket.push = function tappedPush(this: net.Socket, chunk: unknown, encoding?: BufferEncoding) {
+    if (attached && chunk !== null && chunk !== undefined) {
+      const buf = toBuffer(chunk, encoding);
+      if (buf && buf.length > 0) current.up(buf);
+    }
+    return push.call(this, chunk, encoding);
+  };
+
+  const recordDown = (s: net.Socket, chunk: unknown, encoding: unknown): void => {
+    if (!attached || s.destroyed || s.writableEnded || chunk === null || chunk === undefined)
+      return;
+    const buf = toBuffer(chunk, encoding);
+    if (buf && buf.length > 0) current.down(buf);
+  };
+  socket.write = function tappedWrite(this: net.Socket, ...args: unknown[]): boolean {
+    recordDown(this, args[0], args[1]);
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof socket.write;
+  socket.end = function tappedEnd(this: net.Socket, ...args: unknown[]): net.Socket {
+    if (typeof args[0] !== 'function') recordDown(this, args[0], args[1]);
+    return (end as (...a: unknown[]) => net.Socket).apply(this, args);
+  } as typeof socket.end;
+
+  return {
+    get tap() {
+      return current;
+    },
+    setTap(next: WireTap) {
+      current = next;
+    },
+    detach() {
+      attached = false;
+    },
+  };
+}
