@@ -89,6 +89,25 @@ describe('events of a real run match the documentation', () => {
     await origin?.close();
   });
 
+  it('every connection ends with one conn.close, and every forgery gets exactly one outcome', async () => {
+    for (let i = 0; i < 50 && tp.of('conn.open').length !== tp.of('conn.close').length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const open of tp.of('conn.open')) {
+      const mine = tp.events.filter((e) => e.connId === open.connId);
+      expect(
+        mine.filter((e) => e.type === 'conn.close'),
+        open.connId,
+      ).toHaveLength(1);
+      expect(mine.at(-1)?.type, open.connId).toBe('conn.close');
+      const forged = mine.filter((e) => e.type === 'tls.forged').length;
+      const outcomes = mine.filter(
+        (e) => e.type === 'tls.client-accepted' || e.type === 'tls.client-rejected',
+      ).length;
+      expect(outcomes, open.connId).toBe(forged);
+    }
+  });
+
   it('emitted every event type', () => {
     const seen = new Set(tp.events.map((e) => e.type));
     expect([...EVENT_TYPES].filter((t) => !seen.has(t))).toEqual([]);
