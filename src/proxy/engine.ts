@@ -26,7 +26,6 @@ import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
-import { classifyTlsFailure } from './classify.ts';
 import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
@@ -42,19 +41,12 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
+import { judgeRefusal } from './refusal.ts';
 import { Resolver } from './resolve.ts';
 import { Upstream } from './upstream.ts';
 import { tapSocket, WireTap, type SocketTap } from './wire-tap.ts';
 import { nowMs } from './tls-records.ts';
 
-/**
- * After a completed handshake, a client that closes without a request within this many
- * handshake durations "probably refused" the certificate (Node/Firefox TLS 1.2, GnuTLS do
- * that); bounded below and above because loopback handshakes take ~2 ms and real ones ~200.
- */
-const REFUSAL_WINDOW_FACTOR = 20;
-const REFUSAL_WINDOW_MIN_MS = 500;
-const REFUSAL_WINDOW_MAX_MS = 5_000;
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
@@ -801,28 +793,13 @@ class Engine {
 
   private refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
     attempt.decided = true;
-    const handshakeDone = attempt.secureAt !== null;
-    const result = classifyTlsFailure({
+    const { outcome, alert, raw, counts } = judgeRefusal({
       error,
       clientAlert: conn.wire.clientAlert(),
-      handshakeDone,
+      secureAt: attempt.secureAt,
+      handshakeMs: attempt.handshakeMs,
+      now: nowMs(),
     });
-    let raw = result.raw;
-    let counts = true;
-    if (result.outcome === 'closed-after-handshake' && attempt.secureAt !== null) {
-      const idle = Math.round(nowMs() - attempt.secureAt);
-      const windowMs = Math.min(
-        REFUSAL_WINDOW_MAX_MS,
-        Math.max(REFUSAL_WINDOW_MIN_MS, (attempt.handshakeMs ?? 0) * REFUSAL_WINDOW_FACTOR),
-      );
-      if (idle <= windowMs) {
-        raw = `handshake completed, then the client closed ${idle} ms later without a request: probably refused the certificate`;
-      } else {
-        // Browsers open speculative connections they never use: do not blame the certificate.
-        raw = `handshake completed; the client sent no request and closed ${idle} ms later (an unused connection, or a refusal)`;
-        counts = false;
-      }
-    }
     const willTunnel = this.mode === 'auto' && counts;
     if (willTunnel) this.rejected.add(attempt.host);
     this.emit({
@@ -830,8 +807,8 @@ class Engine {
       connId: conn.id,
       host: attempt.host,
       sni: attempt.sni,
-      outcome: result.outcome,
-      alert: result.alert,
+      outcome,
+      alert,
       raw,
       clientHint: attempt.clientHint,
       willTunnel,
