@@ -55,6 +55,8 @@ export interface RunningUi {
   redraw(): void;
   /** The screen as rendered, one string per row (tests, captures). */
   text(): string[];
+  /** Show a message in the footer until the next one (e.g. `attach`: the feed closed). */
+  notify(text: string): void;
 }
 
 type ViewFn = (flow: Flow, ctx: ViewContext) => string[];
@@ -103,8 +105,8 @@ export function startUi(opts: UiOptions): RunningUi {
     return rowsCache.rows;
   }
 
-  function say(text: string): void {
-    message = { text, until: Date.now() + MESSAGE_MS };
+  function say(text: string, ms = MESSAGE_MS): void {
+    message = { text, until: Date.now() + ms };
   }
 
   function layout(): { listRows: number; detailHeight: number } {
@@ -431,5 +433,9 @@ export function startUi(opts: UiOptions): RunningUi {
       if (!finished) draw();
     },
     text: () => screen.text(),
+    notify: (text) => {
+      say(text, Number.MAX_SAFE_INTEGER / 2);
+      dirty = true;
+    },
   };
 }

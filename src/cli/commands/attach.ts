@@ -1,11 +1,105 @@
-// Placeholder until this command is built (see the open issues).
+// `mitm-lab attach URL`: the terminal UI of a running proxy, from its event feed (--feed), on
+// another terminal: typically the projector, while the instructor's own terminal keeps the
+// proxy. Events are folded into a local flow store and shown by the same UI as `start`: the
+// proof that views depend on events only. Read-only: mode, forget and export stay with the
+// proxy.
+import { connectFeed, parseFeedUrl } from '../../feed/index.ts';
+import { FlowStore } from '../../store/index.ts';
+import { startUi } from '../../ui/index.ts';
 import { LabError } from '../../util/lab-error.ts';
-import type { Command } from '../command.ts';
+import { parseCommandArgs, parsePositiveInt } from '../args.ts';
+import type { Command, CommandIO } from '../command.ts';
+
+const HELP = `mitm-lab attach - show a running proxy's terminal UI from its event feed
+
+Usage: mitm-lab attach [options] URL
+
+  URL   the feed URL the proxy printed when started with --feed, for example
+        ws://127.0.0.1:41234/?token=Xy3...  (loopback only; the token changes every run)
+
+Options:
+  --reveal          start with passwords, cookies and tokens shown (default: hidden until r)
+  --max-flows N     flows kept in this viewer (default 2000)
+  -h, --help        this help
+
+What you get: the same screen as \`mitm-lab start\`, replaying what happened before you
+attached (the proxy keeps the recent history), then live. Keys: ? lists them. m (mode),
+f (forget refused hosts) and e (HAR export) act on the proxy and are not available here.
+Quitting the viewer (q) leaves the proxy running.
+
+Typical use, projector on a second terminal:
+  terminal 1:  mitm-lab start --feed            (prints the attach command)
+  terminal 2:  mitm-lab attach 'ws://127.0.0.1:PORT/?token=...'
+Quote the URL: shells treat ? and & specially.
+
+Exit codes: 0 quit, or the proxy stopped; 1 cannot connect (refused, wrong token) or the
+feed dropped this viewer; 2 bad URL or options.
+`;
 
 export const command: Command = {
   name: 'attach',
-  help: 'mitm-lab attach: not built yet.\n',
-  run() {
-    return Promise.reject(new LabError('runtime', '`mitm-lab attach` is not built yet'));
+  help: HELP,
+  async run(argv: string[], io: CommandIO): Promise<number> {
+    const parsed = parseCommandArgs(
+      'attach',
+      argv,
+      { reveal: { type: 'boolean' }, 'max-flows': { type: 'string' } },
+      HELP,
+      io,
+      1,
+    );
+    if (!parsed) return 0;
+    const urlText = parsed.positionals[0];
+    if (!urlText)
+      throw new LabError('usage', 'attach needs the feed URL', 'see `mitm-lab attach --help`');
+    const url = parseFeedUrl(urlText);
+    const maxFlowsText = parsed.values['max-flows'];
+    const maxFlows =
+      typeof maxFlowsText === 'string'
+        ? parsePositiveInt(maxFlowsText, '--max-flows', 1_000_000)
+        : 2000;
+    const store = new FlowStore({ maxFlows });
+    let skipped = 0;
+    const client = await connectFeed(url.href, {
+      onEvent: (e) => store.apply(e),
+      onSkipped: (n) => (skipped += n),
+    });
+    // Connect first: a wrong token or a stopped proxy is the likelier mistake to report.
+    if (!io.stdout.isTTY) {
+      client.close();
+      throw new LabError(
+        'runtime',
+        'attach shows a terminal UI and stdout is not a terminal',
+        'run it in a terminal; for a log of events use --events FILE on the proxy',
+      );
+    }
+    const l = client.hello.listening;
+    const ui = startUi({
+      store,
+      info: {
+        listen: l ? `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}` : 'unknown',
+        caName: l?.caName ?? '',
+        caSha256: l?.caSha256 ?? '',
+      },
+      stdin: io.stdin,
+      stdout: io.stdout,
+      source: `attached to ${url.host}`,
+      redact: parsed.values['reveal'] !== true,
+    });
+    let ended: { reason: string; normal: boolean } | null = null;
+    void client.closed.then((c) => {
+      ended = c;
+      ui.notify(
+        `feed closed: ${c.reason}${skipped ? ` (${skipped} events skipped)` : ''}. q quits`,
+      );
+    });
+    await ui.done;
+    client.close();
+    const why = ended as { reason: string; normal: boolean } | null;
+    if (why) {
+      io.stderr.write(`mitm-lab attach: ${why.reason}\n`);
+      return why.normal ? 0 : 1;
+    }
+    return 0;
   },
 };

@@ -1,0 +1,55 @@
+// The feed's wire protocol: one JSON text message per WebSocket message. The server first sends
+// a `hello`, then the recent history, then live events; each event is sent as-is (the
+// ProxyEvent objects of src/events/types.ts, documented in docs/events.md). When a viewer falls
+// behind, the server skips events for it and says how many with a `skipped` notice.
+import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
+
+/** Bumped on an incompatible change to this protocol. */
+export const FEED_PROTOCOL = 1;
+
+// Control messages carry a `feed` field and no `type`; events carry `type` (and may have a
+// `kind` of their own, e.g. ws.message), so the two never collide.
+
+export interface FeedHello {
+  feed: 'hello';
+  protocol: number;
+  /** The proxy's announcement, kept apart from the history so it is never evicted. */
+  listening: ProxyListeningEvent | null;
+  /** How many history events follow before the live stream. */
+  history: number;
+  /** Events older than the history window that a viewer will never see. */
+  evicted: number;
+}
+
+export interface FeedSkipped {
+  feed: 'skipped';
+  /** Events this viewer missed because it could not keep up. */
+  count: number;
+}
+
+export type FeedMessage = FeedHello | FeedSkipped | ProxyEvent;
+
+/** Close codes the server uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
+export const CLOSE_TOO_SLOW = 4001;
+export const CLOSE_SHUTDOWN = 1001;
+
+/** Parse one message; null for anything that is not a well-formed feed message. */
+export function parseFeedMessage(data: string): FeedMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    // Not JSON: the caller counts it as garbage and carries on.
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (typeof v['type'] === 'string') {
+    return typeof v['id'] === 'string' && typeof v['at'] === 'string'
+      ? (v as unknown as ProxyEvent)
+      : null;
+  }
+  if (v['feed'] === 'hello' && typeof v['protocol'] === 'number') return v as unknown as FeedHello;
+  if (v['feed'] === 'skipped' && typeof v['count'] === 'number') return v as unknown as FeedSkipped;
+  return null;
+}

@@ -1,0 +1,242 @@
+// The event feed with real WebSocket connections on 127.0.0.1: replay then live, the token,
+// clear errors, bounded history, a slow viewer dropped without slowing the emitter, and the
+// same UI fed from the feed (attach's proof that views depend on events only).
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events/bus.ts';
+import type { ProxyEvent } from '../../src/events/types.ts';
+import { connectFeed, startFeedServer, type FeedServer } from '../../src/feed/index.ts';
+import { FlowStore } from '../../src/store/index.ts';
+import { LabError } from '../../src/util/lab-error.ts';
+import { WebSocket } from '../../src/util/ws.ts';
+import {
+  decryptedHttps,
+  listening,
+  plaintextLogin,
+  refusedHttps,
+  tunnelled,
+} from '../store/fixtures.ts';
+import { headless } from '../ui/harness.ts';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function feed(
+  bus: EventBus,
+  opts: Partial<Parameters<typeof startFeedServer>[0]> = {},
+): Promise<FeedServer> {
+  const server = await startFeedServer({ bus, host: '127.0.0.1', port: 0, ...opts });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('feed server', () => {
+  it('serves ws://127.0.0.1:PORT/?token=… and replays history, then streams live events', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus);
+    expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{20,}$/);
+    listening(bus);
+    plaintextLogin(bus);
+    decryptedHttps(bus);
+
+    const store = new FlowStore();
+    const seen: ProxyEvent[] = [];
+    const client = await connectFeed(server.url, {
+      onEvent: (e) => {
+        seen.push(e);
+        store.apply(e);
+      },
+    });
+    cleanups.push(() => client.close());
+    expect(client.hello.listening?.port).toBe(8080);
+    expect(client.hello.history).toBe(seen.length || client.hello.history);
+    await until(() => store.size === 2);
+    expect(store.get('f1')?.badge).toBe('HTTP plaintext');
+    expect(server.viewers).toBe(1);
+
+    refusedHttps(bus);
+    await until(() => store.get('tls:c3') !== undefined);
+    expect(store.get('tls:c3')?.badge).toBe('HTTPS refused');
+    // history first, in order, then live: ids strictly increase
+    const ids = seen.map((e) => Number(e.id.slice(1)));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('refuses a wrong or missing token with a clear error (exit 1 kind)', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus);
+    const wrong = server.url.replace(/token=.*/, 'token=not-the-token');
+    const err = await connectFeed(wrong, { onEvent: () => {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as LabError).kind).toBe('runtime');
+    expect((err as LabError).message).toContain('refused the token');
+    // a raw client without any token gets 401 as well
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('error', () => resolve(-1));
+    });
+    expect(status).toBe(401);
+    expect(server.viewers).toBe(0);
+  });
+
+  it('says "connection refused" when nothing listens, and rejects bad URLs as usage errors', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const err = (await connectFeed(`ws://127.0.0.1:${free}/?token=abc`, {
+      onEvent: () => {},
+    }).catch((e: unknown) => e)) as LabError;
+    expect(err.kind).toBe('runtime');
+    expect(err.message).toContain('connection refused');
+    for (const bad of [
+      'not a url',
+      'http://127.0.0.1:1/?token=a',
+      'ws://127.0.0.1/?token=a',
+      'ws://127.0.0.1:9/',
+    ])
+      expect(() => connectFeed(bad, { onEvent: () => {} })).toThrow(LabError);
+    try {
+      void connectFeed('nope', { onEvent: () => {} });
+    } catch (e) {
+      expect((e as LabError).kind).toBe('usage');
+    }
+  });
+
+  it('listens on loopback only', async () => {
+    await expect(
+      startFeedServer({ bus: new EventBus(), host: '0.0.0.0', port: 0 }),
+    ).rejects.toThrow(/loopback only/);
+  });
+
+  it('keeps a bounded history, and always the proxy announcement', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus, { historyEvents: 3 });
+    listening(bus);
+    for (let i = 0; i < 5; i++) plaintextLogin(bus, `c${i}`, `f${i}`);
+    const seen: ProxyEvent[] = [];
+    const client = await connectFeed(server.url, { onEvent: (e) => seen.push(e) });
+    cleanups.push(() => client.close());
+    expect(client.hello.history).toBe(3);
+    expect(client.hello.evicted).toBe(1 + 5 * 4 - 3);
+    expect(client.hello.listening?.type).toBe('proxy.listening');
+    await until(() => seen.length === 3);
+    expect(seen.map((e) => e.type)).toEqual(['http.request', 'http.response', 'conn.close']);
+  });
+
+  it('drops a viewer that stops reading, without slowing the emitter or the other viewers', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus, { maxBufferedBytes: 256 * 1024, stallMs: 200 });
+    // A good viewer, reading normally.
+    let good = 0;
+    let goodSkipped = 0;
+    const client = await connectFeed(server.url, {
+      onEvent: () => good++,
+      onSkipped: (n) => (goodSkipped += n),
+    });
+    cleanups.push(() => client.close());
+    // A stuck viewer: a raw TCP client that completes the WebSocket upgrade and never reads.
+    const url = new URL(server.url);
+    const stuck = net.connect(server.port, '127.0.0.1');
+    cleanups.push(() => stuck.destroy());
+    await new Promise<void>((resolve, reject) => {
+      stuck.once('error', reject);
+      stuck.write(
+        `GET /?token=${url.searchParams.get('token')} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      stuck.once('data', (d) => {
+        expect(d.toString()).toMatch(/^HTTP\/1\.1 101/);
+        stuck.pause();
+        resolve();
+      });
+    });
+    await until(() => server.viewers === 2);
+
+    const big = 'x'.repeat(64 * 1024);
+    let slowest = 0;
+    let sent = 0;
+    const deadline = Date.now() + 15_000;
+    while (server.dropped === 0 && Date.now() < deadline) {
+      const t0 = performance.now();
+      bus.emit({
+        type: 'ws.message',
+        connId: 'c1',
+        flowId: 'w1',
+        direction: 'server-to-client',
+        kind: 'text',
+        preview: big,
+        size: big.length,
+        truncated: false,
+        visibility: 'wire',
+      });
+      slowest = Math.max(slowest, performance.now() - t0);
+      sent++;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(server.dropped).toBe(1);
+    expect(server.viewers).toBe(1);
+    expect(slowest).toBeLessThan(100); // emitting never waited for the stuck viewer
+    // The good viewer stays connected and accounts for every event: received, or skipped
+    // with a notice when it briefly fell behind this deliberately tiny buffer limit.
+    bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'last' });
+    await until(() => good + goodSkipped === sent + 1, 10_000).catch((e: unknown) => {
+      throw new Error(
+        `good ${good} skipped ${goodSkipped} sent ${sent} garbage ${client.garbage} ${String(e)}`,
+      );
+    });
+    expect(good).toBeGreaterThan(sent / 2);
+  });
+});
+
+describe('attach: the same UI from the feed', () => {
+  it('shows the flows of a live proxy bus through a feed, in the real UI', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus);
+    listening(bus);
+    plaintextLogin(bus);
+    refusedHttps(bus);
+    const store = new FlowStore();
+    const client = await connectFeed(server.url, { onEvent: (e) => store.apply(e) });
+    cleanups.push(() => client.close());
+    const h = headless(store, { cols: 100, rows: 30 });
+    cleanups.push(() => h.close());
+    await until(() => store.size === 2);
+    tunnelled(bus);
+    await until(() => store.size === 3);
+    const s = h.screen();
+    expect(s).toMatch(/HTTP plaintext\s+shop\.test\s+POST\s+\/login/);
+    expect(s).toMatch(/HTTPS refused\s+shop\.test/);
+    expect(s).toMatch(/HTTPS tunnelled\s+news\.test/);
+    await h.press('m');
+    expect(h.screen()).toContain('not available when attached');
+  });
+
+  it('tells the viewer when the proxy stops', async () => {
+    const bus = new EventBus();
+    const server = await startFeedServer({ bus, port: 0 });
+    const client = await connectFeed(server.url, { onEvent: () => {} });
+    await server.close();
+    const c = await client.closed;
+    expect(c.normal).toBe(true);
+    expect(c.reason).toBe('the proxy stopped');
+  });
+});
