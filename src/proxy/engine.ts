@@ -25,7 +25,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { BodyCapturer, headerPairs } from './body-capture.ts';
+import { headerPairs } from './body-capture.ts';
 import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
@@ -42,6 +42,7 @@ import {
   type RunningProxy,
 } from './options.ts';
 import { judgeRefusal } from './refusal.ts';
+import { FlowRecorder, type Flow } from './flows.ts';
 import { Resolver } from './resolve.ts';
 import { Upstream } from './upstream.ts';
 import { tapSocket, WireTap, type SocketTap } from './wire-tap.ts';
@@ -185,10 +186,9 @@ class Engine {
   private readonly leaves = new Map<string, Leaf>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
-  private readonly bodyLimit: number;
+  private readonly flowRecorder: FlowRecorder;
   private readonly helloTimeout: number;
   private connSeq = 0;
-  private flowSeq = 0;
   private closing: Promise<void> | null = null;
   private releaseConsole: (() => void) | null = null;
   private listenFailed: ((err: Error) => void) | null = null;
@@ -198,7 +198,6 @@ class Engine {
     this.ca = opts.ca;
     this.mode = opts.mode;
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
-    this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.resolver = new Resolver(opts.resolve ?? []);
     this.upstream = new Upstream({
@@ -207,6 +206,11 @@ class Engine {
       insecure: opts.insecureUpstream === true,
       keylog: opts.keylog,
     });
+    this.flowRecorder = new FlowRecorder(
+      this.bus,
+      this.upstream,
+      opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    );
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.install();
   }
@@ -887,100 +891,22 @@ class Engine {
     }
     const attempt = conn?.tls;
     if (conn && attempt && !attempt.decided) this.accept(conn, attempt, req.socket);
-    const scheme = ctx.isSSL ? 'https' : 'http';
-    const defaultPort = ctx.isSSL ? 443 : 80;
-    const urlHost = net.isIPv6(options.host) ? `[${options.host}]` : options.host;
-    const path = options.path || '/';
-    const flow: Flow = {
-      id: `f${++this.flowSeq}`,
+    const flow = this.flowRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
+      secure: ctx.isSSL,
       host: options.host,
       port: options.port,
-      scheme,
-      visibility: ctx.isSSL ? 'proxy-only' : 'wire',
-      url: `${scheme}://${urlHost}${options.port === defaultPort ? '' : `:${options.port}`}${path}`,
-      path,
-      start: performance.now(),
-      firstByte: null,
-      requestBody: new BodyCapturer(this.bodyLimit),
-      requestEmitted: false,
-      responseEmitted: false,
-      upstreamSocket: null,
-      reused: false,
-    };
-    this.flows.set(ctx, flow);
-    req.on('data', (c: Buffer) => flow.requestBody.push(c));
-    req.once('end', () => this.emitRequest(ctx, flow));
-    cb();
-    const preq = ctx.proxyToServerRequest;
-    if (preq) {
-      preq.once('socket', (s: net.Socket) => {
-        flow.upstreamSocket = s;
-        flow.reused = preq.reusedSocket;
-      });
-    }
-  }
-
-  private emitRequest(ctx: LibContext, flow: Flow): void {
-    if (flow.requestEmitted) return;
-    flow.requestEmitted = true;
-    const req = ctx.clientToProxyRequest;
-    const headers = headerPairs(req.rawHeaders);
-    this.emit({
-      type: 'http.request',
-      connId: flow.connId,
-      flowId: flow.id,
-      scheme: flow.scheme,
-      method: req.method ?? 'GET',
-      url: flow.url,
-      host: flow.host,
-      path: flow.path,
-      httpVersion: req.httpVersion,
-      headers,
-      body: flow.requestBody.result(headers),
-      visibility: flow.visibility,
+      path: options.path,
     });
+    this.flows.set(ctx, flow);
+    cb();
+    if (ctx.proxyToServerRequest) this.flowRecorder.watch(flow, ctx.proxyToServerRequest);
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {
     const flow = this.flows.get(ctx);
-    const res = ctx.serverToProxyResponse;
-    if (flow && res) {
-      flow.firstByte = performance.now();
-      flow.upstreamSocket ??= res.socket;
-      const body = new BodyCapturer(this.bodyLimit);
-      res.on('data', (c: Buffer) => body.push(c));
-      const done = (): void => {
-        if (flow.responseEmitted) return;
-        flow.responseEmitted = true;
-        this.emitRequest(ctx, flow);
-        const headers = headerPairs(res.rawHeaders);
-        const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
-        this.emit({
-          type: 'http.response',
-          connId: flow.connId,
-          flowId: flow.id,
-          status: res.statusCode ?? 0,
-          statusMessage: res.statusMessage ?? '',
-          httpVersion: res.httpVersion,
-          headers,
-          body: body.result(headers),
-          visibility: flow.visibility,
-          timings: this.upstream.timings(
-            flow.upstreamSocket,
-            flow.reused,
-            flow.start,
-            flow.firstByte,
-            performance.now(),
-          ),
-          upstreamCertificate: tlsInfo.certificate,
-          upstreamProtocol: tlsInfo.protocol,
-          upstreamCipher: tlsInfo.cipher,
-        });
-      };
-      res.once('end', done);
-      res.once('close', done);
-    }
+    if (flow && ctx.serverToProxyResponse)
+      this.flowRecorder.response(flow, ctx.serverToProxyResponse);
     cb();
   }
 
@@ -1004,33 +930,7 @@ class Engine {
     const conn = this.connOfRequest(ctx);
     const connId = flow?.connId ?? conn?.id ?? 'c0';
     if (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' && flow) {
-      const code = e.code ?? 'ERROR';
-      const answered = !res.headersSent && !res.writableEnded;
-      if (answered) {
-        const text =
-          `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
-          `${e.message}\n` +
-          (/CERT|SELF_SIGNED|ALTNAME|UNABLE_TO/.test(code)
-            ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
-              '(a MITM proxy must not make you less safe). Trust its root with --upstream-ca FILE.\n'
-            : '');
-        res.writeHead(502, {
-          'Content-Type': 'text/plain; charset=utf-8',
-          'Content-Length': Buffer.byteLength(text),
-        });
-        res.end(text);
-      }
-      this.emitRequest(ctx, flow);
-      this.emit({
-        type: 'upstream.error',
-        connId,
-        flowId: flow.id,
-        host: flow.host,
-        port: flow.port,
-        code,
-        message: e.message,
-        status: answered ? 502 : null,
-      });
+      this.flowRecorder.upstreamError(flow, res, e);
       return;
     }
     const clientGone =
@@ -1085,7 +985,7 @@ class Engine {
     const attempt = conn?.tls;
     if (conn && attempt && !attempt.decided && upgrade) this.accept(conn, attempt, upgrade.socket);
     const flow = {
-      id: `f${++this.flowSeq}`,
+      id: this.flowRecorder.nextId(),
       connId: conn?.id ?? 'c0',
       visibility: ctx.isSSL ? ('proxy-only' as const) : ('wire' as const),
     };
@@ -1166,24 +1066,6 @@ class Engine {
       flow?.connId ?? null,
     );
   }
-}
-
-interface Flow {
-  id: string;
-  connId: string;
-  host: string;
-  port: number;
-  scheme: 'http' | 'https';
-  visibility: 'wire' | 'proxy-only';
-  url: string;
-  path: string;
-  start: number;
-  firstByte: number | null;
-  requestBody: BodyCapturer;
-  requestEmitted: boolean;
-  responseEmitted: boolean;
-  upstreamSocket: net.Socket | null;
-  reused: boolean;
 }
 
 function noop(): void {

@@ -1,0 +1,184 @@
+// HTTP flows as events: one `http.request` when the client's request has been read (body
+// captured read-only as it streams past), one `http.response` when the server's response
+// has ended (with timings, and the real server's certificate and TLS parameters), and
+// `upstream.error` plus a 502 the client can read when the server could not be reached or
+// failed validation. Plain Node objects only: the library's callbacks stay in engine.ts.
+import type http from 'node:http';
+import net from 'node:net';
+import type { EventBus } from '../events/bus.ts';
+import type { Visibility } from '../events/types.ts';
+import { BodyCapturer, headerPairs } from './body-capture.ts';
+import type { Upstream } from './upstream.ts';
+
+export interface Flow {
+  id: string;
+  connId: string;
+  req: http.IncomingMessage;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  url: string;
+  path: string;
+  visibility: Visibility;
+  /** performance.now() when the request was handed on upstream. */
+  start: number;
+  firstByte: number | null;
+  requestBody: BodyCapturer;
+  requestEmitted: boolean;
+  responseEmitted: boolean;
+  upstreamSocket: net.Socket | null;
+  reused: boolean;
+}
+
+/** Node error codes that mean the real server's certificate failed validation. */
+const CERT_CODE_RE = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO|ERR_TLS/;
+
+export class FlowRecorder {
+  private seq = 0;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly upstream: Upstream,
+    private readonly bodyLimit: number,
+  ) {}
+
+  /** A new flow id (`f1`, `f2`, …), shared with WebSocket flows. */
+  nextId(): string {
+    return `f${++this.seq}`;
+  }
+
+  /** Start recording a request about to go upstream to `host:port`. */
+  begin(
+    req: http.IncomingMessage,
+    target: { connId: string; secure: boolean; host: string; port: number; path: string },
+  ): Flow {
+    const scheme = target.secure ? 'https' : 'http';
+    const defaultPort = target.secure ? 443 : 80;
+    const urlHost = net.isIPv6(target.host) ? `[${target.host}]` : target.host;
+    const path = target.path || '/';
+    const flow: Flow = {
+      id: this.nextId(),
+      connId: target.connId,
+      req,
+      scheme,
+      host: target.host,
+      port: target.port,
+      url: `${scheme}://${urlHost}${target.port === defaultPort ? '' : `:${target.port}`}${path}`,
+      path,
+      visibility: target.secure ? 'proxy-only' : 'wire',
+      start: performance.now(),
+      firstByte: null,
+      requestBody: new BodyCapturer(this.bodyLimit),
+      requestEmitted: false,
+      responseEmitted: false,
+      upstreamSocket: null,
+      reused: false,
+    };
+    // The library paused the request: listening does not make it flow, its pipe will.
+    req.on('data', (c: Buffer) => flow.requestBody.push(c));
+    req.once('end', () => this.emitRequest(flow));
+    return flow;
+  }
+
+  /** Note which upstream socket carries the request (timings, certificate). */
+  watch(flow: Flow, upstreamRequest: http.ClientRequest): void {
+    upstreamRequest.once('socket', (s: net.Socket) => {
+      flow.upstreamSocket = s;
+      flow.reused = upstreamRequest.reusedSocket;
+    });
+  }
+
+  /** Emit `http.request` (once), with the body read so far. */
+  emitRequest(flow: Flow): void {
+    if (flow.requestEmitted) return;
+    flow.requestEmitted = true;
+    const headers = headerPairs(flow.req.rawHeaders);
+    this.bus.emit({
+      type: 'http.request',
+      connId: flow.connId,
+      flowId: flow.id,
+      scheme: flow.scheme,
+      method: flow.req.method ?? 'GET',
+      url: flow.url,
+      host: flow.host,
+      path: flow.path,
+      httpVersion: flow.req.httpVersion,
+      headers,
+      body: flow.requestBody.result(headers),
+      visibility: flow.visibility,
+    });
+  }
+
+  /** The server's response has started (still paused): record it as it streams past. */
+  response(flow: Flow, res: http.IncomingMessage): void {
+    flow.firstByte = performance.now();
+    flow.upstreamSocket ??= res.socket;
+    const body = new BodyCapturer(this.bodyLimit);
+    res.on('data', (c: Buffer) => body.push(c));
+    const done = (): void => {
+      if (flow.responseEmitted) return;
+      flow.responseEmitted = true;
+      this.emitRequest(flow);
+      const headers = headerPairs(res.rawHeaders);
+      const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
+      this.bus.emit({
+        type: 'http.response',
+        connId: flow.connId,
+        flowId: flow.id,
+        status: res.statusCode ?? 0,
+        statusMessage: res.statusMessage ?? '',
+        httpVersion: res.httpVersion,
+        headers,
+        body: body.result(headers),
+        visibility: flow.visibility,
+        timings: this.upstream.timings(
+          flow.upstreamSocket,
+          flow.reused,
+          flow.start,
+          flow.firstByte,
+          performance.now(),
+        ),
+        upstreamCertificate: tlsInfo.certificate,
+        upstreamProtocol: tlsInfo.protocol,
+        upstreamCipher: tlsInfo.cipher,
+      });
+    };
+    res.once('end', done);
+    res.once('close', done);
+  }
+
+  /**
+   * The server could not be reached or failed validation: answer 502 with a sentence naming
+   * the code (http-mitm-proxy would answer 504 with its internal error name), and emit
+   * `upstream.error`.
+   */
+  upstreamError(flow: Flow, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
+    const code = err.code ?? 'ERROR';
+    const answered = !client.headersSent && !client.writableEnded && !client.destroyed;
+    if (answered) {
+      const text =
+        `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
+        `${err.message}\n` +
+        (CERT_CODE_RE.test(code)
+          ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
+            '(a man in the middle must not make you less safe). Trust its root with --upstream-ca FILE.\n'
+          : '');
+      client.writeHead(502, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      client.end(text);
+    }
+    this.emitRequest(flow);
+    this.bus.emit({
+      type: 'upstream.error',
+      connId: flow.connId,
+      flowId: flow.id,
+      host: flow.host,
+      port: flow.port,
+      code,
+      message: err.message,
+      status: answered ? 502 : null,
+    });
+  }
+}
