@@ -147,6 +147,34 @@ describe('garbage and broken clients', () => {
     await stillServes();
   });
 
+  it('a slow client (CONNECT and ClientHello dribbled in small pieces) is served', async () => {
+    const hello = await captureClientHello('slow.test');
+    const socket = net.connect(tp.proxy.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const pause = () => new Promise((r) => setTimeout(r, 15));
+    const request = `CONNECT slow.test:${origin.httpsPort} HTTP/1.1\r\nHost: slow.test\r\n\r\n`;
+    const replies: Buffer[] = [];
+    socket.on('data', (c: Buffer) => replies.push(c));
+    for (let i = 0; i < request.length; i += 7) {
+      socket.write(request.slice(i, i + 7));
+      await pause();
+    }
+    for (let i = 0; i < hello.length; i += 64) {
+      socket.write(hello.subarray(i, i + 64));
+      await pause();
+    }
+    const forged = await tp.waitFor('tls.forged', (e) => e.host === 'slow.test');
+    expect(forged.sni).toBe('slow.test');
+    // The 200, then the server's first flight: a TLS handshake record.
+    for (let i = 0; i < 50 && !Buffer.concat(replies).includes(Buffer.from([0x16, 0x03])); i++)
+      await pause();
+    const text = Buffer.concat(replies);
+    expect(text.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    expect(text.includes(Buffer.from([0x16, 0x03]))).toBe(true);
+    socket.destroy();
+    await stillServes();
+  });
+
   it('a client that never sends a ClientHello is tunnelled after the timeout (the server may speak first)', async () => {
     const { socket } = await openTunnel(tp.proxy.port, `silent.test:${origin.httpPort}`);
     await tp.waitFor('diag', (e) => e.message.includes('no ClientHello within'), 4000);
