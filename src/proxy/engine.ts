@@ -192,6 +192,8 @@ class Engine {
   private closing: Promise<void> | null = null;
   private releaseConsole: (() => void) | null = null;
   private listenFailed: ((err: Error) => void) | null = null;
+  /** Events held back until proxy.listening has gone out (null afterwards). */
+  private startupDiags: NewEvent[] | null = [];
 
   constructor(private readonly opts: ProxyOptions) {
     this.bus = opts.bus;
@@ -218,7 +220,10 @@ class Engine {
   // ---- small helpers -------------------------------------------------------------------
 
   private emit(event: NewEvent): void {
-    this.bus.emit(event);
+    // proxy.listening is the first event of a run: what the library logs while starting
+    // waits for it.
+    if (this.startupDiags && event.type !== 'proxy.listening') this.startupDiags.push(event);
+    else this.bus.emit(event);
   }
 
   private diag(
@@ -327,6 +332,9 @@ class Engine {
       caSha256: ca.summary.sha256,
       upstreamValidation: this.opts.insecureUpstream !== true,
     });
+    const held = this.startupDiags ?? [];
+    this.startupDiags = null;
+    for (const e of held) this.bus.emit(e);
     const controls: Controls = {
       getMode: () => this.mode,
       setMode: (mode: Mode) => {

@@ -108,6 +108,10 @@ describe('events of a real run match the documentation', () => {
     }
   });
 
+  it('proxy.listening is the first event', () => {
+    expect(tp.events[0]?.type).toBe('proxy.listening');
+  });
+
   it('emitted every event type', () => {
     const seen = new Set(tp.events.map((e) => e.type));
     expect([...EVENT_TYPES].filter((t) => !seen.has(t))).toEqual([]);
