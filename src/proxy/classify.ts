@@ -51,7 +51,8 @@ function errorText(err: unknown): { code: string; message: string; reason: strin
 
 /** The raw text kept for honesty: `CODE: message`, or just the message when it names the code. */
 function rawText(err: unknown): string {
-  const { code, message } = errorText(err);
+  const { code } = errorText(err);
+  const message = errorText(err).message.trim();
   if (!code) return message;
   if (!message || message.includes(code)) return code;
   return `${code}: ${message}`;
