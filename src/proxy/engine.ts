@@ -1017,7 +1017,13 @@ class Engine {
         visibility: flow.visibility,
       });
     }
+    const start = performance.now();
     cb();
+    // The library opened the upstream WebSocket in cb(): its 101 answer closes the flow's
+    // request/response pair (the messages follow as ws.message).
+    ctx.proxyToServerWebSocket?.once('upgrade', (res: unknown) =>
+      this.flowRecorder.switched(flow, res as http.IncomingMessage, start),
+    );
   }
 
   private onWebSocketFrame(

@@ -147,6 +147,31 @@ export class FlowRecorder {
     res.once('close', done);
   }
 
+  /** A WebSocket upgrade answered `101 Switching Protocols` by the server. */
+  switched(
+    flow: { id: string; connId: string; visibility: Visibility },
+    res: http.IncomingMessage,
+    start: number,
+  ): void {
+    const tlsInfo = this.upstream.tlsDetails(res.socket);
+    const now = performance.now();
+    this.bus.emit({
+      type: 'http.response',
+      connId: flow.connId,
+      flowId: flow.id,
+      status: res.statusCode ?? 101,
+      statusMessage: res.statusMessage ?? '',
+      httpVersion: res.httpVersion,
+      headers: headerPairs(res.rawHeaders),
+      body: { text: '', size: 0, truncated: false },
+      visibility: flow.visibility,
+      timings: this.upstream.timings(res.socket, false, start, now, now),
+      upstreamCertificate: tlsInfo.certificate,
+      upstreamProtocol: tlsInfo.protocol,
+      upstreamCipher: tlsInfo.cipher,
+    });
+  }
+
   /**
    * The server could not be reached or failed validation: answer 502 with a sentence naming
    * the code (http-mitm-proxy would answer 504 with its internal error name), and emit

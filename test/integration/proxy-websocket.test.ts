@@ -92,5 +92,8 @@ describe('WebSockets', () => {
     expect(cut.preview?.length).toBe(200);
     const req = tp.of('http.request').find((e) => e.flowId === m.flowId);
     expect(req?.url).toBe(`wss://chat.test:${origin.httpsPort}/chat`);
+    const res = tp.of('http.response').find((e) => e.flowId === m.flowId);
+    expect(res?.status).toBe(101);
+    expect(res?.upstreamCertificate?.sans).toContain('DNS:chat.test');
   });
 });
