@@ -183,7 +183,6 @@ class Engine {
   private readonly internalServers = new Set<https.Server>();
   private readonly tunnelSockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly leaves = new Map<string, Leaf>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
@@ -394,7 +393,7 @@ class Engine {
       cb(null, { keyFile: '', certFile: '', hosts: [hostname] });
     lib.onCertificateMissing = (ctx, _files, cb) => {
       try {
-        const leaf = this.leaves.get(ctx.hostname) ?? this.ca.mintLeaf(ctx.hostname);
+        const leaf = this.ca.mintLeaf(ctx.hostname); // cached by the CA
         cb(null, { keyFileData: leaf.keyPem, certFileData: leaf.certPem, hosts: [ctx.hostname] });
       } catch (err) {
         cb(err instanceof Error ? err : new Error(String(err)));
@@ -481,6 +480,14 @@ class Engine {
       'tlsClientError',
       this.guard('tls', (err: Error, tlsSocket: tls.TLSSocket) =>
         this.onTlsClientError(err, tlsSocket),
+      ),
+    );
+    // The library listens for 'clientError' (to log it), which switches off Node's own answer
+    // to a malformed decrypted request: the client would wait forever. Answer like Node does.
+    server.on(
+      'clientError',
+      this.guard('http', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) =>
+        this.onInternalClientError(err, socket),
       ),
     );
     if (this.opts.keylog) {
@@ -711,7 +718,6 @@ class Engine {
       );
       return this.tunnel(conn, 'mint-failed', host, port, hello.sni);
     }
-    this.leaves.set(name, leaf);
     this.emit({
       type: 'tls.forged',
       connId: conn.id,
@@ -801,6 +807,28 @@ class Engine {
     if (attempt.decided) return;
     this.refuse(conn, attempt, err);
     attempt.settle?.();
+  }
+
+  private onInternalClientError(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
+    if (!err.code?.startsWith('HPE_')) return; // TLS failures: tlsClientError handles them
+    const conn = this.connOfInternal(socket);
+    const attempt = conn?.tls;
+    // Whatever it sent, the client sent it over the forged certificate: it accepted it.
+    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, socket);
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : '400 Bad Request';
+    this.diag(
+      'warn',
+      'http',
+      `malformed decrypted request (${err.code}): answered ${status}`,
+      conn?.id ?? null,
+    );
+    if (socket.writable && !socket.writableEnded) {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroySoon();
   }
 
   private refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
@@ -925,6 +953,9 @@ class Engine {
       return;
     }
     if (!ctx) {
+      // The internal server's TLS and parse errors: already events (tls.client-rejected, the
+      // 431/400 diag) and the library's own log lines; a third copy would be noise.
+      if (kind === 'HTTPS_CLIENT_ERROR') return;
       const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE' || kind === 'HTTPS_CLIENT_ERROR';
       this.diag(
         quiet ? 'info' : 'warn',

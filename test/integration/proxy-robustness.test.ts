@@ -127,6 +127,23 @@ describe('garbage and broken clients', () => {
     await stillServes();
   });
 
+  it('a 1 MiB header inside intercepted HTTPS gets 431 and a close (the client had accepted)', async () => {
+    const { socket } = await openTunnel(tp.proxy.port, `big.test:${origin.httpsPort}`);
+    const s = tls.connect({ socket, servername: 'big.test', ca: [tp.ca.certPem] });
+    await new Promise((r) => s.once('secureConnect', r));
+    let reply = '';
+    s.on('data', (c: Buffer) => (reply += c.toString()));
+    s.on('error', () => undefined);
+    s.write(`GET / HTTP/1.1\r\nHost: big.test\r\nX-Big: ${'a'.repeat(1024 * 1024)}\r\n\r\n`);
+    await new Promise((r) => s.once('close', r));
+    expect(reply).toMatch(/^HTTP\/1\.1 431/);
+    const accepted = await tp.waitFor('tls.client-accepted', (e) => e.host === 'big.test');
+    expect(tp.of('tls.client-rejected').filter((e) => e.connId === accepted.connId)).toHaveLength(
+      0,
+    );
+    await stillServes();
+  });
+
   it('a truncated ClientHello: a diag naming it, and a close', async () => {
     const { socket } = await openTunnel(tp.proxy.port, `ok.test:${origin.httpsPort}`);
     // A record header announcing 512 bytes, then only a few of them, then FIN.
