@@ -1,0 +1,125 @@
+// `--events FILE` (or `-`): every ProxyEvent as one JSON object per line (JSON Lines), in the
+// order the bus delivered them. The shape of each line is the event contract (docs/events.md).
+//
+// Files are appended with synchronous writes: an event is on disk when emit returns, so a
+// crash, Ctrl-C or `process.exit` loses nothing, and `tail -f` sees it at once. Opening
+// problems are a config error at start (LabError, exit 1 with the reason); a write failure
+// later (disk full, a closed pipe) becomes one `diag` event, and the sink stops — the proxy
+// keeps running.
+import fs from 'node:fs';
+import type { EventBus } from '../events/bus.ts';
+import type { ProxyEvent } from '../events/types.ts';
+import { LabError } from '../util/lab-error.ts';
+
+/** Mode of a created log file: it holds captured bodies (the lab's passwords, cookies). */
+const EVENTS_FILE_MODE = 0o600;
+
+export interface JsonlSink {
+  /** The file path, or `-` for stdout. */
+  readonly target: string;
+  /** Lines written so far. */
+  readonly lines: number;
+  /** Why the sink stopped writing, or null while it works. */
+  readonly error: string | null;
+  /** Stop listening and flush. Idempotent; never rejects. */
+  close(): Promise<void>;
+}
+
+export interface JsonlOptions {
+  /** Where `-` writes (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+}
+
+function reason(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code === 'string' && typeof e.message === 'string') return e.message;
+  return String(err);
+}
+
+/**
+ * Start writing the bus's events to `target` (a file path, appended to; or `-` for stdout).
+ * Throws LabError('config') when the file cannot be opened for writing.
+ */
+export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions = {}): JsonlSink {
+  if (target === '') throw new LabError('usage', '--events needs a file name, or - for stdout');
+  let fd: number | null = null;
+  const out = target === '-' ? (opts.stdout ?? process.stdout) : null;
+  if (out === null) {
+    try {
+      fd = fs.openSync(target, 'a', EVENTS_FILE_MODE);
+    } catch (err) {
+      throw new LabError(
+        'config',
+        `cannot write the events log ${target}: ${reason(err)}`,
+        'give --events a writable file path (its folder must exist), or - for stdout',
+      );
+    }
+  }
+  let lines = 0;
+  let error: string | null = null;
+  let closed = false;
+
+  const fail = (err: unknown): void => {
+    if (error !== null) return;
+    error = reason(err);
+    unsubscribe();
+    bus.emit({
+      type: 'diag',
+      connId: null,
+      level: 'error',
+      source: 'sink',
+      message: `events log ${target}: writing stopped: ${error}`,
+    });
+  };
+  const onStreamError = (err: unknown): void => fail(err);
+  out?.on('error', onStreamError);
+
+  const unsubscribe = bus.on((event: ProxyEvent) => {
+    if (error !== null || closed) return;
+    const line = `${JSON.stringify(event)}\n`;
+    try {
+      if (fd !== null) fs.writeSync(fd, line);
+      else out?.write(line);
+      lines++;
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  return {
+    target,
+    get lines() {
+      return lines;
+    },
+    get error() {
+      return error;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      if (fd !== null) {
+        const f = fd;
+        fd = null;
+        await new Promise<void>((resolve) => fs.close(f, () => resolve()));
+      } else if (out) {
+        // Do not end stdout (others write there); wait for what we queued to drain.
+        const needsDrain = (out as { writableNeedDrain?: boolean }).writableNeedDrain === true;
+        if (needsDrain && error === null) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              out.removeListener('drain', done);
+              out.removeListener('close', done);
+              out.removeListener('error', done);
+              resolve();
+            };
+            out.once('drain', done);
+            out.once('close', done);
+            out.once('error', done);
+          });
+        }
+        out.removeListener('error', onStreamError);
+      }
+    },
+  };
+}
