@@ -189,8 +189,8 @@ export async function launchProxy(
   const ca = await openCa({ dir: settings.caDir });
   const closers: (() => Promise<void> | void)[] = [];
   if (settings.events !== null) {
-    const sink = openJsonlSink(settings.events, bus) as unknown;
-    closers.push(() => closeSink(sink));
+    const sink = openJsonlSink(settings.events, bus, { stdout: io.stdout });
+    closers.push(() => sink.close());
   }
   const har = settings.har !== null ? new HarRecorder(bus) : null;
   const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
@@ -235,10 +235,4 @@ export async function launchProxy(
       for (const close of closers) await close();
     })());
   return { proxy, ca, bus, har, shutdown };
-}
-
-/** The JSONL sink's handle may expose close(); await it when it does. */
-async function closeSink(sink: unknown): Promise<void> {
-  const close = (sink as { close?: () => Promise<void> | void } | null)?.close;
-  if (typeof close === 'function') await close.call(sink);
 }
