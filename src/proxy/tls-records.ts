@@ -16,7 +16,7 @@
 import type { CertSummary, TlsRecord } from '../events/types.ts';
 import { cipherSuiteName, groupName, tlsVersionName } from './client-hello.ts';
 import { alertByCode } from './tls-alerts.ts';
-import { summarizeCertificate } from './tls-cert.ts';
+import { describeCertificate } from '../ca/index.ts';
 
 const CONTENT_TYPES: Readonly<Record<number, string>> = {
   20: 'change_cipher_spec',
@@ -337,7 +337,7 @@ export class TlsRecordStream {
       const der = body.subarray(p, p + len);
       p += len;
       try {
-        certs.push(summarizeCertificate(der));
+        certs.push(describeCertificate(der));
       } catch {
         this.session.unparsedCertificates++; // counted, so the view can say one was unreadable
       }

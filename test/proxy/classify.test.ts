@@ -60,7 +60,7 @@ describe('classifyTlsFailure on real clients refusing an untrusted certificate',
         expect(fromError.alert).toEqual({ code: 48, name: 'unknown_ca' });
         expect(fromError.raw).toContain('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
         const fromWire = classifyTlsFailure({
-          clientAlert: conn?.tap.clientAlert(),
+          clientAlert: conn?.tap.clientAlert() ?? null,
           handshakeDone: false,
         });
         expect(fromWire.outcome).toBe('alert');
