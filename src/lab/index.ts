@@ -13,7 +13,7 @@ import { openLabPki, type LabPki, type ServerCredentials } from './pki.ts';
 
 export { GALLERY, BANK_HOST, INDEX_HOST, galleryEntry } from './gallery.ts';
 export type { GalleryEntry, GalleryId, ClientOutcome } from './gallery.ts';
-export { openLabPki, LAB_ROOT_CN } from './pki.ts';
+export { openLabPki, readLabRoot, LAB_ROOT_CN, LAB_INTERMEDIATE_CN } from './pki.ts';
 export type { LabPki } from './pki.ts';
 
 const LOOPBACK = '127.0.0.1';
@@ -228,3 +228,17 @@ function closeServer(server: http.Server | https.Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+export { runVictim, clientWords, victimStepIds, unknownSteps } from './victim.ts';
+export type { VictimOptions, VictimSummary, TrustedRoot } from './victim.ts';
+export { parseProxyUrl } from './proxy-client.ts';
+export type { ProxyAddress } from './proxy-client.ts';
+export { VICTIM_PROFILES } from './victim-types.ts';
+export type {
+  VictimProfile,
+  VictimRecord,
+  VictimStepRecord,
+  VictimStartRecord,
+  VictimEndRecord,
+  VictimOutcome,
+} from './victim-types.ts';

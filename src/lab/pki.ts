@@ -255,3 +255,23 @@ function saveMaterial(dir: string, m: Material): void {
     }
   }
 }
+
+/**
+ * The lab root as created by an earlier `startLab` (the victim trusts it), without creating
+ * anything: a victim must trust the root the running lab serves, not a new one.
+ */
+export function readLabRoot(dir: string): { pem: string; path: string } {
+  const file = path.join(path.resolve(dir), FILES.root);
+  try {
+    const pem = readFileSync(file, 'utf8');
+    new X509Certificate(pem); // throws on garbage
+    return { pem, path: file };
+  } catch (err) {
+    throw new LabError(
+      'config',
+      `no lab public root in ${path.resolve(dir)}`,
+      'start the lab first (`npm start` or `mitm-lab lab`), with the same --ca-dir',
+      { cause: err },
+    );
+  }
+}

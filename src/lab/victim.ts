@@ -77,7 +77,7 @@ export interface VictimOptions {
   record?: (r: VictimRecord) => void;
   /** Awaited before each step: `demo` waits for Enter here. */
   beforeStep?: (index: number, total: number, title: string) => Promise<void>;
-  /** Run only these step ids (tests); default all. */
+  /** Run only these step ids or groups (`gallery`); default all. */
   only?: string[];
 }
 
@@ -276,10 +276,26 @@ function failedStatus(res: Exchange): never {
   );
 }
 
+/** Every step id of the tour, in order (for `--only`). */
+export function victimStepIds(): string[] {
+  return steps({ host: '127.0.0.1', port: 0, auth: null, url: '' }).map((s) => s.id);
+}
+
+/** `--only` matches a step id exactly, or a group: `gallery` selects every `gallery:…` step. */
+function selected(id: string, only: string[]): boolean {
+  return only.some((o) => id === o || id.startsWith(`${o}:`));
+}
+
+/** Check `--only` names: returns the unknown ones. */
+export function unknownSteps(only: string[]): string[] {
+  const ids = victimStepIds();
+  return only.filter((o) => !ids.some((id) => selected(id, [o])));
+}
+
 /** Run the tour; prints as it goes and resolves with every step record. */
 export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
   const all = steps(opts.proxy);
-  const tour = opts.only ? all.filter((s) => opts.only?.includes(s.id)) : all;
+  const tour = opts.only ? all.filter((s) => selected(s.id, opts.only ?? [])) : all;
   const ca = opts.trust.map((t) => t.pem);
   const now = () => new Date().toISOString();
   const records: VictimStepRecord[] = [];
