@@ -11,6 +11,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough, type Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { buildCertificate, generateRsaKeyPair, openCa } from '../../src/ca/index.ts';
 import { EventBus } from '../../src/events/bus.ts';
@@ -82,17 +83,18 @@ class TunnelAgent extends https.Agent {
   }
 
   override createConnection(
-    options: https.RequestOptions & { servername?: string },
-    cb: (err: Error | null, s?: net.Socket) => void,
+    options: https.RequestOptions,
+    cb?: (err: Error | null, stream: Duplex) => void,
   ): undefined {
-    const host = options.servername || String(options.host);
+    const done = cb ?? (() => undefined);
+    const host = (options as { servername?: string }).servername || String(options.host);
     tunnel(this.proxyPort, `${host}:${options.port}`).then(
       (socket) => {
         const s = tls.connect({ socket, servername: host, ca: this.trust });
-        s.once('secureConnect', () => cb(null, s));
-        s.once('error', (err) => cb(err));
+        s.once('secureConnect', () => done(null, s));
+        s.once('error', (err) => done(err, s));
       },
-      (err: Error) => cb(err),
+      (err: Error) => done(err, new PassThrough()),
     );
     return undefined;
   }
