@@ -429,18 +429,19 @@ class Engine {
     lib.onError((ctx, err, kind) =>
       this.guard('http-mitm-proxy', () => this.onLibError(ctx, err, kind))(),
     );
-    lib.onRequest((ctx, cb) => this.guardCb('http', cb, () => this.onRequest(ctx, cb)));
-    lib.onResponse((ctx, cb) => this.guardCb('http', cb, () => this.onResponse(ctx, cb)));
+    lib.onRequest((ctx, cb) => this.guardCb('http', cb, (next) => this.onRequest(ctx, next)));
+    lib.onResponse((ctx, cb) => this.guardCb('http', cb, (next) => this.onResponse(ctx, next)));
     lib.onWebSocketConnection((ctx, cb) =>
-      this.guardCb('websocket', cb, () => this.onWebSocketConnection(ctx, cb)),
+      this.guardCb('websocket', cb, (next) => this.onWebSocketConnection(ctx, next)),
     );
     lib.onWebSocketFrame((ctx, type, fromServer, data, flags, cb) =>
+      // Frames pass through unchanged whatever happens here.
       this.guardCb(
         'websocket',
         () => cb(null, data, flags),
-        () => {
+        (next) => {
           this.onWebSocketFrame(ctx, type, fromServer, data, flags);
-          cb(null, data, flags);
+          next();
         },
       ),
     );
@@ -449,17 +450,26 @@ class Engine {
     );
   }
 
-  /** Run a handler that must call `cb`; if it throws before doing so, report and call back. */
-  private guardCb(source: string, cb: Cb | (() => void), fn: () => void): void {
+  /**
+   * Run a handler that must call back exactly once: if it throws before calling back, report
+   * the throw as a diag and call back (without an error: the library would answer 504).
+   */
+  private guardCb(source: string, cb: Cb, fn: (next: Cb) => void): void {
+    let called = false;
+    const next: Cb = (...args) => {
+      if (called) return;
+      called = true;
+      cb(...args);
+    };
     try {
-      fn();
+      fn(next);
     } catch (err) {
       this.diag(
         'error',
         source,
         `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
       );
-      (cb as () => void)();
+      next();
     }
   }
 

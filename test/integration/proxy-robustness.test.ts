@@ -243,3 +243,45 @@ describe('files', () => {
     ).toEqual([]);
   });
 });
+
+describe('a throw inside the engine', () => {
+  it('becomes a diag event, the connection is closed, and the proxy keeps serving', async () => {
+    const broken = await startTestProxy({ resolve: [{ pattern: '*.test', address: '127.0.0.1' }] });
+    try {
+      // A CA whose name check throws: an internal bug, as far as the engine can tell.
+      const ca = Object.create(broken.ca) as typeof broken.ca;
+      ca.permits = () => {
+        throw new Error('boom in permits');
+      };
+      const inner = await startTestProxy({
+        ca,
+        resolve: [{ pattern: '*.test', address: '127.0.0.1' }],
+      });
+      try {
+        const r = await curl([
+          '-x',
+          inner.proxy.url,
+          '--cacert',
+          broken.ca.certPath,
+          `https://bug.test:${origin.httpsPort}/`,
+        ]);
+        expect(r.code).not.toBe(0);
+        const d = await inner.waitFor(
+          'diag',
+          (e) => e.level === 'error' && e.message.includes('boom in permits'),
+        );
+        expect(d.message).toContain('internal error');
+        const ok = await curl([
+          '-x',
+          inner.proxy.url,
+          `http://after.localhost:${origin.httpPort}/after`,
+        ]);
+        expect(ok.stdout).toBe('hello GET /after body=');
+      } finally {
+        await inner.close();
+      }
+    } finally {
+      await broken.close();
+    }
+  });
+});
