@@ -34,7 +34,8 @@ export function formatBytes(n: number): string {
 }
 
 const time = (at: string): string => (at.length >= 19 ? at.slice(11, 19) : at);
-const pad = (word: string): string => word.padEnd(8);
+/** The kind word, padded so the rest of the line lines up (the longest word is 8 letters). */
+const pad = (word: string): string => word.padEnd(9);
 /** One line, no terminal control characters (a URL or message could carry escape codes). */
 function oneLine(s: string): string {
   let out = '';

@@ -1,0 +1,145 @@
+// The headless printer: one readable line per outcome, saying visibility and outcome, with the
+// explain catalog's titles; steps and info diags print nothing; a dead stream stops it quietly.
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events/bus.ts';
+import { attachHeadlessPrinter, formatBytes } from '../../src/sinks/headless.ts';
+import { emitLesson, lessonEvents } from './event-kit.ts';
+
+function capture(): { out: PassThrough; lines: () => string[] } {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  return { out, lines: () => text.split('\n').filter((l) => l !== '') };
+}
+
+describe('attachHeadlessPrinter', () => {
+  it('prints one line per outcome of the lesson, in order', () => {
+    const bus = new EventBus();
+    const { out, lines } = capture();
+    const printer = attachHeadlessPrinter(bus, out);
+    emitLesson(bus);
+    const got = lines();
+    const words = got.map((l) => l.split(/\s+/)[1]);
+    expect(words).toEqual([
+      'LISTEN',
+      'HTTP',
+      'TRUSTED',
+      'HTTPS',
+      'REFUSED',
+      'TUNNEL',
+      'UPSTREAM',
+      'WS',
+      'WARN',
+      'HTTP', // the unanswered request, printed when its connection closed
+    ]);
+    expect(printer.lines).toBe(got.length);
+    for (const l of got) expect(l).toMatch(/^\d\d:\d\d:\d\d [A-Z]+ +\S/);
+  });
+
+  it('says what each line means: visibility, sizes, alerts, reasons', () => {
+    const bus = new EventBus();
+    const { out, lines } = capture();
+    attachHeadlessPrinter(bus, out);
+    emitLesson(bus);
+    const [listen, http, trusted, https, refused, tunnel, upstream, ws, warn, slow] = lines();
+    expect(listen).toMatch(
+      /LISTEN +127\.0\.0\.1:8080 {2}mode auto {2}CA "mitm-lab throwaway CA 2026-11-23 3f9a1c" 3F:9A {2}upstream validation on$/,
+    );
+    expect(http).toMatch(
+      /HTTP +plaintext {2}POST http:\/\/bank\.test\/login\?next=%2Faccount&lang=en -> 302 Found \(1\.2 KB\) \[password, cookies visible on the wire\]$/,
+    );
+    expect(trusted).toMatch(
+      /TRUSTED +bank\.test {2}TLSv1\.3 TLS_AES_256_GCM_SHA384 {2}HTTPS decrypted: the client trusts the interceptor$/,
+    );
+    expect(https).toMatch(
+      /HTTPS +decrypted {2}GET https:\/\/bank\.test\/account -> 200 OK \(293\.0 KB, capture cut\) \[decrypted: only the proxy reads it\]$/,
+    );
+    expect(refused).toMatch(
+      /REFUSED +bank\.test {2}alert 48 unknown_ca {2}client curl {2}Refused: unknown CA \(alert 48\) {2}\[auto: next connections tunnelled\]$/,
+    );
+    expect(tunnel).toMatch(
+      /TUNNEL +bank\.test:443 {2}TLS 1\.2 {2}up 1\.9 KB \/ down 6\.1 KB, 15 records, 230 ms {2}certificate in clear: CN=bank\.test, O=mitm-lab {2}Tunnelled: a client refused the forgery for this host before$/,
+    );
+    expect(upstream).toMatch(
+      /UPSTREAM +expired\.test:443 {2}CERT_HAS_EXPIRED -> 502 {2}GET https:\/\/expired\.test\/ {2}The real server's certificate has expired$/,
+    );
+    expect(ws).toMatch(/WS +plaintext {2}client->server text "hello\\nworld" \(11 B\)$/);
+    expect(warn).toMatch(/WARN +\[connect\] bad CONNECT target \.\.\/\.\.\/x:443$/);
+    expect(slow).toMatch(
+      /HTTP +plaintext {2}GET http:\/\/slow\.test\/ -> \(no response\) \[credentials visible on the wire\]$/,
+    );
+  });
+
+  it('keeps each line on one line and free of terminal control characters', () => {
+    const bus = new EventBus();
+    const { out, lines } = capture();
+    attachHeadlessPrinter(bus, out);
+    bus.emit({
+      type: 'diag',
+      connId: null,
+      level: 'error',
+      source: 'engine',
+      message: 'a\nb\x1b[2Jc',
+    });
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toMatch(/ERROR +\[engine\] a b\?\[2Jc$/);
+  });
+
+  it('prints pending requests on detach and nothing after', () => {
+    const bus = new EventBus();
+    const { out, lines } = capture();
+    const printer = attachHeadlessPrinter(bus, out);
+    bus.emit({
+      type: 'http.request',
+      connId: 'c1',
+      flowId: 'f1',
+      scheme: 'http',
+      method: 'GET',
+      url: 'http://shop.test/',
+      host: 'shop.test',
+      path: '/',
+      httpVersion: '1.1',
+      headers: [],
+      body: { text: '', size: 0, truncated: false },
+      visibility: 'wire',
+    });
+    expect(lines()).toEqual([]);
+    printer.detach();
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toMatch(
+      /GET http:\/\/shop\.test\/ -> \(no response\) \[visible on the wire\]/,
+    );
+    emitLesson(bus);
+    expect(lines()).toHaveLength(1);
+  });
+
+  it('stops quietly when its stream fails, and the bus keeps delivering', async () => {
+    const bus = new EventBus();
+    const dead = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(new Error('EPIPE: reader went away'));
+      },
+    });
+    const printer = attachHeadlessPrinter(bus, dead);
+    let delivered = 0;
+    bus.on(() => delivered++);
+    emitLesson(bus);
+    const printedBefore = printer.lines;
+    await new Promise((r) => setImmediate(r)); // the stream reports its failure asynchronously
+    emitLesson(bus);
+    expect(delivered).toBe(2 * lessonEvents().length);
+    expect(printedBefore).toBe(10);
+    expect(printer.lines).toBe(printedBefore);
+  });
+});
+
+describe('formatBytes', () => {
+  it.each([
+    [0, '0 B'],
+    [1023, '1023 B'],
+    [1024, '1.0 KB'],
+    [1229, '1.2 KB'],
+    [5 * 1024 * 1024, '5.0 MB'],
+  ])('%d → %s', (n, s) => expect(formatBytes(n)).toBe(s));
+});

@@ -1,0 +1,115 @@
+// The JSONL event log: one parseable event per line with type/id/at/connId, appended to a real
+// file (mode 0600) or written to a stream for `-`; clear errors for a bad path; a write failure
+// becomes one diag event, never a crash.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events/bus.ts';
+import { EVENT_TYPES, type ProxyEvent } from '../../src/events/types.ts';
+import { openJsonlSink } from '../../src/sinks/jsonl.ts';
+import { LabError } from '../../src/util/lab-error.ts';
+import { emitLesson } from './event-kit.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mitm-lab-jsonl-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function parseLines(text: string): ProxyEvent[] {
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ProxyEvent);
+}
+
+describe('openJsonlSink', () => {
+  it('writes every event as one JSON line with type, id, at and connId', async () => {
+    const bus = new EventBus();
+    const file = join(dir, 'events.jsonl');
+    const sink = openJsonlSink(file, bus);
+    const emitted = emitLesson(bus);
+    // Synchronous: every line is on disk as soon as emit returns, before close.
+    const early = parseLines(readFileSync(file, 'utf8'));
+    expect(early).toHaveLength(emitted.length);
+    await sink.close();
+    const lines = parseLines(readFileSync(file, 'utf8'));
+    expect(lines).toEqual(emitted);
+    for (const e of lines) {
+      expect(EVENT_TYPES).toContain(e.type);
+      expect(e.id).toMatch(/^e\d+$/);
+      expect(new Date(e.at).toISOString()).toBe(e.at);
+      expect('connId' in e).toBe(true);
+    }
+    expect(sink.lines).toBe(emitted.length);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('appends to an existing log instead of destroying it', async () => {
+    const file = join(dir, 'events.jsonl');
+    writeFileSync(file, '{"type":"diag","earlier":true}\n');
+    const bus = new EventBus();
+    const sink = openJsonlSink(file, bus);
+    bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'later' });
+    await sink.close();
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ earlier: true });
+    expect(JSON.parse(lines[1] ?? '')).toMatchObject({ message: 'later' });
+  });
+
+  it('writes to the given stdout for -, and stops at close', async () => {
+    const bus = new EventBus();
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const sink = openJsonlSink('-', bus, { stdout: out });
+    bus.emit({ type: 'diag', connId: null, level: 'warn', source: 'test', message: 'one' });
+    await sink.close();
+    bus.emit({ type: 'diag', connId: null, level: 'warn', source: 'test', message: 'two' });
+    const lines = parseLines(text);
+    expect(lines.map((e) => (e.type === 'diag' ? e.message : ''))).toEqual(['one']);
+  });
+
+  it('refuses a path it cannot write with a clear config error', () => {
+    const bus = new EventBus();
+    const bad = join(dir, 'no-such-folder', 'events.jsonl');
+    let err: unknown;
+    try {
+      openJsonlSink(bad, bus);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as LabError).kind).toBe('config');
+    expect((err as LabError).message).toContain(bad);
+    expect((err as LabError).message).toMatch(/ENOENT|no such file/i);
+    expect((err as LabError).hint).toMatch(/--events/);
+    expect(existsSync(bad)).toBe(false);
+    expect(() => openJsonlSink('', bus)).toThrow(LabError);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'turns a write failure (disk full) into one diag event and keeps the bus working',
+    async () => {
+      const bus = new EventBus();
+      const seen: ProxyEvent[] = [];
+      bus.on((e) => seen.push(e));
+      const sink = openJsonlSink('/dev/full', bus);
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'first' });
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'second' });
+      const diags = seen.filter((e) => e.type === 'diag' && e.source === 'sink');
+      expect(diags).toHaveLength(1);
+      expect(diags[0]).toMatchObject({
+        level: 'error',
+        message: expect.stringMatching(/\/dev\/full.*ENOSPC|no space/i),
+      });
+      expect(sink.error).toMatch(/ENOSPC|no space/i);
+      expect(seen.filter((e) => e.type === 'diag' && e.source === 'test')).toHaveLength(2);
+      await sink.close();
+    },
+  );
+});
