@@ -39,6 +39,13 @@ export class FlowStore {
   readonly maxWsMessages: number;
 
   private readonly flows = new Map<string, Flow>();
+  /**
+   * Flows in arrival order, as a ring: `order[head…]` are live. Evicting from the front of a
+   * Map is slow in V8 (deleted entries linger and `keys().next()` walks over them), so the
+   * order is kept here and the Map only answers lookups.
+   */
+  private order: Flow[] = [];
+  private head = 0;
   private readonly conns = new Map<string, ConnInfo>();
   private readonly listeners = new Set<() => void>();
   private seq = 0;
@@ -198,26 +205,31 @@ export class FlowStore {
 
   /** Every flow, oldest first. */
   all(): Flow[] {
-    return [...this.flows.values()];
+    return this.order.slice(this.head);
   }
 
   /** The flows matching `filter`, oldest first. */
   query(filter: FlowFilter = {}): Flow[] {
     const out: Flow[] = [];
-    for (const f of this.flows.values()) if (matchesFilter(f, filter)) out.push(f);
+    for (let i = this.head; i < this.order.length; i++) {
+      const f = this.order[i]!;
+      if (matchesFilter(f, filter)) out.push(f);
+    }
     return out;
   }
 
   /** How many flows carry each badge (the header's counts by visibility). */
   counts(): BadgeCounts {
     const counts = Object.fromEntries(BADGES.map((b) => [b, 0])) as BadgeCounts;
-    for (const f of this.flows.values()) counts[f.badge]++;
+    for (let i = this.head; i < this.order.length; i++) counts[this.order[i]!.badge]++;
     return counts;
   }
 
   /** Forget every flow and connection (the `c` key). The proxy's announcement is kept. */
   clear(): void {
     this.flows.clear();
+    this.order = [];
+    this.head = 0;
     this.conns.clear();
     this.evictedCount = 0;
     this.changed();
@@ -283,11 +295,18 @@ export class FlowStore {
 
   private insert(flow: Flow): void {
     this.flows.set(flow.id, flow);
-    while (this.flows.size > this.maxFlows) {
-      const oldest = this.flows.keys().next().value;
-      if (oldest === undefined) break;
-      this.flows.delete(oldest);
+    this.order.push(flow);
+    while (this.order.length - this.head > this.maxFlows) {
+      const oldest = this.order[this.head]!;
+      this.order[this.head] = undefined as unknown as Flow; // let it be collected
+      this.head++;
+      this.flows.delete(oldest.id);
       this.evictedCount++;
+    }
+    // Compact the ring once its dead front outweighs the live part.
+    if (this.head > 1024 && this.head > this.order.length / 2) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -387,12 +406,9 @@ export class FlowStore {
   }
 }
 
+/** The port of an absolute URL; a regex, not `new URL()`, because this runs for every request. */
 function portOf(url: string, scheme: 'http' | 'https'): number | null {
-  try {
-    const u = new URL(url);
-    return u.port ? Number(u.port) : scheme === 'https' ? 443 : 80;
-  } catch {
-    // A relative or odd URL: the port is simply unknown.
-    return null;
-  }
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^/:?#]*)(?::(\d+))?/i.exec(url);
+  if (!m) return null;
+  return m[1] ? Number(m[1]) : scheme === 'https' ? 443 : 80;
 }

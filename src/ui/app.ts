@@ -39,12 +39,14 @@ export interface UiOptions {
   stdout?: NodeJS.WritableStream;
   /** Hide passwords, cookies and tokens until `r` (default true: projector-safe). */
   redact?: boolean;
-  /** Redraw rate ceiling, frames per second (default 15). */
+  /** Redraw rate ceiling, frames per second (default 12: smooth to the eye, cheap for the proxy). */
   fps?: number;
   /** Shown in the header, e.g. `attached to ws://127.0.0.1:41234`. */
   source?: string;
   /** Mouse reporting (default off: it breaks text selection). */
   mouse?: boolean;
+  /** Called after each frame with the time it took, ms (the UI benchmark uses it). */
+  onFrame?: (ms: number) => void;
 }
 
 export interface RunningUi {
@@ -153,6 +155,12 @@ export function startUi(opts: UiOptions): RunningUi {
   }
 
   function draw(): void {
+    const started = performance.now();
+    drawFrame();
+    opts.onFrame?.(performance.now() - started);
+  }
+
+  function drawFrame(): void {
     const width = screen.width;
     const list = rows();
     selectedIndex = selectIndex(list);
@@ -394,7 +402,7 @@ export function startUi(opts: UiOptions): RunningUi {
   const unsubscribe = store.subscribe(() => {
     dirty = true;
   });
-  const fps = Math.max(1, Math.min(30, opts.fps ?? 15));
+  const fps = Math.max(1, Math.min(30, opts.fps ?? 12));
   const timer = setInterval(
     () => {
       if (controls) {

@@ -124,6 +124,34 @@ describe('FlowStore folding', () => {
     expect(flow?.wsDropped).toBe(2);
   });
 
+  it('reads the port from the URL (explicit, IPv6, or the scheme default)', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus);
+    const cases: Array<[string, 'http' | 'https', number]> = [
+      ['https://bank.test:8443/x', 'https', 8443],
+      ['http://[::1]:81/', 'http', 81],
+      ['https://user:pw@bank.test/', 'https', 443],
+      ['http://bank.test?q=1', 'http', 80],
+    ];
+    cases.forEach(([url, scheme], i) =>
+      bus.emit({
+        type: 'http.request',
+        connId: `c${i}`,
+        flowId: `p${i}`,
+        scheme,
+        method: 'GET',
+        url,
+        host: 'bank.test',
+        path: '/',
+        httpVersion: '1.1',
+        headers: [],
+        body: { text: '', size: 0, truncated: false },
+        visibility: 'wire',
+      }),
+    );
+    expect(cases.map((_c, i) => store.get(`p${i}`)?.port)).toEqual(cases.map((c) => c[2]));
+  });
+
   it('survives a response whose request it never saw', () => {
     const store = new FlowStore();
     const bus = new EventBus();
