@@ -242,3 +242,4 @@ export type {
   VictimEndRecord,
   VictimOutcome,
 } from './victim-types.ts';
+export { VICTIM_ACCOUNT } from './bank-data.ts';

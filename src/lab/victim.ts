@@ -77,6 +77,8 @@ export interface VictimOptions {
   record?: (r: VictimRecord) => void;
   /** Awaited before each step: `demo` waits for Enter here. */
   beforeStep?: (index: number, total: number, title: string) => Promise<void>;
+  /** Stop before the next step once aborted (the proxy is shutting down). */
+  signal?: AbortSignal;
   /** Run only these step ids or groups (`gallery`); default all. */
   only?: string[];
 }
@@ -312,6 +314,7 @@ export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
 
   for (const [i, step] of tour.entries()) {
     const index = i + 1;
+    if (opts.signal?.aborted) break;
     if (opts.beforeStep) await opts.beforeStep(index, tour.length, step.title);
     opts.print('');
     opts.print(`[${index}/${tour.length}] ${step.title} — ${step.url}`);

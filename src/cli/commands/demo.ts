@@ -53,19 +53,29 @@ export const command: Command = {
 
     const prompt = setup.events === '-' ? io.stderr : io.stdout;
     const lines = readline.createInterface({ input: io.stdin, terminal: false });
+    // Lines typed (or piped) ahead of time are kept, so "Enter Enter q" works however fast
+    // it arrives.
+    const buffered: string[] = [];
     const pending: ((line: string | null) => void)[] = [];
     let ended = false;
-    lines.on('line', (l) => pending.shift()?.(l));
+    lines.on('line', (l) => {
+      const waiter = pending.shift();
+      if (waiter) waiter(l);
+      else buffered.push(l);
+    });
     lines.on('close', () => {
       ended = true;
       for (const p of pending.splice(0)) p(null);
     });
-    const nextLine = (): Promise<string | null> =>
-      ended ? Promise.resolve(null) : new Promise((resolve) => pending.push(resolve));
+    const nextLine = (): Promise<string | null> => {
+      const ready = buffered.shift();
+      if (ready !== undefined) return Promise.resolve(ready);
+      return ended ? Promise.resolve(null) : new Promise((resolve) => pending.push(resolve));
+    };
     try {
       const summary = await runTour(setup, io, {
         async beforeStep(index, total, title) {
-          if (ended) return;
+          if (ended && buffered.length === 0) return;
           prompt.write(`\n-- next: step ${index}/${total}, ${title}. Enter to go, q to stop -- `);
           const answer = await nextLine();
           if (answer === null) prompt.write('(input ended: running the rest straight through)\n');

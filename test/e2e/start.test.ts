@@ -1,0 +1,209 @@
+// `npm start` for real: `node bin/mitm-lab.js start` spawned as a process under plain node (not
+// through vitest's transform), stdout a pipe (so: no terminal UI, the headless printer). It must
+// print the banner, serve the lab through the proxy, drive the victim and demo commands, and
+// stop cleanly on SIGINT (exit 0, HAR written, process gone).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
+import type { VictimRecord } from '../../src/lab/victim-types.ts';
+import { hasTool } from '../lab/support/clients.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/mitm-lab.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-'));
+const har = path.join(tmp, 'flows.har');
+const curl = hasTool('curl');
+
+let child: ChildProcess;
+let out = '';
+let err = '';
+let proxyUrl = '';
+let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+function run(
+  cmd: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = execFile(cmd, args, { timeout: 60_000, cwd: ROOT }, (e, stdout, stderr) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) p.stdin?.end(input);
+  });
+}
+
+beforeAll(async () => {
+  child = spawn(
+    process.execPath,
+    [BIN, 'start', '--listen', '127.0.0.1:0', '--ca-dir', tmp, '--har', har],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('Stop: Ctrl-C.') && Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
+}, 40_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL'); // only if a test failed before the SIGINT test
+    await exited;
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('mitm-lab start (stdout not a terminal)', () => {
+  it('prints the banner: proxy address, CA fingerprint, copy-paste commands', () => {
+    expect(proxyUrl, `stdout:\n${out}\nstderr:\n${err}`).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(out).toMatch(/SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    expect(out).toContain(`curl -x ${proxyUrl} -d user=alice`);
+    expect(out).toContain(`--cacert ${path.join(tmp, 'certs', 'ca.pem')}`);
+    expect(out).toContain(`mitm-lab victim --ca-dir ${tmp} --proxy ${proxyUrl}`);
+    expect(out).toContain(`chromium --proxy-server=${proxyUrl} --user-data-dir=$(mktemp -d)`);
+    expect(out).not.toContain('Live view:'); // no terminal UI without a TTY
+  });
+
+  it.skipIf(!curl)('serves the lab through the proxy: bank.test over HTTP', async () => {
+    const r = await run('curl', ['-sS', '--max-time', '10', '-x', proxyUrl, 'http://bank.test/']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('<h1>bank.test</h1>');
+    const index = await run('curl', [
+      '-sS',
+      '--max-time',
+      '10',
+      '-x',
+      proxyUrl,
+      'http://lab.test/',
+    ]);
+    expect(index.stdout).toContain('expired.bank.test');
+  });
+
+  it.skipIf(!curl)('decrypts HTTPS for a client given the mitm-lab CA', async () => {
+    const r = await run('curl', [
+      '-sS',
+      '--max-time',
+      '10',
+      '-x',
+      proxyUrl,
+      '--cacert',
+      path.join(tmp, 'certs', 'ca.pem'),
+      '-d',
+      `user=${VICTIM_ACCOUNT.user}`,
+      '-d',
+      `password=${VICTIM_ACCOUNT.password}`,
+      'https://bank.test/login',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Welcome, Alice Liddell');
+  });
+
+  it('runs the victim command against it, with its own JSONL record', async () => {
+    const events = path.join(tmp, 'victim.jsonl');
+    const r = await run(process.execPath, [
+      BIN,
+      'victim',
+      '--ca-dir',
+      tmp,
+      '--proxy',
+      proxyUrl,
+      '--only',
+      'http-login,gallery:expired',
+      '--events',
+      events,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('[1/2] Log in over plain HTTP');
+    expect(r.stdout).toContain('certificate has expired');
+    const records = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as VictimRecord);
+    expect(records[0]).toMatchObject({ type: 'victim.start', profile: 'normal' });
+    expect(records[records.length - 1]).toMatchObject({ type: 'victim.end', steps: 2 });
+    const steps = records.filter((x) => x.type === 'victim.step');
+    expect(steps.map((s) => [s.step, s.attempt, s.outcome])).toEqual([
+      ['http-login', 1, 'ok'],
+      ['gallery:expired', 1, 'refused-certificate'],
+      ['gallery:expired', 2, 'refused-certificate'],
+    ]);
+    expect(steps[2]).toMatchObject({ code: 'CERT_HAS_EXPIRED' });
+  });
+
+  it('runs demo step by step from stdin lines, and stops on q', async () => {
+    const r = await run(
+      process.execPath,
+      [BIN, 'demo', '--ca-dir', tmp, '--proxy', proxyUrl, '--only', 'http-login,wss-chat'],
+      '\nq\n',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('-- next: step 1/2, Log in over plain HTTP.');
+    expect(r.stdout).toContain('[1/2] Log in over plain HTTP');
+    expect(r.stdout).toContain('-- next: step 2/2');
+    expect(r.stdout).not.toContain('[2/2]');
+    expect(r.stdout).toContain('stopped.');
+  });
+
+  it('printed one headless line per outcome, the HTTP password among them', () => {
+    expect(out).toMatch(/HTTP\s+plaintext\s+POST http:\/\/bank\.test\/login/);
+  });
+
+  it('stops cleanly on SIGINT: exit code 0, HAR written, process gone', async () => {
+    expect(child.kill('SIGINT')).toBe(true);
+    const result = await Promise.race([
+      exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
+    ]);
+    expect(result).toEqual({ code: 0, signal: null });
+    expect(out).toContain('mitm-lab: stopped.');
+    expect(existsSync(har)).toBe(true);
+    const entries = (JSON.parse(readFileSync(har, 'utf8')) as { log: { entries: unknown[] } }).log
+      .entries;
+    expect(entries.length).toBeGreaterThan(0);
+    expect(() => process.kill(child.pid!, 0)).toThrow(); // no such process
+  });
+});
+
+describe('mitm-lab start, usage', () => {
+  it('answers --help with the options and exit 0', async () => {
+    const r = await run(process.execPath, [BIN, 'start', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--headless');
+    expect(r.stdout).toContain('--listen HOST:PORT');
+  });
+
+  it('rejects a bad option with exit 2', async () => {
+    const r = await run(process.execPath, [BIN, 'start', '--mode', 'sideways']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--mode');
+  });
+
+  it('fails with exit 1 and a clear message when the port is taken', async () => {
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await run(process.execPath, [
+        BIN,
+        'start',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--ca-dir',
+        tmp,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/in use|EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
