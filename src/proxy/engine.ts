@@ -929,19 +929,26 @@ class Engine {
       cb();
       return;
     }
+    let shownHost = options.host;
+    let urlPort = options.port;
     if (conn?.connect) {
-      // The library takes the port from the Host header (default 443/80): the CONNECT target
-      // says where the client really meant to go.
-      const hostHeader = req.headers.host ?? '';
-      if (!/:\d+$/.test(hostHeader.replace(/^\[[^\]]*\]/, ''))) options.port = conn.connect.port;
+      // The library aims at the Host header (port 443/80 unless it names one). The client's
+      // CONNECT said where it meant to go: connect there; SNI and Host keep naming the site
+      // (Node's agent takes the TLS server name from the Host header).
+      const explicit = /:(\d+)$/.exec((req.headers.host ?? '').replace(/^\[[^\]]*\]/, ''));
+      urlPort = explicit ? Number(explicit[1]) : conn.connect.port;
+      shownHost = options.host;
+      options.host = conn.connect.host;
+      options.port = conn.connect.port;
     }
     const attempt = conn?.tls;
     if (conn && attempt && !attempt.decided) this.accept(conn, attempt, req.socket);
     const flow = this.flowRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
       secure: ctx.isSSL,
-      host: options.host,
+      host: shownHost,
       port: options.port,
+      urlPort,
       path: options.path,
     });
     this.flows.set(ctx, flow);

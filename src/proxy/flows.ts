@@ -50,12 +50,23 @@ export class FlowRecorder {
   /** Start recording a request about to go upstream to `host:port`. */
   begin(
     req: http.IncomingMessage,
-    target: { connId: string; secure: boolean; host: string; port: number; path: string },
+    target: {
+      connId: string;
+      secure: boolean;
+      /** The host name the client asked for (URL, events). */
+      host: string;
+      /** The port the proxy connects to. */
+      port: number;
+      /** The port the URL shows, when it differs (Host header versus CONNECT). */
+      urlPort?: number;
+      path: string;
+    },
   ): Flow {
     const scheme = target.secure ? 'https' : 'http';
     const defaultPort = target.secure ? 443 : 80;
     const urlHost = net.isIPv6(target.host) ? `[${target.host}]` : target.host;
     const path = target.path || '/';
+    const urlPort = target.urlPort ?? target.port;
     const flow: Flow = {
       id: this.nextId(),
       connId: target.connId,
@@ -63,7 +74,7 @@ export class FlowRecorder {
       scheme,
       host: target.host,
       port: target.port,
-      url: `${scheme}://${urlHost}${target.port === defaultPort ? '' : `:${target.port}`}${path}`,
+      url: `${scheme}://${urlHost}${urlPort === defaultPort ? '' : `:${urlPort}`}${path}`,
       path,
       visibility: target.secure ? 'proxy-only' : 'wire',
       start: performance.now(),

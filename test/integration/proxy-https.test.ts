@@ -5,12 +5,14 @@
 // eavesdrop mode never forges and shows only what a passive observer sees.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import {
   curl,
   makeTestPki,
   nodeHttpsViaProxy,
+  openTunnel,
   python,
   startOrigin,
   startTestProxy,
@@ -29,6 +31,7 @@ const NAMES = [
   'eaves12.test',
   'eaves13.test',
   'example.com',
+  'nodns.test',
 ];
 let origin: Origin;
 let tp: TestProxy;
@@ -124,6 +127,29 @@ describe('a client that trusts the mitm-lab CA', () => {
     );
     expect(clientRandoms.size).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(tp.events)).not.toContain(keylog[0]?.split(' ')[2] ?? 'no-keylog');
+  });
+});
+
+describe('where the proxy connects', () => {
+  it('to the CONNECT target, while SNI and Host name the site (no DNS for the name)', async () => {
+    const bare = await startTestProxy({ upstreamCa: [rootPem] }); // no resolve rules at all
+    try {
+      const { socket } = await openTunnel(bare.proxy.port, `127.0.0.1:${origin.httpsPort}`);
+      const s = tls.connect({ socket, servername: 'nodns.test', ca: [bare.ca.certPem] });
+      let reply = '';
+      s.on('data', (c: Buffer) => (reply += c.toString()));
+      s.write('GET /direct HTTP/1.1\r\nHost: nodns.test\r\nConnection: close\r\n\r\n');
+      await new Promise((r) => s.once('close', r));
+      expect(reply).toContain('hello GET /direct');
+      const req = await bare.waitFor('http.request', (e) => e.path === '/direct');
+      expect(req.url).toBe(`https://nodns.test:${origin.httpsPort}/direct`);
+      const forged = bare.of('tls.forged')[0];
+      expect(forged?.host).toBe('nodns.test');
+      const res = await bare.waitFor('http.response', (e) => e.flowId === req.flowId);
+      expect(res.upstreamCertificate?.sans).toContain('DNS:nodns.test');
+    } finally {
+      await bare.close();
+    }
   });
 });
 
