@@ -94,6 +94,16 @@ describe('layout', () => {
     expect(lines[23]).toContain('q quit');
   });
 
+  it('survives a terminal smaller than 80x24 and grows back', async () => {
+    const { h } = setup({ cols: 100, rows: 30 });
+    await h.resize(40, 10);
+    expect(h.screen().split('\n')).toHaveLength(10);
+    await h.press('2', 'enter', 'down', '?');
+    await h.resize(100, 30);
+    await h.press('escape', 'escape');
+    expect(h.screen()).toContain('HTTP plaintext');
+  });
+
   it('never turns on mouse reporting unless asked, and draws no emoji', () => {
     const { h } = setup();
     h.screen();
