@@ -16,6 +16,11 @@ import { explain } from '../explain/index.ts';
 
 /** Requests waiting for their response; beyond this the oldest is printed without one. */
 const MAX_PENDING_REQUESTS = 1000;
+/**
+ * After a connection closes, how long its unanswered requests wait before being printed as
+ * "(no response)": the engine may report a response just after the client left.
+ */
+const NO_RESPONSE_GRACE_MS = 1000;
 /** Longest text preview of a WebSocket message in a line. */
 const WS_PREVIEW_CHARS = 60;
 
@@ -80,6 +85,7 @@ function httpWord(visibility: Visibility): string {
  */
 export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream): HeadlessPrinter {
   const pending = new Map<string, HttpRequestEvent>();
+  const timers = new Set<NodeJS.Timeout>();
   let lines = 0;
   let broken = false;
   const onError = (): void => {
@@ -180,14 +186,23 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         print(e.at, `${pad('WS')}${where}  ${dir} ${body} (${formatBytes(e.size)})`);
         break;
       }
-      case 'conn.close':
-        // Requests of this connection that never got an answer still get their line.
-        for (const [id, r] of pending) {
-          if (r.connId !== e.connId) continue;
-          pending.delete(id);
-          printRequestOnly(r, '(no response)');
-        }
+      case 'conn.close': {
+        // Requests of this connection that never got an answer still get their line, after a
+        // grace period in case the response event is on its way.
+        const connId = e.connId;
+        if (![...pending.values()].some((r) => r.connId === connId)) break;
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          for (const [id, r] of pending) {
+            if (r.connId !== connId) continue;
+            pending.delete(id);
+            printRequestOnly(r, '(no response)');
+          }
+        }, NO_RESPONSE_GRACE_MS);
+        timer.unref();
+        timers.add(timer);
         break;
+      }
       case 'diag':
         if (e.level === 'warn') print(e.at, `${pad('WARN')}[${e.source}] ${e.message}`);
         else if (e.level === 'error') print(e.at, `${pad('ERROR')}[${e.source}] ${e.message}`);
@@ -213,6 +228,8 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
     },
     detach() {
       unsubscribe();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       for (const r of pending.values()) printRequestOnly(r, '(no response)');
       pending.clear();
       out.removeListener('error', onError);
