@@ -133,11 +133,10 @@ describe('mitm-lab start under tmux', () => {
       'Enter',
     );
 
-    const first = await waitFor(
-      /proxy 127\.0\.0\.1:\d+/,
-      'the header with the proxy address',
-      60_000,
-    );
+    // start prints its banner and waits for Enter before the UI takes the screen.
+    await waitFor(/Press Enter to open the live view/, 'the banner', 60_000);
+    tmux('send-keys', '-t', SESSION, 'Enter');
+    const first = await waitFor(/mitm-lab {2}proxy 127\.0\.0\.1:\d+/, 'the UI header', 30_000);
     const shown = Number(/proxy 127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
     expect(shown).toBe(port);
     const proxy = `http://127.0.0.1:${port}`;
