@@ -70,12 +70,17 @@ export class WireTap {
 
   /**
    * Start parsing TLS records from the next byte in each direction — for a CONNECT tunnel whose
-   * first bytes are the CONNECT request and the proxy's `200`. Calling it again does nothing.
+   * first bytes are the CONNECT request and the proxy's `200`. `alreadySeenUp` are client bytes
+   * already captured that belong to TLS (the `head` a client pipelined after its CONNECT): they
+   * are parsed, not counted again. Calling it again does nothing.
    */
-  beginTls(): void {
+  beginTls(alreadySeenUp?: Buffer, now: number = nowMs()): void {
     if (this.upRecords) return;
     this.upRecords = new TlsRecordStream('up', this.t0, this.session);
     this.downRecords = new TlsRecordStream('down', this.t0, this.session);
+    if (alreadySeenUp && alreadySeenUp.length > 0) {
+      this.addRecords(this.upRecords.push(alreadySeenUp, now));
+    }
   }
 
   /** Bytes from the client. */

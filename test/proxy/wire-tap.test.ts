@@ -116,6 +116,18 @@ describe('WireTap', () => {
     expect(Buffer.from(snap.up.base64, 'base64').toString('latin1')).toMatch(/^CONNECT bank\.test/);
   });
 
+  it('parses a pipelined head given to beginTls without counting it twice', () => {
+    const tap = new WireTap({ limitBytes: 1024, tls: false, t0: 0 });
+    const connect = Buffer.from('CONNECT bank.test:443 HTTP/1.1\r\n\r\n');
+    const alert = Buffer.from([21, 3, 3, 0, 2, 2, 48]);
+    tap.up(Buffer.concat([connect, alert.subarray(0, 3)]), 0); // the head arrived with the CONNECT
+    tap.beginTls(alert.subarray(0, 3), 1);
+    tap.up(alert.subarray(3), 2);
+    expect(tap.bytesUp).toBe(connect.length + alert.length);
+    expect(tap.clientAlert()).toEqual({ code: 48, name: 'unknown_ca' });
+    expect(tap.snapshot().records).toHaveLength(1);
+  });
+
   it('prefers a fatal client alert over an earlier warning', () => {
     const tap = new WireTap({ limitBytes: 64, tls: true });
     tap.up(Buffer.from([21, 3, 3, 0, 2, 1, 90]));
