@@ -124,6 +124,31 @@ describe('mitm-lab proxy (process)', () => {
     expect(keylog.every((l) => /^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+$/.test(l))).toBe(true);
   });
 
+  it('--events - writes JSON Lines to stdout, the readable lines to stderr', async () => {
+    const p = spawnCli(['proxy', '--listen', '127.0.0.1:0', '--ca-dir', files.ca, '--events', '-']);
+    try {
+      await until(
+        () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(p.err()),
+        'the banner on stderr',
+      );
+      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(p.err())?.[1]);
+      await curl([
+        '-x',
+        `http://127.0.0.1:${port}`,
+        `http://cli.localhost:${origin.httpPort}/jsonl`,
+      ]);
+      await until(() => p.out().includes('"http.response"'), 'the response event');
+      p.child.kill('SIGINT');
+      expect(await p.exit).toBe(0);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+    const lines = p.out().trim().split('\n');
+    const types = lines.map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types[0]).toBe('proxy.listening');
+    expect(types).toContain('http.request');
+  });
+
   it('a port in use is a clear runtime error (exit 1)', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

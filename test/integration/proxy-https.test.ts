@@ -224,6 +224,30 @@ describe('a client that does not trust the mitm-lab CA (auto mode)', () => {
     expect(tp.of('tls.forged').filter((e) => e.host === 'example.com')).toHaveLength(0);
   });
 
+  it('intercept mode keeps forging for a host that refused (no memory)', async () => {
+    tp.proxy.controls.setMode('intercept');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await curl([
+          '-x',
+          tp.proxy.url,
+          '--cacert',
+          rootFile,
+          url('node13.test', `/i${i}`),
+        ]);
+        expect(r.code).toBe(60);
+      }
+    } finally {
+      tp.proxy.controls.setMode('auto');
+    }
+    const rejections = tp.of('tls.client-rejected').filter((e) => e.host === 'node13.test');
+    // One from the Node test above (auto), then two in intercept mode that do not tunnel.
+    expect(rejections.slice(-2).map((e) => [e.outcome, e.willTunnel])).toEqual([
+      ['alert', false],
+      ['alert', false],
+    ]);
+  });
+
   it('forgetRejected() forgets the refused hosts', () => {
     expect(tp.proxy.controls.forgetRejected()).toBeGreaterThanOrEqual(3);
     expect(tp.proxy.controls.forgetRejected()).toBe(0);
