@@ -3,9 +3,22 @@
 
 const TOKEN = /\{(?:open|close|\/?[a-z0-9-]*)\}|[^{]+|\{/gi;
 
+/**
+ * How far continuation rows are indented: under the value of a `label  value` line (two or
+ * more spaces after a short label), else under the line's own indentation. Plain text only.
+ */
+function hangingIndent(plain: string, width: number): number {
+  const m = /^(\s*(?:\S+ )*?\S+ {2,})\S/.exec(plain);
+  const indent = m?.[1] && m[1].length <= 24 ? m[1].length : (/^\s*/.exec(plain)?.[0].length ?? 0);
+  return indent < width / 2 ? indent : 0;
+}
+
 /** Split one tagged line into rows of at most `width` visible characters. */
 export function wrapTagged(line: string, width: number): string[] {
   if (width <= 0) return [line];
+  const plain = line.replace(/\{(open|close)\}/g, 'x').replace(/\{\/?[a-z0-9-]*\}/gi, '');
+  if (plain.length <= width) return [line];
+  const pad = ' '.repeat(hangingIndent(plain, width));
   const rows: string[] = [];
   let row = '';
   let visible = 0;
@@ -17,8 +30,8 @@ export function wrapTagged(line: string, width: number): string[] {
       if (name === 'open' || name === 'close') {
         if (visible >= width) {
           rows.push(row + (open.length ? '{/}' : ''));
-          row = open.map((t) => `{${t}}`).join('');
-          visible = 0;
+          row = pad + open.map((t) => `{${t}}`).join('');
+          visible = pad.length;
         }
         row += tok;
         visible++;
@@ -39,8 +52,8 @@ export function wrapTagged(line: string, width: number): string[] {
       const room = width - visible;
       if (room <= 0) {
         rows.push(row + (open.length ? '{/}' : ''));
-        row = open.map((t) => `{${t}}`).join('');
-        visible = 0;
+        row = pad + open.map((t) => `{${t}}`).join('');
+        visible = pad.length;
         continue;
       }
       let take = Math.min(room, text.length);

@@ -38,6 +38,16 @@ describe('wrapTagged', () => {
     expect(rows[1]).toMatch(/^\{red-fg\}cccc/);
   });
 
+  it('indents continuation rows under the value of a "label  value" line', () => {
+    const rows = wrapTagged('  curl     exit 60: certificate problem here', 24).map(stripTags);
+    expect(rows).toEqual([
+      '  curl     exit 60:',
+      '           certificate',
+      '           problem here',
+    ]);
+    expect(rows.every((r) => r.length <= 24)).toBe(true);
+  });
+
   it('cuts a long word and never exceeds the width', () => {
     const rows = wrapTagged('x'.repeat(25), 10);
     expect(rows.map((r) => stripTags(r).length)).toEqual([10, 10, 5]);
