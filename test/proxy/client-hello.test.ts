@@ -6,7 +6,12 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseHello, peekClientHello, type HelloPeek } from '../../src/proxy/client-hello.ts';
+import {
+  guessClient,
+  parseHello,
+  peekClientHello,
+  type HelloPeek,
+} from '../../src/proxy/client-hello.ts';
 import {
   curl,
   hasTool,
@@ -426,5 +431,57 @@ describe('parseHello', () => {
     const notHello = Buffer.from(hello);
     notHello[5] = 2; // a ServerHello type byte
     expect(await parseHello(notHello)).toBeNull();
+  });
+});
+
+describe('guessClient (the heuristic, on ClientHello shapes of clients not installed here)', () => {
+  type Message = Parameters<typeof guessClient>[0];
+  const ext = (id: number, data: Record<string, unknown> | null = null) => ({ id, data });
+  const hello = (cipherSuites: number[], extensions: Message['extensions']): Message => ({
+    version: 0x0303,
+    random: Buffer.alloc(32),
+    sessionId: Buffer.alloc(0),
+    cipherSuites,
+    compressionMethods: [0],
+    extensions,
+  });
+  const alpn = (...protocols: string[]) => ext(16, { protocols });
+  const TLS13 = [0x1301, 0x1302, 0x1303];
+
+  it('says chromium for GREASE with ALPS', () => {
+    const m = hello([0x7a7a, ...TLS13, 0xc02b], [ext(0x4a4a), alpn('h2', 'http/1.1'), ext(17513)]);
+    expect(guessClient(m)).toBe('chromium');
+  });
+
+  it('says chromium for GREASE with brotli certificate compression', () => {
+    const m = hello([0x0a0a, ...TLS13], [alpn('h2'), ext(27, { algorithms: [2] })]);
+    expect(guessClient(m)).toBe('chromium');
+  });
+
+  it('says safari for GREASE and h2 without Chromium marks, null without h2', () => {
+    expect(guessClient(hello([0x1a1a, ...TLS13], [alpn('h2', 'http/1.1')]))).toBe('safari');
+    expect(guessClient(hello([0x1a1a, ...TLS13], [alpn('http/1.1')]))).toBeNull();
+  });
+
+  it('says firefox for record_size_limit with delegated_credentials and no GREASE', () => {
+    expect(guessClient(hello([...TLS13, 0xc02b], [alpn('h2'), ext(28), ext(34)]))).toBe('firefox');
+  });
+
+  it('tells OpenSSL users apart by their TLS 1.2 cipher order and ALPN', () => {
+    const openssl = [...TLS13, 0xc02c, 0xc030, 0x009f, 0xcca9, 0xc013, 0x00ff];
+    expect(guessClient(hello(openssl, [alpn('h2', 'http/1.1')]))).toBe('curl');
+    expect(guessClient(hello(openssl, []))).toBe('openssl');
+    expect(guessClient(hello(openssl, [alpn('h2')]))).toBeNull(); // OpenSSL order, unusual ALPN
+    expect(guessClient(hello([...TLS13, 0xc02f, 0xc02b, 0x00ff], []))).toBe('node');
+    expect(guessClient(hello([...TLS13, 0xc02c, 0xc030, 0xc02b, 0xc02f, 0x00ff], []))).toBe(
+      'python',
+    );
+    // Python's order but with SHA-1 CBC suites is not Python's default: no guess.
+    expect(guessClient(hello([...TLS13, 0xc02c, 0xc030, 0xc02b, 0xc013, 0x00ff], []))).toBeNull();
+  });
+
+  it('answers null when nothing is specific', () => {
+    expect(guessClient(hello([...TLS13, 0xc02f], []))).toBeNull(); // no renegotiation SCSV
+    expect(guessClient(hello([0xc02b, 0x00ff], []))).toBeNull();
   });
 });
