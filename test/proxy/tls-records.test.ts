@@ -1,7 +1,7 @@
 // The passive record parser on real captured handshakes: TLS 1.2 shows the server's chain in
 // clear, TLS 1.3 only sizes; curl's refusal is alert 48 in clear; splitting the bytes anywhere
 // (TCP chunks) or the handshake across records changes nothing; garbage invents no records.
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertSummary, TlsRecord } from '../../src/events/types.ts';
@@ -268,5 +268,40 @@ describe('TlsRecordStream on bad input', () => {
         alert: { level: 'warning', code: 0, name: 'close_notify' },
       },
     ]);
+  });
+});
+
+describe('TlsRecordStream on random handshake bytes', () => {
+  it('never throws, and reports every well-framed record', () => {
+    for (let round = 0; round < 300; round++) {
+      const s = new TlsRecordStream(round % 2 ? 'up' : 'down', 0);
+      const records: Buffer[] = [];
+      const n = 1 + randomInt(6);
+      for (let i = 0; i < n; i++) {
+        // Handshake records whose messages claim random types (ServerHello, Certificate,
+        // ServerKeyExchange often) and random lengths, with random bodies.
+        const body = randomBytes(randomInt(300));
+        if (body.length > 0) body[0] = [2, 11, 12, randomInt(256)][randomInt(4)] ?? 2;
+        records.push(
+          Buffer.from([
+            [22, 21, 20, 23][randomInt(4)] ?? 22,
+            3,
+            3,
+            body.length >> 8,
+            body.length & 0xff,
+          ]),
+          body,
+        );
+      }
+      const wire = Buffer.concat(records);
+      let got = 0;
+      for (let i = 0; i < wire.length;) {
+        const k = 1 + randomInt(64);
+        got += s.push(wire.subarray(i, i + k), 0).length;
+        i += k;
+      }
+      expect(s.desynced).toBe(false);
+      expect(got).toBe(n);
+    }
   });
 });
