@@ -1046,8 +1046,19 @@ class Engine {
       visibility: ctx.isSSL ? ('proxy-only' as const) : ('wire' as const),
     };
     this.wsFlows.set(ctx, flow);
-    const url = ctx.proxyToServerWebSocketOptions?.url ?? '';
+    const wsOptions = ctx.proxyToServerWebSocketOptions;
+    const url = wsOptions?.url ?? '';
     const parsed = URL.canParse(url) ? new URL(url) : null;
+    if (conn?.connect && wsOptions && parsed) {
+      // As for requests: connect where the CONNECT pointed; the Host header (copied by the
+      // library) keeps naming the site, and the TLS server name follows it.
+      const target = new URL(parsed.href);
+      target.hostname = net.isIPv6(conn.connect.host)
+        ? `[${conn.connect.host}]`
+        : conn.connect.host;
+      target.port = String(conn.connect.port);
+      wsOptions.url = target.href;
+    }
     if (upgrade) {
       const headers = headerPairs(upgrade.rawHeaders);
       this.emit({

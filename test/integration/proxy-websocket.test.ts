@@ -14,9 +14,11 @@ import tls from 'node:tls';
 
 let origin: Origin;
 let tp: TestProxy;
+let rootPem: string;
 
 beforeAll(async () => {
   const pki = makeTestPki();
+  rootPem = pki.rootPem;
   origin = await startOrigin(pki.leaf(['chat.test']));
   tp = await startTestProxy({
     upstreamCa: [pki.rootPem],
@@ -34,12 +36,13 @@ async function echo(
   scheme: 'ws' | 'wss',
   port: number,
   messages: (string | Buffer)[],
+  via: { proxy: TestProxy; connectHost: string } = { proxy: tp, connectHost: 'chat.test' },
 ): Promise<(string | Buffer)[]> {
-  const { socket } = await openTunnel(tp.proxy.port, `chat.test:${port}`);
+  const { socket } = await openTunnel(via.proxy.proxy.port, `${via.connectHost}:${port}`);
   const ws = new WebSocket(`${scheme}://chat.test:${port}/chat`, {
     createConnection: () =>
       scheme === 'wss'
-        ? tls.connect({ socket, servername: 'chat.test', ca: [tp.ca.certPem] })
+        ? tls.connect({ socket, servername: 'chat.test', ca: [via.proxy.ca.certPem] })
         : socket,
   } as never);
   const got: (string | Buffer)[] = [];
@@ -58,6 +61,23 @@ async function echo(
 }
 
 describe('WebSockets', () => {
+  it('wss:// through a CONNECT to an address reaches that address (the name needs no DNS)', async () => {
+    const bare = await startTestProxy({ upstreamCa: [rootPem] });
+    try {
+      const got = await echo('wss', origin.httpsPort, ['via address'], {
+        proxy: bare,
+        connectHost: '127.0.0.1',
+      });
+      expect(got).toEqual(['via address']);
+      await bare.waitFor(
+        'ws.message',
+        (e) => e.preview === 'via address' && e.direction === 'server-to-client',
+      );
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('ws:// messages are events with visibility wire', async () => {
     const got = await echo('ws', origin.httpPort, ['hello over ws', Buffer.from([1, 2, 3])]);
     expect(got[0]).toBe('hello over ws');
