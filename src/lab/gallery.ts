@@ -285,7 +285,8 @@ export const GALLERY: readonly GalleryEntry[] = [
     tls: { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' },
     browsers: {
       chromium: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
-      firefox: 'SSL_ERROR_UNSUPPORTED_VERSION',
+      firefox:
+        'SSL_ERROR_PROTOCOL_VERSION_ALERT (SSL_ERROR_UNSUPPORTED_VERSION when a server answers with the old version instead of an alert)',
     },
     clients: {
       node: {
@@ -313,7 +314,8 @@ export const GALLERY: readonly GalleryEntry[] = [
     tls: { minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_CCM_8_SHA256' },
     browsers: {
       chromium: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
-      firefox: 'SSL_ERROR_NO_CYPHER_OVERLAP',
+      firefox:
+        'SSL_ERROR_HANDSHAKE_FAILURE_ALERT (SSL_ERROR_NO_CYPHER_OVERLAP when Firefox itself finds no common suite)',
     },
     clients: {
       node: {
