@@ -142,10 +142,11 @@ export class FlowStore {
       }
       case 'http.request': {
         const c = this.conn(e.connId, e.at);
-        const { body, ...rest } = e;
         const existing = this.flows.get(e.flowId);
         const flow: Flow = existing ?? this.newFlow(e.flowId, 'http', c, e.at);
-        flow.request = { ...rest, body: this.capBody(body) };
+        // The event itself is kept (no copy per request) unless its body must be cut.
+        const body = this.capBody(e.body);
+        flow.request = body === e.body ? e : { ...e, body };
         flow.badge = e.visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted';
         flow.visibility = e.visibility;
         flow.host = e.host;
@@ -162,8 +163,8 @@ export class FlowStore {
       }
       case 'http.response': {
         const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
-        const { body, ...rest } = e;
-        flow.response = { ...rest, body: this.capBody(body) };
+        const body = this.capBody(e.body);
+        flow.response = body === e.body ? e : { ...e, body };
         flow.status = e.status;
         flow.size = e.body.size;
         if (flow.outcome !== 'upstream-error') flow.outcome = 'ok';
@@ -369,7 +370,7 @@ export class FlowStore {
 
   private capBody(body: BodyCapture): StoredBody {
     if ('text' in body) {
-      if (body.text.length <= this.maxBodyChars) return { ...body, storeCut: false };
+      if (body.text.length <= this.maxBodyChars) return body;
       return {
         text: body.text.slice(0, this.maxBodyChars),
         size: body.size,
@@ -379,7 +380,7 @@ export class FlowStore {
     }
     // Base64 is cut on a 4-character boundary so it still decodes.
     const limit = this.maxBodyChars - (this.maxBodyChars % 4);
-    if (body.base64.length <= limit) return { ...body, storeCut: false };
+    if (body.base64.length <= limit) return body;
     return {
       base64: body.base64.slice(0, limit),
       size: body.size,

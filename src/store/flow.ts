@@ -44,7 +44,7 @@ export const FLOW_OUTCOMES: readonly FlowOutcome[] = [
 /** A body as the store keeps it: the capture, cut again to the store's limit when needed. */
 export type StoredBody = BodyCapture & {
   /** True when the store cut the capture further (the original `truncated` still holds). */
-  storeCut: boolean;
+  storeCut?: boolean;
 };
 
 /** Everything known about one client connection, folded from its events. */
