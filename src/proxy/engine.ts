@@ -620,7 +620,6 @@ class Engine {
     conn.connect = { host, port };
     this.byConnectReq.set(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    conn.wire.beginTls();
     if (head.length > 0) socket.unshift(head);
     const peek = await peekClientHello(socket, this.helloTimeout);
     if (conn.closed && peek.kind !== 'tls') return;
@@ -686,6 +685,11 @@ class Engine {
     // The client left while its ClientHello was being parsed: conn.close is out already,
     // and nothing may follow it.
     if (conn.closed || conn.socket.destroyed) return;
+    // TLS from here on: what the client sent since the 200 (its ClientHello, put back by the
+    // peek and already counted) is handed to the record parser first.
+    const pending = drainBuffered(conn.socket);
+    conn.wire.beginTls(pending);
+    if (pending.length > 0) conn.socket.unshift(pending);
     this.emit({
       type: 'tls.client-hello',
       connId: conn.id,
@@ -751,12 +755,10 @@ class Engine {
     };
     // The library takes the first bytes as `head` and re-emits them itself; the tap already
     // counted them when they arrived (the peek put them back without going through push).
-    const chunks: Buffer[] = [];
-    let chunk: Buffer | null;
-    while ((chunk = conn.socket.read() as Buffer | null) !== null) chunks.push(chunk);
+    const head = drainBuffered(conn.socket);
     // The library forges for `url`'s host: make it the name the client asked for (SNI).
     req.url = `${name}:${port}`;
-    this.lib._onHttpServerConnectData(req, conn.socket, Buffer.concat(chunks));
+    this.lib._onHttpServerConnectData(req, conn.socket, head);
   }
 
   private tunnel(
@@ -1139,6 +1141,14 @@ class Engine {
       flow?.connId ?? null,
     );
   }
+}
+
+/** Everything in a socket's read buffer (bytes a peek put back), without waiting for more. */
+function drainBuffered(socket: net.Socket): Buffer {
+  const chunks: Buffer[] = [];
+  let chunk: Buffer | null;
+  while ((chunk = socket.read() as Buffer | null) !== null) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 function noop(): void {

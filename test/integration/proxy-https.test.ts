@@ -94,6 +94,11 @@ describe('a client that trusts the mitm-lab CA', () => {
     expect(res.upstreamProtocol).toBe('TLSv1.3');
     expect(res.upstreamCipher).toBeTruthy();
     expect(res.timings.tlsMs).not.toBeNull();
+    const close = await tp.waitFor('conn.close', (e) => e.connId === req.connId);
+    expect(close.wire.records[0]).toMatchObject({ dir: 'up', handshake: ['ClientHello'] });
+    expect(
+      close.wire.records.filter((r) => r.contentType === 'application_data').length,
+    ).toBeGreaterThan(1);
     const forged = tp.of('tls.forged').find((e) => e.connId === req.connId);
     expect(forged?.certificate.issuer).toContain(tp.ca.name);
     const accepted = tp.of('tls.client-accepted').filter((e) => e.connId === req.connId);
@@ -281,6 +286,18 @@ describe('eavesdrop mode', () => {
     const { summary, close, mine } = await run('eaves12.test', '1.2');
     expect(summary.reason).toBe('mode-eavesdrop');
     expect(summary.tlsVersion).toBe('TLS 1.2');
+    // The capture starts with the CONNECT in clear; the records with the ClientHello.
+    expect(Buffer.from(close.wire.up.base64, 'base64').toString('latin1')).toMatch(
+      /^CONNECT eaves12\.test:/,
+    );
+    expect(close.wire.records[0]).toMatchObject({
+      dir: 'up',
+      contentType: 'handshake',
+      handshake: ['ClientHello'],
+    });
+    expect(
+      close.wire.records.some((r) => r.dir === 'down' && r.handshake?.includes('ServerHello')),
+    ).toBe(true);
     expect(summary.serverCertificates?.[0]?.sans).toContain('DNS:eaves12.test');
     expect(
       summary.serverCertificates?.[1]?.subjectCN ?? summary.serverCertificates?.[0]?.issuer,

@@ -192,6 +192,35 @@ describe('garbage and broken clients', () => {
     await stillServes();
   });
 
+  it('a client that pipelines its ClientHello right behind the CONNECT is read once, as TLS', async () => {
+    const hello = await captureClientHello('pipelined.test');
+    const socket = net.connect(tp.proxy.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.on('data', () => undefined);
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `CONNECT pipelined.test:${origin.httpsPort} HTTP/1.1\r\nHost: pipelined.test\r\n\r\n`,
+        ),
+        hello,
+      ]),
+    );
+    const forged = await tp.waitFor('tls.forged', (e) => e.host === 'pipelined.test');
+    socket.destroy();
+    const close = await tp.waitFor('conn.close', (e) => e.connId === forged.connId);
+    expect(close.wire.records[0]).toMatchObject({
+      dir: 'up',
+      handshake: ['ClientHello'],
+      length: hello.length - 5,
+    });
+    expect(close.wire.up.size).toBe(
+      hello.length +
+        Buffer.byteLength(
+          `CONNECT pipelined.test:${origin.httpsPort} HTTP/1.1\r\nHost: pipelined.test\r\n\r\n`,
+        ),
+    );
+  });
+
   it('a client that never sends a ClientHello is tunnelled after the timeout (the server may speak first)', async () => {
     const { socket } = await openTunnel(tp.proxy.port, `silent.test:${origin.httpPort}`);
     await tp.waitFor('diag', (e) => e.message.includes('no ClientHello within'), 4000);
