@@ -48,6 +48,8 @@ import { Upstream } from './upstream.ts';
 import { tapSocket, WireTap, type SocketTap } from './wire-tap.ts';
 import { nowMs } from './tls-records.ts';
 
+/** The TLS handshake with a forged certificate may take this many ClientHello timeouts. */
+const HANDSHAKE_TIMEOUT_FACTOR = 2;
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
@@ -187,6 +189,7 @@ class Engine {
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
   private readonly helloTimeout: number;
+  private readonly handshakeTimeout: number;
   private connSeq = 0;
   private closing: Promise<void> | null = null;
   private releaseConsole: (() => void) | null = null;
@@ -200,6 +203,7 @@ class Engine {
     this.mode = opts.mode;
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
     this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.handshakeTimeout = this.helloTimeout * HANDSHAKE_TIMEOUT_FACTOR;
     this.resolver = new Resolver(opts.resolve ?? []);
     this.upstream = new Upstream({
       resolver: this.resolver,
@@ -406,7 +410,10 @@ class Engine {
       const userHost = lib.httpHost;
       lib.httpHost = '127.0.0.1';
       try {
-        createHttpsServer(options, (port, server, wss) => {
+        // A client that sends its ClientHello and then stalls is a `timeout` outcome after
+        // this, not a socket held for Node's default two minutes.
+        const withTimeout = { handshakeTimeout: this.handshakeTimeout, ...options };
+        createHttpsServer(withTimeout, (port, server, wss) => {
           this.observeInternalServer(server);
           cb(port, server, wss);
         });

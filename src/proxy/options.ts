@@ -42,7 +42,10 @@ export interface ProxyOptions {
   captureLimitBytes?: number;
   /** Body capture per HTTP message, bytes. Default 256 KiB. */
   bodyLimitBytes?: number;
-  /** How long to wait for a ClientHello after answering CONNECT, ms. Default 10 000. */
+  /**
+   * How long to wait for a ClientHello after answering CONNECT, ms (default 10 000); the TLS
+   * handshake that follows may take twice that before it ends as a `timeout`.
+   */
   helloTimeoutMs?: number;
 }
 

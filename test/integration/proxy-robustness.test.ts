@@ -192,6 +192,17 @@ describe('garbage and broken clients', () => {
     await stillServes();
   });
 
+  it('a client that stalls after its ClientHello: the attempt ends as a timeout', async () => {
+    const hello = await captureClientHello('stall.test');
+    const { socket } = await openTunnel(tp.proxy.port, `stall.test:${origin.httpsPort}`);
+    socket.on('data', () => undefined); // read the server's flight, answer nothing
+    socket.on('error', () => undefined);
+    socket.write(hello);
+    const rej = await tp.waitFor('tls.client-rejected', (e) => e.host === 'stall.test', 8000);
+    expect(rej.outcome).toBe('timeout');
+    socket.destroy();
+  });
+
   it('a client that pipelines its ClientHello right behind the CONNECT is read once, as TLS', async () => {
     const hello = await captureClientHello('pipelined.test');
     const socket = net.connect(tp.proxy.port, '127.0.0.1');
