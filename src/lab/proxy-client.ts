@@ -24,7 +24,7 @@ export interface ProxyAddress {
 export function parseProxyUrl(text: string): ProxyAddress {
   let u: URL;
   try {
-    u = new URL(/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`);
+    u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
   } catch {
     throw new LabError('usage', `--proxy wants a URL like http://127.0.0.1:8080, got "${text}"`);
   }

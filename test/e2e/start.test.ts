@@ -207,3 +207,58 @@ describe('mitm-lab start, usage', () => {
     }
   });
 });
+
+// The terminal path: under tmux stdout is a TTY, so `start` shows the banner, waits for Enter,
+// opens the terminal UI; Ctrl-T runs the victim tour in-process (normal, then compromised);
+// Ctrl-C quits the UI and stops everything with exit 0.
+describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)', () => {
+  const session = `mitm-lab-start-e2e-${process.pid}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-tty-'));
+  const tmux = (...args: string[]) => run('tmux', args);
+  const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
+  const waitFor = async (re: RegExp, ms = 30_000): Promise<string> => {
+    const deadline = Date.now() + ms;
+    let text = '';
+    while (Date.now() < deadline) {
+      text = await screen();
+      if (re.test(text)) return text;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`timed out waiting for ${re}; screen:\n${text}`);
+  };
+
+  afterAll(async () => {
+    await tmux('kill-session', '-t', session);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('banner, Enter opens the UI, Ctrl-T runs the tours, Ctrl-C stops with exit 0', async () => {
+    const cmd = `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir}; echo EXITED $?; sleep 60`;
+    const started = await tmux('new-session', '-d', '-s', session, '-x', '170', '-y', '45', cmd);
+    expect(started.code, started.stderr).toBe(0);
+    const banner = await waitFor(/Press Enter to open the live view/);
+    expect(banner).toContain('Ctrl-T runs the victim tour');
+    await tmux('send-keys', '-t', session, 'Enter');
+    await waitFor(/plaintext 0\s+decrypted 0/);
+    await tmux('send-keys', '-t', session, 'C-t');
+    // The normal device: HTTP in clear, HTTPS refused then tunnelled, nothing decrypted.
+    const normal = await waitFor(/plaintext 2\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/);
+    expect(normal).toContain('bank.test');
+    // The compromised device: the proxy now decrypts HTTPS. Ctrl-T is ignored while a tour
+    // is still running, so press again until the second tour starts (bounded).
+    let compromised = false;
+    for (let i = 0; i < 4 && !compromised; i++) {
+      await new Promise((r) => setTimeout(r, 3000));
+      await tmux('send-keys', '-t', session, 'C-t');
+      compromised = await waitFor(/plaintext 4\s+decrypted [1-9]/, 8000).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(compromised, await screen()).toBe(true);
+    await tmux('send-keys', '-t', session, 'C-c');
+    const end = await waitFor(/EXITED \d+/);
+    expect(end).toContain('mitm-lab: stopped.');
+    expect(end).toContain('EXITED 0');
+  }, 90_000);
+});

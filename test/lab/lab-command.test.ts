@@ -1,0 +1,98 @@
+// `mitm-lab lab` as a real process under plain node: it prints where everything is, the lab
+// answers on those ports (curl --connect-to, as the listing suggests), SIGTERM stops it (exit 0).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { hasTool } from './support/clients.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/mitm-lab.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-labcmd-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Listing {
+  rootPath: string;
+  sites: { host: string; httpPort: number | null; httpsPort: number | null }[];
+  resolve: { pattern: string; address: string; ports: Record<string, number> }[];
+}
+
+function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', args, { timeout: 20_000 }, (e, stdout, stderr) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('mitm-lab lab', () => {
+  it.skipIf(!hasTool('curl'))(
+    'serves the lab where --json says, and stops on SIGTERM with exit 0',
+    async () => {
+      const child = spawn(process.execPath, [BIN, 'lab', '--json', '--ca-dir', tmp], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      try {
+        const deadline = Date.now() + 20_000;
+        while (!out.includes('\n') && Date.now() < deadline && child.exitCode === null)
+          await new Promise((r) => setTimeout(r, 100));
+        const listing = JSON.parse(out) as Listing;
+        expect(listing.rootPath).toBe(path.join(tmp, 'lab', 'root.pem'));
+        const bank = listing.sites.find((s) => s.host === 'bank.test')!;
+        const expired = listing.sites.find((s) => s.host === 'expired.bank.test')!;
+        expect(listing.resolve[0]).toEqual({
+          pattern: 'bank.test',
+          address: '127.0.0.1',
+          ports: { 80: bank.httpPort, 443: bank.httpsPort },
+        });
+        const ok = await curl([
+          '-sS',
+          '--connect-to',
+          `bank.test:443:127.0.0.1:${bank.httpsPort}`,
+          '--cacert',
+          listing.rootPath,
+          'https://bank.test/',
+        ]);
+        expect(ok.stdout).toContain('<h1>bank.test</h1>');
+        const bad = await curl([
+          '-sS',
+          '--connect-to',
+          `expired.bank.test:443:127.0.0.1:${expired.httpsPort}`,
+          '--cacert',
+          listing.rootPath,
+          'https://expired.bank.test/',
+        ]);
+        expect(bad.code).toBe(60);
+        expect(bad.stderr).toContain('certificate has expired');
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+    },
+  );
+
+  it('prints the human listing with --connect-to commands', async () => {
+    const child = spawn(process.execPath, [BIN, 'lab', '--ca-dir', tmp], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('cannot\nexpress') && !out.includes('express these ports')) {
+      if (Date.now() > deadline || child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/bank\.test\s+\d+\s+\d+/);
+    expect(out).toMatch(/curl --connect-to bank\.test:443:127\.0\.0\.1:\d+ --cacert /);
+    expect(out).toContain('mitm-lab start');
+  });
+});
