@@ -89,7 +89,8 @@ function pathOrOutcome(f: Flow, redact: boolean): string {
     return '';
   }
   const p = f.path ?? '';
-  const shown = redact ? maskPlain(p) : p;
+  const shown =
+    (redact ? maskPlain(p) : p) + (f.ws.length ? ` [ws ${f.ws.length + f.wsDropped}]` : '');
   return f.upstreamError ? `${shown} (${f.upstreamError.code})` : shown;
 }
 

@@ -58,6 +58,13 @@ export function findSecrets(text: string): SecretRange[] {
     if (value && isSecretField(name))
       add(m.index + m[0].length - value.length - 1, m.index + m[0].length - 1);
   }
+  // Said in words, e.g. a chat message "my card PIN is 4321" or "password: hunter2".
+  for (const m of text.matchAll(
+    /\b(?:pin|password|passcode|passphrase)\s*(?:is|:|=)\s*([^\s"',;.&?]{2,})/gi,
+  )) {
+    const value = m[1] ?? '';
+    add(m.index + m[0].length - value.length, m.index + m[0].length);
+  }
   // Credentials anywhere.
   for (const m of text.matchAll(/\b(?:Bearer|Basic|Digest)[ \t]+([A-Za-z0-9._~+/=-]{4,})/g)) {
     const value = m[1] ?? '';

@@ -16,6 +16,8 @@ describe('findSecrets', () => {
       'eyJhbGciOi.eyJzdWIiOi.sig',
     ]);
     expect(secretsOf('X-Api-Key: k-123')).toEqual(['k-123']);
+    expect(secretsOf('Hi, my card PIN is 4321. Thanks')).toEqual(['4321']);
+    expect(secretsOf('the password: hunter2')).toEqual(['hunter2']);
   });
 
   it('leaves ordinary text alone', () => {

@@ -51,6 +51,20 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       const body = 'text' in r.body ? r.body.text : `(${bytes(r.body.size)} of binary)`;
       out.push(...markSecrets(`${head}\n\n${body}`, ctx.redact).split('\n'));
     }
+    if (flow.ws.length) {
+      out.push(
+        '',
+        tag('cyan-fg', `--- WebSocket messages, readable on the wire: ${flow.ws.length} ---`),
+      );
+      for (const m of flow.ws) {
+        const arrow = m.direction === 'client-to-server' ? '->' : '<-';
+        const text =
+          m.preview !== null
+            ? markSecrets(printable(m.preview), ctx.redact)
+            : dim(`binary, ${bytes(m.size)}`);
+        out.push(`${arrow} ${text}`);
+      }
+    }
     return out;
   }
   if (c.flowIds.length > 1)
