@@ -130,7 +130,13 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
         } else if (msg.feed === 'skipped') opts.onSkipped?.(msg.count);
         return;
       }
-      if (hello) opts.onEvent(msg);
+      if (!hello) return;
+      try {
+        opts.onEvent(msg);
+      } catch {
+        // An event this viewer cannot fold (a newer or broken producer): count it, keep going.
+        garbage++;
+      }
     });
     ws.on('close', (code, reasonBuf) => {
       const reason = reasonBuf.toString();

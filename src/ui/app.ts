@@ -146,7 +146,16 @@ export function startUi(opts: UiOptions): RunningUi {
       if (paused) lines = ['Paused: p resumes the list.'];
       else if (store.size > 0) lines = ['No flow matches the filter. Esc clears it, / edits it.'];
     } else {
-      lines = VIEW_FNS[view]!(flow, { redact, width });
+      try {
+        lines = VIEW_FNS[view]!(flow, { redact, width });
+      } catch (err) {
+        // A view must never take the proxy down with it (the UI runs in the proxy's process).
+        lines = [
+          `{red-fg}This view could not be drawn for ${esc(flow.id)}:{/red-fg}`,
+          esc(err instanceof Error ? err.message : String(err)),
+          dim('The other views and the proxy keep working; please report it.'),
+        ];
+      }
     }
     const wrapped = wrapAll(lines, width);
     const maxScroll = Math.max(0, wrapped.length - height);
@@ -156,9 +165,19 @@ export function startUi(opts: UiOptions): RunningUi {
 
   function draw(): void {
     const started = performance.now();
-    drawFrame();
+    try {
+      drawFrame();
+    } catch (err) {
+      // Same reason: a drawing bug must not become an uncaught exception in the proxy.
+      drawFailures++;
+      if (drawFailures <= 3)
+        say(`display error: ${err instanceof Error ? err.message : String(err)}`);
+      dirty = false;
+      lastVersion = store.version;
+    }
     opts.onFrame?.(performance.now() - started);
   }
+  let drawFailures = 0;
 
   function drawFrame(): void {
     const width = screen.width;
@@ -387,7 +406,11 @@ export function startUi(opts: UiOptions): RunningUi {
       return;
     }
     if (!action) return;
-    act(action);
+    try {
+      act(action);
+    } catch (err) {
+      say(`${action}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     if (!finished) draw();
   }
 

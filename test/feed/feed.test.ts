@@ -207,6 +207,47 @@ describe('feed server', () => {
   });
 });
 
+describe('feed client', () => {
+  it('survives garbage and events it cannot fold, and keeps receiving', async () => {
+    const { WebSocketServer } = await import('../../src/util/ws.ts');
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const port = (wss.address() as net.AddressInfo).port;
+    wss.on('connection', (ws) => {
+      ws.send(
+        JSON.stringify({ feed: 'hello', protocol: 1, listening: null, history: 0, evicted: 0 }),
+      );
+      ws.send('this is not json');
+      ws.send(JSON.stringify({ type: 'http.response', id: 'e1', at: 'x' })); // no body: cannot fold
+      ws.send(Buffer.from([1, 2, 3]));
+      ws.send(
+        JSON.stringify({
+          type: 'diag',
+          id: 'e2',
+          at: new Date().toISOString(),
+          connId: null,
+          level: 'info',
+          source: 't',
+          message: 'ok',
+        }),
+      );
+    });
+    const store = new FlowStore();
+    const got: string[] = [];
+    const client = await connectFeed(`ws://127.0.0.1:${port}/?token=t`, {
+      onEvent: (e) => {
+        store.apply(e);
+        got.push(e.id);
+      },
+    });
+    cleanups.push(() => client.close());
+    await until(() => got.includes('e2'));
+    expect(client.garbage).toBe(3);
+    expect(store.diags.at(-1)?.message).toBe('ok');
+  });
+});
+
 describe('attach: the same UI from the feed', () => {
   it('shows the flows of a live proxy bus through a feed, in the real UI', async () => {
     const bus = new EventBus();

@@ -121,6 +121,35 @@ describe('layout', () => {
   });
 });
 
+describe('robustness', () => {
+  it('a view that cannot draw a malformed flow says so, and the UI keeps working', async () => {
+    const { h, store } = setup();
+    store.apply({
+      type: 'http.request',
+      id: 'e999',
+      at: new Date().toISOString(),
+      connId: 'c99',
+      flowId: 'broken',
+      scheme: 'https',
+      method: 'GET',
+      url: 'https://odd.test/',
+      host: 'odd.test',
+      path: '/',
+      httpVersion: '1.1',
+      headers: null as unknown as [],
+      body: { text: '', size: 0, truncated: false },
+      visibility: 'proxy-only',
+    });
+    await h.press('end', '2');
+    let s = h.screen();
+    expect(s).toContain('This view could not be drawn for broken');
+    await h.press('home');
+    s = h.screen();
+    expect(s).toContain('DECRYPTED');
+    expect(s).toContain('user = alice');
+  });
+});
+
 describe('moving', () => {
   it('follows the newest flow, and moves with arrows, j/k, PgUp/PgDn, Home/End', async () => {
     const { h } = setup();
