@@ -8,6 +8,9 @@ export const VICTIM_TEXT = {
   /** HTTPS worked and the certificate came from the lab PKI: the proxy only tunnelled. */
   httpsGenuine:
     'Connected to the real {host} (certificate issued by {issuer}): the proxy only tunnels — it sees the name {host} (SNI), sizes and timing, not the {secrets}.',
+  /** A compromised device reached the real site: auto mode had switched the host to tunnelling. */
+  httpsGenuineButTrusting:
+    'Connected to the real {host}: the proxy only tunnelled, because a client refused its forgery for this host earlier (auto mode remembers). Press f in the proxy UI (forget refused hosts) to see this device decrypted.',
   /** HTTPS worked with a certificate that is not from the lab PKI: a trusted forgery. */
   httpsForged:
     'This device trusts the mitm-lab CA, so it accepted a forged certificate (issued by {issuer}): the proxy decrypted everything — {secrets} included. The padlock was there all along.',

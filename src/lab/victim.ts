@@ -409,7 +409,11 @@ async function attemptStep(
               : '',
       });
     } else if (!done.tls) meaning = say('httpOk', { secrets });
-    else if (genuine) meaning = say('httpsGenuine', { host, issuer: done.tls.issuer, secrets });
+    else if (genuine)
+      meaning =
+        profile === 'compromised'
+          ? say('httpsGenuineButTrusting', { host })
+          : say('httpsGenuine', { host, issuer: done.tls.issuer, secrets });
     else meaning = say('httpsForged', { issuer: done.tls.issuer, secrets });
     return {
       ...base,

@@ -45,10 +45,11 @@ export const VICTIM_OPTIONS_HELP = `  --proxy URL            the proxy to browse
                          docs/lab.md); - = stdout (the narration then goes to stderr)
   --ca-dir DIR           where the CA and the lab PKI live (default: $MITM_LAB_CA_DIR, else
                          <project>/certs): the same folder \`mitm-lab start\` uses
-  --only STEPS           run only these steps, comma-separated: ${victimStepIds()
-    .filter((s) => !s.startsWith('gallery:'))
-    .join(', ')},
-                         gallery (all gallery hosts) or gallery:ID (e.g. gallery:expired)
+  --only STEPS           run only these steps (comma-separated):
+                         ${victimStepIds()
+                           .filter((s) => !s.startsWith('gallery:'))
+                           .join(', ')},
+                         gallery (every gallery host) or gallery:ID (e.g. gallery:expired)
 `;
 
 const HELP = `mitm-lab victim — a scripted victim browses the built-in lab through the proxy
