@@ -38,7 +38,7 @@ const HEADLINE: Record<VictimOutcome, string> = {
 };
 
 /** Pause before the retry: lets the proxy register the refusal, as a human reload would. */
-const RETRY_DELAY_MS = 400;
+const RETRY_DELAY_MS = 750;
 
 /** Certificate-verification error codes (Node/OpenSSL): the client judged and refused the certificate. */
 const CERT_CODES = new Set([

@@ -262,7 +262,7 @@ describe.each(CLIENTS)('%s through the proxy', (name, available, client) => {
         const first = await client(proxy.url, url, lab.rootPath);
         expect(first.ok, `${name} ${g.host} attempt 1: ${first.text}`).toBe(false);
         expect(first.text).toContain('unable to get local issuer certificate');
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 500));
         expectLike(
           await client(proxy.url, url, lab.rootPath),
           g.clients[name],
