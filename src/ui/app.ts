@@ -45,6 +45,11 @@ export interface UiOptions {
   source?: string;
   /** Mouse reporting (default off: it breaks text selection). */
   mouse?: boolean;
+  /**
+   * Keys the caller handles itself (e.g. `start`'s Ctrl-T victim tour), listed in the help
+   * overlay after the UI's own so the overlay stays the one place to learn every key.
+   */
+  extraKeys?: ReadonlyArray<{ label: string; help: string }>;
   /** Called after each frame with the time it took, ms (the UI benchmark uses it). */
   onFrame?: (ms: number) => void;
 }
@@ -94,6 +99,7 @@ export function startUi(opts: UiOptions): RunningUi {
   let paused: { flows: Flow[]; version: number; size: number } | null = null;
   let redact = opts.redact ?? true;
   let help = false;
+  let helpScroll = 0;
   let message: { text: string; until: number } | null = null;
   let mode: string = controls?.getMode() ?? store.listening?.mode ?? '?';
 
@@ -236,10 +242,29 @@ export function startUi(opts: UiOptions): RunningUi {
       tabs: tabsLine(view, position, width),
       detail: detail.lines,
       footer,
-      overlay: help ? helpLines(!controls) : null,
+      overlay: help ? helpOverlay() : null,
     });
     lastVersion = store.version;
     dirty = false;
+  }
+
+  /** The help overlay's lines, cut to the screen with a "more" line when they do not fit. */
+  function helpOverlay(): string[] {
+    // Wrapped to the overlay's inside (screen minus margin and border), hanging under the help.
+    const all = wrapAll(helpLines(!controls, opts.extraKeys ?? []), Math.max(20, screen.width - 4));
+    const room = Math.max(3, screen.height - 5); // margin, border, and one line for "more"
+    if (all.length <= room + 1) {
+      helpScroll = 0;
+      return all;
+    }
+    helpScroll = Math.min(helpScroll, all.length - room);
+    const shown = all.slice(helpScroll, helpScroll + room);
+    shown.push(
+      dim(
+        `-- ${helpScroll + 1}-${helpScroll + shown.length}/${all.length}: Down/Up scroll, any other key closes --`,
+      ),
+    );
+    return shown;
   }
 
   // ---- actions ----
@@ -372,6 +397,7 @@ export function startUi(opts: UiOptions): RunningUi {
         return;
       case 'help':
         help = !help;
+        helpScroll = 0;
         return;
       case 'quit':
         finish();
@@ -400,6 +426,16 @@ export function startUi(opts: UiOptions): RunningUi {
       return;
     }
     const action = BINDINGS.get(name);
+    if (
+      help &&
+      (action === 'up' || action === 'down' || action === 'pageUp' || action === 'pageDown')
+    ) {
+      // A small terminal (a projector at 80x24) cannot show every key at once: scroll.
+      const step = action === 'up' ? -1 : action === 'down' ? 1 : action === 'pageUp' ? -10 : 10;
+      helpScroll = Math.max(0, helpScroll + step);
+      draw();
+      return;
+    }
     if (help && action !== 'quit') {
       help = false;
       draw();

@@ -132,14 +132,16 @@ export function footerHints(width: number): string {
   return esc(line.length > width ? line.slice(0, width) : line);
 }
 
-export function helpLines(readOnly: boolean): string[] {
-  const labelWidth = Math.max(...KEYMAP.map((k) => k.label.length));
+export function helpLines(
+  readOnly: boolean,
+  extra: ReadonlyArray<{ label: string; help: string }> = [],
+): string[] {
+  const all = [...KEYMAP, ...extra];
+  const labelWidth = Math.max(...all.map((k) => k.label.length));
   const lines = [
     '{bold}mitm-lab keys{/bold}  (any key closes this help)',
     '',
-    ...KEYMAP.map(
-      (k) => `{yellow-fg}${esc(k.label.padEnd(labelWidth))}{/yellow-fg}  ${esc(k.help)}`,
-    ),
+    ...all.map((k) => `{yellow-fg}${esc(k.label.padEnd(labelWidth))}{/yellow-fg}  ${esc(k.help)}`),
     '',
     'Badges: {red-fg}HTTP plaintext{/red-fg} anyone reads it; {magenta-fg}HTTPS decrypted{/magenta-fg} the',
     'client trusts this proxy; {green-fg}HTTPS refused{/green-fg} validation stopped it;',

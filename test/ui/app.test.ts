@@ -421,6 +421,29 @@ describe('keys', () => {
     expect(s).not.toContain('mitm-lab keys');
   });
 
+  it('scrolls the help on a small terminal so every key can be read', async () => {
+    const { h } = setup({ cols: 80, rows: 24 });
+    await h.press('?');
+    let s = h.screen();
+    expect(s).toContain('mitm-lab keys');
+    expect(s).toMatch(/Down\/Up scroll/);
+    expect(s).not.toContain('q / Ctrl-C');
+    await h.press('pagedown', 'pagedown', 'pagedown');
+    s = h.screen();
+    expect(s).toContain('q / Ctrl-C');
+    await h.press('x');
+    expect(h.screen()).not.toContain('Down/Up scroll');
+  });
+
+  it("lists the caller's own keys in the help overlay too (start's Ctrl-T tour)", async () => {
+    const { h } = setup({
+      rows: 40,
+      extraKeys: [{ label: 'Ctrl-T', help: 'run the victim tour' }],
+    });
+    await h.press('?');
+    expect(h.screen()).toMatch(/Ctrl-T\s+run the victim tour/);
+  });
+
   it('q quits: done resolves and the terminal leaves the alternate screen', async () => {
     const { h } = setup();
     let resolved = false;

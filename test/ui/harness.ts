@@ -36,7 +36,13 @@ export interface Harness {
 
 export function headless(
   store: FlowStore,
-  opts: { cols?: number; rows?: number; controls?: Controls; redact?: boolean } = {},
+  opts: {
+    cols?: number;
+    rows?: number;
+    controls?: Controls;
+    redact?: boolean;
+    extraKeys?: Array<{ label: string; help: string }>;
+  } = {},
 ): Harness {
   const input = new PassThrough() as PassThrough & {
     isTTY: boolean;
@@ -66,6 +72,7 @@ export function headless(
   };
   if (opts.controls) uiOpts.controls = opts.controls;
   if (opts.redact !== undefined) uiOpts.redact = opts.redact;
+  if (opts.extraKeys) uiOpts.extraKeys = opts.extraKeys;
   const ui = startUi(uiOpts);
   const tick = () => new Promise((r) => setTimeout(r, 15));
   return {
