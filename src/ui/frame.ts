@@ -29,16 +29,16 @@ export interface HeaderState {
 }
 
 export function headerLines(s: HeaderState, width: number): string[] {
-  const fp = s.caSha256 ? s.caSha256.split(':').slice(0, 6).join(':') + ':..' : 'unknown';
-  // Line 1: where and how the proxy runs, and whether secrets are on screen (a projector
-  // must make that obvious). Line 2: what has been seen. The CA name goes last: it is long
-  // and the first thing to be cut on a narrow terminal.
+  // Enough of the fingerprint to compare with `mitm-lab ca info` at a glance.
+  const fp = s.caSha256 ? s.caSha256.split(':').slice(0, 4).join(':') + ':..' : 'unknown';
+  // Line 1: where and how the proxy runs, whether secrets are on screen (a projector must
+  // make that obvious) and which CA forges. Line 2: what has been seen, then the caller's
+  // note (e.g. attached to a feed). The CA name is long: on a narrow terminal it is cut first.
   const secrets = s.redact
     ? '[secrets hidden]'
     : '{white-fg}{red-bg} SECRETS SHOWN {/red-bg}{/white-fg}';
   const line1 =
     `{bold}mitm-lab{/bold}  proxy ${esc(s.listen)}  mode {bold}${esc(s.mode)}{/bold}  ${secrets}` +
-    (s.source ? `  ${esc(s.source)}` : '') +
     `  CA ${esc(s.caName || 'unknown')} ${esc(fp)}`;
   const c = s.counts;
   const parts = [
@@ -52,6 +52,7 @@ export function headerLines(s: HeaderState, width: number): string[] {
   if (s.paused)
     line2 += `  {black-fg}{yellow-bg} PAUSED +${s.paused.newSince} {/yellow-bg}{/black-fg}`;
   if (s.filter) line2 += `  filter: ${esc(s.filter)}`;
+  if (s.source) line2 += `  ${esc(s.source)}`;
   void width;
   return [line1, line2];
 }
