@@ -1,6 +1,6 @@
 // `mitm-lab start` (what `npm start` runs): the built-in lab + the proxy in auto mode (upstream
 // trusting the lab public root, lab names routed to the lab's loopback ports) + the terminal
-// UI when stdout is a terminal, else the headless printer. Prints a banner first: where the
+// UI when stdin and stdout are a terminal, else the headless printer. Prints a banner first: where the
 // proxy is, the CA fingerprint, and commands to copy. Ctrl-C (or q in the UI) stops
 // everything: the UI restores the terminal, the proxy closes, the HAR is written, the lab
 // servers close.
@@ -43,7 +43,8 @@ Starts, on this machine only:
     from the "${LAB_ROOT_CN}" (it plays the public web PKI);
   - the proxy, in auto mode by default, which routes every lab name to the lab and trusts
     the lab root when it validates upstream servers;
-  - the terminal UI when stdout is a terminal (else one line per event, as with --headless).
+  - the terminal UI when stdin and stdout are a terminal (else one line per event, as with
+    --headless).
 Then it prints a banner with copy-paste commands for curl, the scripted victim and Chromium.
 
 Options:
@@ -72,7 +73,11 @@ export const command: Command = {
     );
     if (!parsed) return 0;
     const settings = readProxyOptions(parsed.values, io.env);
-    const useUi = io.stdout.isTTY === true && !parsed.values.headless && settings.events !== '-';
+    const useUi =
+      io.stdout.isTTY === true &&
+      io.stdin.isTTY === true && // the UI needs a keyboard (q, Ctrl-C, Ctrl-T)
+      !parsed.values.headless &&
+      settings.events !== '-';
     // JSONL on stdout owns stdout; the human lines then go to stderr.
     const human = settings.events === '-' ? io.stderr : io.stdout;
     for (const w of settings.warnings) io.stderr.write(`mitm-lab: WARNING: ${w}\n`);
