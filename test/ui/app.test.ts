@@ -121,6 +121,37 @@ describe('layout', () => {
   });
 });
 
+describe('bodies', () => {
+  it('shows a binary body as hex, and marks a truncated one', async () => {
+    const { h, store } = setup({ rows: 50 });
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+    const at = new Date().toISOString();
+    store.apply({
+      type: 'http.response',
+      id: 'e900',
+      at,
+      connId: 'c90',
+      flowId: 'img',
+      status: 200,
+      statusMessage: 'OK',
+      httpVersion: '1.1',
+      headers: [['Content-Type', 'image/png']],
+      body: { base64: png.toString('base64'), size: 300_000, truncated: true },
+      visibility: 'proxy-only',
+      timings: { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, totalMs: null },
+      upstreamCertificate: null,
+      upstreamProtocol: null,
+      upstreamCipher: null,
+    });
+    await h.press('end', '2');
+    const s = h.screen();
+    expect(s).toContain('binary body, 293.0 KB');
+    expect(s).toMatch(/0000 {2}89 50 4e 47 0d 0a 1a 0a/);
+    expect(s).toContain('.PNG');
+    expect(s).toContain('[truncated: body was 293.0 KB, only the start was kept]');
+  });
+});
+
 describe('robustness', () => {
   it('a view that cannot draw a malformed flow says so, and the UI keeps working', async () => {
     const { h, store } = setup();

@@ -5,8 +5,10 @@ import type { Header } from '../../events/types.ts';
 import type { Flow, StoredBody } from '../../store/index.ts';
 import { isSecretField, isSecretHeader, markSecrets, mask } from '../redact.ts';
 import { bold, bytes, dim, esc, tag } from '../text.ts';
-import type { ViewContext } from './wire.ts';
+import { hexDump, type ViewContext } from './wire.ts';
 
+/** Bytes of a binary body shown as hex: enough to recognise a format (PNG, gzip…). */
+const BINARY_PREVIEW_BYTES = 128;
 /** Body lines shown; the rest is one key away in a real tool, here a bounded screen. */
 const MAX_BODY_LINES = 400;
 
@@ -108,7 +110,8 @@ function bodyLines(body: StoredBody, type: string, redact: boolean): string[] {
   if (body.size === 0 && !('text' in body && body.text)) return [];
   const out: string[] = [''];
   if ('base64' in body) {
-    out.push(dim(`  (binary body, ${bytes(body.size)})`));
+    out.push(dim(`  (binary body, ${bytes(body.size)}; the first bytes:)`));
+    out.push(...hexDump(Buffer.from(body.base64, 'base64').subarray(0, BINARY_PREVIEW_BYTES)));
   } else {
     const pretty = prettyBody(body.text, type, redact);
     const lines = pretty.split('\n');
