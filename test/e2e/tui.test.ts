@@ -142,7 +142,10 @@ describe('mitm-lab start under tmux', () => {
     const proxy = `http://127.0.0.1:${port}`;
 
     // Plain HTTP: visible to everyone.
-    expect(await curl(['-x', proxy, 'http://bank.test/'])).toBe(0);
+    const password = `pw-${randomBytes(4).toString('hex')}`;
+    expect(
+      await curl(['-x', proxy, '-d', `user=alice&password=${password}`, 'http://bank.test/login']),
+    ).toBe(0);
     await waitFor(/HTTP plaintext\s+bank\.test/, 'the plain-HTTP flow');
     // HTTPS without the mitm-lab CA: curl refuses the forgery (exit 60).
     expect(await curl(['-x', proxy, 'https://bank.test/'])).toBe(60);
@@ -161,7 +164,18 @@ describe('mitm-lab start under tmux', () => {
     await waitFor(/TIMELINE/, 'the Timeline view');
     // The plain-HTTP flow's Wire view shows the bytes.
     await keys('Home', '1');
-    await waitFor(/GET http:\/\/bank\.test\/ HTTP\/1\.1/, 'the HTTP bytes on the wire');
+    let wire = await waitFor(
+      /POST http:\/\/bank\.test\/login HTTP\/1\.1/,
+      'the HTTP bytes on the wire',
+    );
+    // Projector-safe: the password is on the wire but hidden until r reveals it.
+    if (!wire.includes('password=[hidden'))
+      wire = await waitFor(/password=\[hidden/, 'the masked password');
+    expect(wire).not.toContain(password);
+    await keys('r');
+    await waitFor(new RegExp(`password=${password}`), 'the revealed password');
+    await keys('r');
+    await waitFor(/password=\[hidden/, 'the password hidden again');
     await keys('?');
     await waitFor(/mitm-lab keys/, 'the help overlay');
     await keys('Escape');
