@@ -244,16 +244,30 @@ mitm-lab — proxy ${p}  (mode ${b.mode})
 Try, in another terminal:
   1. Plain HTTP: the password crosses in clear, the proxy shows it
      curl -x ${p} ${login} http://bank.test/login
-  2. HTTPS on a device that trusts the mitm-lab CA: decrypted, password included
-     curl -x ${p} --cacert ${b.caPath} ${login} https://bank.test/login
-  3. HTTPS on a normal device: curl refuses the forged certificate (exit 60); auto mode then
-     tunnels bank.test and shows only what an eavesdropper sees (press f in the UI to reset)
-     curl -x ${p} ${login} https://bank.test/login
+${httpsTries(b.mode, p, login, b.caPath, b.lab.rootPath)}
   The scripted victim:  npx mitm-lab victim${b.caDirFlag} --proxy ${p}   (add --profile compromised)
   Step by step:         npx mitm-lab demo${b.caDirFlag} --proxy ${p}
   A browser:            chromium --proxy-server=${p} --user-data-dir=$(mktemp -d) http://lab.test/
 ${tourLine}  Stop: Ctrl-C.
 `;
+}
+
+/** Tries 2 and 3 of the banner: what HTTPS does depends on the mode. */
+function httpsTries(mode: string, p: string, login: string, caPath: string, rootPath: string) {
+  const trusting = `curl -x ${p} --cacert ${caPath} ${login} https://bank.test/login`;
+  const normal = `curl -x ${p} ${login} https://bank.test/login`;
+  if (mode === 'eavesdrop')
+    return `  2. HTTPS in eavesdrop mode: never forged, the proxy sees only names, sizes and timing
+     curl -x ${p} --cacert ${rootPath} ${login} https://bank.test/login
+  3. Press m in the UI (or restart with --mode auto) to let the proxy forge certificates`;
+  const after =
+    mode === 'intercept'
+      ? 'every time: intercept mode always forges'
+      : 'auto mode then\n     tunnels bank.test and shows only what an eavesdropper sees (press f in the UI to reset)';
+  return `  2. HTTPS on a device that trusts the mitm-lab CA: decrypted, password included
+     ${trusting}
+  3. HTTPS on a normal device: curl refuses the forged certificate (exit 60); ${after}
+     ${normal}`;
 }
 
 function waitForEnter(stdin: NodeJS.ReadStream): Promise<'enter'> {
