@@ -82,9 +82,13 @@ export interface VictimEndRecord {
   type: 'victim.end';
   at: string;
   profile: VictimProfile;
+  /** How many steps ran. */
   steps: number;
+  /** Steps whose final attempt got through. */
   ok: number;
+  /** Steps whose final attempt stopped at the TLS handshake (certificate refused or no agreement). */
   refused: number;
+  /** Steps that ended any other way (an error status such as the proxy's 502, proxy error, timeout). */
   failed: number;
 }
 

@@ -355,7 +355,7 @@ export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
   };
   opts.print('');
   opts.print(
-    `done: ${finals.length} steps — ${summary.ok} got through, ${summary.refused} refused by the client, ${summary.failed} failed otherwise`,
+    `done: ${finals.length} steps — ${summary.ok} got through, ${summary.refused} stopped at the TLS handshake (certificate refused or no agreement), ${summary.failed} failed otherwise`,
   );
   opts.record?.({
     type: 'victim.end',
