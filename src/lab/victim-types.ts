@@ -39,7 +39,7 @@ export interface VictimStepRecord {
   type: 'victim.step';
   at: string;
   profile: VictimProfile;
-  /** Stable step id: `http-login`, `https-login`, `https-api`, `wss-chat`, `gallery:<id>`. */
+  /** Stable step id: `http-login`, `ws-chat`, `https-login`, `https-api`, `wss-chat`, `gallery:<id>`. */
   step: string;
   /** 1-based position in the tour, and the tour length. */
   index: number;

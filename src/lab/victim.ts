@@ -166,8 +166,9 @@ function steps(proxy: ProxyAddress): Step[] {
     };
   };
 
-  const chat = async (ca: string[]): Promise<Done> => {
-    const { ws, tls } = await openWebSocket(proxy, `wss://${BANK}/chat`, ca);
+  // Browsers open WebSockets through a proxy with CONNECT, even plain ws:// (port 80).
+  const chat = async (scheme: 'ws' | 'wss', ca: string[]): Promise<Done> => {
+    const { ws, tls } = await openWebSocket(proxy, `${scheme}://${BANK}/chat`, ca);
     try {
       const messages: string[] = [];
       const next = () =>
@@ -224,6 +225,14 @@ function steps(proxy: ProxyAddress): Step[] {
       run: (ca) => login('http', ca),
     },
     {
+      id: 'ws-chat',
+      title: 'Chat with support over a plain WebSocket (ws)',
+      url: `ws://${BANK}/chat`,
+      gallery: null,
+      secrets: ['chat message'],
+      run: (ca) => chat('ws', ca),
+    },
+    {
       id: 'https-login',
       title: 'Log in over HTTPS',
       url: `https://${BANK}/login`,
@@ -241,11 +250,11 @@ function steps(proxy: ProxyAddress): Step[] {
     },
     {
       id: 'wss-chat',
-      title: 'Chat with support over a WebSocket (wss)',
+      title: 'Chat with support over a WebSocket inside TLS (wss)',
       url: `wss://${BANK}/chat`,
       gallery: null,
       secrets: ['chat message'],
-      run: chat,
+      run: (ca) => chat('wss', ca),
     },
     ...GALLERY.map(gallery),
   ];

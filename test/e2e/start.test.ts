@@ -242,7 +242,9 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
     await waitFor(/plaintext 0\s+decrypted 0/);
     await tmux('send-keys', '-t', session, 'C-t');
     // The normal device: HTTP in clear, HTTPS refused then tunnelled, nothing decrypted.
-    const normal = await waitFor(/plaintext 2\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/);
+    const normal = await waitFor(
+      /plaintext [1-9]\d*\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/,
+    );
     expect(normal).toContain('bank.test');
     // The compromised device: the proxy now decrypts HTTPS. Ctrl-T is ignored while a tour
     // is still running, so press again until the second tour starts (bounded).
@@ -250,7 +252,7 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
     for (let i = 0; i < 4 && !compromised; i++) {
       await new Promise((r) => setTimeout(r, 3000));
       await tmux('send-keys', '-t', session, 'C-t');
-      compromised = await waitFor(/plaintext 4\s+decrypted [1-9]/, 8000).then(
+      compromised = await waitFor(/decrypted [1-9]/, 8000).then(
         () => true,
         () => false,
       );

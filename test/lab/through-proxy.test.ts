@@ -120,6 +120,17 @@ describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (pro
       expect(lines.join('\n')).toContain('attempt 2 (the user presses reload)');
     });
 
+    it('has its plain ws:// chat message read on the wire, never the wss:// one', () => {
+      const pin = events.filter(
+        (e) =>
+          e.type === 'ws.message' &&
+          e.direction === 'client-to-server' &&
+          (e.preview ?? '').includes('PIN is 4321'),
+      );
+      expect(pin).toHaveLength(1);
+      expect(pin[0]).toMatchObject({ visibility: 'wire' });
+    });
+
     it('never lets the proxy read the HTTPS password', () => {
       expect(passwordRequests(events, 'https')).toEqual([]);
       const anyHttps = events.filter((e) => e.type === 'http.request' && e.scheme === 'https');
@@ -165,14 +176,17 @@ describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (pro
           ),
       );
       expect(auth).toBeDefined();
-      expect(
-        events.some(
-          (e) =>
-            e.type === 'ws.message' &&
-            e.direction === 'client-to-server' &&
-            (e.preview ?? '').includes('PIN is 4321'),
-        ),
-      ).toBe(true);
+      const pin = events.filter(
+        (e) =>
+          e.type === 'ws.message' &&
+          e.direction === 'client-to-server' &&
+          (e.preview ?? '').includes('PIN is 4321'),
+      );
+      // ws:// on the wire, wss:// decrypted by the proxy.
+      expect(pin.map((e) => e.type === 'ws.message' && e.visibility).sort()).toEqual([
+        'proxy-only',
+        'wire',
+      ]);
     });
 
     it.each(GALLERY.map((g) => [g.host, g] as const))(
