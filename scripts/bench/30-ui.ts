@@ -3,6 +3,7 @@
 // normal rate) versus headless (the same proxy, no store, no UI), measured in the same run,
 // alternating rounds so machine drift hits both. Target: UI >= 90 % of headless.
 import http from 'node:http';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -20,9 +21,10 @@ export const title = 'terminal UI attached vs headless: proxied HTTP requests/s'
 const CONCURRENCY = 8;
 /** Seconds per measured round. Rounds come in pairs (headless, UI), alternating which goes
  * first, after one unmeasured warm-up pair; the figure is the median of the pairs' ratios, so
- * load from other processes on a shared machine hits both sides of each pair alike. */
+ * load from other processes on a shared machine hits both sides of each pair alike.
+ * BENCH_UI_PAIRS=N measures more pairs (a steadier median on a busy machine). */
 const ROUND_SECONDS = 3;
-const PAIRS = 4;
+const PAIRS = Number(process.env['BENCH_UI_PAIRS'] ?? 4);
 
 interface Phase {
   name: string;
@@ -32,6 +34,8 @@ interface Phase {
   storeMs: number;
   drawMs: number;
   seconds: number;
+  /** Time spent in garbage collection during the rounds, ms (retained flows cost here). */
+  gcMs: number;
 }
 
 export async function run(): Promise<void> {
@@ -51,6 +55,7 @@ export async function run(): Promise<void> {
       storeMs: 0,
       drawMs: 0,
       seconds: 0,
+      gcMs: 0,
     };
     const withUi: Phase = {
       name: 'UI attached',
@@ -59,6 +64,7 @@ export async function run(): Promise<void> {
       storeMs: 0,
       drawMs: 0,
       seconds: 0,
+      gcMs: 0,
     };
     await measure(false, ca, originPort);
     await measure(true, ca, originPort);
@@ -74,6 +80,7 @@ export async function run(): Promise<void> {
         phase.storeMs += result.storeMs;
         phase.drawMs += result.drawMs;
         phase.seconds += result.seconds;
+        phase.gcMs += result.gcMs;
         rate[String(ui)] = result.rate;
       }
       ratios.push((rate['true'] ?? 0) / (rate['false'] ?? 1));
@@ -96,6 +103,10 @@ export async function run(): Promise<void> {
     );
     const perSecond = (ms: number) => ms / withUi.seconds;
     console.log(
+      `  GC            headless ${(headless.gcMs / headless.seconds).toFixed(1)} ms/s, UI attached ${perSecond(withUi.gcMs).toFixed(1)} ms/s` +
+        ' (the flows the store keeps live long enough to reach the old generation)',
+    );
+    console.log(
       `  UI frames     ${(withUi.frames / withUi.seconds).toFixed(1)} per second drawn while loaded`,
     );
     console.log(
@@ -113,7 +124,14 @@ async function measure(
   ui: boolean,
   ca: Awaited<ReturnType<typeof openCa>>,
   originPort: number,
-): Promise<{ rate: number; frames: number; storeMs: number; drawMs: number; seconds: number }> {
+): Promise<{
+  rate: number;
+  frames: number;
+  storeMs: number;
+  drawMs: number;
+  seconds: number;
+  gcMs: number;
+}> {
   const bus = new EventBus();
   const proxy = await startProxy({ host: '127.0.0.1', port: 0, mode: 'auto', ca, bus });
   let frames = 0;
@@ -178,11 +196,17 @@ async function measure(
       done++;
     }
   };
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, () => worker()));
   const seconds = (performance.now() - t0) / 1000;
+  gc.disconnect();
   agent.destroy();
   stop();
   await proxy.close();
-  return { rate: done / seconds, frames, storeMs, drawMs, seconds };
+  return { rate: done / seconds, frames, storeMs, drawMs, seconds, gcMs };
 }
