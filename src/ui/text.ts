@@ -3,9 +3,24 @@
 // must print as itself. These helpers know the tag syntax but do not import blessed
 // (screen.ts is the only file that does).
 
-/** Escape `{` and `}` so blessed prints them literally. */
+/**
+ * Characters blessed would measure wrong (ENGINE-NOTES.md: it counts every character as one
+ * column): emoji and other astral characters, East Asian wide characters (two columns), and
+ * zero-width marks (joiners, variation selectors, combining marks). Network text may hold any
+ * of them; shown raw they shift every cell after them on the row.
+ */
+const WIDE =
+  /[\u{10000}-\u{10FFFF}\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u2600-\u27BF]/gu;
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200B-\u200F\u2060-\u2064]/gu;
+
+/** Make every character exactly one column: zero-width marks dropped, wide ones become `?`. */
+export function oneColumn(s: string): string {
+  return s.replace(ZERO_WIDTH, '').replace(WIDE, '?');
+}
+
+/** Escape `{` and `}` so blessed prints them literally, and make every character one column. */
 export function esc(s: string): string {
-  return s.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
+  return oneColumn(s).replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));
 }
 
 /** Wrap already-escaped text in a tag, e.g. `tag('red-fg', 'x')`. */
@@ -23,14 +38,16 @@ export function printable(s: string): string {
 }
 
 /** Cut or pad to exactly `width` characters (plain text only, no tags). */
-export function fit(s: string, width: number): string {
+export function fit(text: string, width: number): string {
   if (width <= 0) return '';
+  const s = oneColumn(text);
   if (s.length > width) return width <= 1 ? s.slice(0, width) : `${s.slice(0, width - 1)}~`;
   return s.padEnd(width);
 }
 
 /** Right-align to `width` characters (plain text only). */
-export function fitRight(s: string, width: number): string {
+export function fitRight(text: string, width: number): string {
+  const s = oneColumn(text);
   return s.length > width ? s.slice(0, width) : s.padStart(width);
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findSecrets, markSecrets, maskPlain } from '../../src/ui/redact.ts';
-import { stripTags } from '../../src/ui/text.ts';
+import { esc, fit, stripTags } from '../../src/ui/text.ts';
 import { wrapTagged } from '../../src/ui/wrap.ts';
 
 const secretsOf = (t: string) => findSecrets(t).map((r) => t.slice(r.start, r.end));
@@ -53,5 +53,14 @@ describe('wrapTagged', () => {
   it('cuts a long word and never exceeds the width', () => {
     const rows = wrapTagged('x'.repeat(25), 10);
     expect(rows.map((r) => stripTags(r).length)).toEqual([10, 10, 5]);
+  });
+});
+
+describe('one column per character', () => {
+  it('drops zero-width marks and turns emoji and wide characters into ?', () => {
+    expect(esc('caf\u0065\u0301 ok')).toBe('cafe ok');
+    expect(esc('hi \u{1F600} there')).toBe('hi ? there');
+    expect(esc('\u4F60\u597D {x}')).toBe('?? {open}x{close}');
+    expect(fit('\u{1F600}\u{1F600}abc', 4)).toBe('??a~');
   });
 });
