@@ -152,6 +152,35 @@ describe('bodies', () => {
   });
 });
 
+describe('redaction everywhere', () => {
+  it('hides a token in the URL in the list and in the Decrypted view', async () => {
+    const { h, bus } = setup();
+    bus.emit({
+      type: 'http.request',
+      connId: 'c61',
+      flowId: 'tok',
+      scheme: 'http',
+      method: 'GET',
+      url: 'http://shop.test/reset?token=abcdef123',
+      host: 'shop.test',
+      path: '/reset?token=abcdef123',
+      httpVersion: '1.1',
+      headers: [['Host', 'shop.test']],
+      body: { text: '', size: 0, truncated: false },
+      visibility: 'wire',
+    });
+    await new Promise((r) => setTimeout(r, 120));
+    await h.press('end', '2');
+    let s = h.screen();
+    expect(s).toContain('/reset?token=[hidden 9]');
+    expect(s).toContain('GET http://shop.test/reset?token=[hidden 9]');
+    expect(s).not.toContain('abcdef123');
+    await h.press('r');
+    s = h.screen();
+    expect(s).toContain('GET http://shop.test/reset?token=abcdef123');
+  });
+});
+
 describe('robustness', () => {
   it('a view that cannot draw a malformed flow says so, and the UI keeps working', async () => {
     const { h, store } = setup();

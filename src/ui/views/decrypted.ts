@@ -41,7 +41,12 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
   ];
   const r = flow.request;
   if (r) {
-    out.push('', tag('cyan-fg', bold(esc(`${r.method} ${r.url}`))) + dim(` HTTP/${r.httpVersion}`));
+    // The URL's query string may carry a token: marked like everything else.
+    out.push(
+      '',
+      tag('cyan-fg', bold(`${esc(r.method)} ${markSecrets(r.url, ctx.redact)}`)) +
+        dim(` HTTP/${r.httpVersion}`),
+    );
     out.push(...headerLines(r.headers, ctx.redact));
     out.push(...bodyLines(r.body, contentType(r.headers), ctx.redact));
   } else {
