@@ -230,6 +230,8 @@ describe('a client that does not trust the mitm-lab CA (auto mode)', () => {
   });
 
   it('intercept mode keeps forging for a host that refused (no memory)', async () => {
+    const refusedHere = () => tp.of('tls.client-rejected').filter((e) => e.host === 'node13.test');
+    const before = refusedHere().length;
     tp.proxy.controls.setMode('intercept');
     try {
       for (let i = 0; i < 2; i++) {
@@ -241,11 +243,14 @@ describe('a client that does not trust the mitm-lab CA (auto mode)', () => {
           url('node13.test', `/i${i}`),
         ]);
         expect(r.code).toBe(60);
+        // curl exits before the proxy has seen its alert: wait for this attempt's event.
+        const nth = before + i;
+        await tp.waitFor('tls.client-rejected', (e) => refusedHere().indexOf(e) === nth);
       }
     } finally {
       tp.proxy.controls.setMode('auto');
     }
-    const rejections = tp.of('tls.client-rejected').filter((e) => e.host === 'node13.test');
+    const rejections = refusedHere();
     // One from the Node test above (auto), then two in intercept mode that do not tunnel.
     expect(rejections.slice(-2).map((e) => [e.outcome, e.willTunnel])).toEqual([
       ['alert', false],
