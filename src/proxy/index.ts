@@ -6,5 +6,5 @@ export {
   DEFAULT_CAPTURE_LIMIT_BYTES,
   DEFAULT_HELLO_TIMEOUT_MS,
 } from './options.ts';
-export { parseResolveRule, Resolver } from './resolve.ts';
+export { formatResolveRule, parseResolveRule, Resolver } from './resolve.ts';
 export { parseConnectTarget } from './connect.ts';

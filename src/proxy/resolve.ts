@@ -10,25 +10,89 @@ import type { ResolveRule } from './options.ts';
 const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
 const PATTERN_RE = new RegExp(`^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`, 'i');
 
-/** Parse `--resolve NAME=ADDRESS` (NAME may be `*.domain`). Throws a usage LabError. */
+const USAGE =
+  '--resolve wants NAME[:PORT]=ADDRESS[:PORT] (for example bank.test=127.0.0.1, ' +
+  '*.bank.test=127.0.0.1 or bank.test:443=127.0.0.1:41235)';
+
+/** A port number 1–65535 written in decimal, else null. */
+function portNumber(text: string): number | null {
+  if (!/^\d{1,5}$/.test(text)) return null;
+  const n = Number(text);
+  return n >= 1 && n <= 65535 ? n : null;
+}
+
+/** `ADDRESS[:PORT]`: IPv4, `[IPv6]`, `[IPv6]:PORT`, or a bare IPv6 literal (no port). */
+function splitAddress(text: string): { address: string; port: string | null } {
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) return { address: bracketed[1] ?? '', port: bracketed[2] ?? null };
+  const colons = text.split(':').length - 1;
+  if (colons === 1) {
+    const i = text.indexOf(':');
+    return { address: text.slice(0, i), port: text.slice(i + 1) };
+  }
+  return { address: text, port: null };
+}
+
+/**
+ * Parse `--resolve NAME[:PORT]=ADDRESS[:PORT]` (NAME may be `*.domain`). With ports, requests
+ * for NAME:PORT go to ADDRESS:PORT2 (the rule's `ports` map); other ports of NAME keep their
+ * number and go to ADDRESS. Several rules for the same NAME combine (see `Resolver`).
+ * Throws a usage LabError saying what is wrong.
+ */
 export function parseResolveRule(text: string): ResolveRule {
   const eq = text.indexOf('=');
-  const pattern = (eq < 0 ? '' : text.slice(0, eq)).trim().toLowerCase().replace(/\.$/, '');
-  const address = (eq < 0 ? '' : text.slice(eq + 1)).trim().replace(/^\[(.*)\]$/, '$1');
-  if (!pattern || !PATTERN_RE.test(pattern)) {
-    throw new LabError(
-      'usage',
-      `--resolve wants NAME=ADDRESS (for example bank.test=127.0.0.1 or *.bank.test=127.0.0.1), got "${text}"`,
-    );
+  let name = (eq < 0 ? '' : text.slice(0, eq)).trim().toLowerCase();
+  const target = (eq < 0 ? '' : text.slice(eq + 1)).trim();
+  let fromPort: number | null = null;
+  const colon = name.lastIndexOf(':');
+  if (colon >= 0) {
+    fromPort = portNumber(name.slice(colon + 1));
+    if (fromPort === null) {
+      throw new LabError(
+        'usage',
+        `--resolve ${text}: "${name.slice(colon + 1)}" is not a port (1-65535)`,
+        USAGE,
+      );
+    }
+    name = name.slice(0, colon);
   }
+  const pattern = name.replace(/\.$/, '');
+  if (!pattern || !PATTERN_RE.test(pattern)) {
+    throw new LabError('usage', `${USAGE}, got "${text}"`);
+  }
+  const { address, port } = splitAddress(target);
   if (net.isIP(address) === 0) {
     throw new LabError(
       'usage',
       `--resolve ${pattern}: "${address}" is not an IP address`,
-      'the address must be an IPv4 or IPv6 literal; the proxy does no DNS for ruled names',
+      'the address must be an IPv4 or IPv6 literal ([::1] with a port); the proxy does no DNS for ruled names',
     );
   }
-  return { pattern, address };
+  if (port === null) {
+    return fromPort === null
+      ? { pattern, address }
+      : { pattern, address, ports: { [fromPort]: fromPort } };
+  }
+  const toPort = portNumber(port);
+  if (toPort === null) {
+    throw new LabError('usage', `--resolve ${text}: "${port}" is not a port (1-65535)`, USAGE);
+  }
+  if (fromPort === null) {
+    throw new LabError(
+      'usage',
+      `--resolve ${text}: a target port needs the port it replaces`,
+      `write ${pattern}:PORT=${target}, e.g. ${pattern}:443=${target} (the port the client asks for first)`,
+    );
+  }
+  return { pattern, address, ports: { [fromPort]: toPort } };
+}
+
+/** The rule as `--resolve` arguments (one per mapped port), e.g. `bank.test:443=127.0.0.1:41235`. */
+export function formatResolveRule(rule: ResolveRule): string[] {
+  const address = net.isIPv6(rule.address) ? `[${rule.address}]` : rule.address;
+  const ports = Object.entries(rule.ports ?? {});
+  if (ports.length === 0) return [`${rule.pattern}=${rule.address}`];
+  return ports.map(([from, to]) => `${rule.pattern}:${from}=${address}:${to}`);
 }
 
 function normalize(host: string): string {
@@ -44,8 +108,24 @@ export class Resolver {
   private readonly wildcards: { suffix: string; rule: ResolveRule }[] = [];
 
   constructor(rules: readonly ResolveRule[] = []) {
+    // Several rules for one name combine (`--resolve bank.test:80=… --resolve
+    // bank.test:443=…`): their port maps merge. A name has one address, so two rules that
+    // disagree on it are a usage error rather than a silent choice.
+    const merged = new Map<string, ResolveRule>();
     for (const rule of rules) {
       const p = normalize(rule.pattern);
+      const prev = merged.get(p);
+      if (prev && normalize(prev.address) !== normalize(rule.address)) {
+        throw new LabError(
+          'usage',
+          `--resolve ${p}: two addresses given (${prev.address} and ${rule.address})`,
+          'one name maps to one address; ports may differ (NAME:PORT=ADDRESS:PORT)',
+        );
+      }
+      const ports = prev?.ports || rule.ports ? { ...prev?.ports, ...rule.ports } : undefined;
+      merged.set(p, { pattern: p, address: normalize(rule.address), ...(ports ? { ports } : {}) });
+    }
+    for (const [p, rule] of merged) {
       if (p.startsWith('*.')) this.wildcards.push({ suffix: p.slice(1), rule });
       else this.exact.set(p, rule);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseResolveRule, Resolver } from '../../src/proxy/resolve.ts';
+import { formatResolveRule, parseResolveRule, Resolver } from '../../src/proxy/resolve.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 
 describe('parseResolveRule', () => {
@@ -10,6 +10,57 @@ describe('parseResolveRule', () => {
     });
     expect(parseResolveRule('*.bank.test=::1')).toEqual({ pattern: '*.bank.test', address: '::1' });
     expect(parseResolveRule('x.test=[::1]')).toEqual({ pattern: 'x.test', address: '::1' });
+  });
+
+  it('reads NAME:PORT=ADDRESS:PORT into a port map (IPv6 in brackets)', () => {
+    expect(parseResolveRule('bank.test:443=127.0.0.1:41235')).toEqual({
+      pattern: 'bank.test',
+      address: '127.0.0.1',
+      ports: { 443: 41235 },
+    });
+    expect(parseResolveRule('*.bank.test:80=[::1]:8080')).toEqual({
+      pattern: '*.bank.test',
+      address: '::1',
+      ports: { 80: 8080 },
+    });
+    expect(parseResolveRule('bank.test:443=127.0.0.1')).toEqual({
+      pattern: 'bank.test',
+      address: '127.0.0.1',
+      ports: { 443: 443 },
+    });
+  });
+
+  it('formats rules back into --resolve arguments that parse to the same thing', () => {
+    const rule = { pattern: 'bank.test', address: '127.0.0.1', ports: { 80: 41234, 443: 41235 } };
+    const args = formatResolveRule(rule);
+    expect(args).toEqual(['bank.test:80=127.0.0.1:41234', 'bank.test:443=127.0.0.1:41235']);
+    expect(new Resolver(args.map(parseResolveRule)).match('bank.test')).toEqual(rule);
+    expect(formatResolveRule({ pattern: 'v6.test', address: '::1', ports: { 443: 4 } })).toEqual([
+      'v6.test:443=[::1]:4',
+    ]);
+    expect(formatResolveRule({ pattern: '*.test', address: '127.0.0.1' })).toEqual([
+      '*.test=127.0.0.1',
+    ]);
+  });
+
+  it.each([
+    ['bank.test:0=127.0.0.1:1', /"0" is not a port/],
+    ['bank.test:443=127.0.0.1:70000', /"70000" is not a port/],
+    ['bank.test:https=127.0.0.1:1', /"https" is not a port/],
+    ['bank.test:443=127.0.0.1:', /"" is not a port/],
+    ['bank.test=127.0.0.1:41235', /a target port needs the port it replaces/],
+    ['bank.test:443=[::1', /not an IP address/],
+    ['bank.test:443=localhost:80', /"localhost" is not an IP address/],
+  ])('refuses %j with a usage error saying why', (text, why) => {
+    let err: unknown;
+    try {
+      parseResolveRule(text);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LabError);
+    expect((err as LabError).kind).toBe('usage');
+    expect((err as LabError).message).toMatch(why);
   });
 
   it.each([
@@ -53,6 +104,22 @@ describe('Resolver', () => {
     expect(r.addressFor('localhost')).toBe('127.0.0.1');
     expect(r.addressFor('10.1.2.3')).toBe('10.1.2.3');
     expect(r.addressFor('[::1]')).toBe('::1');
+  });
+
+  it('combines rules for one name (ports merge) and refuses two addresses for it', () => {
+    const merged = new Resolver(
+      ['bank.test:80=127.0.0.1:41234', 'Bank.Test:443=127.0.0.1:41235'].map(parseResolveRule),
+    );
+    expect(merged.portFor('bank.test', 80)).toBe(41234);
+    expect(merged.portFor('bank.test', 443)).toBe(41235);
+    expect(merged.portFor('bank.test', 8443)).toBe(8443);
+    expect(merged.addressFor('bank.test')).toBe('127.0.0.1');
+    expect(
+      () =>
+        new Resolver(
+          ['bank.test:80=127.0.0.1:1', 'bank.test:443=127.0.0.2:2'].map(parseResolveRule),
+        ),
+    ).toThrow(/two addresses given/);
   });
 
   it('maps ports by rule', () => {

@@ -3,6 +3,7 @@
 // gives curl's --connect-to for each, and says why `mitm-lab start` is the easy way.
 import path from 'node:path';
 import { startLab, type RunningLab } from '../../lab/index.ts';
+import { formatResolveRule } from '../../proxy/index.ts';
 import { defaultCaDir, parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
 
@@ -23,8 +24,9 @@ Options:
   -h, --help     this help
 
 The ports are random, so lab names only work through something that maps NAME:PORT to the
-real port: curl's --connect-to (printed below), or the mitm-lab proxy as \`mitm-lab start\`
-runs it. (\`mitm-lab proxy --resolve NAME=ADDRESS\` maps names, not ports.)
+real port: curl's --connect-to, or the mitm-lab proxy with the printed
+\`mitm-lab proxy --resolve NAME:PORT=127.0.0.1:REALPORT … --upstream-ca <lab root>\` command
+(copy it while this lab runs), or simply \`mitm-lab start\`, which runs both.
 
 Stop with Ctrl-C. Exit codes: 0 stopped normally, 1 could not start, 2 bad options.
 `;
@@ -49,7 +51,9 @@ export const command: Command = {
       io.stdout.write(
         `${JSON.stringify({ rootPath: lab.rootPath, sites: lab.sites.map(({ gallery: _g, ...s }) => s), resolve: lab.resolve })}\n`,
       );
-    } else io.stdout.write(describeLab(lab));
+    } else {
+      io.stdout.write(describeLab(lab, parsed.values['ca-dir'] !== undefined ? { caDir } : {}));
+    }
     await waitForStop();
     io.stderr.write('mitm-lab: stopping the lab…\n');
     await lab.close();
@@ -57,8 +61,25 @@ export const command: Command = {
   },
 };
 
-/** The human listing: names, ports, and commands that work without the proxy. */
-export function describeLab(lab: RunningLab): string {
+/** A word as one shell argument (single quotes when it holds anything special). */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `mitm-lab proxy` command that routes every lab name to this lab: one
+ * `--resolve NAME:PORT=127.0.0.1:REALPORT` per served port, and the lab root as upstream CA
+ * (the proxy validates the lab servers as it would the public web). `caDir` adds `--ca-dir`.
+ */
+export function proxyCommandFor(lab: RunningLab, opts: { caDir?: string } = {}): string[] {
+  const args = lab.resolve.flatMap((rule) => formatResolveRule(rule).map((r) => `--resolve ${r}`));
+  args.push(`--upstream-ca ${shellWord(lab.rootPath)}`);
+  if (opts.caDir !== undefined) args.push(`--ca-dir ${shellWord(opts.caDir)}`);
+  return ['mitm-lab proxy', ...args];
+}
+
+/** The human listing: names, ports, commands that work without the proxy, and the proxy command. */
+export function describeLab(lab: RunningLab, opts: { caDir?: string } = {}): string {
   const width = Math.max(...lab.sites.map((s) => s.host.length));
   const rows = lab.sites.map(
     (s) =>
@@ -67,6 +88,7 @@ export function describeLab(lab: RunningLab): string {
   );
   const bank = lab.sites.find((s) => s.host === 'bank.test');
   const expired = lab.sites.find((s) => s.host === 'expired.bank.test');
+  const caPem = path.join(opts.caDir ?? 'certs', 'certs', 'ca.pem');
   return `mitm-lab lab — serving on 127.0.0.1 (Ctrl-C to stop)
   lab public root: ${lab.rootPath}
 
@@ -80,9 +102,15 @@ Directly, without the proxy (curl maps the name and port itself):
   python3: ssl.create_default_context(cafile="${lab.rootPath}"), connect to 127.0.0.1:PORT
            with server_hostname=NAME
 
-Through the proxy: run \`mitm-lab start\` instead — it starts this lab and a proxy that routes
-every lab name (ports 80 and 443) here. \`mitm-lab proxy --resolve NAME=ADDRESS\` cannot
-express these ports.
+Through the proxy, in another terminal while this lab runs (paste as is; it routes every lab
+name and port here and validates the lab servers against the lab root):
+  ${proxyCommandFor(lab, opts).join(' \\\n    ')}
+then, for example:
+  curl -x http://127.0.0.1:8080 http://bank.test/
+  curl -x http://127.0.0.1:8080 --cacert ${shellWord(caPem)} https://bank.test/
+
+Or run \`mitm-lab start\`: the lab and the proxy (with the terminal UI) in one command. The
+--resolve NAME:PORT=ADDRESS:PORT rules above express these ports.
 `;
 }
 

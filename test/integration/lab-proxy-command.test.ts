@@ -1,0 +1,103 @@
+// `mitm-lab lab` prints a `mitm-lab proxy --resolve NAME:PORT=ADDRESS:PORT … --upstream-ca`
+// command; pasted as printed (plus a free port), it really routes the lab names to that lab:
+// HTTPS to bank.test is decrypted by the proxy (curl trusts the mitm CA), HTTP is served.
+// Both are real processes under plain node, and curl is the client.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ProxyEvent } from '../../src/events/types.ts';
+import { curl, tempDir } from './helpers.ts';
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
+
+function spawnCli(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<void> } {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += String(d)));
+  child.stderr?.on('data', (d: Buffer) => (stdout += String(d)));
+  const exit = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return { child, out: () => stdout, exit };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Shell words of a pasted command: `\` + newline joins lines; '…' quotes. */
+function shellWords(text: string): string[] {
+  const words: string[] = [];
+  for (const m of text.replace(/\\\n/g, ' ').matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)) {
+    words.push(m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : (m[2] ?? ''));
+  }
+  return words;
+}
+
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
+
+describe('the proxy command `mitm-lab lab` prints', () => {
+  const dir = tempDir('lab-proxy');
+  const started: { child: ChildProcess; exit: Promise<void> }[] = [];
+  afterAll(async () => {
+    for (const p of started) p.child.kill('SIGTERM');
+    await Promise.all(started.map((p) => p.exit));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(!hasCurl)(
+    'routes every lab name to the running lab: HTTPS decrypted, HTTP served',
+    async () => {
+      const lab = spawnCli(['lab', '--ca-dir', dir]);
+      started.push(lab);
+      await until(() => lab.out().includes('express these ports'), 'the lab listing');
+      const printed = /^ {2}(mitm-lab proxy \\\n(?:.*\\\n)*.*)$/m.exec(lab.out())?.[1];
+      expect(printed, lab.out()).toBeDefined();
+      const words = shellWords(printed!);
+      expect(words.slice(0, 2)).toEqual(['mitm-lab', 'proxy']);
+      expect(words).toContain('--upstream-ca');
+      expect(words.filter((w) => /^bank\.test:(80|443)=127\.0\.0\.1:\d+$/.test(w))).toHaveLength(2);
+
+      const events = path.join(dir, 'events.jsonl');
+      const proxy = spawnCli([...words.slice(1), '--listen', '127.0.0.1:0', '--events', events]);
+      started.push(proxy);
+      await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(proxy.out()), 'the proxy');
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proxy.out())?.[1] ?? '';
+
+      const caPem = path.join(dir, 'certs', 'ca.pem');
+      const secure = await curl(['-x', url, '--cacert', caPem, 'https://bank.test/']);
+      expect(secure.stderr).toBe('');
+      expect(secure.stdout).toContain('<h1>bank.test</h1>');
+      const plain = await curl(['-x', url, '-i', 'http://bank.test/']);
+      expect(plain.stdout).toMatch(/^HTTP\/1\.1 200/);
+      expect(plain.stdout).toContain('<h1>bank.test</h1>');
+
+      // The HTTPS request was read by the proxy (decrypted), not tunnelled.
+      const seen = (): ProxyEvent[] =>
+        readFileSync(events, 'utf8')
+          .split('\n')
+          .flatMap((l) => {
+            // The sink may be mid-line while the proxy runs: only whole lines count.
+            try {
+              return [JSON.parse(l) as ProxyEvent];
+            } catch {
+              return [];
+            }
+          });
+      await until(
+        () => seen().filter((e) => e.type === 'http.response').length >= 2,
+        'two responses in the events file',
+        10_000,
+      );
+      const requests = seen().filter((e) => e.type === 'http.request');
+      expect(requests.map((e) => [e.url, e.visibility])).toEqual([
+        ['https://bank.test/', 'proxy-only'],
+        ['http://bank.test/', 'wire'],
+      ]);
+      expect(seen().some((e) => e.type === 'tunnel.summary')).toBe(false);
+    },
+  );
+});
