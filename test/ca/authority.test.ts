@@ -12,9 +12,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEAF_CACHE_MAX, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
-import { writeExpiredCa } from './helpers.ts';
 import { LabError } from '../../src/util/lab-error.ts';
-import { nodeConnect, startTlsServer, tempDir } from './helpers.ts';
+import { nodeConnect, startTlsServer, tempDir, writeExpiredCa } from './helpers.ts';
 
 const DAY = 86_400_000;
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
@@ -224,7 +223,7 @@ describe('mintLeaf', () => {
 
   it('is accepted by Node tls given the CA, refused without it', async () => {
     const leaf = ca.mintLeaf('shop.test');
-    const server = await startTlsServer(leaf.certPem, leaf.keyPem);
+    const server = await startTlsServer(leaf);
     try {
       expect(await nodeConnect(server.port, 'shop.test', [ca.certPem])).toBe('ok');
       expect(await nodeConnect(server.port, 'shop.test', undefined)).toMatch(

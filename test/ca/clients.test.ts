@@ -12,8 +12,9 @@ import {
   runTool,
   startTlsServer,
   tempDir,
-  type TlsServer,
+  type TlsTestServer,
 } from './helpers.ts';
+import { curlLoopback } from '../support/clients.ts';
 
 const DAY = 86_400_000;
 const tmp = tempDir();
@@ -42,8 +43,8 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-async function withServer<T>(certPem: string, fn: (s: TlsServer) => Promise<T>): Promise<T> {
-  const server = await startTlsServer(certPem, readFileSync(ca.leafKeyPath, 'utf8'));
+async function withServer<T>(certPem: string, fn: (s: TlsTestServer) => Promise<T>): Promise<T> {
+  const server = await startTlsServer({ certPem, keyPem: readFileSync(ca.leafKeyPath, 'utf8') });
   try {
     return await fn(server);
   } finally {
@@ -51,18 +52,7 @@ async function withServer<T>(certPem: string, fn: (s: TlsServer) => Promise<T>):
   }
 }
 
-function curl(host: string, port: number, extra: string[]) {
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  return runTool('curl', [
-    '-sS',
-    '--max-time',
-    '10',
-    '--resolve',
-    `${urlHost}:${port}:127.0.0.1`,
-    ...extra,
-    `https://${urlHost}:${port}/`,
-  ]);
-}
+const curl = curlLoopback;
 
 const PY = `
 import socket, ssl, sys

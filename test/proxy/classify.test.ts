@@ -2,34 +2,26 @@
 // they do not trust (curl, python3, Node), on real negotiation failures, and table-driven on the
 // OpenSSL spellings the engine can meet.
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { alertFromError, classifyTlsFailure, TLS_ALERTS } from '../../src/proxy/classify.ts';
 import {
   curl,
   hasTool,
-  makeSelfSigned,
   python,
-  removeCert,
   run,
   startTappedRelay,
   startTlsServer,
-  type TestCert,
+  useSelfSignedCert,
   type TlsTestServer,
 } from './passive-tls-kit.ts';
+import { sleep, waitUntil } from '../support/wait.ts';
 
-let cert: TestCert;
-beforeAll(() => {
-  cert = makeSelfSigned();
-});
-afterAll(() => removeCert(cert));
+const cert = useSelfSignedCert();
 
 /** Wait (bounded) until the server has seen `n` client errors or secure connections. */
 async function settle(server: TlsTestServer, n = 1): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (server.clientErrors.length + server.secureConnections >= n) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await new Promise((r) => setTimeout(r, 50));
+  await waitUntil(() => server.clientErrors.length + server.secureConnections >= n);
+  await sleep(50);
 }
 
 /** A Node TLS client that does not trust the server's certificate; resolves when it gives up. */

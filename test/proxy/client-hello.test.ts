@@ -5,7 +5,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   guessClient,
   parseHello,
@@ -15,20 +15,16 @@ import {
 import {
   curl,
   hasTool,
-  makeSelfSigned,
   python,
-  removeCert,
   run,
   startTappedRelay,
   startTlsServer,
-  type TestCert,
+  useSelfSignedCert,
 } from './passive-tls-kit.ts';
+import { closeServer, connectLoopback, listenLoopback } from '../support/net.ts';
+import { sleep } from '../support/wait.ts';
 
-let cert: TestCert;
-beforeAll(() => {
-  cert = makeSelfSigned();
-});
-afterAll(() => removeCert(cert));
+const cert = useSelfSignedCert();
 
 const WATCHED = ['readable', 'data', 'end', 'close', 'error'] as const;
 function listenerCounts(s: net.Socket): number[] {
@@ -63,18 +59,13 @@ async function startPeekServer(
     if (w) w(result);
     else queue.push(result);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port: await listenLoopback(server),
     next: () => {
       const r = queue.shift();
       return r ? Promise.resolve(r) : new Promise<Result>((res) => waiters.push(res));
     },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
+    close: () => closeServer(server, sockets),
   };
 }
 
@@ -90,8 +81,7 @@ function handoffTlsServer(opts: tls.TlsOptions = {}): tls.Server {
 /** Capture the exact ClientHello bytes a Node TLS client sends. */
 async function captureClientHello(opts: tls.ConnectionOptions = {}): Promise<Buffer> {
   const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenLoopback(server);
   const got = new Promise<Buffer>((resolve) => {
     server.once('connection', (s) => {
       const chunks: Buffer[] = [];
@@ -113,12 +103,7 @@ async function captureClientHello(opts: tls.ConnectionOptions = {}): Promise<Buf
   return hello;
 }
 
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
-    s.on('error', reject);
-  });
-}
+const connect = connectLoopback;
 
 function readAll(s: net.Socket): Promise<string> {
   return new Promise((resolve) => {
@@ -402,7 +387,7 @@ describe('peekClientHello outcomes other than a ClientHello', () => {
       const sending = (async () => {
         for (let i = 0; i < wire.length; i += 37) {
           s.write(wire.subarray(i, i + 37));
-          await new Promise((r) => setTimeout(r, 2));
+          await sleep(2);
         }
       })();
       const { peek, socket } = await peeker.next();
@@ -412,7 +397,7 @@ describe('peekClientHello outcomes other than a ClientHello', () => {
       expect(peek.hello.sni).toBe('hello.test');
       expect(peek.hello.alpn).toEqual(['http/1.1']);
       // The original two-record bytes are what is put back, not the reassembled record.
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       const back = socket.read() as Buffer | null;
       expect(back?.equals(wire)).toBe(true);
       s.destroy();

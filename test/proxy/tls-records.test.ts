@@ -3,24 +3,18 @@
 // (TCP chunks) or the handshake across records changes nothing; garbage invents no records.
 import { randomBytes, randomInt } from 'node:crypto';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CertSummary, TlsRecord } from '../../src/events/types.ts';
 import { TlsRecordStream, TlsSession } from '../../src/proxy/tls-records.ts';
 import {
   curl,
   hasTool,
-  makeSelfSigned,
-  removeCert,
   startTappedRelay,
   startTlsServer,
-  type TestCert,
+  useSelfSignedCert,
 } from './passive-tls-kit.ts';
 
-let cert: TestCert;
-beforeAll(() => {
-  cert = makeSelfSigned();
-});
-afterAll(() => removeCert(cert));
+const cert = useSelfSignedCert();
 
 interface Captured {
   up: Buffer;

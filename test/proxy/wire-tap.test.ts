@@ -5,6 +5,8 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { peekClientHello } from '../../src/proxy/client-hello.ts';
 import { tapSocket, WireTap } from '../../src/proxy/wire-tap.ts';
+import { listenLoopback } from '../support/net.ts';
+import { sleep, waitUntil } from '../support/wait.ts';
 
 interface Pair {
   client: net.Socket;
@@ -15,8 +17,7 @@ interface Pair {
 /** A connected client/server socket pair on 127.0.0.1. */
 async function socketPair(onServer?: (s: net.Socket) => void): Promise<Pair> {
   const listener = net.createServer();
-  await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  const port = (listener.address() as net.AddressInfo).port;
+  const port = await listenLoopback(listener);
   const serverSide = new Promise<net.Socket>((resolve) =>
     listener.once('connection', (s) => {
       onServer?.(s);
@@ -185,7 +186,7 @@ describe('tapSocket', () => {
     const pair = await socketPair((s) => tapSocket(s, tap));
     try {
       pair.client.write('hello, paused world');
-      for (let i = 0; i < 100 && tap.bytesUp < 19; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(() => tap.bytesUp >= 19, { timeoutMs: 1000, intervalMs: 10 });
       expect(tap.bytesUp).toBe(19);
       expect(pair.server.readableFlowing).not.toBe(true);
       expect(pair.server.listenerCount('data')).toBe(0);
@@ -238,10 +239,8 @@ describe('tapSocket', () => {
     let control: ReturnType<typeof tapSocket> | undefined;
     const pair = await socketPair((s) => (control = tapSocket(s, first)));
     try {
-      const wait = async (tap: WireTap, n: number): Promise<void> => {
-        for (let i = 0; i < 100 && tap.bytesUp < n; i++)
-          await new Promise((r) => setTimeout(r, 10));
-      };
+      const wait = (tap: WireTap, n: number): Promise<boolean> =>
+        waitUntil(() => tap.bytesUp >= n, { timeoutMs: 1000, intervalMs: 10 });
       pair.client.write('one');
       await wait(first, 3);
       control?.setTap(second);
@@ -250,7 +249,7 @@ describe('tapSocket', () => {
       await wait(second, 3);
       control?.detach();
       pair.client.write('three');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       expect([first.bytesUp, second.bytesUp]).toEqual([3, 3]);
       expect((pair.server.read() as Buffer).toString()).toBe('onetwothree');
     } finally {
