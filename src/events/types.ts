@@ -89,6 +89,17 @@ export interface WireCapture {
   serverCertificates: CertSummary[] | null;
   /** The negotiated version as a passive observer can tell it from the ServerHello, or null. */
   tlsVersion: string | null;
+  /**
+   * The cipher suite the ServerHello chose (IANA name, e.g. `TLS_AES_128_GCM_SHA256`), in clear
+   * in every TLS version; null before a ServerHello or for plain HTTP. Optional: added later.
+   */
+  cipherSuite?: string | null;
+  /**
+   * The (EC)DHE key-exchange group (`x25519`, `secp256r1`, …): TLS 1.3 names it in the
+   * ServerHello key_share, TLS 1.2 in the ServerKeyExchange, both in clear; null when none was
+   * seen (e.g. TLS 1.2 RSA key transport). Optional: added later.
+   */
+  keyExchangeGroup?: string | null;
 }
 
 /** Per-request timings in milliseconds; null where a phase did not happen (reused connection). */
@@ -223,6 +234,10 @@ export interface TunnelSummaryEvent extends Base {
   /** TLS 1.2 only: the certificate chain that crossed in clear. */
   serverCertificates: CertSummary[] | null;
   recordCount: number;
+  /** The cipher suite the ServerHello chose (IANA name), or null. Optional: added later. */
+  cipherSuite?: string | null;
+  /** The key-exchange group (`x25519`…), or null when not visible. Optional: added later. */
+  keyExchangeGroup?: string | null;
 }
 
 export interface HttpRequestEvent extends Base {

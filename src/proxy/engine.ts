@@ -581,8 +581,10 @@ class Engine {
         bytesDown: snap.bytesDown,
         durationMs: Math.round(nowMs() - t.start),
         tlsVersion: snap.tlsVersion,
-        serverCertificates: snap.snapshot().serverCertificates,
+        serverCertificates: snap.serverCertificates,
         recordCount: snap.recordCount,
+        cipherSuite: snap.cipherSuite,
+        keyExchangeGroup: snap.keyExchangeGroup,
       });
     }
     this.conns.delete(conn.socket);

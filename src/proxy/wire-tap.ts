@@ -3,7 +3,7 @@
 // would parse. The eavesdropper view is built from this, so it is what really crossed, not a
 // reconstruction.
 import type net from 'node:net';
-import type { TlsRecord, WireBytes, WireCapture } from '../events/types.ts';
+import type { CertSummary, TlsRecord, WireBytes, WireCapture } from '../events/types.ts';
 import { nowMs, TlsRecordStream, TlsSession } from './tls-records.ts';
 import type { TlsAlert } from './tls-alerts.ts';
 
@@ -152,11 +152,16 @@ export class WireTap {
       down: this.downBytes.snapshot(),
       records: this.records.slice(),
       recordsTruncated: this.totalRecords > this.records.length,
-      serverCertificates: this.session.serverCertificates
-        ? this.session.serverCertificates.slice()
-        : null,
+      serverCertificates: this.serverCertificates,
       tlsVersion: this.tlsVersion,
+      cipherSuite: this.cipherSuite,
+      keyExchangeGroup: this.keyExchangeGroup,
     };
+  }
+
+  /** TLS 1.2: the server's certificate chain as it crossed in clear (a copy), else null. */
+  get serverCertificates(): CertSummary[] | null {
+    return this.session.serverCertificates ? this.session.serverCertificates.slice() : null;
   }
 }
 

@@ -265,7 +265,7 @@ describe('a client that does not trust the mitm-lab CA (auto mode)', () => {
 });
 
 describe('eavesdrop mode', () => {
-  const run = async (host: string, tlsMax: string) => {
+  const run = async (host: string, tlsMax: string, extra: string[] = []) => {
     tp.proxy.controls.setMode('eavesdrop');
     try {
       const r = await curl([
@@ -275,6 +275,7 @@ describe('eavesdrop mode', () => {
         rootFile,
         '--tls-max',
         tlsMax,
+        ...extra,
         url(host, '/secret-path'),
       ]);
       expect(r.stdout).toBe('hello GET /secret-path body=');
@@ -288,9 +289,20 @@ describe('eavesdrop mode', () => {
   };
 
   it('TLS 1.2: SNI and record sizes visible, the certificate chain in clear, no content', async () => {
-    const { summary, close, mine } = await run('eaves12.test', '1.2');
+    // The client offers one cipher suite and one group (not the defaults), so the negotiated
+    // values the observer reports can only be right if it read them off the wire.
+    const { summary, close, mine } = await run('eaves12.test', '1.2', [
+      '--ciphers',
+      'ECDHE-RSA-AES128-GCM-SHA256',
+      '--curves',
+      'secp521r1',
+    ]);
     expect(summary.reason).toBe('mode-eavesdrop');
     expect(summary.tlsVersion).toBe('TLS 1.2');
+    expect(summary.cipherSuite).toBe('TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256');
+    expect(summary.keyExchangeGroup).toBe('secp521r1');
+    expect(close.wire.cipherSuite).toBe(summary.cipherSuite);
+    expect(close.wire.keyExchangeGroup).toBe('secp521r1');
     // The capture starts with the CONNECT in clear; the records with the ClientHello.
     expect(Buffer.from(close.wire.up.base64, 'base64').toString('latin1')).toMatch(
       /^CONNECT eaves12\.test:/,
@@ -321,8 +333,18 @@ describe('eavesdrop mode', () => {
   });
 
   it('TLS 1.3: the certificate is encrypted, only sizes show', async () => {
-    const { summary, close } = await run('eaves13.test', '1.3');
+    const { summary, close } = await run('eaves13.test', '1.3', [
+      '--tls13-ciphers',
+      'TLS_CHACHA20_POLY1305_SHA256',
+      '--curves',
+      'secp384r1',
+    ]);
     expect(summary.tlsVersion).toBe('TLS 1.3');
+    // Cipher suite and group cross in clear in the ServerHello even in TLS 1.3.
+    expect(summary.cipherSuite).toBe('TLS_CHACHA20_POLY1305_SHA256');
+    expect(summary.keyExchangeGroup).toBe('secp384r1');
+    expect(close.wire.cipherSuite).toBe('TLS_CHACHA20_POLY1305_SHA256');
+    expect(close.wire.keyExchangeGroup).toBe('secp384r1');
     expect(summary.serverCertificates).toBeNull();
     expect(close.wire.serverCertificates).toBeNull();
     expect(summary.recordCount).toBeGreaterThan(3);
