@@ -1,16 +1,15 @@
 // Each gallery host, met DIRECTLY (no proxy) by real clients that trust only the lab root:
 // Node tls, curl and python3 must do exactly what the gallery data (src/lab/gallery.ts) says
 // they do — the data the index page, the victim and the docs show.
-import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../support/temp-dir.ts';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GALLERY, startLab, type RunningLab, type ClientOutcome } from '../../src/lab/index.ts';
 import { curlDirect, hasTool, nodeDirect, pythonDirect, type Said } from './support/clients.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-gallery-'));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-gallery-');
 let lab: RunningLab;
 
 beforeAll(async () => {
@@ -18,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await lab?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 });
 
 function portOf(host: string): number {

@@ -1,16 +1,16 @@
 // `mitm-lab lab` as a real process under plain node: it prints where everything is, the lab
 // answers on those ports (curl --connect-to, as the listing suggests), SIGTERM stops it (exit 0).
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runTool, type RunResult } from '../support/run.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { hasTool } from './support/clients.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/mitm-lab.js');
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-labcmd-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-labcmd-');
+afterAll(cleanup);
 
 interface Listing {
   rootPath: string;
@@ -18,13 +18,7 @@ interface Listing {
   resolve: { pattern: string; address: string; ports: Record<string, number> }[];
 }
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', args, { timeout: 20_000 }, (e, stdout, stderr) =>
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const curl = (args: string[]): Promise<RunResult> => runTool('curl', args);
 
 describe('mitm-lab lab', () => {
   it.skipIf(!hasTool('curl'))(

@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,18 +10,14 @@ import {
   UNTRUSTED_ROOT_CN,
   openLabPki,
 } from '../../src/lab/pki.ts';
+import { listenLoopback } from '../support/net.ts';
+import { hasTool } from '../support/run.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-pki-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-pki-');
+afterAll(cleanup);
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const hasOpenssl = (): boolean => hasTool('openssl', ['version']);
 
 describe('openLabPki', () => {
   const dir = path.join(tmp, 'lab');
@@ -125,8 +120,7 @@ async function handshake(
 ): Promise<string> {
   const server = tls.createServer({ key: creds.keyPem, cert: creds.chainPem }, (s) => s.end());
   server.on('tlsClientError', () => undefined);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  const port = await listenLoopback(server);
   try {
     return await new Promise<string>((resolve) => {
       const c = tls.connect({ port, host: '127.0.0.1', servername, ca }, () => {

@@ -1,11 +1,10 @@
 // The victim's client on its own, against a blind test tunnel proxy (no interception): proxy URL
 // parsing, absolute-URI HTTP, CONNECT + TLS with the victim's own trust store, and failures
 // reported in the client's own words rather than thrown as crashes.
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { listenLoopback } from '../support/net.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type RunningLab } from '../../src/lab/index.ts';
 import { ClientFailure, openTls, parseProxyUrl, request } from '../../src/lab/proxy-client.ts';
@@ -13,7 +12,7 @@ import { clientWords } from '../../src/lab/victim.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 import { startTunnelProxy, type TunnelProxy } from './support/tunnel-proxy.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-client-'));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-client-');
 let lab: RunningLab;
 let px: TunnelProxy;
 
@@ -24,7 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await px?.close();
   await lab?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 });
 
 describe('parseProxyUrl', () => {
@@ -88,8 +87,7 @@ describe('request through a proxy', () => {
 
   it('says when nothing listens where the proxy should be', async () => {
     const closed = http.createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
+    const port = await listenLoopback(closed);
     await new Promise<void>((r) => closed.close(() => r()));
     const err = await request(parseProxyUrl(`http://127.0.0.1:${port}`), {
       method: 'GET',
@@ -106,8 +104,7 @@ describe('request through a proxy', () => {
       seen = req.headers['proxy-authorization'];
       res.end('ok');
     });
-    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-    const port = (fake.address() as AddressInfo).port;
+    const port = await listenLoopback(fake);
     try {
       await request(parseProxyUrl(`http://student:s3cret@127.0.0.1:${port}`), {
         method: 'GET',

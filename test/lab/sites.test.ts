@@ -1,16 +1,15 @@
 // The lab sites, met directly on their loopback ports: bank.test's login, account, bearer API
 // and WebSocket chat over HTTP and HTTPS; the lab.test index; the resolve rules.
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { tempDir } from '../support/temp-dir.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BANK_ACCOUNTS } from '../../src/lab/bank-data.ts';
 import { GALLERY, startLab, type RunningLab } from '../../src/lab/index.ts';
 import { WebSocket } from '../../src/util/ws.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-sites-'));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-sites-');
 let lab: RunningLab;
 const alice = BANK_ACCOUNTS[0]!;
 
@@ -19,7 +18,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await lab?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 });
 
 interface Res {

@@ -6,23 +6,22 @@
 // - a normal client first refuses the forged certificate, then (the proxy now tunnels the
 //   host) meets the real server and reacts exactly as it does directly (gallery data);
 // - a compromised client gets the proxy's 502 for a broken upstream, the page otherwise.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCa, type Ca } from '../../src/ca/index.ts';
-import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
 import { GALLERY, startLab, type ClientOutcome, type RunningLab } from '../../src/lab/index.ts';
 import { parseProxyUrl } from '../../src/lab/proxy-client.ts';
 import { runVictim, type VictimSummary } from '../../src/lab/victim.ts';
 import type { VictimProfile, VictimStepRecord } from '../../src/lab/victim-types.ts';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.ts';
-import { curlViaProxy, hasTool, type Said } from './support/clients.ts';
+import type { RunningProxy } from '../../src/proxy/index.ts';
+import { tempDir } from '../support/temp-dir.ts';
+import { curlViaProxy, hasTool, pythonViaProxy, type Said } from './support/clients.ts';
+import { startLabProxy, type LabProxy } from './support/lab-proxy.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-through-'));
+const { dir: tmp, cleanup } = tempDir('mitm-lab-through-');
 let lab: RunningLab;
 let ca: Ca;
 let bothRoots: string;
@@ -35,24 +34,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await lab?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  cleanup();
 });
 
-async function proxyWithEvents(): Promise<{ proxy: RunningProxy; events: ProxyEvent[] }> {
-  const bus = new EventBus();
-  const events: ProxyEvent[] = [];
-  bus.on((e) => events.push(e));
-  const proxy = await startProxy({
-    host: '127.0.0.1',
-    port: 0,
-    mode: 'auto',
-    ca,
-    bus,
-    resolve: lab.resolve,
-    upstreamCa: [lab.rootPem],
-  });
-  return { proxy, events };
-}
+const proxyWithEvents = (): Promise<LabProxy> => startLabProxy(ca, lab);
 
 function passwordRequests(events: ProxyEvent[], scheme: 'http' | 'https') {
   return events.filter(
@@ -213,35 +198,6 @@ describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (pro
 
 const curl = hasTool('curl');
 const python = hasTool('python3');
-
-/** python3 urllib through the proxy (CONNECT), trusting `caFile`. */
-function pythonViaProxy(proxyUrl: string, url: string, caFile: string): Promise<Said> {
-  const script = `
-import ssl, sys, urllib.request, urllib.error
-proxy, url, cafile = sys.argv[1], sys.argv[2], sys.argv[3]
-ctx = ssl.create_default_context(cafile=cafile)
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({'https': proxy, 'http': proxy}), urllib.request.HTTPSHandler(context=ctx))
-try:
-    r = opener.open(url, timeout=10)
-    print('ok', r.status)
-except urllib.error.HTTPError as e:
-    print('ok', e.code)
-except urllib.error.URLError as e:
-    print('ERR', type(e.reason).__name__, e.reason)
-except Exception as e:
-    print('ERR', type(e).__name__, e)
-`;
-  return new Promise((resolve) => {
-    execFile('python3', ['-c', script, proxyUrl, url, caFile], { timeout: 20_000 }, (_e, out) => {
-      const t = out.trim();
-      if (t.startsWith('ok ')) resolve({ ok: true, code: 'ok', text: t.slice(3) });
-      else {
-        const m = /^ERR (\S+) ([\s\S]*)$/.exec(t);
-        resolve({ ok: false, code: m?.[1] ?? 'unknown', text: m?.[2] ?? t });
-      }
-    });
-  });
-}
 
 function expectLike(said: Said, expected: ClientOutcome, who: string): void {
   if (expected.outcome === 'accepted') {

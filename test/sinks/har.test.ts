@@ -1,18 +1,19 @@
 // The HAR recorder: HAR 1.2 shape checked field by field, requests paired with responses by
 // flowId, failures kept with status 0, bounded, and written atomically to a real file.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { HarRecorder, type Har, type HarEntry } from '../../src/sinks/har.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { emitLesson } from './event-kit.ts';
 
 let dir: string;
+let cleanup: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mitm-lab-har-'));
+  ({ dir, cleanup } = tempDir('mitm-lab-har-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
 const isNameValue = (x: unknown): boolean =>
   typeof x === 'object' &&

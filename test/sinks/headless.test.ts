@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import type { NewEvent } from '../../src/events/types.ts';
 import { attachHeadlessPrinter, formatBytes } from '../../src/sinks/headless.ts';
+import { waitUntil } from '../support/wait.ts';
 import { emitLesson, lessonEvents } from './event-kit.ts';
 
 function closeOf(connId: string): NewEvent {
@@ -33,7 +34,7 @@ function capture(): { out: PassThrough; lines: () => string[] } {
 
 /** Unanswered requests are printed after a grace period: wait (bounded) for them. */
 async function waitForLines(lines: () => string[], n: number): Promise<void> {
-  for (let i = 0; i < 150 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => lines().length >= n, { timeoutMs: 3000 });
 }
 
 describe('attachHeadlessPrinter', () => {

@@ -1,8 +1,7 @@
 // The JSONL event log: one parseable event per line with type/id/at/connId, appended to a real
 // file (mode 0600) or written to a stream for `-`; clear errors for a bad path; a write failure
 // becomes one diag event, never a crash.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,13 +9,15 @@ import { EventBus } from '../../src/events/bus.ts';
 import { EVENT_TYPES, type ProxyEvent } from '../../src/events/types.ts';
 import { openJsonlSink } from '../../src/sinks/jsonl.ts';
 import { LabError } from '../../src/util/lab-error.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { emitLesson } from './event-kit.ts';
 
 let dir: string;
+let cleanup: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mitm-lab-jsonl-'));
+  ({ dir, cleanup } = tempDir('mitm-lab-jsonl-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
 function parseLines(text: string): ProxyEvent[] {
   expect(text.endsWith('\n')).toBe(true);

@@ -1,20 +1,21 @@
 // The SSLKEYLOGFILE sink: real key log lines from a real TLS handshake are appended to a file
 // that only its owner can read; an existing looser file is narrowed; bad paths are clear errors.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openKeylogSink } from '../../src/sinks/keylog.ts';
 import { LabError } from '../../src/util/lab-error.ts';
-import { makeSelfSigned, removeCert } from '../proxy/passive-tls-kit.ts';
+import { tempDir } from '../support/temp-dir.ts';
+import { closeServer, listenLoopback } from '../support/net.ts';
+import { makeSelfSignedCert as makeSelfSigned, removeCert } from '../support/tls-server.ts';
 
 let dir: string;
+let cleanup: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mitm-lab-keylog-'));
+  ({ dir, cleanup } = tempDir('mitm-lab-keylog-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
 /** NSS key log line: LABEL, 32-byte client random, secret (hex). */
 const KEYLOG_LINE =
@@ -27,9 +28,8 @@ describe('openKeylogSink', () => {
     const cert = makeSelfSigned();
     const server = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => s.end('hi'));
     server.on('keylog', (line: Buffer) => sink.write(line));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = await listenLoopback(server);
     try {
-      const port = (server.address() as net.AddressInfo).port;
       await new Promise<void>((resolve, reject) => {
         const c = tls.connect({
           port,
@@ -42,7 +42,7 @@ describe('openKeylogSink', () => {
         c.on('error', reject);
       });
     } finally {
-      await new Promise<void>((r) => server.close(() => r()));
+      await closeServer(server);
       removeCert(cert);
     }
     await sink.close();

@@ -1,9 +1,7 @@
 // The sinks on the real engine's events: a real proxy (temp CA), the built-in lab and real curl.
 // A login over plain HTTP, HTTPS refused by curl without the CA, then decrypted for curl with
 // it — seen in the JSONL log, the HAR, the key log (both TLS legs) and the headless lines.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,30 +9,27 @@ import { openCa, type Ca } from '../../src/ca/index.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { startLab, type RunningLab } from '../../src/lab/index.ts';
-import { startProxy, type RunningProxy } from '../../src/proxy/index.ts';
+import type { RunningProxy } from '../../src/proxy/index.ts';
 import { HarRecorder, type Har } from '../../src/sinks/har.ts';
 import { attachHeadlessPrinter } from '../../src/sinks/headless.ts';
 import { openJsonlSink, type JsonlSink } from '../../src/sinks/jsonl.ts';
 import { openKeylogSink, type KeylogSink } from '../../src/sinks/keylog.ts';
-import { hasTool } from '../proxy/passive-tls-kit.ts';
+import { startLabProxy } from '../lab/support/lab-proxy.ts';
+import { hasTool, runTool } from '../support/run.ts';
+import { tempDir } from '../support/temp-dir.ts';
+import { waitFor } from '../support/wait.ts';
 
-function curl(args: string[]): Promise<number> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-s', '-o', '/dev/null', '--max-time', '10', ...args], (err) => {
-      resolve(err ? Number((err as { code?: number }).code ?? 1) : 0);
-    });
-  });
+/** curl's exit code (1 when it had none: killed or not started). */
+async function curl(args: string[]): Promise<number> {
+  const r = await runTool('curl', ['-s', '-o', '/dev/null', '--max-time', '10', ...args]);
+  return r.code ?? 1;
 }
 
-const until = async (cond: () => boolean, ms = 8000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = (cond: () => boolean, ms = 8000): Promise<void> =>
+  waitFor(cond, 'condition', { timeoutMs: ms });
 
 let dir: string;
+let cleanup: (() => void) | undefined;
 let ca: Ca;
 let lab: RunningLab;
 let proxy: RunningProxy;
@@ -48,7 +43,7 @@ describe.skipIf(!hasTool('curl'))(
   'sinks on the real engine (curl through the proxy to the lab)',
   () => {
     beforeAll(async () => {
-      dir = await mkdtemp(path.join(os.tmpdir(), 'mitm-lab-sinks-'));
+      ({ dir, cleanup } = tempDir('mitm-lab-sinks-'));
       ca = await openCa({ dir: path.join(dir, 'ca') });
       lab = await startLab({ dir: path.join(dir, 'lab') });
       const bus = new EventBus();
@@ -59,16 +54,7 @@ describe.skipIf(!hasTool('curl'))(
       jsonl = openJsonlSink(path.join(dir, 'events.jsonl'), bus);
       keylog = openKeylogSink(path.join(dir, 'keys.log'));
       har = new HarRecorder(bus);
-      proxy = await startProxy({
-        host: '127.0.0.1',
-        port: 0,
-        mode: 'auto',
-        ca,
-        bus,
-        resolve: lab.resolve,
-        upstreamCa: [lab.rootPem],
-        keylog: (line) => keylog.write(line),
-      });
+      ({ proxy } = await startLabProxy(ca, lab, { bus, keylog: (line) => keylog.write(line) }));
       // The lesson: login over HTTP, refusal without the CA, decrypted with it.
       expect(
         await curl([
@@ -94,7 +80,7 @@ describe.skipIf(!hasTool('curl'))(
       await lab?.close();
       await jsonl?.close();
       await keylog?.close();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      cleanup?.();
     });
 
     it('logs every event as a JSON line, the login body on the wire', async () => {

@@ -41,7 +41,11 @@ export function runTool(file: string, args: string[], opts: RunOptions = {}): Pr
   });
 }
 
-/** Is `name` on PATH? Tests that need a tool skip with its name when it is absent. */
-export function hasTool(name: string): boolean {
+/**
+ * Is `name` on PATH? With `probeArgs` (e.g. `['-V']`), does `name probeArgs` also run and exit 0?
+ * Tests that need a tool skip with its name when it is absent.
+ */
+export function hasTool(name: string, probeArgs?: string[]): boolean {
+  if (probeArgs) return spawnSync(name, probeArgs, { stdio: 'ignore' }).status === 0;
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }

@@ -3,7 +3,8 @@
 // does), and names are routed by the lab's resolve rules. It never terminates TLS, so whatever
 // certificate the victim sees is the lab server's own.
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
+import { listenLoopback } from '../../support/net.ts';
 
 export interface Rule {
   pattern: string;
@@ -72,8 +73,7 @@ export async function startTunnelProxy(rules: Rule[]): Promise<TunnelProxy> {
     up.on('error', () => client.destroy());
     client.on('error', () => up.destroy());
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
