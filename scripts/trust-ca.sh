@@ -9,8 +9,9 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-NAME_PREFIX='mitm-lab throwaway CA'
-SYSTEM_DIR='/usr/local/share/ca-certificates'
+SCRIPT_NAME='trust-ca.sh'
+# shellcheck source=lib/ca-trust.sh
+. "$SCRIPT_DIR/lib/ca-trust.sh"
 
 usage() {
   cat <<EOF
@@ -35,43 +36,20 @@ Undo: scripts/untrust-ca.sh (same options). See docs/ca.md.
 EOF
 }
 
-die() {
-  printf 'trust-ca.sh: %s\n' "$1" >&2
-  [ $# -gt 1 ] && printf '  %s\n' "$2" >&2
-  exit "${3:-1}"
-}
-
-CA_FILE=''
 CA_DIR="${MITM_LAB_CA_DIR:-$SCRIPT_DIR/../certs}"
-DO_NSS=1
-DO_SYSTEM=1
-YES=0
-NSSDB="${HOME:-}/.pki/nssdb"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --ca) [ $# -ge 2 ] || die '--ca wants a FILE' 'see --help' 2; CA_FILE="$2"; shift 2 ;;
-    --ca-dir) [ $# -ge 2 ] || die '--ca-dir wants a DIR' 'see --help' 2; CA_DIR="$2"; shift 2 ;;
-    --nssdb) [ $# -ge 2 ] || die '--nssdb wants a DIR' 'see --help' 2; NSSDB="$2"; shift 2 ;;
-    --nss-only) DO_SYSTEM=0; shift ;;
-    --system-only) DO_NSS=0; shift ;;
-    --yes) YES=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option \"$1\"" 'see scripts/trust-ca.sh --help' 2 ;;
-  esac
-done
-[ "$DO_NSS$DO_SYSTEM" != '00' ] || die '--nss-only and --system-only exclude each other' 'give one' 2
+on_ca_dir() { CA_DIR="$1"; }
+parse_trust_options "$@"
 [ -n "$CA_FILE" ] || CA_FILE="$CA_DIR/certs/ca.pem"
 [ -r "$CA_FILE" ] || die "no readable CA certificate at $CA_FILE" 'create one with `mitm-lab ca init` (or give --ca FILE / --ca-dir DIR)'
 command -v openssl >/dev/null || die 'openssl is needed to read the certificate' 'sudo apt-get install openssl'
 
-SUBJECT="$(openssl x509 -in "$CA_FILE" -noout -subject -nameopt oneline,-esc_msb 2>/dev/null)" ||
-  die "$CA_FILE is not a PEM certificate"
-NAME="$(printf '%s\n' "$SUBJECT" | sed -n 's/^subject=.*CN = \([^,]*\).*$/\1/p')"
+SUBJECT="$(ca_subject "$CA_FILE" 2>/dev/null)" || die "$CA_FILE is not a PEM certificate"
+NAME="$(printf '%s\n' "$SUBJECT" | cn_of_subject)"
 case "$NAME" in
   "$NAME_PREFIX"*) ;;
   *) die "$CA_FILE is not a mitm-lab CA (subject: ${SUBJECT#subject=})" 'this script only installs mitm-lab throwaway CAs' ;;
 esac
-FILE_NAME="$(printf '%s' "$NAME" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9][^a-z0-9]*/-/g').crt"
+FILE_NAME="$(store_file_name "$NAME")"
 FINGERPRINT="$(openssl x509 -in "$CA_FILE" -noout -fingerprint -sha256 | sed 's/^.*=//')"
 if openssl x509 -in "$CA_FILE" -noout -ext nameConstraints 2>/dev/null | grep -q 'Permitted'; then
   SCOPE="name-constrained: it can sign only $(openssl x509 -in "$CA_FILE" -noout -ext nameConstraints |
@@ -79,22 +57,11 @@ if openssl x509 -in "$CA_FILE" -noout -ext nameConstraints 2>/dev/null | grep -q
 else
   SCOPE='UNCONSTRAINED: it can impersonate ANY site. Remove it when you are done.'
 fi
-SUDO=''
-[ "$(id -u)" = 0 ] || SUDO='sudo '
-
-# Print a command (shell-quoted) and, with --yes, run it.
-run() {
-  printf '  $'
-  printf ' %q' "$@"
-  printf '\n'
-  if [ "$YES" = 1 ]; then "$@"; fi
-}
-
 echo "CA:          $NAME"
 echo "SHA-256:     $FINGERPRINT"
 echo "Scope:       $SCOPE"
 echo "Certificate: $CA_FILE"
-if [ "$YES" = 1 ]; then echo 'Running:'; else echo 'Dry run: these commands would run (add --yes to run them):'; fi
+print_run_mode
 
 status=0
 if [ "$DO_NSS" = 1 ]; then

@@ -7,9 +7,10 @@
 # starting with "mitm-lab throwaway CA"), so it works after `mitm-lab ca remove` too.
 set -euo pipefail
 
-NAME_PREFIX='mitm-lab throwaway CA'
-FILE_PREFIX='mitm-lab-throwaway-ca-'
-SYSTEM_DIR='/usr/local/share/ca-certificates'
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SCRIPT_NAME='untrust-ca.sh'
+# shellcheck source=lib/ca-trust.sh
+. "$SCRIPT_DIR/lib/ca-trust.sh"
 
 usage() {
   cat <<EOF
@@ -32,53 +33,20 @@ Then delete the CA itself: mitm-lab ca remove. See docs/ca.md.
 EOF
 }
 
-die() {
-  printf 'untrust-ca.sh: %s\n' "$1" >&2
-  [ $# -gt 1 ] && printf '  %s\n' "$2" >&2
-  exit "${3:-1}"
-}
-
-CA_FILE=''
-DO_NSS=1
-DO_SYSTEM=1
-YES=0
-NSSDB="${HOME:-}/.pki/nssdb"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --ca) [ $# -ge 2 ] || die '--ca wants a FILE' 'see --help' 2; CA_FILE="$2"; shift 2 ;;
-    --ca-dir) [ $# -ge 2 ] || die '--ca-dir wants a DIR' 'see --help' 2; CA_FILE="$2/certs/ca.pem"; shift 2 ;;
-    --nssdb) [ $# -ge 2 ] || die '--nssdb wants a DIR' 'see --help' 2; NSSDB="$2"; shift 2 ;;
-    --nss-only) DO_SYSTEM=0; shift ;;
-    --system-only) DO_NSS=0; shift ;;
-    --yes) YES=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option \"$1\"" 'see scripts/untrust-ca.sh --help' 2 ;;
-  esac
-done
-[ "$DO_NSS$DO_SYSTEM" != '00' ] || die '--nss-only and --system-only exclude each other' 'give one' 2
+on_ca_dir() { CA_FILE="$1/certs/ca.pem"; }
+parse_trust_options "$@"
 
 ONLY=''   # one CA name, or empty for every mitm-lab CA
 if [ -n "$CA_FILE" ]; then
   [ -r "$CA_FILE" ] || die "no readable CA certificate at $CA_FILE" 'leave out --ca/--ca-dir to remove every mitm-lab CA'
-  ONLY="$(openssl x509 -in "$CA_FILE" -noout -subject -nameopt oneline,-esc_msb |
-    sed -n 's/^subject=.*CN = \([^,]*\).*$/\1/p')"
+  ONLY="$(ca_subject "$CA_FILE" | cn_of_subject)"
   case "$ONLY" in
     "$NAME_PREFIX"*) ;;
     *) die "$CA_FILE is not a mitm-lab CA" 'this script only removes mitm-lab throwaway CAs' ;;
   esac
 fi
-SUDO=''
-[ "$(id -u)" = 0 ] || SUDO='sudo'
-
-run() {
-  printf '  $'
-  printf ' %q' "$@"
-  printf '\n'
-  if [ "$YES" = 1 ]; then "$@"; fi
-}
-
 if [ -n "$ONLY" ]; then echo "CA: $ONLY"; else echo "CA: every \"$NAME_PREFIX …\" found"; fi
-if [ "$YES" = 1 ]; then echo 'Running:'; else echo 'Dry run: these commands would run (add --yes to run them):'; fi
+print_run_mode
 
 found=0
 status=0
@@ -109,7 +77,7 @@ if [ "$DO_SYSTEM" = 1 ]; then
   echo
   echo "# Debian/Ubuntu system store $SYSTEM_DIR"
   if [ -n "$ONLY" ]; then
-    files=("$SYSTEM_DIR/$(printf '%s' "$ONLY" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9][^a-z0-9]*/-/g').crt")
+    files=("$SYSTEM_DIR/$(store_file_name "$ONLY")")
   else
     shopt -s nullglob
     files=("$SYSTEM_DIR/$FILE_PREFIX"*.crt)

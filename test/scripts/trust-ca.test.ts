@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCertificate, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
-import { hasTool, runTool, tempDir } from '../ca/helpers.ts';
+import { hasTool, runTool } from '../support/run.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const SCRIPTS = path.resolve(import.meta.dirname, '../../scripts');
 const tmp = tempDir('mitm-lab-trust-');
