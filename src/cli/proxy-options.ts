@@ -14,6 +14,7 @@ import {
   type ResolveRule,
   type RunningProxy,
 } from '../proxy/index.ts';
+import { startFeedServer, type FeedServer } from '../feed/index.ts';
 import { HarRecorder } from '../sinks/har.ts';
 import { openJsonlSink } from '../sinks/jsonl.ts';
 import { openKeylogSink } from '../sinks/keylog.ts';
@@ -33,6 +34,8 @@ export const PROXY_OPTIONS = {
   events: { type: 'string' },
   har: { type: 'string' },
   keylog: { type: 'string' },
+  feed: { type: 'boolean' },
+  'feed-listen': { type: 'string' },
 } as const;
 
 /** The --help lines for PROXY_OPTIONS (two-space indent, aligned). */
@@ -55,6 +58,12 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --events FILE|-        write every event as JSON Lines to FILE (- = stdout); see docs/events.md
   --har FILE             write a HAR 1.2 file of the HTTP flows on exit (also on Ctrl-C)
   --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
+  --feed                 serve the events to \`mitm-lab attach\` (a projector on another
+                         terminal): prints "Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
+                         (loopback only, a new random token each run)
+  --feed-listen HOST:PORT
+                         where the feed listens (implies --feed; loopback addresses only;
+                         default 127.0.0.1:0 = any free port)
 `;
 
 type ProxyValues = {
@@ -68,6 +77,8 @@ type ProxyValues = {
   events?: string | undefined;
   har?: string | undefined;
   keylog?: string | undefined;
+  feed?: boolean | undefined;
+  'feed-listen'?: string | undefined;
 };
 
 /** What the options say, validated. */
@@ -85,6 +96,8 @@ export interface ProxySettings {
   events: string | null;
   har: string | null;
   keylog: string | null;
+  /** Where the event feed listens (--feed / --feed-listen), or null: no feed. */
+  feed: { host: string; port: number } | null;
   /** Sentences to print before starting (non-loopback listen, insecure upstream). */
   warnings: string[];
 }
@@ -149,6 +162,16 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
         'the servers can impersonate them, and clients behind the proxy cannot tell',
     );
   }
+  let feed: ProxySettings['feed'] = null;
+  if (values['feed-listen'] !== undefined) {
+    feed = parseHostPort(values['feed-listen'], '--feed-listen');
+    if (!isLoopback(feed.host))
+      throw new LabError(
+        'usage',
+        `--feed-listen ${values['feed-listen']}: the event feed listens on loopback only`,
+        'use 127.0.0.1:PORT (attach from a terminal on the same machine)',
+      );
+  } else if (values.feed === true) feed = { host: '127.0.0.1', port: 0 };
   return {
     host: listen.host,
     port: listen.port,
@@ -161,6 +184,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     events: values.events ?? null,
     har: values.har ?? null,
     keylog: values.keylog ?? null,
+    feed,
     warnings,
   };
 }
@@ -171,6 +195,8 @@ export interface LaunchedProxy {
   bus: EventBus;
   /** Null without --har. */
   har: HarRecorder | null;
+  /** The event feed (--feed), or null. Closed by shutdown(). */
+  feed: FeedServer | null;
   /** Close the proxy, write the HAR, flush the sinks. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -196,7 +222,14 @@ export async function launchProxy(
   const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
   if (keylog) closers.push(() => keylog.close());
   let proxy: RunningProxy;
+  let feed: FeedServer | null = null;
   try {
+    // Before the proxy, so the feed's history starts with proxy.listening (attach's header).
+    if (settings.feed) {
+      const server = await startFeedServer({ bus, ...settings.feed });
+      feed = server;
+      closers.push(() => server.close());
+    }
     proxy = await startProxy({
       host: settings.host,
       port: settings.port,
@@ -234,5 +267,5 @@ export async function launchProxy(
       }
       for (const close of closers) await close();
     })());
-  return { proxy, ca, bus, har, shutdown };
+  return { proxy, ca, bus, har, feed, shutdown };
 }

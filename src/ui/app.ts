@@ -50,8 +50,23 @@ export interface UiOptions {
    * overlay after the UI's own so the overlay stays the one place to learn every key.
    */
   extraKeys?: ReadonlyArray<{ label: string; help: string }>;
+  /**
+   * Actions the caller provides for optional keys (KEYMAP entries such as `t`). A key whose
+   * action is absent says it is not available here (e.g. the tour in `proxy` and `attach`).
+   */
+  actions?: UiActions;
+  /**
+   * The start page: plain-text lines (commands to copy, the projector URL…) shown in the detail
+   * pane while no flow is selected, and at any time with `g`.
+   */
+  guide?: readonly string[];
   /** Called after each frame with the time it took, ms (the UI benchmark uses it). */
   onFrame?: (ms: number) => void;
+}
+
+export interface UiActions {
+  /** `t`: run the victim tour (start). Its narration comes back through RunningUi.log. */
+  tour?: () => void;
 }
 
 export interface RunningUi {
@@ -64,7 +79,15 @@ export interface RunningUi {
   text(): string[];
   /** Show a message in the footer until the next one (e.g. `attach`: the feed closed). */
   notify(text: string): void;
+  /**
+   * A narration line (e.g. each victim step's result): shown in the footer for a while and
+   * kept, with the recent ones, on the start page (`g`).
+   */
+  log(line: string): void;
 }
+
+/** Narration lines kept for the start page. */
+const LOG_LINES = 100;
 
 type ViewFn = (flow: Flow, ctx: ViewContext) => string[];
 const VIEW_FNS: readonly ViewFn[] = [
@@ -101,6 +124,8 @@ export function startUi(opts: UiOptions): RunningUi {
   let help = false;
   let helpScroll = 0;
   let message: { text: string; until: number } | null = null;
+  let guideOpen = false;
+  const narration: string[] = [];
   let mode: string = controls?.getMode() ?? store.listening?.mode ?? '?';
 
   // ---- derived data, cached per store version + filter ----
@@ -117,9 +142,16 @@ export function startUi(opts: UiOptions): RunningUi {
     message = { text, until: Date.now() + ms };
   }
 
+  /** The start page fills the detail pane: asked for with g, or nothing to list yet. */
+  function guideShown(): boolean {
+    return guideOpen || (opts.guide !== undefined && !paused && store.size === 0);
+  }
+
   function layout(): { listRows: number; detailHeight: number } {
     const body = Math.max(3, screen.height - HEADER_ROWS - FOOTER_ROWS - TAB_ROWS);
-    const listRows = open ? 0 : Math.max(3, Math.min(body - 3, Math.round(body * 0.4)));
+    // An empty list needs little room: the start page's commands get the rest.
+    const share = guideShown() && store.size === 0 ? 0 : 0.4;
+    const listRows = open ? 0 : Math.max(3, Math.min(body - 3, Math.round(body * share)));
     return { listRows, detailHeight: Math.max(1, body - listRows) };
   }
 
@@ -139,7 +171,9 @@ export function startUi(opts: UiOptions): RunningUi {
     height: number,
   ): { lines: string[]; total: number } {
     let lines: string[];
-    if (!flow) {
+    if (guideShown()) {
+      lines = guideLines(store.size === 0);
+    } else if (!flow) {
       lines = [
         '{bold}No flows yet.{/bold}',
         '',
@@ -169,6 +203,26 @@ export function startUi(opts: UiOptions): RunningUi {
     return { lines: wrapped.slice(detailScroll, detailScroll + height), total: wrapped.length };
   }
 
+  /** The start page: the caller's guide (or a default), then the narration so far. */
+  function guideLines(empty: boolean): string[] {
+    const title = empty
+      ? '{bold}No flows yet.{/bold} Try these, from another terminal:'
+      : '{bold}Start page{/bold}  (g goes back to the flow)';
+    const body = opts.guide
+      ? opts.guide.map(esc)
+      : [
+          'Point a client at the proxy, for example:',
+          `  curl -x http://${esc(opts.info.listen)} http://bank.test/`,
+          `  curl -x http://${esc(opts.info.listen)} https://bank.test/`,
+        ];
+    // The narration first: after a tour it is what the audience asks about; the commands follow.
+    const lines = [title, ''];
+    if (narration.length) lines.push('{bold}Victim tour{/bold}', ...narration.map(esc), '');
+    lines.push(...body);
+    lines.push('', dim('Each request or TLS connection becomes a row above; ? lists the keys.'));
+    return lines;
+  }
+
   function draw(): void {
     const started = performance.now();
     try {
@@ -184,6 +238,7 @@ export function startUi(opts: UiOptions): RunningUi {
     opts.onFrame?.(performance.now() - started);
   }
   let drawFailures = 0;
+  const available: ReadonlySet<string> = new Set(opts.actions?.tour ? ['tour'] : []);
 
   function drawFrame(): void {
     const width = screen.width;
@@ -208,8 +263,10 @@ export function startUi(opts: UiOptions): RunningUi {
 
     const detail = frameDetail(selected, width, detailHeight);
     const position =
-      selected === undefined
-        ? ''
+      selected === undefined || guideOpen
+        ? guideOpen
+          ? 'start page: g closes'
+          : ''
         : `${selected.id}  ${detail.total > detailHeight ? `${detailScroll + 1}-${Math.min(detail.total, detailScroll + detailHeight)}/${detail.total}` : ''}`;
 
     if (message && message.until < Date.now()) message = null;
@@ -218,7 +275,7 @@ export function startUi(opts: UiOptions): RunningUi {
         ? `/${esc(editing)}_  ${dim('Enter apply, Esc cancel   host:  badge:  vis:  outcome:  text')}`
         : message
           ? esc(message.text)
-          : footerHints(width);
+          : footerHints(width, available);
 
     screen.draw({
       header: headerLines(
@@ -303,6 +360,12 @@ export function startUi(opts: UiOptions): RunningUi {
 
   function act(action: Action): void {
     const page = Math.max(1, (open ? detailRows : layout().listRows - 1) - 1);
+    // The start page scrolls like an open flow (it may be longer than the pane).
+    if (guideShown() && !open) {
+      const step = { up: -1, down: 1, pageUp: -detailRows + 1, pageDown: detailRows - 1 } as const;
+      if (action === 'up' || action === 'down' || action === 'pageUp' || action === 'pageDown')
+        return scroll(step[action]);
+    }
     switch (action) {
       case 'up':
         return open ? scroll(-1) : move(-1);
@@ -394,6 +457,17 @@ export function startUi(opts: UiOptions): RunningUi {
         return;
       case 'export':
         void exportHar();
+        return;
+      case 'tour':
+        if (!opts.actions?.tour) {
+          say('tour: not available here (the victim tour runs in mitm-lab start)');
+          return;
+        }
+        opts.actions.tour();
+        return;
+      case 'guide':
+        guideOpen = !guideOpen;
+        detailScroll = 0;
         return;
       case 'help':
         help = !help;
@@ -502,6 +576,13 @@ export function startUi(opts: UiOptions): RunningUi {
     text: () => screen.text(),
     notify: (text) => {
       say(text, Number.MAX_SAFE_INTEGER / 2);
+      dirty = true;
+    },
+    log: (line) => {
+      if (line.trim() === '') return; // spacing between steps: the page has its own
+      narration.push(line);
+      if (narration.length > LOG_LINES) narration.splice(0, narration.length - LOG_LINES);
+      say(line, MESSAGE_MS * 2);
       dirty = true;
     },
   };

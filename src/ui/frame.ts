@@ -124,11 +124,20 @@ export function tabsLine(view: number, right: string, width: number): string {
   return room > right.length ? `${tabs}${' '.repeat(room - right.length)}${esc(right)}` : tabs;
 }
 
+/** Actions that only some callers provide (start's victim tour). */
+const OPTIONAL_ACTIONS: ReadonlySet<string> = new Set(['tour']);
+
 /** The one-line footer: key hints from KEYMAP (or a message). */
-export function footerHints(width: number): string {
-  const hints = KEYMAP.filter((k) => k.hint).map((k) => k.hint as string);
-  // Help and quit first: on a narrow terminal they are the ones that must stay visible.
-  const first = hints.filter((h) => h.startsWith('?') || h.startsWith('q '));
+export function footerHints(
+  width: number,
+  available: ReadonlySet<string> = OPTIONAL_ACTIONS,
+): string {
+  // Keys for optional actions (the tour) are hinted only where they work.
+  const hints = KEYMAP.filter(
+    (k) => k.hint && (!OPTIONAL_ACTIONS.has(k.action) || available.has(k.action)),
+  ).map((k) => k.hint as string);
+  // Help, quit and the tour first: on a narrow terminal they are the ones that must stay visible.
+  const first = hints.filter((h) => h.startsWith('?') || h.startsWith('q ') || h.startsWith('t '));
   const line = [...first, ...hints.filter((h) => !first.includes(h))].join('  ');
   return esc(line.length > width ? line.slice(0, width) : line);
 }
@@ -150,6 +159,8 @@ export function helpLines(
     'Secrets (passwords, cookies, tokens) are hidden until r reveals them.',
   ];
   if (readOnly)
-    lines.push('Attached to a feed: m, f and e act on the proxy and are not available here.');
+    lines.push(
+      'Attached to a feed: m, f and e act on the proxy, t (the tour) on start: not available here.',
+    );
   return lines;
 }

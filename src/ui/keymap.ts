@@ -25,6 +25,8 @@ export type Action =
   | 'forget'
   | 'redact'
   | 'export'
+  | 'tour'
+  | 'guide'
   | 'help'
   | 'quit';
 
@@ -135,6 +137,20 @@ export const KEYMAP: readonly KeyBinding[] = [
     hint: 'r reveal',
   },
   { keys: ['e'], label: 'e', action: 'export', help: 'export the flows as HAR' },
+  {
+    keys: ['t', 'C-t'],
+    label: 't / Ctrl-T',
+    action: 'tour',
+    help: 'run the victim tour (start only): a normal device, then a compromised one',
+    hint: 't tour',
+  },
+  {
+    keys: ['g'],
+    label: 'g',
+    action: 'guide',
+    help: 'the start page: commands to try, the projector URL, the tour narration',
+    hint: 'g start page',
+  },
   { keys: ['?', 'h'], label: '? / h', action: 'help', help: 'this help', hint: '? help' },
   {
     keys: ['q', 'C-c'],

@@ -1,5 +1,5 @@
-// End to end: the real `node bin/mitm-lab.js start` in a real terminal (tmux), real curl
-// through it, the flows read back from `tmux capture-pane`, every view opened, and `q`
+// End to end: the real `node bin/mitm-lab.js start` in a real terminal (tmux): the UI at once
+// with the commands to copy on its start page, real curl through it, the flows read back from `tmux capture-pane`, every view opened, and `q`
 // leaving the shell usable. One tmux session with a unique name; only that session is killed.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -133,13 +133,18 @@ describe('mitm-lab start under tmux', () => {
       'Enter',
     );
 
-    // start prints its banner and waits for Enter before the UI takes the screen.
-    await waitFor(/Press Enter to open the live view/, 'the banner', 60_000);
-    tmux('send-keys', '-t', SESSION, 'Enter');
-    const first = await waitFor(/mitm-lab {2}proxy 127\.0\.0\.1:\d+/, 'the UI header', 30_000);
-    const shown = Number(/proxy 127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
-    expect(shown).toBe(port);
+    // start opens the UI at once; with no flows yet its start page has the banner's commands.
     const proxy = `http://127.0.0.1:${port}`;
+    const first = await waitFor(/No flows yet\. Try these/, 'the start page', 60_000);
+    const shown = Number(/mitm-lab {2}proxy 127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
+    expect(shown).toBe(port);
+    expect(first).toMatch(/CA SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    expect(first).toContain(`curl -x ${proxy} -d user=alice -d password=`); // HTTP
+    expect(first).toContain(`curl -x ${proxy} --cacert ${caDir}/certs/ca.pem`); // HTTPS, trusted
+    expect(first).toMatch(/curl -x \S+ -d user=alice -d password=\S+ https:\/\/bank\.test\/login/);
+    expect(first).toContain(`npx mitm-lab victim --proxy ${proxy}`);
+    expect(first).toContain(`chromium --proxy-server=${proxy} --user-data-dir=$(mktemp -d)`);
+    expect(first).toContain('press t');
 
     // Plain HTTP: visible to everyone.
     const password = `pw-${randomBytes(4).toString('hex')}`;
@@ -179,6 +184,11 @@ describe('mitm-lab start under tmux', () => {
     await keys('?');
     await waitFor(/mitm-lab keys/, 'the help overlay');
     await keys('Escape');
+    // The commands stay reachable: g shows the start page again, g goes back.
+    await keys('g');
+    await waitFor(/Start page {2}\(g goes back/, 'the start page on g');
+    expect(capture()).toContain(`curl -x ${proxy} -d user=alice -d password=`);
+    await keys('g');
 
     // q quits, the terminal is restored, and the shell answers.
     await keys('q');

@@ -4,7 +4,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import type { Controls } from '../../src/events/controls.ts';
 import type { FlowStore } from '../../src/store/index.ts';
-import { startUi, type RunningUi } from '../../src/ui/index.ts';
+import { startUi, type RunningUi, type UiActions } from '../../src/ui/index.ts';
 
 /** Byte sequences a terminal sends for named keys. */
 export const KEY_BYTES: Record<string, string> = {
@@ -21,6 +21,7 @@ export const KEY_BYTES: Record<string, string> = {
   backspace: '\x7f',
   space: ' ',
   'C-c': '\x03',
+  'C-t': '\x14',
 };
 
 export interface Harness {
@@ -42,6 +43,8 @@ export function headless(
     controls?: Controls;
     redact?: boolean;
     extraKeys?: Array<{ label: string; help: string }>;
+    actions?: UiActions;
+    guide?: string[];
   } = {},
 ): Harness {
   const input = new PassThrough() as PassThrough & {
@@ -73,6 +76,8 @@ export function headless(
   if (opts.controls) uiOpts.controls = opts.controls;
   if (opts.redact !== undefined) uiOpts.redact = opts.redact;
   if (opts.extraKeys) uiOpts.extraKeys = opts.extraKeys;
+  if (opts.actions) uiOpts.actions = opts.actions;
+  if (opts.guide) uiOpts.guide = opts.guide;
   const ui = startUi(uiOpts);
   const tick = () => new Promise((r) => setTimeout(r, 15));
   return {

@@ -1,24 +1,22 @@
-// `mitm-lab proxy`: only the intercepting proxy, printing one readable line per outcome
-// (the terminal UI comes with `mitm-lab start`). Stops cleanly on Ctrl-C / SIGTERM, writing
-// the HAR first.
-import { EventBus } from '../../events/bus.ts';
-import { attachHeadlessPrinter } from '../../sinks/headless.ts';
+// `mitm-lab proxy`: only the intercepting proxy (no lab). On a terminal it shows the terminal
+// UI, as `start` does; otherwise (or --headless) one readable line per outcome. The session
+// (UI or headless, feed, Ctrl-C / SIGTERM / q, HAR flush) is shared with `start` in
+// ../proxy-session.ts.
 import { parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
-import {
-  launchProxy,
-  PROXY_OPTIONS,
-  PROXY_OPTIONS_HELP,
-  readProxyOptions,
-} from '../proxy-options.ts';
+import { PROXY_OPTIONS, PROXY_OPTIONS_HELP, readProxyOptions } from '../proxy-options.ts';
+import { runProxySession } from '../proxy-session.ts';
 
-const HELP = `mitm-lab proxy — run the intercepting proxy (no lab, no terminal UI)
+const HELP = `mitm-lab proxy — run the intercepting proxy (no lab)
 
 Usage: mitm-lab proxy [options]
 
+On a terminal (stdin and stdout) it shows the terminal UI: the flows as they happen, what an
+eavesdropper sees, what the proxy decrypts, why a client refused (? lists the keys, g the
+commands to try, q quits). Otherwise, or with --headless, it prints one line per outcome.
+
 Options:
-${PROXY_OPTIONS_HELP}  --headless             print one line per event outcome (the default for now; the
-                         terminal UI is \`mitm-lab start\`)
+${PROXY_OPTIONS_HELP}  --headless             no terminal UI: one line per event outcome on stdout
   -h, --help             this help
 
 Point a client at it:
@@ -27,13 +25,16 @@ Point a client at it:
   curl -x http://127.0.0.1:8080 --cacert certs/certs/ca.pem https://bank.test/   decrypted
   Browsers: set the HTTP and HTTPS proxy to 127.0.0.1 port 8080 (Firefox: Settings >
   Network Settings > Manual proxy; Chromium: --proxy-server=http://127.0.0.1:8080).
+(bank.test and the other lab sites exist only with \`mitm-lab start\`.)
 
 Trust the CA (only on a lab machine or profile): \`mitm-lab ca info\` prints the exact
 commands; \`mitm-lab ca export\` writes the certificate. The CA is name-constrained to lab
 names (.test, .localhost, loopback IPs): other sites are tunnelled, never forged.
 
-Events: --events - prints JSON Lines (docs/events.md); the lines above then go to stderr.
-Stop with Ctrl-C: sockets are closed and the HAR (--har) is written.
+A projector: add --feed, then run the printed \`mitm-lab attach '…'\` in another terminal.
+Events: --events - prints JSON Lines (docs/events.md); the lines above then go to stderr and
+the terminal UI is off.
+Stop with Ctrl-C (or q in the UI): sockets are closed and the HAR (--har) is written.
 Exit codes: 0 stopped normally, 1 could not start (e.g. port in use), 2 bad options.
 `;
 
@@ -50,31 +51,31 @@ export const command: Command = {
     );
     if (!parsed) return 0;
     const settings = readProxyOptions(parsed.values, io.env);
-    for (const w of settings.warnings) io.stderr.write(`mitm-lab: WARNING: ${w}\n`);
-    // JSONL on stdout owns stdout; the readable lines then go to stderr.
-    const human = settings.events === '-' ? io.stderr : io.stdout;
-    const bus = new EventBus();
-    attachHeadlessPrinter(bus, human);
-    const launched = await launchProxy(settings, io, { bus });
-    const { proxy, ca } = launched;
-    human.write(
-      `mitm-lab proxy listening on ${proxy.url} (mode ${settings.mode}${settings.auth ? ', password required' : ''})\n` +
-        `  CA: ${ca.name}${ca.created ? ' (just created)' : ''} — ${ca.certPath}\n` +
-        `  plain HTTP:      curl -x ${proxy.url} http://SITE/\n` +
-        `  HTTPS, trusted:  curl -x ${proxy.url} --cacert ${ca.certPath} https://SITE.test/\n` +
-        `  Ctrl-C to stop\n`,
-    );
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.removeListener('SIGINT', stop);
-        process.removeListener('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+    return runProxySession({
+      settings,
+      io,
+      headless: parsed.values.headless === true,
+      describe: ({ launched, proxyUrl }) => {
+        const { ca } = launched;
+        const lines = [
+          `CA: ${ca.name}${ca.created ? ' (just created)' : ''} — ${ca.certPath}`,
+          `CA SHA-256 ${ca.summary.sha256}`,
+          'Plain HTTP (everything visible):',
+          `   curl -x ${proxyUrl} http://SITE/`,
+          'HTTPS from a client that trusts the CA (decrypted):',
+          `   curl -x ${proxyUrl} --cacert ${ca.certPath} https://SITE.test/`,
+          'HTTPS from a client that does not (refused, then tunnelled in auto mode):',
+          `   curl -x ${proxyUrl} https://SITE.test/`,
+          `A browser: chromium --proxy-server=${proxyUrl} --user-data-dir=$(mktemp -d)`,
+        ];
+        return {
+          banner:
+            `mitm-lab proxy listening on ${proxyUrl} (mode ${settings.mode}${settings.auth ? ', password required' : ''})\n` +
+            lines.map((l) => `  ${l}\n`).join('') +
+            '  Ctrl-C to stop\n',
+          guide: [`Proxy ${proxyUrl} (mode ${settings.mode})`, ...lines],
+        };
+      },
     });
-    human.write('mitm-lab: stopping…\n');
-    await launched.shutdown();
-    return 0;
   },
 };

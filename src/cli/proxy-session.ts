@@ -1,0 +1,150 @@
+// One running proxy session, as `mitm-lab proxy` and `mitm-lab start` both run it: choose the
+// terminal UI (stdin and stdout are terminals, no --headless, no JSONL on stdout) or the
+// headless printer, wire the flow store, launch the proxy with its sinks and feed, show the
+// caller's banner (headless) or start page (UI), run until Ctrl-C / SIGTERM / q, then shut
+// down in order (proxy, HAR, sinks, feed, then the caller's own cleanup such as the lab).
+import { EventBus } from '../events/bus.ts';
+import type { ResolveRule } from '../proxy/index.ts';
+import { attachHeadlessPrinter } from '../sinks/headless.ts';
+import { FlowStore } from '../store/index.ts';
+import { startUi, type RunningUi, type UiOptions } from '../ui/index.ts';
+import type { CommandIO } from './command.ts';
+import { launchProxy, type LaunchedProxy, type ProxySettings } from './proxy-options.ts';
+import { untilSignal } from './signals.ts';
+
+/** What the caller knows once the proxy runs, to describe it. */
+export interface SessionContext {
+  launched: LaunchedProxy;
+  /** The proxy as a client should write it, e.g. `http://127.0.0.1:8080`. */
+  proxyUrl: string;
+  /** `host:port` of the same, for the UI header. */
+  clientListen: string;
+  /** The terminal UI is shown (else the headless printer). */
+  ui: boolean;
+  /** stdin is a terminal (headless: Enter can run the tour). */
+  stdinTty: boolean;
+  /** Aborted when the session stops (e.g. to stop a running tour). */
+  signal: AbortSignal;
+}
+
+/** How the caller presents its session. */
+export interface SessionPage {
+  /** Printed before anything else in headless mode (the UI shows `guide` instead). */
+  banner: string;
+  /** The UI's start page (empty state and `g`): commands to copy, one per line. */
+  guide: string[];
+  /** A note for the UI header (e.g. `lab http://lab.test/`). */
+  source?: string;
+  /** The victim tour (start): `t` in the UI, Enter on a headless terminal. */
+  tour?: (print: (line: string) => void) => void;
+}
+
+export interface SessionOptions {
+  settings: ProxySettings;
+  io: CommandIO;
+  /** --headless was given. */
+  headless: boolean;
+  /** Added resolve rules and upstream roots (start: the lab's). */
+  extra?: { resolve?: ResolveRule[]; upstreamCa?: string[] };
+  describe(ctx: SessionContext): SessionPage;
+  /** Runs after the proxy closed, or when it failed to start (start: close the lab). */
+  cleanup?: () => Promise<void>;
+}
+
+/** The line that tells a second terminal how to show this proxy (printed and on the page). */
+export function projectorLine(feedUrl: string): string {
+  return `Projector: mitm-lab attach '${feedUrl}'`;
+}
+
+/** Run a proxy session until stopped; resolves to the exit code. */
+export async function runProxySession(opts: SessionOptions): Promise<number> {
+  const { settings, io } = opts;
+  const useUi =
+    io.stdout.isTTY === true &&
+    io.stdin.isTTY === true && // the UI needs a keyboard (q, t, Ctrl-C)
+    !opts.headless &&
+    settings.events !== '-';
+  // JSONL on stdout owns stdout; the human lines then go to stderr.
+  const human = settings.events === '-' ? io.stderr : io.stdout;
+  for (const w of settings.warnings) io.stderr.write(`mitm-lab: WARNING: ${w}\n`);
+
+  const bus = new EventBus();
+  const store = useUi ? new FlowStore() : null;
+  if (store) bus.on((e) => store.apply(e));
+  else attachHeadlessPrinter(bus, human);
+
+  let launched: LaunchedProxy;
+  try {
+    launched = await launchProxy(settings, io, { bus, ...opts.extra });
+  } catch (err) {
+    await opts.cleanup?.();
+    throw err;
+  }
+  const { proxy, feed } = launched;
+  const clientHost = ['0.0.0.0', '::'].includes(proxy.host) ? '127.0.0.1' : proxy.host;
+  const hostPart = clientHost.includes(':') ? `[${clientHost}]` : clientHost;
+  const stopping = new AbortController();
+  const page = opts.describe({
+    launched,
+    proxyUrl: `http://${hostPart}:${proxy.port}`,
+    clientListen: `${hostPart}:${proxy.port}`,
+    ui: useUi,
+    stdinTty: io.stdin.isTTY === true,
+    signal: stopping.signal,
+  });
+  const projector = feed ? projectorLine(feed.url) : null;
+
+  const signal = untilSignal();
+  let stopReason: Promise<unknown> = signal;
+  let cleanupInput: () => void = () => undefined;
+  if (useUi && store) {
+    let ui: RunningUi | null = null;
+    const tour = page.tour;
+    const uiOpts: UiOptions = {
+      store,
+      controls: proxy.controls,
+      info: {
+        listen: `${hostPart}:${proxy.port}`,
+        caName: launched.ca.name,
+        caSha256: launched.ca.summary.sha256,
+      },
+      stdin: io.stdin,
+      stdout: io.stdout,
+      guide: projector ? [projector, '', ...page.guide] : page.guide,
+      // The narration goes to the UI's footer and start page: printing would tear the screen.
+      actions: tour ? { tour: () => tour((line) => ui?.log(line)) } : {},
+    };
+    const note = [page.source, feed ? `feed :${feed.port} (g: attach command)` : undefined]
+      .filter(Boolean)
+      .join('  ');
+    if (note) uiOpts.source = note;
+    ui = startUi(uiOpts);
+    const running = ui;
+    stopReason = Promise.race([running.done, signal]).finally(() => running.destroy());
+  } else {
+    human.write(page.banner);
+    if (projector) human.write(`${projector}\n`);
+    const tour = page.tour;
+    if (tour && io.stdin.isTTY) {
+      const onData = (chunk: Buffer | string): void => {
+        if (String(chunk).includes('\n')) tour((line) => void human.write(`victim: ${line}\n`));
+      };
+      io.stdin.setEncoding('utf8');
+      io.stdin.on('data', onData);
+      cleanupInput = () => {
+        io.stdin.removeListener('data', onData);
+        io.stdin.pause();
+      };
+    }
+  }
+
+  await stopReason;
+  stopping.abort();
+  cleanupInput();
+  human.write('mitm-lab: stopping…\n');
+  await launched.shutdown();
+  await opts.cleanup?.();
+  io.stdin.pause?.();
+  human.write('mitm-lab: stopped.\n');
+  return 0;
+}
