@@ -71,6 +71,21 @@ const UNTRUSTED_CA: ClientViews = {
 const LESSON_REFUSED =
   'Certificate validation did its job: the forged certificate for {host} names the right host, but it is signed by a CA this client does not trust, so the client hung up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect. Clicking through the warning would have given it all away.';
 
+/** A tunnelled connection is the real one: command-line clients notice nothing. */
+const UNTOUCHED_CLI: Omit<ClientViews, 'browser'> = {
+  curl: 'nothing: exit 0.',
+  node: 'nothing: the request succeeds.',
+  python: 'nothing: the request succeeds.',
+};
+
+/** What clients show, met directly, for a chain they cannot lead to a root they trust. */
+const UNKNOWN_ISSUER_DIRECTLY: Omit<ClientViews, 'node'> = {
+  browser: 'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox SEC_ERROR_UNKNOWN_ISSUER.',
+  curl: 'directly: exit 60 "SSL certificate problem: unable to get local issuer certificate".',
+  python:
+    'directly: ssl.SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate.',
+};
+
 /** Through the proxy, an upstream failure is answered by mitm-lab itself. */
 const VIA_PROXY = 'Through mitm-lab the client gets a 502 from the proxy naming {code}.';
 
@@ -436,9 +451,7 @@ export const CATALOG = {
       'Whole TLS handshake end to end between the client and {host}; the proxy only watched. TLS 1.2 sends the server certificate in clear; TLS 1.3 encrypts it.',
     whatClientsShow: {
       browser: "nothing unusual: a normal padlock with the site's real certificate.",
-      curl: 'nothing: exit 0.',
-      node: 'nothing: the request succeeds.',
-      python: 'nothing: the request succeeds.',
+      ...UNTOUCHED_CLI,
     },
     lesson:
       'HTTPS does not hide everything: the destination IP and port, the SNI host name, ALPN, the TLS version, when you connect and how much you send and receive stay visible. The content does not.',
@@ -450,9 +463,7 @@ export const CATALOG = {
     handshakeStep: 'Whole TLS handshake end to end with {host}; the proxy only watched.',
     whatClientsShow: {
       browser: 'nothing unusual: the real site with its real certificate.',
-      curl: 'nothing: exit 0.',
-      node: 'nothing: the request succeeds.',
-      python: 'nothing: the request succeeds.',
+      ...UNTOUCHED_CLI,
     },
     lesson:
       'An interceptor that is refused can fall back to watching; a real attacker would, too. What stays visible: host name, sizes and timing, never the content.',
@@ -465,9 +476,7 @@ export const CATALOG = {
     whatClientsShow: {
       browser:
         'nothing unusual (a forged certificate would have been refused with NET::ERR_CERT_INVALID anyway).',
-      curl: 'nothing: exit 0.',
-      node: 'nothing: the request succeeds.',
-      python: 'nothing: the request succeeds.',
+      ...UNTOUCHED_CLI,
     },
     lesson:
       'Name constraints make a forgotten lab CA harmless for real sites: clients refuse a certificate outside the permitted names even from a trusted root. `--unconstrained` lifts it for demonstrations.',
@@ -493,9 +502,7 @@ export const CATALOG = {
     handshakeStep: 'Before forging: certificate minting failed.',
     whatClientsShow: {
       browser: 'nothing unusual.',
-      curl: 'nothing: exit 0.',
-      node: 'nothing: the request succeeds.',
-      python: 'nothing: the request succeeds.',
+      ...UNTOUCHED_CLI,
     },
     lesson:
       'When interception is impossible, the honest fallback is to watch, not to break the connection.',
@@ -563,8 +570,7 @@ export const CATALOG = {
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
     whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox SEC_ERROR_UNKNOWN_ISSUER.',
+      browser: UNKNOWN_ISSUER_DIRECTLY.browser,
       curl: 'directly: exit 60 "SSL certificate problem: self-signed certificate in certificate chain".',
       node: 'directly: SELF_SIGNED_CERT_IN_CHAIN.',
       python:
@@ -581,12 +587,8 @@ export const CATALOG = {
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
     whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox SEC_ERROR_UNKNOWN_ISSUER.',
-      curl: 'directly: exit 60 "SSL certificate problem: unable to get local issuer certificate".',
+      ...UNKNOWN_ISSUER_DIRECTLY,
       node: 'directly: UNABLE_TO_VERIFY_LEAF_SIGNATURE.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate.',
     },
     lesson:
       'A server must send its intermediate certificates; browsers sometimes paper over a missing one, command-line clients do not.',
@@ -598,12 +600,8 @@ export const CATALOG = {
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
     whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox SEC_ERROR_UNKNOWN_ISSUER.',
-      curl: 'directly: exit 60 "SSL certificate problem: unable to get local issuer certificate".',
+      ...UNKNOWN_ISSUER_DIRECTLY,
       node: 'directly: UNABLE_TO_GET_ISSUER_CERT_LOCALLY.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate.',
     },
     lesson:
       'This is exactly what a client without the mitm-lab CA says about mitm-lab: "I do not know who vouches for this". Add a root only when you trust whoever holds its key.',

@@ -61,13 +61,18 @@ const EPROTO_MESSAGES: ReadonlyArray<[RegExp, UpstreamCode]> = [
   [/handshake failure|no shared cipher/i, 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE'],
 ];
 
+/** The entry for a TLS alert, when the catalog has one for that code. */
+function alertKey(alertCode: number | null): ExplanationKey | null {
+  if (alertCode !== null && (ALERT_CODES as readonly number[]).includes(alertCode))
+    return `reject.alert.${alertCode as AlertCode}`;
+  return null;
+}
+
 /** The catalog key for a client's refusal of the forged certificate. */
 export function rejectKey(outcome: RejectOutcome, alertCode: number | null): ExplanationKey {
   switch (outcome) {
     case 'alert':
-      if (alertCode !== null && (ALERT_CODES as readonly number[]).includes(alertCode))
-        return `reject.alert.${alertCode as AlertCode}`;
-      return 'reject.alert.other';
+      return alertKey(alertCode) ?? 'reject.alert.other';
     case 'closed-after-handshake':
     case 'reset-during-handshake':
     case 'timeout':
@@ -75,9 +80,7 @@ export function rejectKey(outcome: RejectOutcome, alertCode: number | null): Exp
     case 'not-tls':
     case 'unknown':
       // An alert carried with another outcome still says the most: prefer its entry.
-      if (alertCode !== null && (ALERT_CODES as readonly number[]).includes(alertCode))
-        return `reject.alert.${alertCode as AlertCode}`;
-      return `reject.${outcome}`;
+      return alertKey(alertCode) ?? `reject.${outcome}`;
     default:
       return assertNever(outcome, 'reject outcome');
   }
