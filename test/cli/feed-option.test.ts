@@ -1,0 +1,251 @@
+// --feed end to end: the real `node bin/mitm-lab.js start --feed` (headless: stdout is a pipe)
+// prints the attach command; a WebSocket client on that URL gets the history replayed (the
+// proxy's announcement and a curl request made through the proxy before it joined) and then
+// live events; the real `mitm-lab attach` under tmux shows the same flow. `proxy --feed` too,
+// and the usage errors. Only processes and the tmux session this file starts are stopped.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ProxyEvent } from '../../src/events/types.ts';
+import { connectFeed, type FeedClient } from '../../src/feed/index.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/mitm-lab.js');
+
+function hasTool(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const HAVE_CURL = hasTool('curl');
+const HAVE_TMUX = hasTool('tmux');
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children)
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL'); // only when a test failed before stopping it
+      await new Promise((r) => c.once('exit', r));
+    }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'mitm-lab-feed-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+}
+
+function spawnCli(args: string[]): Spawned {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+async function until(check: () => boolean, what: string, s: Spawned, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end || s.child.exitCode !== null)
+      throw new Error(`no ${what}; stdout:\n${s.out()}\nstderr:\n${s.err()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function curl(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-sS', '--max-time', '10', ...args], (e, stdout) =>
+      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout }),
+    );
+  });
+}
+
+const ATTACH_RE = /Projector: mitm-lab attach '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/;
+
+describe.skipIf(!HAVE_CURL)('mitm-lab start --feed (headless)', () => {
+  it('prints the attach URL; a viewer gets the replayed history, curl included, then live events', async () => {
+    const s = spawnCli(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+    await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
+    const feedUrl = ATTACH_RE.exec(s.out())![1]!;
+    const proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
+
+    // Before any viewer: a login over plain HTTP through the proxy.
+    const before = await curl([
+      '-x',
+      proxyUrl,
+      '-d',
+      'user=alice&password=early-bird',
+      'http://bank.test/login',
+    ]);
+    expect(before.code).toBe(0);
+    await until(() => /POST http:\/\/bank\.test\/login/.test(s.out()), 'headless line', s);
+
+    const events: ProxyEvent[] = [];
+    const client: FeedClient = await connectFeed(feedUrl, { onEvent: (e) => events.push(e) });
+    try {
+      expect(client.hello.listening?.port).toBe(Number(new URL(proxyUrl).port));
+      const replayed = async (pred: (e: ProxyEvent) => boolean, what: string) => {
+        const end = Date.now() + 10_000;
+        while (!events.some(pred)) {
+          if (Date.now() > end) throw new Error(`no ${what} among ${events.length} events`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await replayed(
+        (e) =>
+          e.type === 'http.request' && e.url === 'http://bank.test/login' && e.method === 'POST',
+        'replayed POST /login',
+      );
+      // Live: a request made after the viewer joined arrives too.
+      const after = await curl(['-x', proxyUrl, 'http://lab.test/']);
+      expect(after.code).toBe(0);
+      await replayed(
+        (e) => e.type === 'http.request' && e.url === 'http://lab.test/',
+        'live GET lab.test',
+      );
+    } finally {
+      client.close();
+    }
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(s.out()).toContain('mitm-lab: stopped.');
+  }, 60_000);
+});
+
+describe('mitm-lab proxy --feed (headless)', () => {
+  it('serves the feed too, with the proxy announcement first', async () => {
+    // An origin on loopback for the proxy to reach (proxy has no lab).
+    const origin = http.createServer((_req, res) => res.end('origin says hi\n'));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const originPort = (origin.address() as AddressInfo).port;
+    try {
+      const s = spawnCli(['proxy', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+      await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
+      const proxyUrl = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
+      const events: ProxyEvent[] = [];
+      const client = await connectFeed(ATTACH_RE.exec(s.out())![1]!, {
+        onEvent: (e) => events.push(e),
+      });
+      expect(client.hello.listening?.type).toBe('proxy.listening');
+      if (HAVE_CURL) {
+        const r = await curl(['-x', proxyUrl, `http://127.0.0.1:${originPort}/hello`]);
+        expect(r.stdout).toBe('origin says hi\n');
+        const end = Date.now() + 10_000;
+        while (!events.some((e) => e.type === 'http.response') && Date.now() < end)
+          await new Promise((r2) => setTimeout(r2, 50));
+        expect(events.some((e) => e.type === 'http.request' && e.url.endsWith('/hello'))).toBe(
+          true,
+        );
+      }
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+      // The feed said goodbye when the proxy stopped.
+      const closed = await client.closed;
+      expect(closed.reason).toMatch(/proxy stopped/);
+    } finally {
+      origin.close();
+    }
+  }, 60_000);
+
+  it('--feed-listen refuses a non-loopback address (exit 2, says loopback)', async () => {
+    const s = spawnCli([
+      'proxy',
+      '--listen',
+      '127.0.0.1:0',
+      '--feed-listen',
+      '0.0.0.0:0',
+      '--ca-dir',
+      tempDir(),
+    ]);
+    expect(await s.exited).toBe(2);
+    expect(s.err()).toMatch(/--feed-listen.*loopback/);
+  });
+
+  it('--help of proxy and start documents --feed', async () => {
+    for (const cmd of ['proxy', 'start']) {
+      const s = spawnCli([cmd, '--help']);
+      expect(await s.exited).toBe(0);
+      expect(s.out()).toContain('--feed');
+      expect(s.out()).toContain("Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=");
+      expect(s.out()).toContain('--feed-listen HOST:PORT');
+    }
+  });
+});
+
+describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tmux)', () => {
+  const session = `mitm-lab-feedcli-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let sessionStarted = false;
+  afterAll(() => {
+    if (sessionStarted) {
+      try {
+        execFileSync('tmux', ['kill-session', '-t', session]); // this file's session only
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it('replays a curl flow made before attaching, and q leaves the proxy running', async () => {
+    const s = spawnCli(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+    await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
+    const feedUrl = ATTACH_RE.exec(s.out())![1]!;
+    const proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
+    expect((await curl(['-x', proxyUrl, 'http://bank.test/'])).code).toBe(0);
+
+    execFileSync('tmux', [
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      '120',
+      '-y',
+      '32',
+      '-e',
+      'NCURSES_NO_UTF8_ACS=1',
+      `${process.execPath} ${BIN} attach '${feedUrl}'; echo "attach-exit=$?"; sleep 30`,
+    ]);
+    sessionStarted = true;
+    const screen = async (re: RegExp, what: string): Promise<string> => {
+      const end = Date.now() + 20_000;
+      let last = '';
+      while (Date.now() < end) {
+        last = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
+        if (re.test(last)) return last;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      throw new Error(`timed out waiting for ${what}; screen:\n${last}`);
+    };
+    const shown = await screen(/HTTP plaintext\s+bank\.test/, 'the replayed flow');
+    expect(shown).toContain(`proxy 127.0.0.1:${new URL(proxyUrl).port}`);
+    expect(shown).not.toMatch(/t tour/); // the tour is start's, not the viewer's
+    execFileSync('tmux', ['send-keys', '-t', session, 'q']);
+    await screen(/attach-exit=0/, 'attach to exit 0');
+    expect(s.child.exitCode).toBeNull(); // the proxy keeps running
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+  }, 60_000);
+});
