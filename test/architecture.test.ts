@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(import.meta.dirname, '../src');
+const TEST = import.meta.dirname;
 
 /** Which folders each folder of src/ may import from (besides itself). */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -30,6 +31,42 @@ const ADAPTERS: Record<string, string> = {
   blessed: 'ui/screen.ts',
   ws: 'util/ws.ts',
 };
+
+/**
+ * src/ layers with no test/<layer>/ folder of their own, and where they are tested instead.
+ * (In the spirit of mitmproxy's test/filename_matching.py: the test tree mirrors src/, and
+ * every gap is written down here rather than found by surprise.)
+ */
+const UNMIRRORED_LAYERS: Record<string, string> = {
+  events:
+    'types only, plus the bus: test/integration/events-doc.test.ts checks docs/events.md against real events; every sink/store/ui test emits through EventBus',
+  util: 'LabError and the ws adapter: exercised by the ca, cli, lab, sinks and feed tests that meet them',
+};
+
+/** test/ folders that mirror no src/ layer on purpose. */
+const TEST_ONLY_FOLDERS: Record<string, string> = {
+  e2e: 'the CLI as a real process on a terminal',
+  integration: 'the engine with real clients, across layers',
+  scripts: 'scripts/*.sh',
+  support: 'helpers shared by tests, no tests of their own',
+};
+
+/** Immediate sub-folders of `dir`. */
+function foldersIn(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
+/** Layers of src/ that have neither a test/<layer>/ folder nor an entry in `exceptions`. */
+function layersWithoutTests(
+  srcLayers: readonly string[],
+  testFolders: readonly string[],
+  exceptions: Record<string, string>,
+): string[] {
+  return srcLayers.filter((l) => !testFolders.includes(l) && !(l in exceptions));
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
@@ -91,6 +128,28 @@ describe('architecture', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('mirrors every src/ layer with a test/ folder, or says where it is tested instead', () => {
+    expect(layersWithoutTests(foldersIn(SRC), foldersIn(TEST), UNMIRRORED_LAYERS)).toEqual([]);
+  });
+
+  it('keeps the exception lists honest (no stale or unknown entries)', () => {
+    const srcLayers = foldersIn(SRC);
+    const testFolders = foldersIn(TEST);
+    // An excepted layer that exists and still has no test folder; drop the entry once it has one.
+    const stale = Object.keys(UNMIRRORED_LAYERS).filter(
+      (l) => !srcLayers.includes(l) || testFolders.includes(l),
+    );
+    expect(stale).toEqual([]);
+    // Every test/ folder is a src/ layer or a declared test-only folder.
+    const unknown = testFolders.filter((t) => !srcLayers.includes(t) && !(t in TEST_ONLY_FOLDERS));
+    expect(unknown).toEqual([]);
+  });
+
+  it('recognises a layer without tests (the mirror check itself can fail)', () => {
+    expect(layersWithoutTests(['ca', 'newlayer'], ['ca'], {})).toEqual(['newlayer']);
+    expect(layersWithoutTests(['ca', 'newlayer'], ['ca'], { newlayer: 'why' })).toEqual([]);
   });
 
   it('recognises a wrong-way import (the check itself can fail)', () => {
