@@ -48,24 +48,17 @@ export async function run(): Promise<void> {
   const originPort = (origin.address() as AddressInfo).port;
   const ca = await openCa({ dir });
   try {
-    const headless: Phase = {
-      name: 'headless',
+    const emptyPhase = (name: string): Phase => ({
+      name,
       rates: [],
       frames: 0,
       storeMs: 0,
       drawMs: 0,
       seconds: 0,
       gcMs: 0,
-    };
-    const withUi: Phase = {
-      name: 'UI attached',
-      rates: [],
-      frames: 0,
-      storeMs: 0,
-      drawMs: 0,
-      seconds: 0,
-      gcMs: 0,
-    };
+    });
+    const headless = emptyPhase('headless');
+    const withUi = emptyPhase('UI attached');
     await measure(false, ca, originPort);
     await measure(true, ca, originPort);
     const ratios: number[] = [];
