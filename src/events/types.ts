@@ -160,6 +160,44 @@ export interface ConnCloseEvent extends Base {
   wire: WireCapture;
 }
 
+/** New captured bytes of one direction since the previous `conn.wire` of the connection. */
+export interface WireDelta {
+  /** Where `base64` starts in this direction's captured bytes: the bytes earlier `conn.wire` events carried. */
+  offset: number;
+  /** The bytes captured since the previous `conn.wire` (empty when none, or past the capture limit), base64. */
+  base64: string;
+  /** Total bytes that crossed in this direction so far. */
+  size: number;
+  /** True when `size` exceeds what the capture holds (the capture limit was reached). */
+  truncated: boolean;
+}
+
+/**
+ * The wire capture of a connection that is still open, sent as it grows (at most every
+ * ~500 ms per connection when something new crossed, and right after each `http.response`).
+ * Only what is new since the previous `conn.wire` of the connection: appending the deltas
+ * (checking `offset` / `recordsFrom`) rebuilds the capture so far. `conn.close` still carries
+ * the whole capture, and replaces it.
+ */
+export interface ConnWireEvent extends Base {
+  type: 'conn.wire';
+  connId: string;
+  up: WireDelta;
+  down: WireDelta;
+  /** TLS records parsed since the previous `conn.wire`, in order. */
+  records: TlsRecord[];
+  /** The index of `records[0]` in the connection's record list (records sent before). */
+  recordsFrom: number;
+  /** True once more records crossed than the capture keeps (later ones are only counted). */
+  recordsTruncated: boolean;
+  /** TLS 1.2: the server's certificate chain, in the first `conn.wire` after it crossed; else null. */
+  serverCertificates: CertSummary[] | null;
+  /** As in WireCapture, so far. */
+  tlsVersion: string | null;
+  cipherSuite: string | null;
+  keyExchangeGroup: string | null;
+}
+
 export interface TlsClientHelloEvent extends Base {
   type: 'tls.client-hello';
   connId: string;
@@ -311,6 +349,7 @@ export type ProxyEvent =
   | ProxyListeningEvent
   | ConnOpenEvent
   | ConnCloseEvent
+  | ConnWireEvent
   | TlsClientHelloEvent
   | TlsForgedEvent
   | TlsClientAcceptedEvent
@@ -329,6 +368,7 @@ export const EVENT_TYPES = [
   'proxy.listening',
   'conn.open',
   'conn.close',
+  'conn.wire',
   'tls.client-hello',
   'tls.forged',
   'tls.client-accepted',

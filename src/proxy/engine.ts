@@ -54,6 +54,11 @@ const HANDSHAKE_TIMEOUT_FACTOR = 2;
 const SETTLE_MS = 150;
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
 const TUNNEL_LINGER_MS = 2_000;
+/**
+ * At most one `conn.wire` per connection per this many ms (plus one right after each
+ * `http.response`): often enough for a live Wire view, and each carries only what is new.
+ */
+export const WIRE_INTERVAL_MS = 500;
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
 
@@ -89,6 +94,9 @@ interface Conn {
     start: number;
   } | null;
   closed: boolean;
+  /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */
+  wireTimer: NodeJS.Timeout | null;
+  lastWireAt: number;
 }
 
 /** The slice of http-mitm-proxy's request context we use (its typings are loose). */
@@ -185,6 +193,8 @@ class Engine {
   private readonly internalServers = new Set<https.Server>();
   private readonly tunnelSockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Open client connections by id (for `conn.wire` after an `http.response`). */
+  private readonly connsById = new Map<string, Conn>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
@@ -215,6 +225,10 @@ class Engine {
       this.bus,
       this.upstream,
       opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      (connId) => {
+        const conn = this.connsById.get(connId);
+        if (conn) this.emitWire(conn);
+      },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.install();
@@ -536,8 +550,12 @@ class Engine {
       tls: null,
       tunnel: null,
       closed: false,
+      wireTimer: null,
+      lastWireAt: nowMs(),
     };
+    wire.onChange = () => this.wireChanged(conn);
     this.conns.set(socket, conn);
+    this.connsById.set(conn.id, conn);
     socket.setNoDelay(true);
     // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
     // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
@@ -554,8 +572,37 @@ class Engine {
     });
   }
 
+  /** Bytes crossed: schedule a `conn.wire` (throttled to one per WIRE_INTERVAL_MS). */
+  private wireChanged(conn: Conn): void {
+    if (conn.wireTimer || conn.closed) return;
+    const wait = Math.max(0, conn.lastWireAt + WIRE_INTERVAL_MS - nowMs());
+    conn.wireTimer = setTimeout(() => {
+      conn.wireTimer = null;
+      this.emitWire(conn);
+    }, wait);
+    conn.wireTimer.unref();
+  }
+
+  /** Emit what the capture gained since the previous `conn.wire`, if anything. */
+  private emitWire(conn: Conn): void {
+    if (conn.closed) return;
+    if (conn.wireTimer) {
+      clearTimeout(conn.wireTimer);
+      conn.wireTimer = null;
+    }
+    const delta = conn.wire.delta();
+    if (!delta) return;
+    conn.lastWireAt = nowMs();
+    this.emit({ type: 'conn.wire', connId: conn.id, ...delta });
+  }
+
   private async onClientClose(conn: Conn): Promise<void> {
     conn.closed = true;
+    this.connsById.delete(conn.id);
+    if (conn.wireTimer) {
+      clearTimeout(conn.wireTimer);
+      conn.wireTimer = null;
+    }
     const attempt = conn.tls;
     if (attempt && !attempt.decided) {
       if (attempt.secureAt === null) {

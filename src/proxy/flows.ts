@@ -40,6 +40,8 @@ export class FlowRecorder {
     private readonly bus: EventBus,
     private readonly upstream: Upstream,
     private readonly bodyLimit: number,
+    /** Called right after each `http.response` (the engine sends the connection's wire so far). */
+    private readonly afterResponse: (connId: string) => void = () => {},
   ) {}
 
   /** A new flow id (`f1`, `f2`, …), shared with WebSocket flows. */
@@ -153,6 +155,7 @@ export class FlowRecorder {
         upstreamProtocol: tlsInfo.protocol,
         upstreamCipher: tlsInfo.cipher,
       });
+      this.afterResponse(flow.connId);
     };
     res.once('end', done);
     res.once('close', done);
@@ -181,6 +184,7 @@ export class FlowRecorder {
       upstreamProtocol: tlsInfo.protocol,
       upstreamCipher: tlsInfo.cipher,
     });
+    this.afterResponse(flow.connId);
   }
 
   /**

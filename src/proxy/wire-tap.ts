@@ -3,7 +3,14 @@
 // would parse. The eavesdropper view is built from this, so it is what really crossed, not a
 // reconstruction.
 import type net from 'node:net';
-import type { CertSummary, TlsRecord, WireBytes, WireCapture } from '../events/types.ts';
+import type {
+  CertSummary,
+  ConnWireEvent,
+  TlsRecord,
+  WireBytes,
+  WireCapture,
+  WireDelta,
+} from '../events/types.ts';
 import { nowMs, TlsRecordStream, TlsSession } from './tls-records.ts';
 import type { TlsAlert } from './tls-alerts.ts';
 
@@ -44,7 +51,36 @@ class Direction {
       truncated: this.size > this.kept,
     };
   }
+
+  /** Chunks already handed out by `delta()`, and their bytes. */
+  private sentChunks = 0;
+  private sentBytes = 0;
+  private sentSize = 0;
+
+  /** True when bytes crossed since the last `delta()`. */
+  get changed(): boolean {
+    return this.size !== this.sentSize;
+  }
+
+  /** What was captured since the last call (only the new bytes: each byte is encoded once). */
+  delta(): WireDelta {
+    const offset = this.sentBytes;
+    const fresh = this.chunks.slice(this.sentChunks);
+    const bytes = fresh.length === 1 ? fresh[0]! : Buffer.concat(fresh);
+    this.sentChunks = this.chunks.length;
+    this.sentBytes = this.kept;
+    this.sentSize = this.size;
+    return {
+      offset,
+      base64: bytes.toString('base64'),
+      size: this.size,
+      truncated: this.size > this.kept,
+    };
+  }
 }
+
+/** What `WireTap.delta()` returns: a `conn.wire` event's fields. */
+export type WireTapDelta = Omit<ConnWireEvent, 'type' | 'id' | 'at' | 'connId'>;
 
 /** The capture of one connection. Feed it with `up`/`down` (or `tapSocket`). */
 export class WireTap {
@@ -58,6 +94,10 @@ export class WireTap {
   private readonly records: TlsRecord[] = [];
   private totalRecords = 0;
   private firstClientAlert: TlsAlert | null = null;
+  private sentRecords = 0;
+  private sentCertificates = false;
+  /** Called after bytes were captured (the engine schedules a `conn.wire` from it). */
+  onChange: (() => void) | null = null;
   private firstFatalClientAlert: TlsAlert | null = null;
 
   constructor(opts: WireTapOptions) {
@@ -87,12 +127,41 @@ export class WireTap {
   up(chunk: Buffer, now: number = nowMs()): void {
     this.upBytes.add(chunk);
     if (this.upRecords) this.addRecords(this.upRecords.push(chunk, now));
+    this.onChange?.();
   }
 
   /** Bytes to the client. */
   down(chunk: Buffer, now: number = nowMs()): void {
     this.downBytes.add(chunk);
     if (this.downRecords) this.addRecords(this.downRecords.push(chunk, now));
+    this.onChange?.();
+  }
+
+  /**
+   * What crossed since the previous call, or null when nothing did: the new bytes of each
+   * direction (with their offset), the new records, and the certificate chain the first time
+   * it is known. Successive deltas append up to the capture; their total size is bounded by
+   * the capture limits, however often it is called.
+   */
+  delta(): WireTapDelta | null {
+    if (!this.upBytes.changed && !this.downBytes.changed && this.totalRecords === this.sentRecords)
+      return null;
+    const recordsFrom = Math.min(this.sentRecords, this.records.length);
+    const records = this.records.slice(recordsFrom);
+    this.sentRecords = this.totalRecords;
+    const certs = this.sentCertificates ? null : this.serverCertificates;
+    if (certs) this.sentCertificates = true;
+    return {
+      up: this.upBytes.delta(),
+      down: this.downBytes.delta(),
+      records,
+      recordsFrom,
+      recordsTruncated: this.totalRecords > this.records.length,
+      serverCertificates: certs,
+      tlsVersion: this.tlsVersion,
+      cipherSuite: this.cipherSuite,
+      keyExchangeGroup: this.keyExchangeGroup,
+    };
   }
 
   private addRecords(records: TlsRecord[]): void {

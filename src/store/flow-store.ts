@@ -5,11 +5,13 @@
 // addons: append-only ring + change signal.
 import type {
   BodyCapture,
+  ConnWireEvent,
   DiagEvent,
   ProxyEvent,
   UpstreamErrorEvent,
   WireBytes,
   WireCapture,
+  WireDelta,
 } from '../events/types.ts';
 import { type FlowFilter, matchesFilter } from './filter.ts';
 import type { Badge, BadgeCounts, ConnInfo, Flow, ListeningInfo, StoredBody } from './flow.ts';
@@ -53,6 +55,8 @@ export class FlowStore {
   private evictedCount = 0;
   private listeningEvent: ListeningInfo | null = null;
   private readonly diagList: DiagEvent[] = [];
+  /** Per open connection: how much of its `conn.wire` deltas was folded (collected with it). */
+  private readonly live = new WeakMap<ConnInfo, LiveWire>();
 
   constructor(opts: FlowStoreOptions = {}) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
@@ -105,14 +109,22 @@ export class FlowStore {
         c.openedAt = e.at;
         break;
       }
-      case 'conn.close':
-        this.conn(e.connId, e.at).closed = {
-          at: e.at,
-          durationMs: e.durationMs,
-          wire: this.capWire(e.wire),
-        };
+      case 'conn.close': {
+        const c = this.conn(e.connId, e.at);
+        const wire = this.capWire(e.wire);
+        c.closed = { at: e.at, durationMs: e.durationMs, wire };
+        c.wire = wire;
+        this.live.delete(c);
         this.refreshTlsFlowSize(e.connId);
         break;
+      }
+      case 'conn.wire': {
+        const c = this.conn(e.connId, e.at);
+        // The final capture wins; a late or duplicate delta changes nothing.
+        if (c.closed) return;
+        c.wire = this.foldWire(c, e);
+        break;
+      }
       case 'tls.client-hello':
         this.conn(e.connId, e.at).hello = e;
         break;
@@ -255,6 +267,7 @@ export class FlowStore {
         rejected: null,
         tunnel: null,
         upstreamErrors: [],
+        wire: null,
         closed: null,
         flowIds: [],
       };
@@ -389,6 +402,40 @@ export class FlowStore {
     };
   }
 
+  /**
+   * Append a `conn.wire` delta to the connection's live capture. Bytes and records are taken
+   * only when they continue exactly where the previous delta ended (`offset`, `recordsFrom`):
+   * after a gap (e.g. an attach feed that joined late) the sizes still update, and the capture
+   * is marked cut rather than shown with bytes out of place.
+   */
+  private foldWire(c: ConnInfo, e: ConnWireEvent): WireCapture {
+    let state = this.live.get(c);
+    if (!state) {
+      state = { up: new LiveBytes(), down: new LiveBytes(), recordsSeen: 0 };
+      this.live.set(c, state);
+    }
+    const prev = c.wire;
+    const maxBytes = Math.floor(this.maxWireChars / 4) * 3;
+    let records = prev ? prev.records : [];
+    let recordsCut: boolean;
+    if (e.recordsFrom === state.recordsSeen) {
+      const room = this.maxRecords - records.length;
+      if (e.records.length > 0 && room > 0) records = records.concat(e.records.slice(0, room));
+      recordsCut = e.records.length > room;
+      state.recordsSeen += e.records.length;
+    } else recordsCut = e.records.length > 0 || e.recordsFrom > state.recordsSeen;
+    return {
+      up: state.up.add(e.up, maxBytes),
+      down: state.down.add(e.down, maxBytes),
+      records,
+      recordsTruncated: e.recordsTruncated || recordsCut || (prev?.recordsTruncated ?? false),
+      serverCertificates: e.serverCertificates ?? prev?.serverCertificates ?? null,
+      tlsVersion: e.tlsVersion,
+      cipherSuite: e.cipherSuite,
+      keyExchangeGroup: e.keyExchangeGroup,
+    };
+  }
+
   private capWire(wire: WireCapture): WireCapture {
     const records = wire.records.length > this.maxRecords;
     return {
@@ -404,6 +451,51 @@ export class FlowStore {
     const limit = this.maxWireChars - (this.maxWireChars % 4);
     if (b.base64.length <= limit) return b;
     return { base64: b.base64.slice(0, limit), size: b.size, truncated: true };
+  }
+}
+
+/** The store's side of one connection's `conn.wire` deltas. */
+interface LiveWire {
+  up: LiveBytes;
+  down: LiveBytes;
+  /** Records the deltas announced so far (kept or not). */
+  recordsSeen: number;
+}
+
+/**
+ * One direction's live bytes as base64, grown by deltas in O(delta): the base64 of the longest
+ * prefix whose length is a multiple of 3 is final (appending never changes it), so only the
+ * 0–2 leftover bytes are re-encoded each time.
+ */
+class LiveBytes {
+  private stable = '';
+  private tail: Buffer = Buffer.alloc(0);
+  /** Bytes received in order (what the next delta's `offset` must be). */
+  private received = 0;
+  /** Bytes kept (at most the store's limit). */
+  private kept = 0;
+  private cut = false;
+
+  add(d: WireDelta, maxBytes: number): WireBytes {
+    if (d.offset !== this.received) this.cut = true;
+    else if (d.base64.length > 0) {
+      const bytes = Buffer.from(d.base64, 'base64');
+      this.received += bytes.length;
+      const take = bytes.subarray(0, Math.max(0, maxBytes - this.kept));
+      if (take.length < bytes.length) this.cut = true;
+      if (take.length > 0) {
+        this.kept += take.length;
+        const all = this.tail.length > 0 ? Buffer.concat([this.tail, take]) : take;
+        const whole = all.length - (all.length % 3);
+        this.stable += all.subarray(0, whole).toString('base64');
+        this.tail = Buffer.from(all.subarray(whole));
+      }
+    }
+    return {
+      base64: this.stable + this.tail.toString('base64'),
+      size: d.size,
+      truncated: d.truncated || this.cut,
+    };
   }
 }
 

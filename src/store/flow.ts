@@ -61,6 +61,12 @@ export interface ConnInfo {
   tunnel: TunnelSummaryEvent | null;
   /** Upstream failures with no flowId (e.g. a tunnel whose target could not be reached). */
   upstreamErrors: UpstreamErrorEvent[];
+  /**
+   * What crossed the client-side wire so far: folded from `conn.wire` while the connection is
+   * open (null before the first one), then the final capture from `conn.close`. The Wire view
+   * reads this one, so a kept-alive connection's wire shows while it is still open.
+   */
+  wire: WireCapture | null;
   /** Set when the connection closed: duration and what crossed the client-side wire. */
   closed: { at: string; durationMs: number; wire: WireCapture } | null;
   /** The HTTP flows carried by this connection, oldest first. */

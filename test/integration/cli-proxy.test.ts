@@ -175,7 +175,7 @@ describe('mitm-lab proxy (process)', () => {
     [['--mode', 'sniff'], '--mode wants one of'],
     [['--listen', 'nowhere'], '--listen wants HOST:PORT'],
     [['--auth', 'nopassword'], '--auth wants USER:PASS'],
-    [['--resolve', 'bank.test'], '--resolve wants NAME=ADDRESS'],
+    [['--resolve', 'bank.test'], '--resolve wants NAME[:PORT]=ADDRESS[:PORT]'],
     [['--upstream-ca', '/nonexistent/root.pem'], 'cannot read it'],
     [['--bogus'], 'bogus'],
   ])('%j is a usage error (exit 2)', async (args, message) => {

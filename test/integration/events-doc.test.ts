@@ -146,6 +146,11 @@ describe('events of a real run match the documentation', () => {
         shape('WireBytes', e.wire.up);
         for (const r of e.wire.records) shape('TlsRecord', r, ['handshake', 'alert']);
       }
+      if (e.type === 'conn.wire') {
+        shape('WireDelta', e.up);
+        shape('WireDelta', e.down);
+        for (const r of e.records) shape('TlsRecord', r, ['handshake', 'alert']);
+      }
       if (e.type === 'tunnel.summary')
         for (const c of e.serverCertificates ?? []) shape('CertSummary', c);
     }

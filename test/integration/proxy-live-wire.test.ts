@@ -1,0 +1,191 @@
+// The wire of a connection that stays open: `conn.wire` deltas arrive while a keep-alive
+// client holds its connection, the flow store folds them into `ConnInfo.wire`, and what it
+// built is exactly the start of the final capture `conn.close` carries. Throttled: at most one
+// per 500 ms per connection, only when something new crossed (plus one after each response).
+import http from 'node:http';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnWireEvent, WireCapture } from '../../src/events/types.ts';
+import { FlowStore } from '../../src/store/index.ts';
+import {
+  makeTestPki,
+  openTunnel,
+  startOrigin,
+  startTestProxy,
+  type Origin,
+  type TestProxy,
+} from './helpers.ts';
+
+let origin: Origin;
+let tp: TestProxy;
+let rootPem: string;
+const store = new FlowStore();
+
+beforeAll(async () => {
+  const pki = makeTestPki();
+  rootPem = pki.rootPem;
+  origin = await startOrigin(pki.leaf(['live.test', 'tunnel.test']));
+  tp = await startTestProxy({
+    upstreamCa: [pki.rootPem],
+    resolve: [{ pattern: '*.test', address: '127.0.0.1' }],
+  });
+  tp.bus.on((e) => store.apply(e));
+});
+
+afterAll(async () => {
+  await tp?.close();
+  await origin?.close();
+});
+
+/** A keep-alive HTTP client over one given socket (every request reuses it). */
+function clientOver(socket: net.Socket, host: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let used = false;
+  agent.createConnection = () => {
+    if (used) throw new Error('the kept-alive connection was lost');
+    used = true;
+    return socket;
+  };
+  return {
+    get(path: string): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const req = http.get({ agent, host, path, headers: { host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+      });
+    },
+  };
+}
+
+const bytes = (b64: string): Buffer => Buffer.from(b64, 'base64');
+
+/** The live capture must be the start of the final one, byte for byte and record for record. */
+function expectPrefixOf(live: WireCapture, final: WireCapture): void {
+  expect(bytes(final.up.base64).subarray(0, bytes(live.up.base64).length)).toEqual(
+    bytes(live.up.base64),
+  );
+  expect(bytes(final.down.base64).subarray(0, bytes(live.down.base64).length)).toEqual(
+    bytes(live.down.base64),
+  );
+  expect(final.records.slice(0, live.records.length)).toEqual(live.records);
+}
+
+describe('conn.wire: the wire of a connection that stays open', () => {
+  it('intercepted HTTPS keep-alive: the store shows the wire before the connection closes', async () => {
+    const { socket } = await openTunnel(tp.proxy.port, `live.test:${origin.httpsPort}`);
+    const secure = tls.connect({ socket, servername: 'live.test', ca: [tp.ca.certPem] });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', resolve);
+      secure.once('error', reject);
+    });
+    const client = clientOver(secure, 'live.test');
+    try {
+      expect(await client.get('/one')).toBe('hello GET /one body=');
+      const first = await tp.waitFor('http.request', (e) => e.url.endsWith('/one'));
+      const connId = first.connId;
+      // Right after the response: a conn.wire for this connection, while it is open.
+      await tp.waitFor('conn.wire', (e) => e.connId === connId);
+      expect(await client.get('/two')).toBe('hello GET /two body=');
+      // The response records reach the client a moment after http.response: wait (by events)
+      // until the store's live capture holds application data both ways and both requests.
+      const live = (): WireCapture | null => store.connection(connId)?.wire ?? null;
+      await tp.waitFor('conn.wire', () => {
+        const w = live();
+        return (
+          !!w &&
+          tp.of('http.response').filter((r) => r.connId === connId).length === 2 &&
+          w.records.filter((r) => r.contentType === 'application_data' && r.dir === 'down')
+            .length >= 2
+        );
+      });
+      const conn = store.connection(connId)!;
+      expect(conn.closed).toBeNull();
+      expect(tp.of('conn.close').some((e) => e.connId === connId)).toBe(false);
+      const w = conn.wire!;
+      expect(bytes(w.up.base64).toString('latin1')).toMatch(/^CONNECT live\.test:\d+ HTTP\/1\.1/);
+      expect(w.records[0]).toMatchObject({ dir: 'up', handshake: ['ClientHello'] });
+      expect(w.tlsVersion).toBe('TLS 1.3');
+      expect(w.cipherSuite).toMatch(/^TLS_/);
+      expect(w.keyExchangeGroup).not.toBeNull();
+      expect(w.up.size).toBeGreaterThan(0);
+      // Never a byte twice: each delta starts where the previous one ended.
+      const deltas = tp.of('conn.wire').filter((e) => e.connId === connId);
+      let up = 0;
+      let recs = 0;
+      for (const d of deltas) {
+        expect(d.up.offset).toBe(up);
+        expect(d.recordsFrom).toBe(recs);
+        up += bytes(d.up.base64).length;
+        recs += d.records.length;
+      }
+
+      secure.end();
+      const close = await tp.waitFor('conn.close', (e) => e.connId === connId);
+      expectPrefixOf(w, close.wire);
+      expect(store.connection(connId)?.wire).toEqual(store.connection(connId)?.closed?.wire);
+      // Nothing follows conn.close.
+      const mine = tp.events.filter((e) => e.connId === connId);
+      expect(mine.at(-1)?.type).toBe('conn.close');
+    } finally {
+      secure.destroy();
+    }
+  });
+
+  it('a tunnel kept busy: at most one conn.wire per 500 ms, each with something new', async () => {
+    tp.proxy.controls.setMode('eavesdrop');
+    const { socket } = await openTunnel(tp.proxy.port, `tunnel.test:${origin.httpsPort}`);
+    const secure = tls.connect({ socket, servername: 'tunnel.test', ca: [rootPem] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secureConnect', resolve);
+        secure.once('error', reject);
+      });
+    } finally {
+      tp.proxy.controls.setMode('auto');
+    }
+    const client = clientOver(secure, 'tunnel.test');
+    try {
+      const hello = await tp.waitFor('tls.client-hello', (e) => e.host === 'tunnel.test');
+      const connId = hello.connId;
+      const mine = (): ConnWireEvent[] => tp.of('conn.wire').filter((e) => e.connId === connId);
+      // Keep the tunnel busy (a request every 20 ms) until three conn.wire events came.
+      for (let i = 0; i < 400 && mine().length < 3; i++) {
+        expect(await client.get(`/r${i}`)).toBe(`hello GET /r${i} body=`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const deltas = mine();
+      expect(deltas.length).toBeGreaterThanOrEqual(3);
+      // No http.response in a tunnel: every conn.wire here came from the throttle.
+      expect(tp.of('http.response').some((e) => e.connId === connId)).toBe(false);
+      for (let i = 1; i < deltas.length; i++) {
+        const gap = Date.parse(deltas[i]!.at) - Date.parse(deltas[i - 1]!.at);
+        expect(gap, `gap between conn.wire ${i - 1} and ${i}`).toBeGreaterThanOrEqual(480);
+      }
+      for (const d of deltas) {
+        const grew = d.up.base64.length + d.down.base64.length + d.records.length;
+        expect(grew, 'a conn.wire with nothing new').toBeGreaterThan(0);
+      }
+      const live = store.connection(connId)!.wire!;
+      expect(
+        live.records.some((r) => r.dir === 'down' && r.contentType === 'application_data'),
+      ).toBe(true);
+      expect(live.cipherSuite).toMatch(/^TLS_/);
+
+      // Quiet connection: no more conn.wire while nothing crosses.
+      const before = mine().length;
+      await new Promise((r) => setTimeout(r, 1200));
+      const quiet = mine().slice(before);
+      expect(quiet.length).toBeLessThanOrEqual(1); // the last requests' leftovers, once
+
+      secure.end();
+      const close = await tp.waitFor('conn.close', (e) => e.connId === connId);
+      expectPrefixOf(live, close.wire);
+    } finally {
+      secure.destroy();
+    }
+  });
+});
