@@ -14,8 +14,11 @@ const HELP = `mitm-lab attach - show a running proxy's terminal UI from its even
 
 Usage: mitm-lab attach [options] URL
 
-  URL   the feed URL the proxy printed when started with --feed, for example
-        ws://127.0.0.1:41234/?token=Xy3...  (loopback only; the token changes every run)
+  URL   the feed URL a proxy started with --feed (mitm-lab start --feed, or
+        mitm-lab proxy --feed) printed, for example
+        ws://127.0.0.1:41234/?token=Xy3...  (loopback only; the token changes every run).
+        Headless, the proxy prints "Projector: mitm-lab attach '...'"; in its terminal UI
+        the same line is on the start page (press g there).
 
 Options:
   --reveal          start with passwords, cookies and tokens shown (default: hidden until r)
@@ -24,11 +27,11 @@ Options:
 
 What you get: the same screen as \`mitm-lab start\`, replaying what happened before you
 attached (the proxy keeps the recent history), then live. Keys: ? lists them. m (mode),
-f (forget refused hosts) and e (HAR export) act on the proxy and are not available here.
-Quitting the viewer (q) leaves the proxy running.
+f (forget refused hosts) and e (HAR export) act on the proxy, and t (the victim tour) runs
+in start: they are not available here. Quitting the viewer (q) leaves the proxy running.
 
 Typical use, projector on a second terminal:
-  terminal 1:  mitm-lab start --feed            (prints the attach command)
+  terminal 1:  mitm-lab start --feed            (shows the attach command: g in its UI)
   terminal 2:  mitm-lab attach 'ws://127.0.0.1:PORT/?token=...'
 Quote the URL: shells treat ? and & specially.
 
