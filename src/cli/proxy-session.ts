@@ -110,7 +110,13 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       },
       stdin: io.stdin,
       stdout: io.stdout,
-      guide: projector ? [projector, '', ...page.guide] : page.guide,
+      // Warnings first (the UI hides what went to stderr before it), then the projector line.
+      guide: [
+        ...settings.warnings.map((w) => `WARNING: ${w}`),
+        ...(projector ? [projector] : []),
+        ...(settings.warnings.length || projector ? [''] : []),
+        ...page.guide,
+      ],
       // The narration goes to the UI's footer and start page: printing would tear the screen.
       actions: tour ? { tour: () => tour((line) => ui?.log(line)) } : {},
     };
@@ -118,7 +124,14 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       .filter(Boolean)
       .join('  ');
     if (note) uiOpts.source = note;
-    ui = startUi(uiOpts);
+    try {
+      ui = startUi(uiOpts);
+    } catch (err) {
+      // No terminal UI after all: do not leave the proxy (and the lab) running behind the error.
+      await launched.shutdown();
+      await opts.cleanup?.();
+      throw err;
+    }
     const running = ui;
     stopReason = Promise.race([running.done, signal]).finally(() => running.destroy());
   } else {

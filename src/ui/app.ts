@@ -125,6 +125,7 @@ export function startUi(opts: UiOptions): RunningUi {
   let helpScroll = 0;
   let message: { text: string; until: number } | null = null;
   let guideOpen = false;
+  let guideWasShown = false;
   const narration: string[] = [];
   let mode: string = controls?.getMode() ?? store.listening?.mode ?? '?';
 
@@ -171,7 +172,11 @@ export function startUi(opts: UiOptions): RunningUi {
     height: number,
   ): { lines: string[]; total: number } {
     let lines: string[];
-    if (guideShown()) {
+    const showGuide = guideShown();
+    // From the start page to the first flow (or back): each starts at its top.
+    if (showGuide !== guideWasShown) detailScroll = 0;
+    guideWasShown = showGuide;
+    if (showGuide) {
       lines = guideLines(store.size === 0);
     } else if (!flow) {
       lines = [

@@ -1,5 +1,5 @@
 // `mitm-lab proxy` on a real terminal (tmux): the terminal UI, as `start` shows it, with its
-// start page; a curl request through it (to an origin this test runs on loopback) appears as
+// start page (and the warnings that stderr would hide); a curl request through it (to an origin this test runs on loopback) appears as
 // a flow; t says the tour is not available here; q exits 0 and the shell answers. Unique
 // session name; only that session is killed.
 import { execFile, execFileSync } from 'node:child_process';
@@ -93,7 +93,7 @@ describe('mitm-lab proxy under tmux', () => {
         'send-keys',
         '-t',
         SESSION,
-        `cd ${ROOT} && node bin/mitm-lab.js proxy --listen 127.0.0.1:${port} --ca-dir ${caDir}; echo "exit=$?"`,
+        `cd ${ROOT} && node bin/mitm-lab.js proxy --listen 127.0.0.1:${port} --ca-dir ${caDir} --insecure-upstream; echo "exit=$?"`,
         'Enter',
       );
       const page = await waitFor(/No flows yet\. Try these/, 'the UI start page', 60_000);
@@ -101,6 +101,8 @@ describe('mitm-lab proxy under tmux', () => {
       expect(page).toContain(`curl -x http://127.0.0.1:${port} http://SITE/`);
       expect(page).toContain(`--cacert ${caDir}/certs/ca.pem`);
       expect(page).not.toMatch(/t tour/);
+      // A warning printed before the UI took the screen is on the start page too.
+      expect(page).toContain('WARNING: UPSTREAM CERTIFICATES ARE NOT VALIDATED');
 
       const body = await new Promise<string>((resolve) =>
         execFile(
