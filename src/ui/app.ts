@@ -46,8 +46,9 @@ export interface UiOptions {
   /** Mouse reporting (default off: it breaks text selection). */
   mouse?: boolean;
   /**
-   * Keys the caller handles itself (e.g. `start`'s Ctrl-T victim tour), listed in the help
-   * overlay after the UI's own so the overlay stays the one place to learn every key.
+   * Keys the caller handles itself, outside KEYMAP, listed in the help overlay after the UI's
+   * own so the overlay stays the one place to learn every key. Prefer a KEYMAP entry bound
+   * through `actions` (as the tour is).
    */
   extraKeys?: ReadonlyArray<{ label: string; help: string }>;
   /**
