@@ -113,7 +113,8 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       // Warnings first (the UI hides what went to stderr before it), then the projector line.
       guide: [
         ...settings.warnings.map((w) => `WARNING: ${w}`),
-        ...(projector ? [projector] : []),
+        // The command on a line of its own: it fits 80 columns, so it copies in one piece.
+        ...(feed ? ['Projector (run in a second terminal):', `mitm-lab attach '${feed.url}'`] : []),
         ...(settings.warnings.length || projector ? [''] : []),
         ...page.guide,
       ],

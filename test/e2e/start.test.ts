@@ -233,7 +233,7 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
   });
 
   it('opens the UI at once, t runs the tours with their narration on screen, Ctrl-C exits 0', async () => {
-    const cmd = `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir}; echo EXITED $?; sleep 60`;
+    const cmd = `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir} --feed; echo EXITED $?; sleep 60`;
     const started = await tmux('new-session', '-d', '-s', session, '-x', '170', '-y', '45', cmd);
     expect(started.code, started.stderr).toBe(0);
     // No "press Enter": the UI, its start page with the commands and the tour key.
@@ -242,6 +242,9 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
     expect(page).toContain(`npx mitm-lab victim --ca-dir ${dir} --proxy http://127.0.0.1:`);
     expect(page).toContain('press t');
     expect(page).toMatch(/t tour/); // the footer hints it
+    // --feed: the projector's command on a line of its own, and the feed port in the header.
+    expect(page).toMatch(/^mitm-lab attach 'ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+'$/m);
+    expect(page).toMatch(/feed :\d+/);
     await tmux('send-keys', '-t', session, 't');
     // The normal device: HTTP in clear, HTTPS refused then tunnelled, nothing decrypted.
     const normal = await waitFor(
