@@ -183,9 +183,22 @@ describe('garbage and broken clients', () => {
     }
     const forged = await tp.waitFor('tls.forged', (e) => e.host === 'slow.test');
     expect(forged.sni).toBe('slow.test');
-    // The 200, then the server's first flight: a TLS handshake record.
-    for (let i = 0; i < 50 && !Buffer.concat(replies).includes(Buffer.from([0x16, 0x03])); i++)
-      await pause();
+    // The 200, then the server's first flight: a TLS handshake record. Wait for the bytes
+    // themselves (a loaded machine may take a while to mint and answer), bounded at 10 s.
+    const handshakeSeen = (): boolean => Buffer.concat(replies).includes(Buffer.from([0x16, 0x03]));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, 10_000);
+      function done(): void {
+        clearTimeout(timer);
+        socket.off('data', check);
+        resolve();
+      }
+      function check(): void {
+        if (handshakeSeen()) done();
+      }
+      socket.on('data', check);
+      check();
+    });
     const text = Buffer.concat(replies);
     expect(text.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
     expect(text.includes(Buffer.from([0x16, 0x03]))).toBe(true);
