@@ -135,6 +135,42 @@ describe('conn.wire: the wire of a connection that stays open', () => {
     }
   });
 
+  it('plain HTTP keep-alive: both requests and responses readable on the live wire', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const target = `http://plain.localhost:${origin.httpPort}${path}`;
+        http
+          .get({ host: '127.0.0.1', port: tp.proxy.port, path: target, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (d: string) => (body += d));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject);
+      });
+    try {
+      expect(await get('/a')).toBe('hello GET /a body=');
+      expect(await get('/b')).toBe('hello GET /b body=');
+      const reqs = tp.of('http.request').filter((e) => e.host === 'plain.localhost');
+      expect(reqs.map((e) => e.connId)).toEqual([reqs[0]!.connId, reqs[0]!.connId]);
+      const connId = reqs[0]!.connId;
+      const text = (b64: string | undefined): string => bytes(b64 ?? '').toString('latin1');
+      await tp.waitFor('conn.wire', () => {
+        const w = store.connection(connId)?.wire;
+        return text(w?.down.base64).includes('hello GET /b body=');
+      });
+      const conn = store.connection(connId)!;
+      expect(conn.closed).toBeNull();
+      const up = text(conn.wire?.up.base64);
+      expect(up).toContain(`GET http://plain.localhost:${origin.httpPort}/a HTTP/1.1`);
+      expect(up).toContain(`GET http://plain.localhost:${origin.httpPort}/b HTTP/1.1`);
+      expect(conn.wire?.records).toEqual([]);
+      expect(conn.wire?.cipherSuite).toBeNull();
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('a tunnel kept busy: at most one conn.wire per 500 ms, each with something new', async () => {
     tp.proxy.controls.setMode('eavesdrop');
     const { socket } = await openTunnel(tp.proxy.port, `tunnel.test:${origin.httpsPort}`);
