@@ -208,6 +208,7 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         else if (e.level === 'error') print(e.at, `${pad('ERROR')}[${e.source}] ${e.message}`);
         break;
       case 'conn.open':
+      case 'conn.wire':
       case 'tls.client-hello':
       case 'tls.forged':
         // Steps, not outcomes: the outcome line that follows says what they led to.

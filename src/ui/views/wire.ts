@@ -35,10 +35,11 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       '  ->  ' +
       esc(`${flow.host}:${flow.port ?? 80}`),
   ];
-  const wire = c.closed?.wire;
+  // c.wire: the capture so far while the connection is open (conn.wire), the final one after.
+  const wire = c.wire ?? c.closed?.wire;
   if (!wire) {
     out.push(
-      dim('The connection is still open: its captured bytes arrive when it closes.'),
+      dim('The connection is open and nothing was captured yet (updates every 0.5 s).'),
       dim('Meanwhile, the request as the proxy parsed it (the same text crossed the wire):'),
       '',
     );
@@ -69,6 +70,7 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
   }
   if (c.flowIds.length > 1)
     out.push(dim(`This connection carried ${c.flowIds.length} requests (keep-alive): all shown.`));
+  if (!c.closed) out.push(dim('Still open: the capture so far, growing as bytes cross.'));
   out.push(
     '',
     tag(
@@ -101,7 +103,7 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
 function tlsWire(flow: Flow, ctx: ViewContext): string[] {
   const c = flow.conn;
   const h = c.hello;
-  const wire = c.closed?.wire ?? null;
+  const wire = c.wire ?? c.closed?.wire ?? null;
   const out: string[] = [
     bold('WIRE') + ' - what an eavesdropper sees: metadata and ciphertext, never the content',
     field('destination', esc(`${flow.host}:${flow.port ?? h?.port ?? 443}`)) +
@@ -126,7 +128,17 @@ function tlsWire(flow: Flow, ctx: ViewContext): string[] {
       ),
       field(
         'cipher',
-        c.accepted?.cipher ? `chosen ${esc(c.accepted.cipher)}` : dim('chosen: not recorded'),
+        // What crossed the wire (the ServerHello) first; the proxy's own record otherwise.
+        (wire?.cipherSuite ?? c.tunnel?.cipherSuite ?? c.accepted?.cipher)
+          ? `chosen ${esc(wire?.cipherSuite ?? c.tunnel?.cipherSuite ?? c.accepted?.cipher ?? '')}`
+          : dim('chosen: not recorded'),
+      ),
+      field(
+        'key exchange',
+        (wire?.keyExchangeGroup ?? c.tunnel?.keyExchangeGroup)
+          ? `${esc(wire?.keyExchangeGroup ?? c.tunnel?.keyExchangeGroup ?? '')}` +
+              dim('   ephemeral (EC)DH: the session key never crosses the wire')
+          : dim('not seen (no ServerHello yet, or RSA key transport)'),
       ),
       field(
         '',
@@ -154,7 +166,7 @@ function tlsWire(flow: Flow, ctx: ViewContext): string[] {
     );
   }
   if (!wire) {
-    out.push('', dim('The connection is still open: its records and bytes arrive when it closes.'));
+    out.push('', dim('The connection is open and nothing was captured yet (updates every 0.5 s).'));
     return out;
   }
   out.push(
@@ -198,7 +210,7 @@ function tlsWire(flow: Flow, ctx: ViewContext): string[] {
 
 function chosenVersion(flow: Flow): string | null {
   const c = flow.conn;
-  return c.accepted?.protocol ?? c.tunnel?.tlsVersion ?? c.closed?.wire.tlsVersion ?? null;
+  return c.accepted?.protocol ?? c.tunnel?.tlsVersion ?? c.wire?.tlsVersion ?? null;
 }
 
 function shortHash(s: string): string {
