@@ -32,6 +32,8 @@ export interface Flow {
 
 /** Node error codes that mean the real server's certificate failed validation. */
 const CERT_CODE_RE = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO|ERR_TLS/;
+/** Validation failures that trusting another root can cure (not expiry, not a wrong name). */
+const UNKNOWN_ISSUER_RE = /SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF/;
 
 export class FlowRecorder {
   private seq = 0;
@@ -201,7 +203,10 @@ export class FlowRecorder {
         `${err.message}\n` +
         (CERT_CODE_RE.test(code)
           ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
-            '(a man in the middle must not make you less safe). Trust its root with --upstream-ca FILE.\n'
+            '(a man in the middle must not make you less safe).\n' +
+            (UNKNOWN_ISSUER_RE.test(code)
+              ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
+              : '')
           : '');
       client.writeHead(502, {
         'Content-Type': 'text/plain; charset=utf-8',

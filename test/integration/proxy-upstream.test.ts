@@ -49,6 +49,8 @@ describe('upstream errors', () => {
     ]);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 502/m);
     expect(r.stdout).toContain('CERT_HAS_EXPIRED');
+    // Another root would not cure an expired certificate: no --upstream-ca advice.
+    expect(r.stdout).not.toContain('--upstream-ca');
     const err = await tp.waitFor('upstream.error', (e) => e.host === 'expired.test');
     expect(err).toMatchObject({ code: 'CERT_HAS_EXPIRED', status: 502, port: expired.httpsPort });
     expect(err.flowId).toMatch(/^f\d+$/);
@@ -66,6 +68,7 @@ describe('upstream errors', () => {
       `https://selfsigned.test:${selfSigned.httpsPort}/`,
     ]);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 502/m);
+    expect(r.stdout).toContain('--upstream-ca FILE'); // an unknown issuer is cured by a root
     const err = await tp.waitFor('upstream.error', (e) => e.host === 'selfsigned.test');
     expect(err.code).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
   });
