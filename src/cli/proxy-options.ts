@@ -48,8 +48,11 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                            intercept  always forge (clients that do not trust the CA fail)
                            eavesdrop  never forge: tunnel, and show what a passive observer sees
   --auth USER:PASS       require Proxy-Authorization (Basic); others get 407
-  --resolve NAME=ADDR    the proxy resolves NAME (or *.DOMAIN) to ADDR (repeatable). Names
-                         under .localhost always resolve to 127.0.0.1
+  --resolve NAME[:PORT]=ADDR[:PORT]
+                         the proxy resolves NAME (or *.DOMAIN) to ADDR (repeatable); with
+                         ports, NAME:PORT goes to ADDR:PORT (bank.test:443=127.0.0.1:41235,
+                         what \`mitm-lab lab\` prints). Names under .localhost always resolve
+                         to 127.0.0.1
   --upstream-ca FILE     also trust this root (PEM) for upstream servers (repeatable)
   --insecure-upstream    do not validate upstream certificates (NOT recommended: a proxy must
                          not make its users less safe than a direct connection)
