@@ -44,12 +44,20 @@ export interface SessionOptions {
   io: CommandIO;
   /** --headless was given. */
   headless: boolean;
+  /** --mouse was given: clicks and the wheel in the terminal UI. */
+  mouse?: boolean;
   /** Added resolve rules and upstream roots (start: the lab's). */
   extra?: { resolve?: ResolveRule[]; upstreamCa?: string[] };
   describe(ctx: SessionContext): SessionPage;
   /** Runs after the proxy closed, or when it failed to start (start: close the lab). */
   cleanup?: () => Promise<void>;
 }
+
+/** Options of every command that can show the terminal UI (start, proxy, attach). */
+export const UI_OPTIONS = { mouse: { type: 'boolean' } } as const;
+export const UI_OPTIONS_HELP = `  --mouse                let the terminal UI take clicks and the wheel (off by default:
+                         with it on, the terminal cannot select text to copy)
+`;
 
 /** The line that tells a second terminal how to show this proxy (printed and on the page). */
 export function projectorLine(feedUrl: string): string {
@@ -110,6 +118,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       },
       stdin: io.stdin,
       stdout: io.stdout,
+      mouse: opts.mouse === true,
       // Warnings first (the UI hides what went to stderr before it), then the projector line.
       guide: [
         ...settings.warnings.map((w) => `WARNING: ${w}`),

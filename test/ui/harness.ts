@@ -45,6 +45,7 @@ export function headless(
     extraKeys?: Array<{ label: string; help: string }>;
     actions?: UiActions;
     guide?: string[];
+    mouse?: boolean;
   } = {},
 ): Harness {
   const input = new PassThrough() as PassThrough & {
@@ -78,6 +79,7 @@ export function headless(
   if (opts.extraKeys) uiOpts.extraKeys = opts.extraKeys;
   if (opts.actions) uiOpts.actions = opts.actions;
   if (opts.guide) uiOpts.guide = opts.guide;
+  if (opts.mouse !== undefined) uiOpts.mouse = opts.mouse;
   const ui = startUi(uiOpts);
   const tick = () => new Promise((r) => setTimeout(r, 15));
   return {

@@ -6,6 +6,7 @@
 import { connectFeed, parseFeedUrl } from '../../feed/index.ts';
 import { FlowStore } from '../../store/index.ts';
 import { startUi } from '../../ui/index.ts';
+import { UI_OPTIONS } from '../proxy-session.ts';
 import { LabError } from '../../util/lab-error.ts';
 import { parseCommandArgs, parsePositiveInt } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
@@ -23,6 +24,8 @@ Usage: mitm-lab attach [options] URL
 Options:
   --reveal          start with passwords, cookies and tokens shown (default: hidden until r)
   --max-flows N     flows kept in this viewer (default 2000)
+  --mouse           let the UI take clicks and the wheel (off by default: it stops the
+                    terminal's own text selection)
   -h, --help        this help
 
 What you get: the same screen as \`mitm-lab start\`, replaying what happened before you
@@ -46,7 +49,7 @@ export const command: Command = {
     const parsed = parseCommandArgs(
       'attach',
       argv,
-      { reveal: { type: 'boolean' }, 'max-flows': { type: 'string' } },
+      { reveal: { type: 'boolean' }, 'max-flows': { type: 'string' }, ...UI_OPTIONS },
       HELP,
       io,
       1,
@@ -88,6 +91,7 @@ export const command: Command = {
       stdout: io.stdout,
       source: `attached to ${url.host}`,
       redact: parsed.values['reveal'] !== true,
+      mouse: parsed.values.mouse === true,
     });
     let ended: { reason: string; normal: boolean } | null = null;
     void client.closed.then((c) => {

@@ -5,7 +5,7 @@
 import { parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { PROXY_OPTIONS, PROXY_OPTIONS_HELP, readProxyOptions } from '../proxy-options.ts';
-import { runProxySession } from '../proxy-session.ts';
+import { runProxySession, UI_OPTIONS, UI_OPTIONS_HELP } from '../proxy-session.ts';
 
 const HELP = `mitm-lab proxy — run the intercepting proxy (no lab)
 
@@ -17,7 +17,7 @@ commands to try, q quits). Otherwise, or with --headless, it prints one line per
 
 Options:
 ${PROXY_OPTIONS_HELP}  --headless             no terminal UI: one line per event outcome on stdout
-  -h, --help             this help
+${UI_OPTIONS_HELP}  -h, --help             this help
 
 Point a client at it:
   curl -x http://127.0.0.1:8080 http://example.localhost/           plain HTTP: all visible
@@ -45,7 +45,7 @@ export const command: Command = {
     const parsed = parseCommandArgs(
       'proxy',
       argv,
-      { ...PROXY_OPTIONS, headless: { type: 'boolean' } },
+      { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } },
       HELP,
       io,
     );
@@ -55,6 +55,7 @@ export const command: Command = {
       settings,
       io,
       headless: parsed.values.headless === true,
+      mouse: parsed.values.mouse === true,
       describe: ({ launched, proxyUrl }) => {
         const { ca } = launched;
         const lines = [

@@ -18,7 +18,7 @@ import {
 import { parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { PROXY_OPTIONS, PROXY_OPTIONS_HELP, readProxyOptions } from '../proxy-options.ts';
-import { runProxySession } from '../proxy-session.ts';
+import { runProxySession, UI_OPTIONS, UI_OPTIONS_HELP } from '../proxy-session.ts';
 
 const HELP = `mitm-lab start — the built-in lab + the proxy + the terminal UI (what \`npm start\` runs)
 
@@ -37,7 +37,7 @@ Starts, on this machine only:
 
 Options:
 ${PROXY_OPTIONS_HELP}  --headless             no terminal UI: the banner, then one line per event on stdout
-  -h, --help             this help
+${UI_OPTIONS_HELP}  -h, --help             this help
 
 The victim tour: t in the terminal UI (or Enter with --headless on a terminal) runs the
 scripted victim in-process — first a normal device, then, on the next press, a compromised
@@ -58,7 +58,7 @@ export const command: Command = {
     const parsed = parseCommandArgs(
       'start',
       argv,
-      { ...PROXY_OPTIONS, headless: { type: 'boolean' } },
+      { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } },
       HELP,
       io,
     );
@@ -69,6 +69,7 @@ export const command: Command = {
       settings,
       io,
       headless: parsed.values.headless === true,
+      mouse: parsed.values.mouse === true,
       extra: { resolve: lab.resolve, upstreamCa: [lab.rootPem] },
       cleanup: () => lab.close(),
       describe: (ctx) => {
