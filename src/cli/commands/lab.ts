@@ -6,6 +6,7 @@ import { startLab, type RunningLab } from '../../lab/index.ts';
 import { formatResolveRule } from '../../proxy/index.ts';
 import { defaultCaDir, parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
+import { untilSignal } from '../signals.ts';
 
 const HELP = `mitm-lab lab — serve only the built-in lab sites and the broken-certificate gallery
 
@@ -54,7 +55,7 @@ export const command: Command = {
     } else {
       io.stdout.write(describeLab(lab, parsed.values['ca-dir'] !== undefined ? { caDir } : {}));
     }
-    await waitForStop();
+    await untilSignal();
     io.stderr.write('mitm-lab: stopping the lab…\n');
     await lab.close();
     return 0;
@@ -112,16 +113,4 @@ then, for example:
 Or run \`mitm-lab start\`: the lab and the proxy (with the terminal UI) in one command. The
 --resolve NAME:PORT=ADDRESS:PORT rules above express these ports.
 `;
-}
-
-function waitForStop(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
