@@ -3,8 +3,7 @@
 // proxy's announcement and a curl request made through the proxy before it joined) and then
 // live events; the real `mitm-lab attach` under tmux shows the same flow. `proxy --feed` too,
 // and the usage errors. Only processes and the tmux session this file starts are stopped.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,20 +12,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { connectFeed, type FeedClient } from '../../src/feed/index.ts';
+import { hasTool } from '../support/run.ts';
+import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/mitm-lab.js');
 
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const HAVE_CURL = hasTool('curl');
-const HAVE_TMUX = hasTool('tmux');
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -196,17 +188,8 @@ describe('mitm-lab proxy --feed (headless)', () => {
 });
 
 describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tmux)', () => {
-  const session = `mitm-lab-feedcli-${process.pid}-${randomBytes(3).toString('hex')}`;
-  let sessionStarted = false;
-  afterAll(() => {
-    if (sessionStarted) {
-      try {
-        execFileSync('tmux', ['kill-session', '-t', session]); // this file's session only
-      } catch {
-        // already gone
-      }
-    }
-  });
+  const tmux = new TmuxSession('mitm-lab-feedcli');
+  afterAll(() => tmux.kill()); // this file's session only
 
   it('replays a curl flow made before attaching, and q leaves the proxy running', async () => {
     const s = spawnCli(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
@@ -215,34 +198,17 @@ describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tm
     const proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
     expect((await curl(['-x', proxyUrl, 'http://bank.test/'])).code).toBe(0);
 
-    execFileSync('tmux', [
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      '120',
-      '-y',
-      '32',
-      '-e',
-      'NCURSES_NO_UTF8_ACS=1',
-      `${process.execPath} ${BIN} attach '${feedUrl}'; echo "attach-exit=$?"; sleep 30`,
-    ]);
-    sessionStarted = true;
-    const screen = async (re: RegExp, what: string): Promise<string> => {
-      const end = Date.now() + 20_000;
-      let last = '';
-      while (Date.now() < end) {
-        last = execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' });
-        if (re.test(last)) return last;
-        await new Promise((r) => setTimeout(r, 150));
-      }
-      throw new Error(`timed out waiting for ${what}; screen:\n${last}`);
-    };
+    tmux.start({
+      width: 120,
+      height: 32,
+      command: `${process.execPath} ${BIN} attach '${feedUrl}'; echo "attach-exit=$?"; sleep 30`,
+    });
+    const screen = (re: RegExp, what: string): Promise<string> =>
+      tmux.waitForScreen(re, what, { timeoutMs: 20_000 });
     const shown = await screen(/HTTP plaintext\s+bank\.test/, 'the replayed flow');
     expect(shown).toContain(`proxy 127.0.0.1:${new URL(proxyUrl).port}`);
     expect(shown).not.toMatch(/t tour/); // the tour is start's, not the viewer's
-    execFileSync('tmux', ['send-keys', '-t', session, 'q']);
+    tmux.send('q');
     await screen(/attach-exit=0/, 'attach to exit 0');
     expect(s.child.exitCode).toBeNull(); // the proxy keeps running
     s.child.kill('SIGINT');

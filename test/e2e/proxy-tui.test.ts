@@ -2,63 +2,24 @@
 // start page (and the warnings that stderr would hide); a curl request through it (to an origin this test runs on loopback) appears as
 // a flow; t says the tour is not available here; q exits 0 and the shell answers. Unique
 // session name; only that session is killed.
-import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, listenLoopback } from '../support/net.ts';
+import { hasTool, runTool } from '../support/run.ts';
+import { tempDir } from '../support/temp-dir.ts';
+import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SESSION = `mitm-lab-proxy-tui-${process.pid}-${randomBytes(3).toString('hex')}`;
+const SKIP = !HAVE_TMUX ? 'tmux' : !hasTool('curl') ? 'curl' : null;
 
-function hasTool(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const SKIP = !hasTool('tmux') ? 'tmux' : !hasTool('curl') ? 'curl' : null;
-
-const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
-let sessionStarted = false;
-const caDir = mkdtempSync(path.join(os.tmpdir(), 'mitm-lab-proxy-tui-'));
-
-async function waitFor(re: RegExp, what: string, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  let last = '';
-  while (Date.now() < end) {
-    last = tmux('capture-pane', '-p', '-t', SESSION);
-    if (re.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what} (${re}); the screen was:\n${last}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+const tmux = new TmuxSession('mitm-lab-proxy-tui');
+const ca = tempDir('mitm-lab-proxy-tui-');
+const caDir = ca.dir;
 
 afterAll(() => {
-  if (sessionStarted) {
-    try {
-      tmux('kill-session', '-t', SESSION);
-    } catch {
-      // the shell already exited
-    }
-  }
-  rmSync(caDir, { recursive: true, force: true });
+  tmux.kill();
+  ca.cleanup();
 });
 
 describe('mitm-lab proxy under tmux', () => {
@@ -69,34 +30,16 @@ describe('mitm-lab proxy under tmux', () => {
 
   it('shows the UI at once, a curl flow in it, and q exits 0', async () => {
     const origin = http.createServer((_req, res) => res.end('hello from the origin\n'));
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    const originPort = (origin.address() as net.AddressInfo).port;
+    const originPort = await listenLoopback(origin);
     try {
       const port = await freePort();
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        SESSION,
-        '-x',
-        '120',
-        '-y',
-        '36',
-        '-e',
-        'NCURSES_NO_UTF8_ACS=1',
-        '-e',
-        'PS1=e2e$ ',
-        'bash --norc --noprofile',
-      );
-      sessionStarted = true;
-      tmux(
-        'send-keys',
-        '-t',
-        SESSION,
+      tmux.start({ width: 120, height: 36, env: { PS1: 'e2e$ ' } });
+      tmux.typeLine(
         `cd ${ROOT} && node bin/mitm-lab.js proxy --listen 127.0.0.1:${port} --ca-dir ${caDir} --insecure-upstream; echo "exit=$?"`,
-        'Enter',
       );
-      const page = await waitFor(/No flows yet\. Try these/, 'the UI start page', 60_000);
+      const page = await tmux.waitForScreen(/No flows yet\. Try these/, 'the UI start page', {
+        timeoutMs: 60_000,
+      });
       expect(page).toMatch(new RegExp(`mitm-lab {2}proxy 127\\.0\\.0\\.1:${port}`));
       expect(page).toContain(`curl -x http://127.0.0.1:${port} http://SITE/`);
       expect(page).toContain(`--cacert ${caDir}/certs/ca.pem`);
@@ -104,31 +47,26 @@ describe('mitm-lab proxy under tmux', () => {
       // A warning printed before the UI took the screen is on the start page too.
       expect(page).toContain('WARNING: UPSTREAM CERTIFICATES ARE NOT VALIDATED');
 
-      const body = await new Promise<string>((resolve) =>
-        execFile(
-          'curl',
-          [
-            '-sS',
-            '--max-time',
-            '10',
-            '-x',
-            `http://127.0.0.1:${port}`,
-            `http://127.0.0.1:${originPort}/from-curl`,
-          ],
-          (_e, stdout) => resolve(stdout),
-        ),
-      );
+      const { stdout: body } = await runTool('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        '-x',
+        `http://127.0.0.1:${port}`,
+        `http://127.0.0.1:${originPort}/from-curl`,
+      ]);
       expect(body).toBe('hello from the origin\n');
-      await waitFor(/HTTP plaintext\s+127\.0\.0\.1\s+GET\s+\/from-curl\s+200/, 'the curl flow');
+      await tmux.waitForScreen(
+        /HTTP plaintext\s+127\.0\.0\.1\s+GET\s+\/from-curl\s+200/,
+        'the curl flow',
+      );
 
-      tmux('send-keys', '-t', SESSION, 't');
-      await waitFor(/tour: not available here/, 'the tour key refused');
+      tmux.send('t');
+      await tmux.waitForScreen(/tour: not available here/, 'the tour key refused');
 
-      tmux('send-keys', '-t', SESSION, 'q');
-      await waitFor(/exit=0/, 'proxy to exit 0 after q', 20_000);
-      const marker = `shell-ok-${randomBytes(3).toString('hex')}`;
-      tmux('send-keys', '-t', SESSION, `echo ${marker}`, 'Enter');
-      await waitFor(new RegExp(`^${marker}$`, 'm'), 'the shell to answer');
+      tmux.send('q');
+      await tmux.waitForScreen(/exit=0/, 'proxy to exit 0 after q', { timeoutMs: 20_000 });
+      await tmux.shellAnswers();
     } finally {
       origin.close();
     }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
 import type { VictimRecord } from '../../src/lab/victim-types.ts';
-import { hasTool } from '../lab/support/clients.ts';
+import { hasTool } from '../support/run.ts';
+import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin/mitm-lab.js');
@@ -211,31 +212,20 @@ describe('mitm-lab start, usage', () => {
 // The terminal path: under tmux stdout is a TTY, so `start` opens the terminal UI at once (its
 // start page has the banner's commands); t runs the victim tour in-process (normal, then
 // compromised) with its narration on screen; Ctrl-C quits the UI and stops everything, exit 0.
-describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)', () => {
-  const session = `mitm-lab-start-e2e-${process.pid}`;
+describe.skipIf(!HAVE_TMUX)('mitm-lab start on a terminal (tmux)', () => {
+  const tmux = new TmuxSession('mitm-lab-start-e2e');
   const dir = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-tty-'));
-  const tmux = (...args: string[]) => run('tmux', args);
-  const screen = async () => (await tmux('capture-pane', '-p', '-t', session)).stdout;
-  const waitFor = async (re: RegExp, ms = 30_000): Promise<string> => {
-    const deadline = Date.now() + ms;
-    let text = '';
-    while (Date.now() < deadline) {
-      text = await screen();
-      if (re.test(text)) return text;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out waiting for ${re}; screen:\n${text}`);
-  };
+  const waitFor = (re: RegExp, timeoutMs = 30_000): Promise<string> =>
+    tmux.waitForScreen(re, 'the screen', { timeoutMs, intervalMs: 250 });
 
-  afterAll(async () => {
-    await tmux('kill-session', '-t', session);
+  afterAll(() => {
+    tmux.kill();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('opens the UI at once, t runs the tours with their narration on screen, Ctrl-C exits 0', async () => {
-    const cmd = `NCURSES_NO_UTF8_ACS=1 ${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir} --feed; echo EXITED $?; sleep 60`;
-    const started = await tmux('new-session', '-d', '-s', session, '-x', '170', '-y', '45', cmd);
-    expect(started.code, started.stderr).toBe(0);
+    const command = `${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir} --feed; echo EXITED $?; sleep 60`;
+    tmux.start({ width: 170, height: 45, command }); // throws when tmux refuses
     // No "press Enter": the UI, its start page with the commands and the tour key.
     const page = await waitFor(/plaintext 0\s+decrypted 0/);
     expect(page).toContain('No flows yet. Try these');
@@ -245,7 +235,7 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
     // --feed: the projector's command on a line of its own, and the feed port in the header.
     expect(page).toMatch(/^mitm-lab attach 'ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+'$/m);
     expect(page).toMatch(/feed :\d+/);
-    await tmux('send-keys', '-t', session, 't');
+    tmux.send('t');
     // The normal device: HTTP in clear, HTTPS refused then tunnelled, nothing decrypted.
     const normal = await waitFor(
       /plaintext [1-9]\d*\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/,
@@ -253,14 +243,14 @@ describe.skipIf(!hasTool('tmux', ['-V']))('mitm-lab start on a terminal (tmux)',
     expect(normal).toContain('bank.test');
     // The narration is on screen: the footer, and the start page (g) keeps every line.
     await waitFor(/victim tour done \(normal\)/, 20_000);
-    await tmux('send-keys', '-t', session, 'g');
+    tmux.send('g');
     const narrated = await waitFor(/Victim tour/);
     expect(narrated).toMatch(/\[1\/\d+\] Log in over plain HTTP/);
-    await tmux('send-keys', '-t', session, 'g');
+    tmux.send('g');
     // The compromised device: the proxy now decrypts HTTPS.
-    await tmux('send-keys', '-t', session, 't');
+    tmux.send('t');
     await waitFor(/decrypted [1-9]/, 20_000);
-    await tmux('send-keys', '-t', session, 'C-c');
+    tmux.send('C-c');
     const end = await waitFor(/EXITED \d+/);
     expect(end).toContain('mitm-lab: stopped.');
     expect(end).toContain('EXITED 0');

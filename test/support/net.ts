@@ -33,3 +33,15 @@ export function connectLoopback(port: number): Promise<net.Socket> {
     s.on('error', reject);
   });
 }
+
+/**
+ * A port free on 127.0.0.1 right now (listen on 0, read it, close): for a child process that
+ * must be told its --listen port up front. Another process could take it in between; on
+ * loopback in a test run that does not happen in practice.
+ */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  const port = await listenLoopback(server);
+  await closeServer(server);
+  return port;
+}
