@@ -463,41 +463,117 @@ interface LiveWire {
 }
 
 /**
- * One direction's live bytes as base64, grown by deltas in O(delta): the base64 of the longest
- * prefix whose length is a multiple of 3 is final (appending never changes it), so only the
- * 0–2 leftover bytes are re-encoded each time.
+ * One direction's live bytes, grown by deltas in O(delta). The kept bytes are a list of chunks;
+ * the base64 a view reads is materialised only when it is read (a getter on the returned
+ * `WireBytes`), once per change, not once per delta: under load a connection gets a delta
+ * after every response while the UI reads at most one connection per frame. Once the store's
+ * limit is reached a delta is not even decoded (its length gives the byte count).
  */
 class LiveBytes {
-  private stable = '';
-  private tail: Buffer = Buffer.alloc(0);
+  private readonly chunks: Buffer[] = [];
   /** Bytes received in order (what the next delta's `offset` must be). */
   private received = 0;
   /** Bytes kept (at most the store's limit). */
   private kept = 0;
   private cut = false;
+  /** The kept bytes in one piece and their base64, as last materialised (`kept` long). */
+  private joined: Buffer = Buffer.alloc(0);
+  private joinedBase64: string | null = '';
 
   add(d: WireDelta, maxBytes: number): WireBytes {
     if (d.offset !== this.received) this.cut = true;
     else if (d.base64.length > 0) {
-      const bytes = Buffer.from(d.base64, 'base64');
-      this.received += bytes.length;
-      const take = bytes.subarray(0, Math.max(0, maxBytes - this.kept));
-      if (take.length < bytes.length) this.cut = true;
-      if (take.length > 0) {
-        this.kept += take.length;
-        const all = this.tail.length > 0 ? Buffer.concat([this.tail, take]) : take;
-        const whole = all.length - (all.length % 3);
-        this.stable += all.subarray(0, whole).toString('base64');
-        this.tail = Buffer.from(all.subarray(whole));
+      const room = Math.max(0, maxBytes - this.kept);
+      if (room === 0) {
+        // Full: only the count matters, and base64's length gives it without decoding.
+        this.received += base64Bytes(d.base64);
+        this.cut = true;
+      } else {
+        const bytes = Buffer.from(d.base64, 'base64');
+        this.received += bytes.length;
+        const take = bytes.length > room ? bytes.subarray(0, room) : bytes;
+        if (take.length < bytes.length) this.cut = true;
+        if (take.length > 0) {
+          this.chunks.push(take);
+          this.kept += take.length;
+        }
       }
     }
-    return {
-      base64: this.stable + this.tail.toString('base64'),
-      size: d.size,
-      truncated: d.truncated || this.cut,
-    };
+    return new LiveWireBytes(this, this.kept, d.size, d.truncated || this.cut);
+  }
+
+  /** The first `kept` bytes (what a snapshot made at that length holds). */
+  bytes(kept: number): Buffer {
+    if (this.chunks.length > 0) {
+      // Chunks are never altered, so joining them keeps every earlier snapshot's prefix.
+      this.joined = Buffer.concat([this.joined, ...this.chunks]);
+      this.chunks.length = 0;
+      this.joinedBase64 = null;
+    }
+    return kept === this.joined.length ? this.joined : this.joined.subarray(0, kept);
+  }
+
+  base64(kept: number): string {
+    const buf = this.bytes(kept);
+    if (buf !== this.joined) return buf.toString('base64');
+    this.joinedBase64 ??= buf.toString('base64');
+    return this.joinedBase64;
   }
 }
+
+/**
+ * A live capture direction as the store hands it out: `base64` is encoded when first read, not
+ * per delta (an object literal with a getter costs more per delta than the whole fold). The
+ * getter lives on the prototype: `toJSON` gives the plain `WireBytes` for serialising, and a
+ * spread (`{ ...bytes }`) or a deep-equality test must name `base64` explicitly.
+ */
+class LiveWireBytes implements WireBytes {
+  constructor(
+    private readonly live: LiveBytes,
+    private readonly kept: number,
+    /** Total bytes that crossed in this direction. */
+    readonly size: number,
+    /** True when `size` exceeds what `base64` holds. */
+    readonly truncated: boolean,
+  ) {}
+
+  get base64(): string {
+    return this.live.base64(this.kept);
+  }
+
+  /** The kept bytes themselves (no base64 round trip). */
+  buffer(): Buffer {
+    return this.live.bytes(this.kept);
+  }
+
+  toJSON(): WireBytes {
+    return { base64: this.base64, size: this.size, truncated: this.truncated };
+  }
+}
+
+/** Decoded length of a base64 string (padding aware; no decoding). */
+function base64Bytes(b64: string): number {
+  const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return Math.floor((b64.length * 3) / 4) - pad;
+}
+
+/**
+ * The bytes of a capture direction. For the store's live captures this is the kept bytes
+ * themselves (no base64 round trip, and the same Buffer while they do not change); any other
+ * `WireBytes` is decoded once and remembered (a view redraws the same capture every frame).
+ */
+export function wireBuffer(b: WireBytes): Buffer {
+  if (b instanceof LiveWireBytes) return b.buffer();
+  let buf = decoded.get(b);
+  if (!buf) {
+    buf = Buffer.from(b.base64, 'base64');
+    decoded.set(b, buf);
+  }
+  return buf;
+}
+
+/** Captures decoded so far; collected with them. */
+const decoded = new WeakMap<WireBytes, Buffer>();
 
 /** The port of an absolute URL; a regex, not `new URL()`, because this runs for every request. */
 function portOf(url: string, scheme: 'http' | 'https'): number | null {

@@ -76,7 +76,28 @@ export function wrapTagged(line: string, width: number): string[] {
   return rows;
 }
 
+/**
+ * Lines already wrapped, per width: the detail pane re-wraps the same lines every frame while
+ * traffic flows (a kept-alive capture is hundreds of lines). Bounded: dropped when it grows.
+ */
+let wrapped = new Map<string, readonly string[]>();
+let wrappedWidth = -1;
+const WRAP_CACHE_LINES = 4000;
+
 /** Wrap every line. */
 export function wrapAll(lines: readonly string[], width: number): string[] {
-  return lines.flatMap((l) => wrapTagged(l, width));
+  if (width !== wrappedWidth || wrapped.size > WRAP_CACHE_LINES) {
+    wrapped = new Map();
+    wrappedWidth = width;
+  }
+  const out: string[] = [];
+  for (const line of lines) {
+    let rows = wrapped.get(line);
+    if (!rows) {
+      rows = wrapTagged(line, width);
+      wrapped.set(line, rows);
+    }
+    for (const r of rows) out.push(r);
+  }
+  return out;
 }

@@ -5,7 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { WireTap } from '../../src/proxy/wire-tap.ts';
-import { FlowStore } from '../../src/store/index.ts';
+import type { WireBytes } from '../../src/events/types.ts';
+import { FlowStore, wireBuffer } from '../../src/store/index.ts';
+
+/** The plain fields of a capture direction (the store's live ones encode base64 when read). */
+const plain = (b: WireBytes | undefined) =>
+  b && { base64: b.base64, size: b.size, truncated: b.truncated };
 
 /** One application_data record (what a TLS connection carries after the handshake). */
 function record(payload: number): Buffer {
@@ -42,8 +47,10 @@ describe('FlowStore: conn.wire', () => {
     flush();
     expect(flush()).toBe(false); // nothing new, no event
     const snap = tap.snapshot();
-    expect(wire()?.up).toEqual(snap.up);
-    expect(wire()?.down).toEqual(snap.down);
+    expect(plain(wire()?.up)).toEqual(snap.up);
+    expect(plain(wire()?.down)).toEqual(snap.down);
+    // Serialised (a feed, a snapshot), it is the plain WireBytes too.
+    expect(JSON.parse(JSON.stringify(wire()))).toMatchObject({ up: snap.up, down: snap.down });
   });
 
   it('cuts at the store limit and says so; the sizes keep counting', () => {
@@ -104,5 +111,44 @@ describe('FlowStore: conn.wire', () => {
     tap.up(Buffer.from('x'));
     flush();
     expect(told).toBe(1);
+  });
+
+  it('lazy base64: every snapshot, read early or late, is the eager fold of its deltas', () => {
+    // The store keeps a direction as chunks and encodes base64 only when a view reads it. The
+    // eager reference here re-encodes everything after every delta, as the old fold did.
+    const limit = 300; // bytes kept (maxWireChars 400)
+    const { tap, flush, wire } = setup({ maxWireChars: 400 });
+    const sent: Buffer[] = [];
+    const snapshots: Array<{ w: WireBytes; expected: string; size: number }> = [];
+    for (let i = 0; i < 80; i++) {
+      const chunk = randomBytes(1 + ((i * 5) % 13));
+      sent.push(chunk);
+      tap.up(chunk);
+      flush();
+      const all = Buffer.concat(sent);
+      const w = wire()!.up;
+      snapshots.push({ w, expected: all.subarray(0, limit).toString('base64'), size: all.length });
+      // Read some at once, leave others for later: both must give the same bytes.
+      if (i % 3 === 0) expect(w.base64).toBe(all.subarray(0, limit).toString('base64'));
+    }
+    for (const { w, expected, size } of snapshots) {
+      expect(w.base64).toBe(expected);
+      expect(wireBuffer(w).toString('base64')).toBe(expected);
+      expect(w.size).toBe(size);
+      expect(w.truncated).toBe(size > limit);
+    }
+    // Past the limit the bytes stop changing: the view gets the same Buffer back (its cache key).
+    const last = wire()!.up;
+    tap.up(randomBytes(7));
+    flush();
+    expect(wireBuffer(wire()!.up)).toBe(wireBuffer(last));
+    expect(wire()!.up.size).toBe(last.size + 7);
+  });
+
+  it('wireBuffer decodes a plain (final) capture once and gives the same bytes', () => {
+    const bytes = randomBytes(50);
+    const b: WireBytes = { base64: bytes.toString('base64'), size: 50, truncated: false };
+    expect(wireBuffer(b)).toEqual(bytes);
+    expect(wireBuffer(b)).toBe(wireBuffer(b));
   });
 });

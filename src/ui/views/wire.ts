@@ -4,7 +4,7 @@
 // 1.2 certificate) and a hex/ASCII dump of the ciphertext. Built from the connection's wire
 // capture, i.e. what really crossed, not a reconstruction.
 import type { CertSummary, TlsRecord, WireBytes } from '../../events/types.ts';
-import type { Flow } from '../../store/index.ts';
+import { wireBuffer, type Flow } from '../../store/index.ts';
 import { markSecrets } from '../redact.ts';
 import { bold, bytes, dim, esc, field, ms, printable, tag } from '../text.ts';
 
@@ -24,7 +24,25 @@ export function wireView(flow: Flow, ctx: ViewContext): string[] {
 }
 
 function decode(b: WireBytes): Buffer {
-  return Buffer.from(b.base64, 'base64');
+  return wireBuffer(b);
+}
+
+/**
+ * The readable text of one direction, secrets marked, as lines. A kept-alive connection's
+ * capture is up to the store's limit (tens of KiB) and the newest flow is redrawn every frame
+ * while traffic flows, so the result is kept per buffer: the store hands out the same buffer
+ * while its bytes do not change (and never alters bytes it kept), so same buffer, same length
+ * and same redaction give the same lines.
+ */
+const readableCache = new WeakMap<Buffer, { len: number; redact: boolean; lines: string[] }>();
+function readableLines(b: WireBytes, redact: boolean): string[] {
+  const buf = decode(b);
+  const hit = readableCache.get(buf);
+  if (hit && hit.len === buf.length && hit.redact === redact) return hit.lines;
+  const text = printable(buf.toString('latin1').replace(/\r\n/g, '\n'));
+  const lines = markSecrets(text, redact).split('\n');
+  readableCache.set(buf, { len: buf.length, redact, lines });
+  return lines;
 }
 
 function httpWire(flow: Flow, ctx: ViewContext): string[] {
@@ -78,12 +96,7 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       `--- client -> server: ${bytes(wire.up.size)}${wire.up.truncated ? ' (capture cut)' : ''} ---`,
     ),
   );
-  out.push(
-    ...markSecrets(
-      printable(decode(wire.up).toString('latin1').replace(/\r\n/g, '\n')),
-      ctx.redact,
-    ).split('\n'),
-  );
+  out.push(...readableLines(wire.up, ctx.redact));
   out.push(
     '',
     tag(
@@ -91,12 +104,7 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       `--- server -> client: ${bytes(wire.down.size)}${wire.down.truncated ? ' (capture cut)' : ''} ---`,
     ),
   );
-  out.push(
-    ...markSecrets(
-      printable(decode(wire.down).toString('latin1').replace(/\r\n/g, '\n')),
-      ctx.redact,
-    ).split('\n'),
-  );
+  out.push(...readableLines(wire.down, ctx.redact));
   return out;
 }
 
