@@ -3,85 +3,46 @@
 // proxy's announcement and a curl request made through the proxy before it joined) and then
 // live events; the real `mitm-lab attach` under tmux shows the same flow. `proxy --feed` too,
 // and the usage errors. Only processes and the tmux session this file starts are stopped.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { connectFeed, type FeedClient } from '../../src/feed/index.ts';
-import { hasTool } from '../support/run.ts';
+import { BIN, spawnCli, type CliProcess } from '../support/cli.ts';
+import { listenLoopback } from '../support/net.ts';
+import { hasTool, runTool } from '../support/run.ts';
+import { tempDir as makeTempDir, type TempDir } from '../support/temp-dir.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/mitm-lab.js');
 
 const HAVE_CURL = hasTool('curl');
 
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
+const dirs: TempDir[] = [];
+const children: CliProcess[] = [];
 afterAll(async () => {
-  for (const c of children)
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL'); // only when a test failed before stopping it
-      await new Promise((r) => c.once('exit', r));
-    }
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  // Only when a test failed before stopping it: SIGKILL, by its PID.
+  for (const c of children) await c.stop();
+  for (const d of dirs) d.cleanup();
 });
 
 function tempDir(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'mitm-lab-feed-cli-'));
+  const d = makeTempDir('mitm-lab-feed-cli-');
   dirs.push(d);
-  return d;
+  return d.dir;
 }
 
-interface Spawned {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | null>;
+function start(args: string[]): CliProcess {
+  const p = spawnCli(args);
+  children.push(p);
+  return p;
 }
 
-function spawnCli(args: string[]): Spawned {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, err: () => err, exited };
-}
-
-async function until(check: () => boolean, what: string, s: Spawned, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end || s.child.exitCode !== null)
-      throw new Error(`no ${what}; stdout:\n${s.out()}\nstderr:\n${s.err()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function curl(args: string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '10', ...args], (e, stdout) =>
-      resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout }),
-    );
-  });
-}
+const curl = (args: string[]) => runTool('curl', ['-sS', '--max-time', '10', ...args]);
 
 const ATTACH_RE = /Projector: mitm-lab attach '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/;
 
 describe.skipIf(!HAVE_CURL)('mitm-lab start --feed (headless)', () => {
   it('prints the attach URL; a viewer gets the replayed history, curl included, then live events', async () => {
-    const s = spawnCli(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
-    await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
-    const feedUrl = ATTACH_RE.exec(s.out())![1]!;
+    const s = start(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+    const feedUrl = (await s.waitForOutput(ATTACH_RE, 'attach line'))[1]!;
     const proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
 
     // Before any viewer: a login over plain HTTP through the proxy.
@@ -93,7 +54,7 @@ describe.skipIf(!HAVE_CURL)('mitm-lab start --feed (headless)', () => {
       'http://bank.test/login',
     ]);
     expect(before.code).toBe(0);
-    await until(() => /POST http:\/\/bank\.test\/login/.test(s.out()), 'headless line', s);
+    await s.waitForOutput(/POST http:\/\/bank\.test\/login/, 'headless line');
 
     const events: ProxyEvent[] = [];
     const client: FeedClient = await connectFeed(feedUrl, { onEvent: (e) => events.push(e) });
@@ -121,8 +82,8 @@ describe.skipIf(!HAVE_CURL)('mitm-lab start --feed (headless)', () => {
     } finally {
       client.close();
     }
-    s.child.kill('SIGINT');
-    expect(await s.exited).toBe(0);
+    s.kill('SIGINT');
+    expect((await s.exited).code).toBe(0);
     expect(s.out()).toContain('mitm-lab: stopped.');
   }, 60_000);
 });
@@ -131,14 +92,13 @@ describe('mitm-lab proxy --feed (headless)', () => {
   it('serves the feed too, with the proxy announcement first', async () => {
     // An origin on loopback for the proxy to reach (proxy has no lab).
     const origin = http.createServer((_req, res) => res.end('origin says hi\n'));
-    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    const originPort = (origin.address() as AddressInfo).port;
+    const originPort = await listenLoopback(origin);
     try {
-      const s = spawnCli(['proxy', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
-      await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
+      const s = start(['proxy', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+      const feedUrl = (await s.waitForOutput(ATTACH_RE, 'attach line'))[1]!;
       const proxyUrl = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
       const events: ProxyEvent[] = [];
-      const client = await connectFeed(ATTACH_RE.exec(s.out())![1]!, {
+      const client = await connectFeed(feedUrl, {
         onEvent: (e) => events.push(e),
       });
       expect(client.hello.listening?.type).toBe('proxy.listening');
@@ -152,8 +112,8 @@ describe('mitm-lab proxy --feed (headless)', () => {
           true,
         );
       }
-      s.child.kill('SIGTERM');
-      expect(await s.exited).toBe(0);
+      s.kill('SIGTERM');
+      expect((await s.exited).code).toBe(0);
       // The feed said goodbye when the proxy stopped.
       const closed = await client.closed;
       expect(closed.reason).toMatch(/proxy stopped/);
@@ -163,7 +123,7 @@ describe('mitm-lab proxy --feed (headless)', () => {
   }, 60_000);
 
   it('--feed-listen refuses a non-loopback address (exit 2, says loopback)', async () => {
-    const s = spawnCli([
+    const s = start([
       'proxy',
       '--listen',
       '127.0.0.1:0',
@@ -172,14 +132,14 @@ describe('mitm-lab proxy --feed (headless)', () => {
       '--ca-dir',
       tempDir(),
     ]);
-    expect(await s.exited).toBe(2);
+    expect((await s.exited).code).toBe(2);
     expect(s.err()).toMatch(/--feed-listen.*loopback/);
   });
 
   it('--help of proxy and start documents --feed', async () => {
     for (const cmd of ['proxy', 'start']) {
-      const s = spawnCli([cmd, '--help']);
-      expect(await s.exited).toBe(0);
+      const s = start([cmd, '--help']);
+      expect((await s.exited).code).toBe(0);
       expect(s.out()).toContain('--feed');
       expect(s.out()).toContain("Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=");
       expect(s.out()).toContain('--feed-listen HOST:PORT');
@@ -192,9 +152,8 @@ describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tm
   afterAll(() => tmux.kill()); // this file's session only
 
   it('replays a curl flow made before attaching, and q leaves the proxy running', async () => {
-    const s = spawnCli(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
-    await until(() => ATTACH_RE.test(s.out()), 'attach line', s);
-    const feedUrl = ATTACH_RE.exec(s.out())![1]!;
+    const s = start(['start', '--listen', '127.0.0.1:0', '--feed', '--ca-dir', tempDir()]);
+    const feedUrl = (await s.waitForOutput(ATTACH_RE, 'attach line'))[1]!;
     const proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out())![1]!;
     expect((await curl(['-x', proxyUrl, 'http://bank.test/'])).code).toBe(0);
 
@@ -210,8 +169,8 @@ describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tm
     expect(shown).not.toMatch(/t tour/); // the tour is start's, not the viewer's
     tmux.send('q');
     await screen(/attach-exit=0/, 'attach to exit 0');
-    expect(s.child.exitCode).toBeNull(); // the proxy keeps running
-    s.child.kill('SIGINT');
-    expect(await s.exited).toBe(0);
+    expect(s.running()).toBe(true); // the proxy keeps running
+    s.kill('SIGINT');
+    expect((await s.exited).code).toBe(0);
   }, 60_000);
 });

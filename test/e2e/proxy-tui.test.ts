@@ -3,14 +3,13 @@
 // a flow; t says the tour is not available here; q exits 0 and the shell answers. Unique
 // session name; only that session is killed.
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
+import { ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const SKIP = !HAVE_TMUX ? 'tmux' : !hasTool('curl') ? 'curl' : null;
 
 const tmux = new TmuxSession('mitm-lab-proxy-tui');

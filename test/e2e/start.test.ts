@@ -2,69 +2,49 @@
 // through vitest's transform), stdout a pipe (so: no terminal UI, the headless printer). It must
 // print the banner, serve the lab through the proxy, drive the victim and demo commands, and
 // stop cleanly on SIGINT (exit 0, HAR written, process gone).
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
 import type { VictimRecord } from '../../src/lab/victim-types.ts';
-import { hasTool } from '../support/run.ts';
+import { BIN, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
+import { listenLoopback } from '../support/net.ts';
+import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/mitm-lab.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-'));
 const har = path.join(tmp, 'flows.har');
 const curl = hasTool('curl');
 
-let child: ChildProcess;
-let out = '';
-let err = '';
+let start: CliProcess;
 let proxyUrl = '';
-let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-function run(
-  cmd: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = execFile(cmd, args, { timeout: 60_000, cwd: ROOT }, (e, stdout, stderr) => {
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) p.stdin?.end(input);
-  });
-}
+/** curl, bounded at 60 s. */
+const runCurl = (args: string[]) => runTool('curl', args, { timeoutMs: 60_000 });
+/** A one-shot CLI command, bounded at 60 s; `input` is its stdin. */
+const cli = (args: string[], input?: string) =>
+  runCli(args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 
 beforeAll(async () => {
-  child = spawn(
-    process.execPath,
-    [BIN, 'start', '--listen', '127.0.0.1:0', '--ca-dir', tmp, '--har', har],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('Stop: Ctrl-C.') && Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? '';
+  start = spawnCli(['start', '--listen', '127.0.0.1:0', '--ca-dir', tmp, '--har', har]);
+  // The banner ends with the way to stop. If it never comes, the banner test fails and shows
+  // both outputs, so this only waits (bounded) and does not throw.
+  await start.waitForOutput(/Stop: Ctrl-C\./, 'the banner', 30_000).catch(() => undefined);
+  proxyUrl = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(start.out())?.[1] ?? '';
 }, 40_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL'); // only if a test failed before the SIGINT test
-    await exited;
-  }
+  await start?.stop(); // only if a test failed before the SIGINT test
   rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('mitm-lab start (stdout not a terminal)', () => {
   it('prints the banner: proxy address, CA fingerprint, copy-paste commands', () => {
-    expect(proxyUrl, `stdout:\n${out}\nstderr:\n${err}`).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const out = start.out();
+    expect(proxyUrl, `stdout:\n${out}\nstderr:\n${start.err()}`).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+$/,
+    );
     expect(out).toMatch(/SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
     expect(out).toContain(`curl -x ${proxyUrl} -d user=alice`);
     expect(out).toContain(`--cacert ${path.join(tmp, 'certs', 'ca.pem')}`);
@@ -74,22 +54,15 @@ describe('mitm-lab start (stdout not a terminal)', () => {
   });
 
   it.skipIf(!curl)('serves the lab through the proxy: bank.test over HTTP', async () => {
-    const r = await run('curl', ['-sS', '--max-time', '10', '-x', proxyUrl, 'http://bank.test/']);
+    const r = await runCurl(['-sS', '--max-time', '10', '-x', proxyUrl, 'http://bank.test/']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('<h1>bank.test</h1>');
-    const index = await run('curl', [
-      '-sS',
-      '--max-time',
-      '10',
-      '-x',
-      proxyUrl,
-      'http://lab.test/',
-    ]);
+    const index = await runCurl(['-sS', '--max-time', '10', '-x', proxyUrl, 'http://lab.test/']);
     expect(index.stdout).toContain('expired.bank.test');
   });
 
   it.skipIf(!curl)('decrypts HTTPS for a client given the mitm-lab CA', async () => {
-    const r = await run('curl', [
+    const r = await runCurl([
       '-sS',
       '--max-time',
       '10',
@@ -109,8 +82,7 @@ describe('mitm-lab start (stdout not a terminal)', () => {
 
   it('runs the victim command against it, with its own JSONL record', async () => {
     const events = path.join(tmp, 'victim.jsonl');
-    const r = await run(process.execPath, [
-      BIN,
+    const r = await cli([
       'victim',
       '--ca-dir',
       tmp,
@@ -140,9 +112,8 @@ describe('mitm-lab start (stdout not a terminal)', () => {
   });
 
   it('runs demo step by step from stdin lines, and stops on q', async () => {
-    const r = await run(
-      process.execPath,
-      [BIN, 'demo', '--ca-dir', tmp, '--proxy', proxyUrl, '--only', 'http-login,wss-chat'],
+    const r = await cli(
+      ['demo', '--ca-dir', tmp, '--proxy', proxyUrl, '--only', 'http-login,wss-chat'],
       '\nq\n',
     );
     expect(r.code, r.stderr).toBe(0);
@@ -154,35 +125,35 @@ describe('mitm-lab start (stdout not a terminal)', () => {
   });
 
   it('printed one headless line per outcome, the HTTP password among them', () => {
-    expect(out).toMatch(/HTTP\s+plaintext\s+POST http:\/\/bank\.test\/login/);
+    expect(start.out()).toMatch(/HTTP\s+plaintext\s+POST http:\/\/bank\.test\/login/);
   });
 
   it('stops cleanly on SIGINT: exit code 0, HAR written, process gone', async () => {
-    expect(child.kill('SIGINT')).toBe(true);
+    expect(start.kill('SIGINT')).toBe(true);
     const result = await Promise.race([
-      exited,
+      start.exited,
       new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000)),
     ]);
     expect(result).toEqual({ code: 0, signal: null });
-    expect(out).toContain('mitm-lab: stopped.');
+    expect(start.out()).toContain('mitm-lab: stopped.');
     expect(existsSync(har)).toBe(true);
     const entries = (JSON.parse(readFileSync(har, 'utf8')) as { log: { entries: unknown[] } }).log
       .entries;
     expect(entries.length).toBeGreaterThan(0);
-    expect(() => process.kill(child.pid!, 0)).toThrow(); // no such process
+    expect(() => process.kill(start.pid, 0)).toThrow(); // no such process
   });
 });
 
 describe('mitm-lab start, usage', () => {
   it('answers --help with the options and exit 0', async () => {
-    const r = await run(process.execPath, [BIN, 'start', '--help']);
+    const r = await cli(['start', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('--headless');
     expect(r.stdout).toContain('--listen HOST:PORT');
   });
 
   it('rejects a bad option with exit 2', async () => {
-    const r = await run(process.execPath, [BIN, 'start', '--mode', 'sideways']);
+    const r = await cli(['start', '--mode', 'sideways']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--mode');
   });
@@ -190,17 +161,9 @@ describe('mitm-lab start, usage', () => {
   it('fails with exit 1 and a clear message when the port is taken', async () => {
     const net = await import('node:net');
     const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const port = (blocker.address() as { port: number }).port;
+    const port = await listenLoopback(blocker);
     try {
-      const r = await run(process.execPath, [
-        BIN,
-        'start',
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--ca-dir',
-        tmp,
-      ]);
+      const r = await cli(['start', '--listen', `127.0.0.1:${port}`, '--ca-dir', tmp]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/in use|EADDRINUSE/);
     } finally {

@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir, type TempDir } from '../support/temp-dir.ts';
+import { ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const START_SOURCE = path.join(ROOT, 'src/cli/commands/start.ts');
 
 const HAVE_CURL = hasTool('curl');

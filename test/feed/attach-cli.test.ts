@@ -1,27 +1,13 @@
 // `mitm-lab attach` through the real entry point (node bin/mitm-lab.js): help, and the clear
 // errors and exit codes for a bad URL (2), a refused connection (1) and a wrong token (1).
-import { execFile } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { startFeedServer, type FeedServer } from '../../src/feed/index.ts';
+import { runCli } from '../support/cli.ts';
+import { freePort } from '../support/net.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, 'attach', ...args],
-      { timeout: 20_000 },
-      (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
-      },
-    );
-  });
-}
+/** `mitm-lab attach ARGS` to its end (bounded at 20 s). */
+const run = (args: string[]) => runCli(['attach', ...args], { timeoutMs: 20_000 });
 
 let server: FeedServer | null = null;
 afterEach(async () => {
@@ -54,12 +40,7 @@ describe('mitm-lab attach', () => {
   });
 
   it('exits 1 with "connection refused" when no feed listens there', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort(); // free: nothing listens there
     const r = await run([`ws://127.0.0.1:${port}/?token=abc`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('connection refused');

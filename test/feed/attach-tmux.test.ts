@@ -2,14 +2,13 @@
 // command attached to it, history replayed and live events shown, the read-only keys saying
 // so, the end of the feed announced, and `q` leaving the shell usable. Unique session name;
 // only that session is killed.
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { startFeedServer, type FeedServer } from '../../src/feed/index.ts';
 import { listening, plaintextLogin, refusedHttps, tunnelled } from '../store/fixtures.ts';
+import { ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const tmux = new TmuxSession('mitm-lab-attach');
 let server: FeedServer | null = null;
 /** Screens here come from a feed in this process: quick, so a shorter wait than the default. */

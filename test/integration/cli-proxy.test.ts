@@ -1,39 +1,15 @@
 // `mitm-lab proxy` end to end through the real entry point under plain node: port 0 reports
 // the real port, real clients go through it, --events/--har/--keylog files are written,
 // SIGTERM stops it cleanly (exit 0, HAR flushed); bad options are usage errors (exit 2).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback, readProxyOptions } from '../../src/cli/proxy-options.ts';
 import { LabError } from '../../src/util/lab-error.ts';
+import { spawnCli } from '../support/cli.ts';
+import { listenLoopback } from '../support/net.ts';
 import { curl, makeTestPki, startOrigin, tempDir, type Origin } from './helpers.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
-
-function spawnCli(args: string[]): {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exit: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += String(d)));
-  child.stderr?.on('data', (d: Buffer) => (stderr += String(d)));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, out: () => stdout, err: () => stderr, exit };
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('mitm-lab proxy (process)', () => {
   let origin: Origin;
@@ -72,8 +48,12 @@ describe('mitm-lab proxy (process)', () => {
       'cli.test=127.0.0.1',
     ]);
     try {
-      await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(p.out()), 'the banner');
-      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(p.out())?.[1]);
+      const banner = await p.waitForOutput(
+        /listening on http:\/\/127\.0\.0\.1:(\d+)/,
+        'the banner',
+        15_000,
+      );
+      const port = Number(banner[1]);
       expect(port).toBeGreaterThan(0);
       const proxy = `http://127.0.0.1:${port}`;
       const plain = await curl([
@@ -92,10 +72,10 @@ describe('mitm-lab proxy (process)', () => {
         `https://cli.test:${origin.httpsPort}/s`,
       ]);
       expect(secure.stdout).toBe('hello GET /s body=');
-      p.child.kill('SIGTERM');
-      expect(await p.exit).toBe(0);
+      p.kill('SIGTERM');
+      expect((await p.exited).code).toBe(0);
     } finally {
-      p.child.kill('SIGKILL');
+      await p.stop();
     }
     const events = readFileSync(files.events, 'utf8')
       .trim()
@@ -127,21 +107,23 @@ describe('mitm-lab proxy (process)', () => {
   it('--events - writes JSON Lines to stdout, the readable lines to stderr', async () => {
     const p = spawnCli(['proxy', '--listen', '127.0.0.1:0', '--ca-dir', files.ca, '--events', '-']);
     try {
-      await until(
-        () => /listening on http:\/\/127\.0\.0\.1:\d+/.test(p.err()),
+      const banner = await p.waitForOutput(
+        /listening on http:\/\/127\.0\.0\.1:(\d+)/,
         'the banner on stderr',
+        15_000,
+        'stderr',
       );
-      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(p.err())?.[1]);
+      const port = Number(banner[1]);
       await curl([
         '-x',
         `http://127.0.0.1:${port}`,
         `http://cli.localhost:${origin.httpPort}/jsonl`,
       ]);
-      await until(() => p.out().includes('"http.response"'), 'the response event');
-      p.child.kill('SIGINT');
-      expect(await p.exit).toBe(0);
+      await p.waitForOutput(/"http\.response"/, 'the response event', 15_000);
+      p.kill('SIGINT');
+      expect((await p.exited).code).toBe(0);
     } finally {
-      p.child.kill('SIGKILL');
+      await p.stop();
     }
     const lines = p.out().trim().split('\n');
     const types = lines.map((l) => (JSON.parse(l) as { type: string }).type);
@@ -151,11 +133,10 @@ describe('mitm-lab proxy (process)', () => {
 
   it('a port in use is a clear runtime error (exit 1)', async () => {
     const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const port = (blocker.address() as net.AddressInfo).port;
+    const port = await listenLoopback(blocker);
     try {
       const p = spawnCli(['proxy', '--listen', `127.0.0.1:${port}`, '--ca-dir', files.ca]);
-      expect(await p.exit).toBe(1);
+      expect((await p.exited).code).toBe(1);
       expect(p.err()).toContain('EADDRINUSE');
       expect(p.err()).not.toMatch(/\n\s+at /); // no stack trace
     } finally {
@@ -165,7 +146,7 @@ describe('mitm-lab proxy (process)', () => {
 
   it('--help answers how to point clients at it and how to trust the CA', async () => {
     const p = spawnCli(['proxy', '--help']);
-    expect(await p.exit).toBe(0);
+    expect((await p.exited).code).toBe(0);
     expect(p.out()).toContain('curl -x http://127.0.0.1:8080');
     expect(p.out()).toContain('mitm-lab ca info');
     expect(p.out()).toContain('--mode');
@@ -180,7 +161,7 @@ describe('mitm-lab proxy (process)', () => {
     [['--bogus'], 'bogus'],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     const p = spawnCli(['proxy', '--ca-dir', files.ca, ...args]);
-    expect(await p.exit).toBe(2);
+    expect((await p.exited).code).toBe(2);
     expect(p.err()).toContain(message);
     expect(existsSync(files.events + '.never')).toBe(false);
   });

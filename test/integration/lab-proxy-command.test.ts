@@ -2,31 +2,14 @@
 // command; pasted as printed (plus a free port), it really routes the lab names to that lab:
 // HTTPS to bank.test is decrypted by the proxy (curl trusts the mitm CA), HTTP is served.
 // Both are real processes under plain node, and curl is the client.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
+import { spawnCli, type CliProcess } from '../support/cli.ts';
+import { hasTool } from '../support/run.ts';
+import { waitFor } from '../support/wait.ts';
 import { curl, tempDir } from './helpers.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
-
-function spawnCli(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<void> } {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += String(d)));
-  child.stderr?.on('data', (d: Buffer) => (stdout += String(d)));
-  const exit = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return { child, out: () => stdout, exit };
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Shell words of a pasted command: `\` + newline joins lines; '…' quotes. */
 function shellWords(text: string): string[] {
@@ -37,14 +20,14 @@ function shellWords(text: string): string[] {
   return words;
 }
 
-const hasCurl = spawnSync('curl', ['--version']).status === 0;
+const hasCurl = hasTool('curl', ['--version']);
 
 describe('the proxy command `mitm-lab lab` prints', () => {
   const dir = tempDir('lab-proxy');
-  const started: { child: ChildProcess; exit: Promise<void> }[] = [];
+  const started: CliProcess[] = [];
   afterAll(async () => {
-    for (const p of started) p.child.kill('SIGTERM');
-    await Promise.all(started.map((p) => p.exit));
+    for (const p of started) p.kill('SIGTERM');
+    await Promise.all(started.map((p) => p.exited));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -53,9 +36,9 @@ describe('the proxy command `mitm-lab lab` prints', () => {
     async () => {
       const lab = spawnCli(['lab', '--ca-dir', dir]);
       started.push(lab);
-      await until(() => lab.out().includes('express these ports'), 'the lab listing');
+      await lab.waitForOutput(/express these ports/, 'the lab listing', 20_000);
       const printed = /^ {2}(mitm-lab proxy \\\n(?:.*\\\n)*.*)$/m.exec(lab.out())?.[1];
-      expect(printed, lab.out()).toBeDefined();
+      expect(printed, lab.out() + lab.err()).toBeDefined();
       const words = shellWords(printed!);
       expect(words.slice(0, 2)).toEqual(['mitm-lab', 'proxy']);
       expect(words).toContain('--upstream-ca');
@@ -64,8 +47,11 @@ describe('the proxy command `mitm-lab lab` prints', () => {
       const events = path.join(dir, 'events.jsonl');
       const proxy = spawnCli([...words.slice(1), '--listen', '127.0.0.1:0', '--events', events]);
       started.push(proxy);
-      await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(proxy.out()), 'the proxy');
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(proxy.out())?.[1] ?? '';
+      const [, url = ''] = await proxy.waitForOutput(
+        /listening on (http:\/\/127\.0\.0\.1:\d+)/,
+        'the proxy',
+        20_000,
+      );
 
       const caPem = path.join(dir, 'certs', 'ca.pem');
       const secure = await curl(['-x', url, '--cacert', caPem, 'https://bank.test/']);
@@ -87,10 +73,10 @@ describe('the proxy command `mitm-lab lab` prints', () => {
               return [];
             }
           });
-      await until(
+      await waitFor(
         () => seen().filter((e) => e.type === 'http.response').length >= 2,
         'two responses in the events file',
-        10_000,
+        { timeoutMs: 10_000, intervalMs: 50 },
       );
       const requests = seen().filter((e) => e.type === 'http.request');
       expect(requests.map((e) => [e.url, e.visibility])).toEqual([

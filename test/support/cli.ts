@@ -1,0 +1,103 @@
+// The real command line in tests: `node bin/mitm-lab.js …` under plain node (tsx's loader, as a
+// user runs it, not vitest's transform). `runCli` for a command that ends by itself;
+// `spawnCli` for one that runs on (start, proxy, lab) and is read while it runs, then stopped
+// by signal — always this child's own PID, never a name.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { runTool, type RunOptions, type RunResult } from './run.ts';
+import { sleep } from './wait.ts';
+
+/** The repository root (the CLI's working directory in tests). */
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** The entry point users run. */
+export const BIN = path.join(ROOT, 'bin/mitm-lab.js');
+
+/** `node bin/mitm-lab.js ARGS` to its end (cwd: the repo root); exit code and output. */
+export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runTool(process.execPath, [BIN, ...args], { cwd: ROOT, ...opts });
+}
+
+export interface SpawnCliOptions {
+  /** Environment of the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Working directory (default: the repo root). */
+  cwd?: string;
+}
+
+export interface CliExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliProcess {
+  /** The child's PID (what kill() signals, and nothing else). */
+  pid: number;
+  /** Everything it printed on stdout so far. */
+  out(): string;
+  /** Everything it printed on stderr so far. */
+  err(): string;
+  /**
+   * Wait until `re` matches its stdout (or stderr, with `from`); resolves to the match. Fails,
+   * naming `what` and showing both outputs, when time is up or the process ended without it.
+   */
+  waitForOutput(
+    re: RegExp,
+    what: string,
+    timeoutMs?: number,
+    from?: 'stdout' | 'stderr',
+  ): Promise<RegExpExecArray>;
+  /** Send `signal` (default SIGTERM) to this child; false when it had already ended. */
+  kill(signal?: NodeJS.Signals): boolean;
+  /** Is it still running? */
+  running(): boolean;
+  /** SIGKILL it if it still runs, and wait for it: the clean-up for afterAll / finally. */
+  stop(): Promise<void>;
+  /** Resolves when it has ended and its output is all read (the 'close' event). */
+  exited: Promise<CliExit>;
+}
+
+/** Start `node bin/mitm-lab.js ARGS` with stdin closed and stdout/stderr captured. */
+export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess {
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let ended = false;
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<CliExit>((resolve) =>
+    child.once('close', (code, signal) => {
+      ended = true;
+      resolve({ code, signal });
+    }),
+  );
+  const running = (): boolean => !ended && child.exitCode === null && child.signalCode === null;
+  return {
+    pid: child.pid ?? -1,
+    out: () => out,
+    err: () => err,
+    async waitForOutput(re, what, timeoutMs = 30_000, from = 'stdout') {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const closed = ended; // read before matching: once closed, the output is complete
+        const m = re.exec(from === 'stdout' ? out : err);
+        if (m) return m;
+        if (closed || Date.now() > end) {
+          const why = closed ? 'before it exited' : `within ${timeoutMs} ms`;
+          throw new Error(`no ${what} (${re}) ${why}; stdout:\n${out}\nstderr:\n${err}`);
+        }
+        await sleep(50);
+      }
+    },
+    kill: (signal = 'SIGTERM') => running() && child.kill(signal),
+    running,
+    async stop() {
+      if (running()) child.kill('SIGKILL');
+      await exited;
+    },
+    exited,
+  };
+}
