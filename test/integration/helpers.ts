@@ -2,12 +2,10 @@
 // (its own root, which the proxy gets as upstreamCa), an origin serving HTTP, HTTPS and a
 // WebSocket echo on 127.0.0.1, a running proxy with its events collected, and real clients
 // (curl, python3, Node through CONNECT). Everything on loopback, port 0, temp folders.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { buildCertificate, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
@@ -15,11 +13,15 @@ import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/index.ts';
 import { WebSocketServer } from '../../src/util/ws.ts';
+import { closeServer, listenLoopback } from '../support/net.ts';
+import { runTool } from '../support/run.ts';
+import { tempDir as makeTempDir } from '../support/temp-dir.ts';
 
 const DAY = 86_400_000;
 
+/** A fresh temp folder `mitm-lab-PREFIX-…` (the caller removes it). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `mitm-lab-${prefix}-`));
+  return makeTempDir(`mitm-lab-${prefix}-`).dir;
 }
 
 /** Every file under `dir`, relative, sorted (to prove nothing was written elsewhere). */
@@ -125,15 +127,13 @@ export async function startOrigin(
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })),
     );
   }
-  await Promise.all(
-    [plain, secure].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
-  );
+  const [httpPort, httpsPort] = await Promise.all([plain, secure].map(listenLoopback));
   return {
-    httpPort: (plain.address() as net.AddressInfo).port,
-    httpsPort: (secure.address() as net.AddressInfo).port,
+    httpPort: httpPort!,
+    httpsPort: httpsPort!,
     async close() {
       for (const s of [plain, secure]) s.closeAllConnections();
-      await Promise.all([plain, secure].map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all([plain, secure].map((s) => closeServer(s)));
     },
   };
 }
@@ -206,27 +206,16 @@ export async function startTestProxy(opts: Partial<ProxyOptions> = {}): Promise<
 }
 
 export interface RunResult {
+  /** Exit code; -1 when there was none (killed by the timeout, or could not start). */
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === 'number'
-            ? (err as { code: number }).code
-            : -1
-          : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+/** `cmd args` to its end, bounded by `timeoutMs`; never rejects. */
+export async function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<RunResult> {
+  const r = await runTool(cmd, args, { timeoutMs });
+  return { ...r, code: r.code ?? -1 };
 }
 
 export function curl(args: string[]): Promise<RunResult> {
