@@ -99,6 +99,11 @@ const VIEW_FNS: readonly ViewFn[] = [
   timelineView,
 ];
 
+/** The frame-rate ceiling while the store changes fast (the issue allows 10-20 fps). */
+const BUSY_FPS = 10;
+/** Store changes between two frames above which the list counts as changing fast. */
+const BUSY_CHANGES = 50;
+
 /** How long a footer message stays, ms. */
 const MESSAGE_MS = 4000;
 
@@ -542,26 +547,40 @@ export function startUi(opts: UiOptions): RunningUi {
     dirty = true;
   });
   const fps = Math.max(1, Math.min(30, opts.fps ?? 12));
-  const timer = setInterval(
-    () => {
-      if (controls) {
-        const m = controls.getMode();
-        if (m !== mode) {
-          mode = m;
-          dirty = true;
-        }
+  // While the list changes fast (a load test, a browser opening a page), a frame is stale by
+  // the next one anyway: the next frame then waits the BUSY_FPS interval instead, so the proxy
+  // keeps the CPU. Fast = more than BUSY_CHANGES store changes since the previous frame.
+  const tickMs = Math.round(1000 / fps);
+  const busyMs = Math.max(tickMs, Math.round(1000 / BUSY_FPS));
+  let lastFrameVersion = store.version;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  function tick(): void {
+    timer = null;
+    if (finished) return;
+    if (controls) {
+      const m = controls.getMode();
+      if (m !== mode) {
+        mode = m;
+        dirty = true;
       }
-      if (message && message.until < Date.now()) dirty = true;
-      if (dirty || store.version !== lastVersion) draw();
-    },
-    Math.round(1000 / fps),
-  );
+    }
+    if (message && message.until < Date.now()) dirty = true;
+    let next = tickMs;
+    if (dirty || store.version !== lastVersion) {
+      if (store.version - lastFrameVersion > BUSY_CHANGES) next = busyMs;
+      lastFrameVersion = store.version;
+      draw();
+    }
+    timer = setTimeout(tick, next);
+    timer.unref?.();
+  }
+  timer = setTimeout(tick, tickMs);
   timer.unref?.();
 
   function finish(): void {
     if (finished) return;
     finished = true;
-    clearInterval(timer);
+    if (timer) clearTimeout(timer);
     unsubscribe();
     screen.destroy();
     resolveDone();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { FlowStore, parseFilter } from '../../src/store/index.ts';
+import { portOf } from '../../src/store/flow-store.ts';
 import {
   decryptedHttps,
   lesson,
@@ -265,5 +266,41 @@ describe('FlowStore signals, counts and queries', () => {
     expect(store.size).toBe(0);
     expect(store.version).toBeGreaterThan(v);
     expect(store.listening).not.toBeNull();
+  });
+});
+
+describe('portOf', () => {
+  // The hand-written fast path must agree with the general pattern it replaces.
+  const general = (url: string, scheme: 'http' | 'https'): number | null => {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^/:?#]*)(?::(\d+))?/i.exec(url);
+    if (!m) return null;
+    return m[1] ? Number(m[1]) : scheme === 'https' ? 443 : 80;
+  };
+  const urls = [
+    'http://bank.test/',
+    'http://bank.test',
+    'http://bank.test:8080/login?x=1',
+    'https://bank.test/',
+    'https://bank.test:8443',
+    'http://bank.test:/x',
+    'http://bank.test:80x/',
+    'http://a?b@c:81/',
+    'http://user:pw@bank.test:81/',
+    'http://user@bank.test/',
+    'http://a/b@c:82',
+    'http://[::1]:8081/',
+    'http://[::1]/',
+    'http://a?x:80',
+    'http://a:8?0',
+    'http://a#frag:9',
+    'http:///x',
+    'HTTP://BANK.TEST:99/',
+    'ws://bank.test:7000/',
+    'bank.test:80',
+    '',
+  ];
+  it.each(urls)('%s', (url) => {
+    for (const scheme of ['http', 'https'] as const)
+      expect(portOf(url, scheme)).toBe(general(url, scheme));
   });
 });
