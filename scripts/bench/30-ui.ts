@@ -22,9 +22,10 @@ const CONCURRENCY = 8;
 /** Seconds per measured round. Rounds come in pairs (headless, UI), alternating which goes
  * first, after one unmeasured warm-up pair; the figure is the median of the pairs' ratios, so
  * load from other processes on a shared machine hits both sides of each pair alike.
+ * Six pairs by default: on a shared machine one disturbed pair moves a median of four.
  * BENCH_UI_PAIRS=N measures more pairs (a steadier median on a busy machine). */
 const ROUND_SECONDS = 3;
-const PAIRS = Number(process.env['BENCH_UI_PAIRS'] ?? 4);
+const PAIRS = Number(process.env['BENCH_UI_PAIRS'] ?? 6);
 
 interface Phase {
   name: string;

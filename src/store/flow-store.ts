@@ -49,6 +49,9 @@ export class FlowStore {
   private order: Flow[] = [];
   private head = 0;
   private readonly conns = new Map<string, ConnInfo>();
+  /** Connections in arrival order, a ring like `order` (same reason: evicting from a Map's front is slow). */
+  private connOrder: ConnInfo[] = [];
+  private connHead = 0;
   private readonly listeners = new Set<() => void>();
   private seq = 0;
   private changes = 0;
@@ -244,6 +247,8 @@ export class FlowStore {
     this.order = [];
     this.head = 0;
     this.conns.clear();
+    this.connOrder = [];
+    this.connHead = 0;
     this.evictedCount = 0;
     this.changed();
   }
@@ -272,10 +277,17 @@ export class FlowStore {
         flowIds: [],
       };
       this.conns.set(connId, c);
+      this.connOrder.push(c);
       // Connections are bounded too: twice the flows leaves room for ones still opening.
-      if (this.conns.size > this.maxFlows * 2) {
-        const oldest = this.conns.keys().next().value;
-        if (oldest !== undefined) this.conns.delete(oldest);
+      while (this.conns.size > this.maxFlows * 2 && this.connHead < this.connOrder.length) {
+        const oldest = this.connOrder[this.connHead]!;
+        this.connOrder[this.connHead] = undefined as unknown as ConnInfo; // let it be collected
+        this.connHead++;
+        if (this.conns.get(oldest.connId) === oldest) this.conns.delete(oldest.connId);
+      }
+      if (this.connHead > 1024 && this.connHead > this.connOrder.length / 2) {
+        this.connOrder = this.connOrder.slice(this.connHead);
+        this.connHead = 0;
       }
     }
     return c;

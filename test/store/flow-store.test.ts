@@ -175,6 +175,23 @@ describe('FlowStore bounds', () => {
     expect(store.all().map((f) => f.id)).toEqual(['f7', 'f8', 'f9', 'f10', 'f11']);
   });
 
+  it('keeps at most twice maxFlows connections, dropping the oldest, after many', () => {
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxFlows: 3 });
+    // Enough connections for the ring to compact several times.
+    for (let i = 0; i < 5000; i++)
+      bus.emit({ type: 'conn.open', connId: `k${i}`, clientAddress: '127.0.0.1', clientPort: i });
+    const kept = Array.from({ length: 5000 }, (_, i) => `k${i}`).filter((id) =>
+      store.connection(id),
+    );
+    expect(kept).toEqual(['k4994', 'k4995', 'k4996', 'k4997', 'k4998', 'k4999']);
+    expect(store.connection('k4999')?.clientPort).toBe(4999);
+    store.clear();
+    bus.emit({ type: 'conn.open', connId: 'again', clientAddress: '127.0.0.1', clientPort: 1 });
+    expect(store.connection('again')).toBeDefined();
+    expect(store.connection('k4999')).toBeUndefined();
+  });
+
   it('cuts long bodies and marks them', () => {
     const bus = new EventBus();
     const store = storeOn(bus, { maxBodyChars: 100 });
