@@ -5,7 +5,13 @@
 //
 // The files sit where http-mitm-proxy looks (`certs/ca.pem`, `keys/ca.private.key`,
 // `keys/ca.public.key`), so the library loads this CA and never mints its own.
-import { X509Certificate, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import {
+  X509Certificate,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+} from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -88,6 +94,12 @@ export interface Ca {
   publicKeyPath: string;
   /** `<dir>/keys/leaf.private.key` (0600): the one key all leaves share. */
   leafKeyPath: string;
+  /**
+   * SHA-256 of the shared leaf key's SubjectPublicKeyInfo, base64. This, not the CA's, is what
+   * Chromium's `--ignore-certificate-errors-spki-list` matches: it compares the list with the
+   * certificates the server sends, and the proxy sends only the leaf (test/e2e/chromium).
+   */
+  leafSpkiSha256: string;
   certPem: string;
   /** Subject CN, e.g. `mitm-lab throwaway CA 2026-11-23 3f9a1c`. */
   name: string;
@@ -336,6 +348,7 @@ class Authority implements Ca {
   readonly keyPath: string;
   readonly publicKeyPath: string;
   readonly leafKeyPath: string;
+  readonly leafSpkiSha256: string;
   readonly name: string;
   private readonly leafPublicKeyPem: string;
   private readonly caNotBefore: number;
@@ -364,10 +377,11 @@ class Authority implements Ca {
     this.publicKeyPath = p.publicKeyPath;
     this.leafKeyPath = p.leafKeyPath;
     this.name = summary.subjectCN ?? summary.subject;
-    this.leafPublicKeyPem = createPublicKey(leafKeyPem).export({
-      type: 'spki',
-      format: 'pem',
-    }) as string;
+    const leafPublicKey = createPublicKey(leafKeyPem);
+    this.leafPublicKeyPem = leafPublicKey.export({ type: 'spki', format: 'pem' }) as string;
+    this.leafSpkiSha256 = createHash('sha256')
+      .update(leafPublicKey.export({ type: 'spki', format: 'der' }))
+      .digest('base64');
     this.caNotBefore = new Date(x509.validFrom).getTime();
     this.caNotAfter = new Date(x509.validTo).getTime();
   }

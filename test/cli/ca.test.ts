@@ -1,6 +1,6 @@
 // `mitm-lab ca …` end to end: the real entry point under plain node, a CA in a temp folder.
 import { spawn } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -117,6 +117,18 @@ describe('mitm-lab ca', () => {
     const spki = createHash('sha256')
       .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64');
+    // Chromium's SPKI allow-list must name the shared leaf key (it matches the certificates
+    // it is sent: only the forged leaf), not the CA: proven in test/e2e/chromium.test.ts.
+    const leafSpki = createHash('sha256')
+      .update(
+        createPublicKey(readFileSync(path.join(dir, 'keys/leaf.private.key'))).export({
+          type: 'spki',
+          format: 'der',
+        }),
+      )
+      .digest('base64');
+    expect(leafSpki).not.toBe(spki);
+    expect(r.stdout).not.toContain(`--ignore-certificate-errors-spki-list=${spki}`);
     const certPath = path.join(dir, 'certs/ca.pem');
     for (const text of [
       `subject           CN=${name}, O=mitm-lab — for lab use only`,
@@ -130,7 +142,8 @@ describe('mitm-lab ca', () => {
       `SSL_CERT_FILE=${certPath}`,
       `REQUESTS_CA_BUNDLE=${certPath}`,
       `certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n '${name}' -i ${certPath}`,
-      `--ignore-certificate-errors-spki-list=${spki}`,
+      `leaf SPKI SHA-256 ${leafSpki}`,
+      `--ignore-certificate-errors-spki-list=${leafSpki}`,
       'sudo update-ca-certificates',
       'trust-ca.sh',
       'untrust-ca.sh',

@@ -202,6 +202,7 @@ describe.skipIf(!present)(
       const p = await labProxy();
       try {
         const leafSpki = p.ca.mintLeaf('bank.test').summary.spkiSha256;
+        expect(p.ca.leafSpkiSha256).toBe(leafSpki); // what `mitm-lab ca info` prints
         expect(p.ca.mintLeaf('shop.test').summary.spkiSha256).toBe(leafSpki);
         const r = await dumpDom(p.proxy.port, 'https://bank.test/', {
           extra: [`--ignore-certificate-errors-spki-list=${leafSpki}`],

@@ -74,10 +74,10 @@ Next: mitm-lab ca info (shows how to trust it)
 
 Usage: mitm-lab ca info [--ca-dir DIR]
 
-Prints the subject, SHA-256 fingerprint, SPKI SHA-256 (base64, for Chromium's
---ignore-certificate-errors-spki-list), validity, name constraints, the file paths, and the
-exact command to trust the CA in curl, Node.js, Python, Chromium/Firefox (NSS) and the Debian
-system store. Exit 1 when there is no CA (create one with \`mitm-lab ca init\`).
+Prints the subject, SHA-256 fingerprint, SPKI SHA-256, the shared leaf key's SPKI SHA-256
+(base64, for Chromium's --ignore-certificate-errors-spki-list), validity, name constraints,
+the file paths, and the exact command to trust the CA in curl, Node.js, Python,
+Chromium/Firefox (NSS) and the Debian system store. Exit 1 when there is no CA (create one with \`mitm-lab ca init\`).
 
 Options:
 ${CA_DIR_HELP}
@@ -250,6 +250,9 @@ async function info(argv: string[], io: CommandIO): Promise<number> {
   subject           ${s.subject}
   SHA-256           ${s.sha256}
   SPKI SHA-256      ${s.spkiSha256}
+  leaf SPKI SHA-256 ${ca.leafSpkiSha256}
+                    (the key every forged certificate shares: what Chromium's
+                    --ignore-certificate-errors-spki-list must name)
   key               ${s.key}
   valid             ${s.notBefore} → ${s.notAfter} (${left > 0 ? `${left} days left` : 'EXPIRED'})
   name constraints  ${
@@ -270,7 +273,10 @@ Trust it (only where you do the lab; every client that trusts it lets mitm-lab r
   Chromium    certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n ${nick} -i ${cert}
               (Linux; certutil is in libnss3-tools; restart Chromium)
               one session, no install: chromium --proxy-server=127.0.0.1:8080 \\
-                --ignore-certificate-errors-spki-list=${s.spkiSha256}
+                --user-data-dir=$(mktemp -d) \\
+                --ignore-certificate-errors-spki-list=${ca.leafSpkiSha256}
+              (the leaf key's hash: Chromium matches the certificates it is sent,
+              and the proxy sends only the forged leaf, never the CA)
   Firefox     certutil -d sql:<profile folder> -A -t C,, -n ${nick} -i ${cert}
               (or Settings → Privacy & Security → Certificates → View Certificates → Import)
   Debian      sudo cp ${cert} /usr/local/share/ca-certificates/${debFile}
