@@ -1,5 +1,14 @@
 // The engine: mitm-lab on http-mitm-proxy 1.1.0 — the only file that imports it (it relies on
 // the library's internals, hence the exact pin; see ../../docs/proxy.md and ENGINE-NOTES).
+// What lives here: the library wiring, start/stop, the client connections' lifecycle and the
+// HTTP flow hand-off (the library's request contexts). The rest is delegated to parts that
+// receive the engine as `EngineCore` (./engine-core.ts) and the library's shapes as plain
+// types (./lib-types.ts):
+//  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
+//  - ./tunnel.ts — tunnels and their `tunnel.summary`;
+//  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
+//  - ./live-wire.ts — `conn.wire` while a connection is open;
+//  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures.
 //
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
@@ -20,20 +29,18 @@ import type http from 'node:http';
 import type https from 'node:https';
 import net from 'node:net';
 import type tls from 'node:tls';
-import type { Ca, Leaf } from '../ca/index.ts';
+import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
-import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
+import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { headerPairs } from './body-capture.ts';
-import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
-import {
-  badConnectResponse,
-  checkProxyAuth,
-  parseConnectTarget,
-  PROXY_AUTH_REQUIRED,
-} from './connect.ts';
+import { checkProxyAuth } from './connect.ts';
+import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
+import type { Conn, EngineCore } from './engine-core.ts';
+import { FlowRecorder, type Flow } from './flows.ts';
+import type { Cb, LibContext, LibProxy } from './lib-types.ts';
+import { LiveWire } from './live-wire.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_CAPTURE_LIMIT_BYTES,
@@ -41,165 +48,49 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
-import { judgeRefusal } from './refusal.ts';
-import { FlowRecorder, type Flow } from './flows.ts';
 import { Resolver } from './resolve.ts';
-import { Upstream } from './upstream.ts';
-import { tapSocket, WireTap, type SocketTap } from './wire-tap.ts';
+import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
+import { emitTunnelSummary } from './tunnel.ts';
+import { Upstream } from './upstream.ts';
+import { WebSocketFlows } from './websocket-flows.ts';
+import { tapSocket, WireTap } from './wire-tap.ts';
 
 /** The TLS handshake with a forged certificate may take this many ClientHello timeouts. */
 const HANDSHAKE_TIMEOUT_FACTOR = 2;
-/** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
-const SETTLE_MS = 150;
-/** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
-const TUNNEL_LINGER_MS = 2_000;
-/**
- * At most one `conn.wire` per connection per this many ms (plus one right after each
- * `http.response`): often enough for a live Wire view, and each carries only what is new.
- */
-export const WIRE_INTERVAL_MS = 500;
-/** WebSocket text previews keep this many characters. */
-const WS_PREVIEW_CHARS = 200;
-
-/** One TLS attempt against a forged certificate: exactly one outcome gets emitted. */
-interface TlsAttempt {
-  host: string;
-  sni: string | null;
-  clientHint: string | null;
-  helloAt: number;
-  secureAt: number | null;
-  handshakeMs: number | null;
-  error: unknown;
-  decided: boolean;
-  socket: tls.TLSSocket | null;
-  settle: (() => void) | null;
-}
-
-/** Everything the engine knows about one client connection. */
-interface Conn {
-  id: string;
-  socket: net.Socket;
-  openedAt: number;
-  wire: WireTap;
-  tap: SocketTap;
-  /** The CONNECT target, once a CONNECT was accepted on this connection. */
-  connect: { host: string; port: number } | null;
-  tls: TlsAttempt | null;
-  tunnel: {
-    reason: TunnelReason;
-    host: string;
-    port: number;
-    sni: string | null;
-    start: number;
-  } | null;
-  closed: boolean;
-  /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */
-  wireTimer: NodeJS.Timeout | null;
-  lastWireAt: number;
-}
-
-/** The slice of http-mitm-proxy's request context we use (its typings are loose). */
-interface LibContext {
-  isSSL: boolean;
-  connectRequest?: http.IncomingMessage | undefined;
-  clientToProxyRequest: http.IncomingMessage;
-  proxyToClientResponse: http.ServerResponse;
-  proxyToServerRequestOptions?:
-    | {
-        host: string;
-        port: number;
-        path: string;
-        headers: Record<string, unknown>;
-        agent?: unknown;
-      }
-    | undefined;
-  proxyToServerRequest?: http.ClientRequest | undefined;
-  serverToProxyResponse?: http.IncomingMessage | undefined;
-}
-
-interface LibWsContext {
-  isSSL: boolean;
-  connectRequest?: http.IncomingMessage | undefined;
-  clientToProxyWebSocket?:
-    | {
-        _socket?: net.Socket;
-        close(code?: number, reason?: string): void;
-        upgradeReq?: http.IncomingMessage;
-      }
-    | undefined;
-  proxyToServerWebSocket?:
-    { readyState: number; once(ev: string, fn: (...a: unknown[]) => void): void } | undefined;
-  proxyToServerWebSocketOptions?: { url?: string; headers?: Record<string, unknown> } | undefined;
-}
-
-type Cb = (err?: Error | null, ...rest: unknown[]) => void;
-
-/** The library's members we call or wrap (internals included, hence the exact version pin). */
-interface LibProxy {
-  httpServer: http.Server | undefined;
-  httpsServer: https.Server | undefined;
-  httpHost?: string | undefined;
-  connectRequests: Record<string, http.IncomingMessage>;
-  sslServers: Record<string, { server?: https.Server; port: number }>;
-  wsServer?: { close(): void };
-  wssServer?: { close(): void };
-  listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
-  close(): void;
-  onConnect(
-    fn: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, cb: Cb) => void,
-  ): void;
-  onError(fn: (ctx: LibContext | null, err: Error | undefined, kind: string) => void): void;
-  onRequest(fn: (ctx: LibContext, cb: Cb) => void): void;
-  onResponse(fn: (ctx: LibContext, cb: Cb) => void): void;
-  onWebSocketConnection(fn: (ctx: LibWsContext, cb: Cb) => void): void;
-  onWebSocketFrame(
-    fn: (
-      ctx: LibWsContext,
-      type: string,
-      fromServer: boolean,
-      data: unknown,
-      flags: unknown,
-      cb: Cb,
-    ) => void,
-  ): void;
-  onWebSocketError(fn: (ctx: LibWsContext, err: Error) => void): void;
-  onCertificateRequired: (hostname: string, cb: Cb) => void;
-  onCertificateMissing: (ctx: { hostname: string }, files: unknown, cb: Cb) => void;
-  _createHttpsServer(
-    options: Record<string, unknown>,
-    cb: (port: number, server: https.Server, wss: unknown) => void,
-  ): void;
-  _onHttpServerConnectData(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
-}
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new Engine(opts);
   return engine.start();
 }
 
-class Engine {
+/** The engine's state and the library wiring; the parts it delegates to receive it as `EngineCore`. */
+class Engine implements EngineCore {
   private readonly bus: EventBus;
-  private readonly ca: Ca;
+  readonly ca: Ca;
   private readonly lib: LibProxy;
   private readonly resolver: Resolver;
-  private readonly upstream: Upstream;
-  private mode: Mode;
-  private readonly rejected = new Set<string>();
-  private readonly conns = new Map<net.Socket, Conn>();
-  private readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
+  readonly upstream: Upstream;
+  mode: Mode;
+  readonly rejected = new Set<string>();
+  readonly conns = new Map<net.Socket, Conn>();
+  readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
   private readonly internalKeys = new WeakMap<net.Socket, string>();
   private readonly internalSockets = new Set<net.Socket>();
   private readonly internalServers = new Set<https.Server>();
-  private readonly tunnelSockets = new Set<net.Socket>();
+  readonly tunnelSockets = new Set<net.Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Open client connections by id (for `conn.wire` after an `http.response`). */
   private readonly connsById = new Map<string, Conn>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
-  private readonly helloTimeout: number;
+  readonly helloTimeout: number;
   private readonly handshakeTimeout: number;
+  private readonly liveWire: LiveWire;
+  private readonly tlsOutcomes: TlsOutcomes;
+  private readonly connectDecision: ConnectDecision;
+  private readonly webSockets: WebSocketFlows;
   private connSeq = 0;
   private closing: Promise<void> | null = null;
   private releaseConsole: (() => void) | null = null;
@@ -207,7 +98,7 @@ class Engine {
   /** Events held back until proxy.listening has gone out (null afterwards). */
   private startupDiags: NewEvent[] | null = [];
 
-  constructor(private readonly opts: ProxyOptions) {
+  constructor(readonly opts: ProxyOptions) {
     this.bus = opts.bus;
     this.ca = opts.ca;
     this.mode = opts.mode;
@@ -227,23 +118,30 @@ class Engine {
       opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
       (connId) => {
         const conn = this.connsById.get(connId);
-        if (conn) this.emitWire(conn);
+        if (conn) this.liveWire.flush(conn);
       },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
+    this.liveWire = new LiveWire((event) => this.emit(event));
+    this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.connOfInternal(tlsSocket));
+    this.connectDecision = new ConnectDecision(this, {
+      plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
+      intercept: (req, socket, head) => this.lib._onHttpServerConnectData(req, socket, head),
+    });
+    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes);
     this.install();
   }
 
   // ---- small helpers -------------------------------------------------------------------
 
-  private emit(event: NewEvent): void {
+  emit(event: NewEvent): void {
     // proxy.listening is the first event of a run: what the library logs while starting
     // waits for it.
     if (this.startupDiags && event.type !== 'proxy.listening') this.startupDiags.push(event);
     else this.bus.emit(event);
   }
 
-  private diag(
+  diag(
     level: 'info' | 'warn' | 'error',
     source: string,
     message: string,
@@ -270,7 +168,7 @@ class Engine {
     };
   }
 
-  private later(ms: number, fn: () => void): void {
+  later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
@@ -438,7 +336,7 @@ class Engine {
 
     lib.onConnect((req, socket, head) => {
       // Never call back: the library must not touch the socket (it would pipe it blindly).
-      this.handleConnect(req, socket, head).catch((err: unknown) => {
+      this.connectDecision.handleConnect(req, socket, head).catch((err: unknown) => {
         this.diag(
           'error',
           'connect',
@@ -453,7 +351,7 @@ class Engine {
     lib.onRequest((ctx, cb) => this.guardCb('http', cb, (next) => this.onRequest(ctx, next)));
     lib.onResponse((ctx, cb) => this.guardCb('http', cb, (next) => this.onResponse(ctx, next)));
     lib.onWebSocketConnection((ctx, cb) =>
-      this.guardCb('websocket', cb, (next) => this.onWebSocketConnection(ctx, next)),
+      this.guardCb('websocket', cb, (next) => this.webSockets.onWebSocketConnection(ctx, next)),
     );
     lib.onWebSocketFrame((ctx, type, fromServer, data, flags, cb) =>
       // Frames pass through unchanged whatever happens here.
@@ -461,13 +359,13 @@ class Engine {
         'websocket',
         () => cb(null, data, flags),
         (next) => {
-          this.onWebSocketFrame(ctx, type, fromServer, data, flags);
+          this.webSockets.onWebSocketFrame(ctx, type, fromServer, data, flags);
           next();
         },
       ),
     );
     lib.onWebSocketError((ctx, err) =>
-      this.guard('websocket', () => this.onWebSocketError(ctx, err))(),
+      this.guard('websocket', () => this.webSockets.onWebSocketError(ctx, err))(),
     );
   }
 
@@ -505,12 +403,14 @@ class Engine {
     });
     server.on(
       'secureConnection',
-      this.guard('tls', (tlsSocket: tls.TLSSocket) => this.onSecureConnection(tlsSocket)),
+      this.guard('tls', (tlsSocket: tls.TLSSocket) =>
+        this.tlsOutcomes.onSecureConnection(tlsSocket),
+      ),
     );
     server.on(
       'tlsClientError',
       this.guard('tls', (err: Error, tlsSocket: tls.TLSSocket) =>
-        this.onTlsClientError(err, tlsSocket),
+        this.tlsOutcomes.onTlsClientError(err, tlsSocket),
       ),
     );
     // The library listens for 'clientError' (to log it), which switches off Node's own answer
@@ -518,7 +418,7 @@ class Engine {
     server.on(
       'clientError',
       this.guard('http', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) =>
-        this.onInternalClientError(err, socket),
+        this.tlsOutcomes.onInternalClientError(err, socket),
       ),
     );
     if (this.opts.keylog) {
@@ -553,7 +453,7 @@ class Engine {
       wireTimer: null,
       lastWireAt: nowMs(),
     };
-    wire.onChange = () => this.wireChanged(conn);
+    wire.onChange = () => this.liveWire.changed(conn);
     this.conns.set(socket, conn);
     this.connsById.set(conn.id, conn);
     socket.setNoDelay(true);
@@ -572,371 +472,20 @@ class Engine {
     });
   }
 
-  /** Bytes crossed: schedule a `conn.wire` (throttled to one per WIRE_INTERVAL_MS). */
-  private wireChanged(conn: Conn): void {
-    if (conn.wireTimer || conn.closed) return;
-    const wait = Math.max(0, conn.lastWireAt + WIRE_INTERVAL_MS - nowMs());
-    conn.wireTimer = setTimeout(() => {
-      conn.wireTimer = null;
-      this.emitWire(conn);
-    }, wait);
-    conn.wireTimer.unref();
-  }
-
-  /** Emit what the capture gained since the previous `conn.wire`, if anything. */
-  private emitWire(conn: Conn): void {
-    if (conn.closed) return;
-    if (conn.wireTimer) {
-      clearTimeout(conn.wireTimer);
-      conn.wireTimer = null;
-    }
-    const delta = conn.wire.delta();
-    if (!delta) return;
-    conn.lastWireAt = nowMs();
-    this.emit({ type: 'conn.wire', connId: conn.id, ...delta });
-  }
-
   private async onClientClose(conn: Conn): Promise<void> {
     conn.closed = true;
     this.connsById.delete(conn.id);
-    if (conn.wireTimer) {
-      clearTimeout(conn.wireTimer);
-      conn.wireTimer = null;
-    }
-    const attempt = conn.tls;
-    if (attempt && !attempt.decided) {
-      if (attempt.secureAt === null) {
-        // The internal server's verdict (tlsClientError) may still be crossing the loopback hop.
-        await new Promise<void>((resolve) => {
-          attempt.settle = resolve;
-          this.later(SETTLE_MS, resolve);
-        });
-      }
-      if (!attempt.decided) this.refuse(conn, attempt, attempt.error ?? null);
-    }
-    if (conn.tunnel) {
-      const snap = conn.wire;
-      const t = conn.tunnel;
-      this.emit({
-        type: 'tunnel.summary',
-        connId: conn.id,
-        host: t.host,
-        port: t.port,
-        sni: t.sni,
-        reason: t.reason,
-        bytesUp: snap.bytesUp,
-        bytesDown: snap.bytesDown,
-        durationMs: Math.round(nowMs() - t.start),
-        tlsVersion: snap.tlsVersion,
-        serverCertificates: snap.serverCertificates,
-        recordCount: snap.recordCount,
-        cipherSuite: snap.cipherSuite,
-        keyExchangeGroup: snap.keyExchangeGroup,
-      });
-    }
+    this.liveWire.stop(conn);
+    const verdict = this.tlsOutcomes.verdictPending(conn);
+    if (verdict) await verdict;
+    this.tlsOutcomes.refuseUndecided(conn);
+    emitTunnelSummary(this, conn);
     this.conns.delete(conn.socket);
     this.emit({
       type: 'conn.close',
       connId: conn.id,
       durationMs: Math.round(nowMs() - conn.openedAt),
       wire: conn.wire.snapshot(),
-    });
-  }
-
-  // ---- CONNECT ---------------------------------------------------------------------------
-
-  private async handleConnect(
-    req: http.IncomingMessage,
-    socket: net.Socket,
-    head: Buffer,
-  ): Promise<void> {
-    const conn = this.conns.get(socket);
-    if (!conn) {
-      socket.destroy();
-      return;
-    }
-    socket.removeListener('data', noop);
-    if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
-      this.diag(
-        'info',
-        'connect',
-        `CONNECT ${req.url ?? ''}: proxy authentication required (407)`,
-        conn.id,
-      );
-      socket.end(PROXY_AUTH_REQUIRED);
-      return;
-    }
-    const target = parseConnectTarget(req.url);
-    if (!target.ok) {
-      this.diag('warn', 'connect', `refused CONNECT (400): ${target.reason}`, conn.id);
-      socket.end(badConnectResponse(target.reason));
-      return;
-    }
-    const { host, port } = target;
-    conn.connect = { host, port };
-    this.byConnectReq.set(req, conn);
-    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    if (head.length > 0) socket.unshift(head);
-    const peek = await peekClientHello(socket, this.helloTimeout);
-    if (conn.closed && peek.kind !== 'tls') return;
-    switch (peek.kind) {
-      case 'closed':
-        socket.destroy();
-        return;
-      case 'truncated':
-        this.diag(
-          'warn',
-          'connect',
-          `CONNECT ${host}:${port}: the client closed in the middle of its ClientHello`,
-          conn.id,
-        );
-        socket.destroy();
-        return;
-      case 'timeout':
-        this.diag(
-          'info',
-          'connect',
-          `CONNECT ${host}:${port}: no ClientHello within ${this.helloTimeout} ms; tunnelling (the server may speak first)`,
-          conn.id,
-        );
-        this.tunnel(conn, 'not-tls', host, port, null);
-        return;
-      case 'not-tls':
-        if (
-          /^[A-Z]{3,10} \S+ HTTP\/1\.[01]\r?\n/.test(
-            peek.firstBytes.subarray(0, 2048).toString('latin1'),
-          )
-        ) {
-          // Plain HTTP inside the tunnel: hand the socket to the library's HTTP server.
-          this.diag(
-            'info',
-            'connect',
-            `CONNECT ${host}:${port} carries plain HTTP: shown like any plain HTTP request`,
-            conn.id,
-          );
-          (this.lib.httpServer as http.Server).emit('connection', socket);
-          return;
-        }
-        this.diag(
-          'info',
-          'connect',
-          `CONNECT ${host}:${port} carries neither TLS nor HTTP: tunnelled untouched`,
-          conn.id,
-        );
-        this.tunnel(conn, 'not-tls', host, port, null);
-        return;
-      case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello);
-        return;
-    }
-  }
-
-  private onClientHello(
-    conn: Conn,
-    req: http.IncomingMessage,
-    host: string,
-    port: number,
-    hello: ClientHelloInfo,
-  ): void {
-    // The client left while its ClientHello was being parsed: conn.close is out already,
-    // and nothing may follow it.
-    if (conn.closed || conn.socket.destroyed) return;
-    // TLS from here on: what the client sent since the 200 (its ClientHello, put back by the
-    // peek and already counted) is handed to the record parser first.
-    const pending = drainBuffered(conn.socket);
-    conn.wire.beginTls(pending);
-    if (pending.length > 0) conn.socket.unshift(pending);
-    this.emit({
-      type: 'tls.client-hello',
-      connId: conn.id,
-      host,
-      port,
-      sni: hello.sni,
-      alpn: hello.alpn,
-      versions: hello.versions,
-      cipherSuites: hello.cipherSuites,
-      ja3: hello.ja3,
-      ja4: hello.ja4,
-      clientHint: hello.clientHint,
-    });
-    const name = (hello.sni ?? host).toLowerCase();
-    if (this.mode === 'eavesdrop')
-      return this.tunnel(conn, 'mode-eavesdrop', host, port, hello.sni);
-    if (!this.ca.permits(name))
-      return this.tunnel(conn, 'outside-name-constraints', host, port, hello.sni);
-    if (this.mode === 'auto' && this.rejected.has(name))
-      return this.tunnel(conn, 'auto-refused-before', host, port, hello.sni);
-    if (net.isIPv6(name)) {
-      // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.
-      this.diag(
-        'warn',
-        'connect',
-        `CONNECT [${name}]:${port}: IPv6 literals are tunnelled, not intercepted`,
-        conn.id,
-      );
-      return this.tunnel(conn, 'mint-failed', host, port, hello.sni);
-    }
-    let leaf: Leaf;
-    try {
-      leaf = this.ca.mintLeaf(name);
-    } catch (err) {
-      this.diag(
-        'warn',
-        'ca',
-        `cannot forge a certificate for ${name}: ${err instanceof Error ? err.message : String(err)}`,
-        conn.id,
-      );
-      return this.tunnel(conn, 'mint-failed', host, port, hello.sni);
-    }
-    this.emit({
-      type: 'tls.forged',
-      connId: conn.id,
-      host: name,
-      sni: hello.sni,
-      certificate: leaf.summary,
-      cached: leaf.cached,
-      mintMs: leaf.mintMs,
-    });
-    conn.tls = {
-      host: name,
-      sni: hello.sni,
-      clientHint: hello.clientHint,
-      helloAt: nowMs(),
-      secureAt: null,
-      handshakeMs: null,
-      error: undefined,
-      decided: false,
-      socket: null,
-      settle: null,
-    };
-    // The library takes the first bytes as `head` and re-emits them itself; the tap already
-    // counted them when they arrived (the peek put them back without going through push).
-    const head = drainBuffered(conn.socket);
-    // The library forges for `url`'s host: make it the name the client asked for (SNI).
-    req.url = `${name}:${port}`;
-    this.lib._onHttpServerConnectData(req, conn.socket, head);
-  }
-
-  private tunnel(
-    conn: Conn,
-    reason: TunnelReason,
-    host: string,
-    port: number,
-    sni: string | null,
-  ): void {
-    const socket = conn.socket;
-    conn.tunnel = { reason, host, port, sni, start: nowMs() };
-    const upstream = this.upstream.connectTunnel(host, port);
-    this.tunnelSockets.add(upstream);
-    upstream.once('close', (hadError: boolean) => {
-      this.tunnelSockets.delete(upstream);
-      // A clean end reaches the client through the pipe (its data flushed first); give a
-      // client that keeps its side open a moment, then let go.
-      if (hadError) socket.destroy();
-      else this.later(TUNNEL_LINGER_MS, () => socket.destroy());
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      this.emit({
-        type: 'upstream.error',
-        connId: conn.id,
-        flowId: null,
-        host,
-        port,
-        code: err.code ?? 'ERROR',
-        message: err.message,
-        status: null,
-      });
-    });
-    socket.on('error', () => upstream.destroy());
-    socket.once('close', () => upstream.destroy());
-    socket.pipe(upstream);
-    upstream.pipe(socket);
-  }
-
-  // ---- TLS outcomes --------------------------------------------------------------------
-
-  private onSecureConnection(tlsSocket: tls.TLSSocket): void {
-    const conn = this.connOfInternal(tlsSocket);
-    const attempt = conn?.tls;
-    if (!conn || !attempt || attempt.decided) return;
-    attempt.secureAt = nowMs();
-    attempt.handshakeMs = Math.round((attempt.secureAt - attempt.helloAt) * 100) / 100;
-    attempt.socket = tlsSocket;
-    attempt.settle?.();
-  }
-
-  private onTlsClientError(err: Error, tlsSocket: tls.TLSSocket): void {
-    const conn = this.connOfInternal(tlsSocket);
-    const attempt = conn?.tls;
-    if (!conn || !attempt) {
-      this.diag('info', 'tls', `TLS error on an internal connection: ${err.message}`);
-      return;
-    }
-    if (attempt.decided) return;
-    this.refuse(conn, attempt, err);
-    attempt.settle?.();
-  }
-
-  private onInternalClientError(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
-    if (!err.code?.startsWith('HPE_')) return; // TLS failures: tlsClientError handles them
-    const conn = this.connOfInternal(socket);
-    const attempt = conn?.tls;
-    // Whatever it sent, the client sent it over the forged certificate: it accepted it.
-    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, socket);
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? '431 Request Header Fields Too Large'
-        : '400 Bad Request';
-    this.diag(
-      'warn',
-      'http',
-      `malformed decrypted request (${err.code}): answered ${status}`,
-      conn?.id ?? null,
-    );
-    if (socket.writable && !socket.writableEnded) {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    }
-    socket.destroySoon();
-  }
-
-  private refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
-    attempt.decided = true;
-    const { outcome, alert, raw, counts } = judgeRefusal({
-      error,
-      clientAlert: conn.wire.clientAlert(),
-      secureAt: attempt.secureAt,
-      handshakeMs: attempt.handshakeMs,
-      now: nowMs(),
-    });
-    const willTunnel = this.mode === 'auto' && counts;
-    if (willTunnel) this.rejected.add(attempt.host);
-    this.emit({
-      type: 'tls.client-rejected',
-      connId: conn.id,
-      host: attempt.host,
-      sni: attempt.sni,
-      outcome,
-      alert,
-      raw,
-      clientHint: attempt.clientHint,
-      willTunnel,
-    });
-  }
-
-  private accept(conn: Conn, attempt: TlsAttempt, socket: net.Socket): void {
-    attempt.decided = true;
-    const s = socket as tls.TLSSocket;
-    const isTls = typeof s.getProtocol === 'function';
-    this.emit({
-      type: 'tls.client-accepted',
-      connId: conn.id,
-      host: attempt.host,
-      sni: attempt.sni,
-      outcome: 'intercepted',
-      protocol: isTls ? (s.getProtocol() ?? null) : null,
-      cipher: isTls ? (s.getCipher()?.name ?? null) : null,
-      alpn: isTls && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
-      handshakeMs: attempt.handshakeMs,
     });
   }
 
@@ -1000,7 +549,7 @@ class Engine {
       options.port = conn.connect.port;
     }
     const attempt = conn?.tls;
-    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, req.socket);
+    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
     const flow = this.flowRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
       secure: ctx.isSSL,
@@ -1064,157 +613,4 @@ class Engine {
       res.end(text);
     }
   }
-
-  // ---- WebSockets ----------------------------------------------------------------------
-
-  private readonly wsFlows = new WeakMap<
-    LibWsContext,
-    { id: string; connId: string; visibility: 'wire' | 'proxy-only' }
-  >();
-
-  private onWebSocketConnection(ctx: LibWsContext, cb: Cb): void {
-    const conn = ctx.isSSL
-      ? ctx.connectRequest
-        ? (this.byConnectReq.get(ctx.connectRequest) ?? null)
-        : null
-      : ((ctx.clientToProxyWebSocket?._socket &&
-          this.conns.get(ctx.clientToProxyWebSocket._socket)) ??
-        null);
-    const upgrade = ctx.clientToProxyWebSocket?.upgradeReq;
-    if (
-      !ctx.isSSL &&
-      !conn?.connect &&
-      this.opts.auth &&
-      !checkProxyAuth(upgrade?.headers['proxy-authorization'], this.opts.auth)
-    ) {
-      this.diag(
-        'info',
-        'websocket',
-        'WebSocket upgrade without proxy authentication: closed',
-        conn?.id ?? null,
-      );
-      ctx.clientToProxyWebSocket?.close(1008, 'proxy authentication required');
-      return;
-    }
-    const attempt = conn?.tls;
-    if (conn && attempt && !attempt.decided && upgrade) this.accept(conn, attempt, upgrade.socket);
-    const flow = {
-      id: this.flowRecorder.nextId(),
-      connId: conn?.id ?? 'c0',
-      visibility: ctx.isSSL ? ('proxy-only' as const) : ('wire' as const),
-    };
-    this.wsFlows.set(ctx, flow);
-    const wsOptions = ctx.proxyToServerWebSocketOptions;
-    const url = wsOptions?.url ?? '';
-    const parsed = URL.canParse(url) ? new URL(url) : null;
-    if (conn?.connect && wsOptions && parsed) {
-      // As for requests: connect where the CONNECT pointed; the Host header (copied by the
-      // library) keeps naming the site, and the TLS server name follows it.
-      const target = new URL(parsed.href);
-      target.hostname = net.isIPv6(conn.connect.host)
-        ? `[${conn.connect.host}]`
-        : conn.connect.host;
-      target.port = String(conn.connect.port);
-      wsOptions.url = target.href;
-    }
-    if (upgrade) {
-      const headers = headerPairs(upgrade.rawHeaders);
-      this.emit({
-        type: 'http.request',
-        connId: flow.connId,
-        flowId: flow.id,
-        scheme: ctx.isSSL ? 'https' : 'http',
-        method: upgrade.method ?? 'GET',
-        url,
-        host: parsed?.hostname ?? '',
-        path: parsed ? parsed.pathname + parsed.search : url,
-        httpVersion: upgrade.httpVersion,
-        headers,
-        body: { text: '', size: 0, truncated: false },
-        visibility: flow.visibility,
-      });
-    }
-    const start = performance.now();
-    cb();
-    // The library opened the upstream WebSocket in cb(): its 101 answer closes the flow's
-    // request/response pair (the messages follow as ws.message).
-    ctx.proxyToServerWebSocket?.once('upgrade', (res: unknown) =>
-      this.flowRecorder.switched(flow, res as http.IncomingMessage, start),
-    );
-  }
-
-  private onWebSocketFrame(
-    ctx: LibWsContext,
-    type: string,
-    fromServer: boolean,
-    data: unknown,
-    flags: unknown,
-  ): void {
-    if (type !== 'message') return;
-    const flow = this.wsFlows.get(ctx);
-    if (!flow) return;
-    const buf = toBuffer(data);
-    const binary = flags === true;
-    const text = binary ? null : buf.toString('utf8');
-    this.emit({
-      type: 'ws.message',
-      connId: flow.connId,
-      flowId: flow.id,
-      direction: fromServer ? 'server-to-client' : 'client-to-server',
-      kind: binary ? 'binary' : 'text',
-      preview: text === null ? null : text.slice(0, WS_PREVIEW_CHARS),
-      size: buf.length,
-      truncated: text !== null && text.length > WS_PREVIEW_CHARS,
-      visibility: flow.visibility,
-    });
-  }
-
-  private onWebSocketError(ctx: LibWsContext, err: Error): void {
-    const flow = this.wsFlows.get(ctx);
-    const e = err as NodeJS.ErrnoException;
-    const upstreamOpen = ctx.proxyToServerWebSocket?.readyState === 1;
-    if (flow && !upstreamOpen && e.code) {
-      const wsUrl = ctx.proxyToServerWebSocketOptions?.url ?? '';
-      const u = URL.canParse(wsUrl) ? new URL(wsUrl) : null;
-      const host = u?.hostname ?? '';
-      const port = u ? Number(u.port) || (u.protocol === 'wss:' ? 443 : 80) : 0;
-      this.emit({
-        type: 'upstream.error',
-        connId: flow.connId,
-        flowId: flow.id,
-        host,
-        port,
-        code: e.code,
-        message: e.message,
-        status: null,
-      });
-      return;
-    }
-    this.diag(
-      'info',
-      'websocket',
-      `${e.code ? `${e.code}: ` : ''}${e.message}`,
-      flow?.connId ?? null,
-    );
-  }
-}
-
-/** Everything in a socket's read buffer (bytes a peek put back), without waiting for more. */
-function drainBuffered(socket: net.Socket): Buffer {
-  const chunks: Buffer[] = [];
-  let chunk: Buffer | null;
-  while ((chunk = socket.read() as Buffer | null) !== null) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function noop(): void {
-  // a 'data' listener that only switches Node's HTTP parser to JS reads (see onClientConnection)
-}
-
-function toBuffer(data: unknown): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]);
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (typeof data === 'string') return Buffer.from(data);
-  return Buffer.alloc(0);
 }

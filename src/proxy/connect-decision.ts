@@ -1,0 +1,218 @@
+// The CONNECT decision: after ./connect.ts's checks, answer 200, peek the ClientHello, then
+// tunnel (./tunnel.ts), hand plain HTTP back to the library's HTTP server, or forge a
+// certificate and hand the socket to the library's TLS server (both hand-offs are hooks that
+// ./engine.ts provides, as the only file touching http-mitm-proxy).
+import type http from 'node:http';
+import net from 'node:net';
+import type { Leaf } from '../ca/index.ts';
+import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
+import {
+  badConnectResponse,
+  checkProxyAuth,
+  parseConnectTarget,
+  PROXY_AUTH_REQUIRED,
+} from './connect.ts';
+import type { Conn, EngineCore } from './engine-core.ts';
+import { nowMs } from './tls-records.ts';
+import { openTunnel } from './tunnel.ts';
+
+/** What the CONNECT decision asks of the library (wired in ./engine.ts). */
+export interface ConnectHandOff {
+  /** Plain HTTP inside the tunnel: the library's HTTP server takes the socket. */
+  plainHttp(socket: net.Socket): void;
+  /** Intercept: the library pipes the socket to its TLS server for `req.url`'s host. */
+  intercept(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+}
+
+export class ConnectDecision {
+  constructor(
+    private readonly core: EngineCore,
+    private readonly handOff: ConnectHandOff,
+  ) {}
+
+  async handleConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+    const core = this.core;
+    const conn = core.conns.get(socket);
+    if (!conn) {
+      socket.destroy();
+      return;
+    }
+    socket.removeListener('data', noop);
+    if (core.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
+      core.diag(
+        'info',
+        'connect',
+        `CONNECT ${req.url ?? ''}: proxy authentication required (407)`,
+        conn.id,
+      );
+      socket.end(PROXY_AUTH_REQUIRED);
+      return;
+    }
+    const target = parseConnectTarget(req.url);
+    if (!target.ok) {
+      core.diag('warn', 'connect', `refused CONNECT (400): ${target.reason}`, conn.id);
+      socket.end(badConnectResponse(target.reason));
+      return;
+    }
+    const { host, port } = target;
+    conn.connect = { host, port };
+    core.byConnectReq.set(req, conn);
+    socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    const peek = await peekClientHello(socket, core.helloTimeout);
+    if (conn.closed && peek.kind !== 'tls') return;
+    switch (peek.kind) {
+      case 'closed':
+        socket.destroy();
+        return;
+      case 'truncated':
+        core.diag(
+          'warn',
+          'connect',
+          `CONNECT ${host}:${port}: the client closed in the middle of its ClientHello`,
+          conn.id,
+        );
+        socket.destroy();
+        return;
+      case 'timeout':
+        core.diag(
+          'info',
+          'connect',
+          `CONNECT ${host}:${port}: no ClientHello within ${core.helloTimeout} ms; tunnelling (the server may speak first)`,
+          conn.id,
+        );
+        openTunnel(core, conn, 'not-tls', host, port, null);
+        return;
+      case 'not-tls':
+        if (
+          /^[A-Z]{3,10} \S+ HTTP\/1\.[01]\r?\n/.test(
+            peek.firstBytes.subarray(0, 2048).toString('latin1'),
+          )
+        ) {
+          // Plain HTTP inside the tunnel: hand the socket to the library's HTTP server.
+          core.diag(
+            'info',
+            'connect',
+            `CONNECT ${host}:${port} carries plain HTTP: shown like any plain HTTP request`,
+            conn.id,
+          );
+          this.handOff.plainHttp(socket);
+          return;
+        }
+        core.diag(
+          'info',
+          'connect',
+          `CONNECT ${host}:${port} carries neither TLS nor HTTP: tunnelled untouched`,
+          conn.id,
+        );
+        openTunnel(core, conn, 'not-tls', host, port, null);
+        return;
+      case 'tls':
+        this.onClientHello(conn, req, host, port, peek.hello);
+        return;
+    }
+  }
+
+  private onClientHello(
+    conn: Conn,
+    req: http.IncomingMessage,
+    host: string,
+    port: number,
+    hello: ClientHelloInfo,
+  ): void {
+    const core = this.core;
+    // The client left while its ClientHello was being parsed: conn.close is out already,
+    // and nothing may follow it.
+    if (conn.closed || conn.socket.destroyed) return;
+    // TLS from here on: what the client sent since the 200 (its ClientHello, put back by the
+    // peek and already counted) is handed to the record parser first.
+    const pending = drainBuffered(conn.socket);
+    conn.wire.beginTls(pending);
+    if (pending.length > 0) conn.socket.unshift(pending);
+    core.emit({
+      type: 'tls.client-hello',
+      connId: conn.id,
+      host,
+      port,
+      sni: hello.sni,
+      alpn: hello.alpn,
+      versions: hello.versions,
+      cipherSuites: hello.cipherSuites,
+      ja3: hello.ja3,
+      ja4: hello.ja4,
+      clientHint: hello.clientHint,
+    });
+    const name = (hello.sni ?? host).toLowerCase();
+    if (core.mode === 'eavesdrop')
+      return openTunnel(core, conn, 'mode-eavesdrop', host, port, hello.sni);
+    if (!core.ca.permits(name))
+      return openTunnel(core, conn, 'outside-name-constraints', host, port, hello.sni);
+    if (core.mode === 'auto' && core.rejected.has(name))
+      return openTunnel(core, conn, 'auto-refused-before', host, port, hello.sni);
+    if (net.isIPv6(name)) {
+      // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.
+      core.diag(
+        'warn',
+        'connect',
+        `CONNECT [${name}]:${port}: IPv6 literals are tunnelled, not intercepted`,
+        conn.id,
+      );
+      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+    }
+    let leaf: Leaf;
+    try {
+      leaf = core.ca.mintLeaf(name);
+    } catch (err) {
+      core.diag(
+        'warn',
+        'ca',
+        `cannot forge a certificate for ${name}: ${err instanceof Error ? err.message : String(err)}`,
+        conn.id,
+      );
+      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+    }
+    core.emit({
+      type: 'tls.forged',
+      connId: conn.id,
+      host: name,
+      sni: hello.sni,
+      certificate: leaf.summary,
+      cached: leaf.cached,
+      mintMs: leaf.mintMs,
+    });
+    conn.tls = {
+      host: name,
+      sni: hello.sni,
+      clientHint: hello.clientHint,
+      helloAt: nowMs(),
+      secureAt: null,
+      handshakeMs: null,
+      error: undefined,
+      decided: false,
+      socket: null,
+      settle: null,
+    };
+    // The library takes the first bytes as `head` and re-emits them itself; the tap already
+    // counted them when they arrived (the peek put them back without going through push).
+    const head = drainBuffered(conn.socket);
+    // The library forges for `url`'s host: make it the name the client asked for (SNI).
+    req.url = `${name}:${port}`;
+    this.handOff.intercept(req, conn.socket, head);
+  }
+}
+
+/** Everything in a socket's read buffer (bytes a peek put back), without waiting for more. */
+function drainBuffered(socket: net.Socket): Buffer {
+  const chunks: Buffer[] = [];
+  let chunk: Buffer | null;
+  while ((chunk = socket.read() as Buffer | null) !== null) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A 'data' listener that only switches Node's HTTP parser to JS reads: the engine adds it to
+ * every client socket (see onClientConnection in ./engine.ts); a CONNECT takes it off.
+ */
+export function noop(): void {
+  // nothing: its presence is the point
+}

@@ -1,0 +1,63 @@
+// What the engine's parts share: the state of one client connection (`Conn`) and the engine
+// services and tables they receive (`EngineCore`, implemented by ./engine.ts). Types only, so
+// the parts (CONNECT decision, tunnels, TLS outcomes, live wire, WebSockets) never import the
+// engine, and never http-mitm-proxy.
+import type http from 'node:http';
+import type net from 'node:net';
+import type { Ca } from '../ca/index.ts';
+import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
+import type { ProxyOptions } from './options.ts';
+import type { TlsAttempt } from './tls-outcomes.ts';
+import type { Upstream } from './upstream.ts';
+import type { SocketTap, WireTap } from './wire-tap.ts';
+
+/** Everything the engine knows about one client connection. */
+export interface Conn {
+  id: string;
+  socket: net.Socket;
+  openedAt: number;
+  wire: WireTap;
+  tap: SocketTap;
+  /** The CONNECT target, once a CONNECT was accepted on this connection. */
+  connect: { host: string; port: number } | null;
+  tls: TlsAttempt | null;
+  tunnel: {
+    reason: TunnelReason;
+    host: string;
+    port: number;
+    sni: string | null;
+    start: number;
+  } | null;
+  closed: boolean;
+  /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */
+  wireTimer: NodeJS.Timeout | null;
+  lastWireAt: number;
+}
+
+/** The engine as its parts see it. */
+export interface EngineCore {
+  readonly opts: ProxyOptions;
+  readonly ca: Ca;
+  readonly upstream: Upstream;
+  /** The interception mode right now (Controls may switch it). */
+  readonly mode: Mode;
+  /** Host names whose clients refused a forged certificate (auto mode tunnels them). */
+  readonly rejected: Set<string>;
+  /** Open client connections by socket. */
+  readonly conns: Map<net.Socket, Conn>;
+  /** The client connection an accepted CONNECT request arrived on. */
+  readonly byConnectReq: WeakMap<http.IncomingMessage, Conn>;
+  /** Upstream sockets of open tunnels (destroyed on close). */
+  readonly tunnelSockets: Set<net.Socket>;
+  /** How long to wait for a ClientHello after the 200 (ms). */
+  readonly helloTimeout: number;
+  emit(event: NewEvent): void;
+  diag(
+    level: 'info' | 'warn' | 'error',
+    source: string,
+    message: string,
+    connId?: string | null,
+  ): void;
+  /** Run `fn` after `ms` on an unref'd timer the engine clears on close. */
+  later(ms: number, fn: () => void): void;
+}

@@ -1,0 +1,82 @@
+// The shapes of http-mitm-proxy 1.1.0 that mitm-lab uses, described locally (its typings are
+// loose, and its internals are not typed at all). Only ./engine.ts imports the library; the
+// other files receive these contexts as plain parameters typed here.
+import type http from 'node:http';
+import type https from 'node:https';
+import type net from 'node:net';
+
+/** The slice of http-mitm-proxy's request context we use (its typings are loose). */
+export interface LibContext {
+  isSSL: boolean;
+  connectRequest?: http.IncomingMessage | undefined;
+  clientToProxyRequest: http.IncomingMessage;
+  proxyToClientResponse: http.ServerResponse;
+  proxyToServerRequestOptions?:
+    | {
+        host: string;
+        port: number;
+        path: string;
+        headers: Record<string, unknown>;
+        agent?: unknown;
+      }
+    | undefined;
+  proxyToServerRequest?: http.ClientRequest | undefined;
+  serverToProxyResponse?: http.IncomingMessage | undefined;
+}
+
+/** The slice of http-mitm-proxy's WebSocket context we use. */
+export interface LibWsContext {
+  isSSL: boolean;
+  connectRequest?: http.IncomingMessage | undefined;
+  clientToProxyWebSocket?:
+    | {
+        _socket?: net.Socket;
+        close(code?: number, reason?: string): void;
+        upgradeReq?: http.IncomingMessage;
+      }
+    | undefined;
+  proxyToServerWebSocket?:
+    { readyState: number; once(ev: string, fn: (...a: unknown[]) => void): void } | undefined;
+  proxyToServerWebSocketOptions?: { url?: string; headers?: Record<string, unknown> } | undefined;
+}
+
+/** The library's node-style callback. */
+export type Cb = (err?: Error | null, ...rest: unknown[]) => void;
+
+/** The library's members we call or wrap (internals included, hence the exact version pin). */
+export interface LibProxy {
+  httpServer: http.Server | undefined;
+  httpsServer: https.Server | undefined;
+  httpHost?: string | undefined;
+  connectRequests: Record<string, http.IncomingMessage>;
+  sslServers: Record<string, { server?: https.Server; port: number }>;
+  wsServer?: { close(): void };
+  wssServer?: { close(): void };
+  listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
+  close(): void;
+  onConnect(
+    fn: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, cb: Cb) => void,
+  ): void;
+  onError(fn: (ctx: LibContext | null, err: Error | undefined, kind: string) => void): void;
+  onRequest(fn: (ctx: LibContext, cb: Cb) => void): void;
+  onResponse(fn: (ctx: LibContext, cb: Cb) => void): void;
+  onWebSocketConnection(fn: (ctx: LibWsContext, cb: Cb) => void): void;
+  onWebSocketFrame(
+    fn: (
+      ctx: LibWsContext,
+      type: string,
+      fromServer: boolean,
+      data: unknown,
+      flags: unknown,
+      cb: Cb,
+    ) => void,
+  ): void;
+  onWebSocketError(fn: (ctx: LibWsContext, err: Error) => void): void;
+  onCertificateRequired: (hostname: string, cb: Cb) => void;
+  onCertificateMissing: (ctx: { hostname: string }, files: unknown, cb: Cb) => void;
+  _createHttpsServer(
+    options: Record<string, unknown>,
+    cb: (port: number, server: https.Server, wss: unknown) => void,
+  ): void;
+  _onHttpServerConnectData(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+}

@@ -1,0 +1,142 @@
+// TLS outcomes: each client TLS attempt against a forged certificate ends in exactly one
+// `tls.client-accepted` or `tls.client-rejected`. The verdicts come from the library's internal
+// TLS server (secureConnection, tlsClientError, clientError — wired up in ./engine.ts), from
+// the first decrypted request or WebSocket upgrade, or from the client's connection closing.
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Conn, EngineCore } from './engine-core.ts';
+import { judgeRefusal } from './refusal.ts';
+import { nowMs } from './tls-records.ts';
+
+/** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
+const SETTLE_MS = 150;
+
+/** One TLS attempt against a forged certificate: exactly one outcome gets emitted. */
+export interface TlsAttempt {
+  host: string;
+  sni: string | null;
+  clientHint: string | null;
+  helloAt: number;
+  secureAt: number | null;
+  handshakeMs: number | null;
+  error: unknown;
+  decided: boolean;
+  socket: tls.TLSSocket | null;
+  settle: (() => void) | null;
+}
+
+export class TlsOutcomes {
+  /**
+   * @param connOf the client connection an internal TLS socket carries (the engine finds it
+   *   through the library's connectRequests).
+   */
+  constructor(
+    private readonly core: EngineCore,
+    private readonly connOf: (tlsSocket: tls.TLSSocket) => Conn | null,
+  ) {}
+
+  onSecureConnection(tlsSocket: tls.TLSSocket): void {
+    const conn = this.connOf(tlsSocket);
+    const attempt = conn?.tls;
+    if (!conn || !attempt || attempt.decided) return;
+    attempt.secureAt = nowMs();
+    attempt.handshakeMs = Math.round((attempt.secureAt - attempt.helloAt) * 100) / 100;
+    attempt.socket = tlsSocket;
+    attempt.settle?.();
+  }
+
+  onTlsClientError(err: Error, tlsSocket: tls.TLSSocket): void {
+    const conn = this.connOf(tlsSocket);
+    const attempt = conn?.tls;
+    if (!conn || !attempt) {
+      this.core.diag('info', 'tls', `TLS error on an internal connection: ${err.message}`);
+      return;
+    }
+    if (attempt.decided) return;
+    this.refuse(conn, attempt, err);
+    attempt.settle?.();
+  }
+
+  onInternalClientError(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
+    if (!err.code?.startsWith('HPE_')) return; // TLS failures: tlsClientError handles them
+    const conn = this.connOf(socket);
+    const attempt = conn?.tls;
+    // Whatever it sent, the client sent it over the forged certificate: it accepted it.
+    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, socket);
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : '400 Bad Request';
+    this.core.diag(
+      'warn',
+      'http',
+      `malformed decrypted request (${err.code}): answered ${status}`,
+      conn?.id ?? null,
+    );
+    if (socket.writable && !socket.writableEnded) {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroySoon();
+  }
+
+  /**
+   * The client connection closed mid-handshake with its attempt undecided: the internal
+   * server's verdict (tlsClientError) may still be crossing the loopback hop. Resolves on that
+   * verdict or after SETTLE_MS; null when there is nothing to wait for (no extra tick then).
+   */
+  verdictPending(conn: Conn): Promise<void> | null {
+    const attempt = conn.tls;
+    if (!attempt || attempt.decided || attempt.secureAt !== null) return null;
+    return new Promise<void>((resolve) => {
+      attempt.settle = resolve;
+      this.core.later(SETTLE_MS, resolve);
+    });
+  }
+
+  /** The client connection closed: an attempt still undecided is a refusal. */
+  refuseUndecided(conn: Conn): void {
+    const attempt = conn.tls;
+    if (attempt && !attempt.decided) this.refuse(conn, attempt, attempt.error ?? null);
+  }
+
+  refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
+    attempt.decided = true;
+    const { outcome, alert, raw, counts } = judgeRefusal({
+      error,
+      clientAlert: conn.wire.clientAlert(),
+      secureAt: attempt.secureAt,
+      handshakeMs: attempt.handshakeMs,
+      now: nowMs(),
+    });
+    const willTunnel = this.core.mode === 'auto' && counts;
+    if (willTunnel) this.core.rejected.add(attempt.host);
+    this.core.emit({
+      type: 'tls.client-rejected',
+      connId: conn.id,
+      host: attempt.host,
+      sni: attempt.sni,
+      outcome,
+      alert,
+      raw,
+      clientHint: attempt.clientHint,
+      willTunnel,
+    });
+  }
+
+  accept(conn: Conn, attempt: TlsAttempt, socket: net.Socket): void {
+    attempt.decided = true;
+    const s = socket as tls.TLSSocket;
+    const isTls = typeof s.getProtocol === 'function';
+    this.core.emit({
+      type: 'tls.client-accepted',
+      connId: conn.id,
+      host: attempt.host,
+      sni: attempt.sni,
+      outcome: 'intercepted',
+      protocol: isTls ? (s.getProtocol() ?? null) : null,
+      cipher: isTls ? (s.getCipher()?.name ?? null) : null,
+      alpn: isTls && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
+      handshakeMs: attempt.handshakeMs,
+    });
+  }
+}

@@ -1,0 +1,71 @@
+// Tunnels: a CONNECT the engine does not intercept (eavesdrop mode, outside the CA's name
+// constraints, refused before in auto mode, not TLS, nothing to forge) is piped to the real
+// server untouched, and summed up in a `tunnel.summary` when the client connection closes.
+import type { TunnelReason } from '../events/types.ts';
+import type { Conn, EngineCore } from './engine-core.ts';
+import { nowMs } from './tls-records.ts';
+
+/** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
+const TUNNEL_LINGER_MS = 2_000;
+
+/** Pipe the client's socket to host:port; upstream failures become `upstream.error`. */
+export function openTunnel(
+  core: EngineCore,
+  conn: Conn,
+  reason: TunnelReason,
+  host: string,
+  port: number,
+  sni: string | null,
+): void {
+  const socket = conn.socket;
+  conn.tunnel = { reason, host, port, sni, start: nowMs() };
+  const upstream = core.upstream.connectTunnel(host, port);
+  core.tunnelSockets.add(upstream);
+  upstream.once('close', (hadError: boolean) => {
+    core.tunnelSockets.delete(upstream);
+    // A clean end reaches the client through the pipe (its data flushed first); give a
+    // client that keeps its side open a moment, then let go.
+    if (hadError) socket.destroy();
+    else core.later(TUNNEL_LINGER_MS, () => socket.destroy());
+  });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    core.emit({
+      type: 'upstream.error',
+      connId: conn.id,
+      flowId: null,
+      host,
+      port,
+      code: err.code ?? 'ERROR',
+      message: err.message,
+      status: null,
+    });
+  });
+  socket.on('error', () => upstream.destroy());
+  socket.once('close', () => upstream.destroy());
+  socket.pipe(upstream);
+  upstream.pipe(socket);
+}
+
+/** The client connection closed: if it carried a tunnel, emit its `tunnel.summary`. */
+export function emitTunnelSummary(core: EngineCore, conn: Conn): void {
+  if (conn.tunnel) {
+    const snap = conn.wire;
+    const t = conn.tunnel;
+    core.emit({
+      type: 'tunnel.summary',
+      connId: conn.id,
+      host: t.host,
+      port: t.port,
+      sni: t.sni,
+      reason: t.reason,
+      bytesUp: snap.bytesUp,
+      bytesDown: snap.bytesDown,
+      durationMs: Math.round(nowMs() - t.start),
+      tlsVersion: snap.tlsVersion,
+      serverCertificates: snap.serverCertificates,
+      recordCount: snap.recordCount,
+      cipherSuite: snap.cipherSuite,
+      keyExchangeGroup: snap.keyExchangeGroup,
+    });
+  }
+}
