@@ -580,7 +580,7 @@ class Engine implements EngineCore {
       // The internal server's TLS and parse errors: already events (tls.client-rejected, the
       // 431/400 diag) and the library's own log lines; a third copy would be noise.
       if (kind === 'HTTPS_CLIENT_ERROR') return;
-      const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE' || kind === 'HTTPS_CLIENT_ERROR';
+      const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE';
       this.diag(
         quiet ? 'info' : 'warn',
         'http-mitm-proxy',
