@@ -8,8 +8,15 @@ import type { ResolveRule } from '../proxy/index.ts';
 import { attachHeadlessPrinter } from '../sinks/headless.ts';
 import { FlowStore } from '../store/index.ts';
 import { startUi, type RunningUi, type UiOptions } from '../ui/index.ts';
+import { parseCommandArgs } from './args.ts';
 import type { CommandIO } from './command.ts';
-import { launchProxy, type LaunchedProxy, type ProxySettings } from './proxy-options.ts';
+import {
+  launchProxy,
+  PROXY_OPTIONS,
+  readProxyOptions,
+  type LaunchedProxy,
+  type ProxySettings,
+} from './proxy-options.ts';
 import { untilSignal } from './signals.ts';
 
 /** What the caller knows once the proxy runs, to describe it. */
@@ -58,6 +65,36 @@ export const UI_OPTIONS = { mouse: { type: 'boolean' } } as const;
 export const UI_OPTIONS_HELP = `  --mouse                let the terminal UI take clicks and the wheel (off by default:
                          with it on, the terminal cannot select text to copy)
 `;
+
+/** What `proxy` and `start` read from their command line before a session starts. */
+export interface SessionArgs {
+  settings: ProxySettings;
+  headless: boolean;
+  mouse: boolean;
+  /** --ca-dir was given (so printed commands must repeat it). */
+  caDirGiven: boolean;
+}
+
+/**
+ * Parse the options `proxy` and `start` share (the proxy's, the UI's and --headless);
+ * null after printing `help` for --help.
+ */
+export function readSessionArgs(
+  command: string,
+  argv: string[],
+  help: string,
+  io: CommandIO,
+): SessionArgs | null {
+  const options = { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } } as const;
+  const parsed = parseCommandArgs(command, argv, options, help, io);
+  if (!parsed) return null;
+  return {
+    settings: readProxyOptions(parsed.values, io.env),
+    headless: parsed.values.headless === true,
+    mouse: parsed.values.mouse === true,
+    caDirGiven: parsed.values['ca-dir'] !== undefined,
+  };
+}
 
 /** The line that tells a second terminal how to show this proxy (printed and on the page). */
 export function projectorLine(feedUrl: string): string {

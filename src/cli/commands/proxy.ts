@@ -2,10 +2,9 @@
 // UI, as `start` does; otherwise (or --headless) one readable line per outcome. The session
 // (UI or headless, feed, Ctrl-C / SIGTERM / q, HAR flush) is shared with `start` in
 // ../proxy-session.ts.
-import { parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
-import { PROXY_OPTIONS, PROXY_OPTIONS_HELP, readProxyOptions } from '../proxy-options.ts';
-import { runProxySession, UI_OPTIONS, UI_OPTIONS_HELP } from '../proxy-session.ts';
+import { PROXY_OPTIONS_HELP } from '../proxy-options.ts';
+import { readSessionArgs, runProxySession, UI_OPTIONS_HELP } from '../proxy-session.ts';
 
 const HELP = `mitm-lab proxy — run the intercepting proxy (no lab)
 
@@ -42,20 +41,14 @@ export const command: Command = {
   name: 'proxy',
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
-    const parsed = parseCommandArgs(
-      'proxy',
-      argv,
-      { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } },
-      HELP,
-      io,
-    );
-    if (!parsed) return 0;
-    const settings = readProxyOptions(parsed.values, io.env);
+    const args = readSessionArgs('proxy', argv, HELP, io);
+    if (!args) return 0;
+    const { settings } = args;
     return runProxySession({
       settings,
       io,
-      headless: parsed.values.headless === true,
-      mouse: parsed.values.mouse === true,
+      headless: args.headless,
+      mouse: args.mouse,
       describe: ({ launched, proxyUrl }) => {
         const { ca } = launched;
         const lines = [

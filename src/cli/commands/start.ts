@@ -15,10 +15,9 @@ import {
   type RunningLab,
   type VictimProfile,
 } from '../../lab/index.ts';
-import { parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
-import { PROXY_OPTIONS, PROXY_OPTIONS_HELP, readProxyOptions } from '../proxy-options.ts';
-import { runProxySession, UI_OPTIONS, UI_OPTIONS_HELP } from '../proxy-session.ts';
+import { PROXY_OPTIONS_HELP } from '../proxy-options.ts';
+import { readSessionArgs, runProxySession, UI_OPTIONS_HELP } from '../proxy-session.ts';
 
 const HELP = `mitm-lab start — the built-in lab + the proxy + the terminal UI (what \`npm start\` runs)
 
@@ -55,21 +54,15 @@ export const command: Command = {
   name: 'start',
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
-    const parsed = parseCommandArgs(
-      'start',
-      argv,
-      { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } },
-      HELP,
-      io,
-    );
-    if (!parsed) return 0;
-    const settings = readProxyOptions(parsed.values, io.env);
+    const args = readSessionArgs('start', argv, HELP, io);
+    if (!args) return 0;
+    const { settings } = args;
     const lab = await startLab({ dir: path.join(settings.caDir, 'lab') });
     return runProxySession({
       settings,
       io,
-      headless: parsed.values.headless === true,
-      mouse: parsed.values.mouse === true,
+      headless: args.headless,
+      mouse: args.mouse,
       extra: { resolve: lab.resolve, upstreamCa: [lab.rootPem] },
       cleanup: () => lab.close(),
       describe: (ctx) => {
@@ -125,7 +118,7 @@ export const command: Command = {
           lab,
           ui: ctx.ui,
           stdinTty: ctx.stdinTty,
-          caDirFlag: parsed.values['ca-dir'] ? ` --ca-dir ${settings.caDir}` : '',
+          caDirFlag: args.caDirGiven ? ` --ca-dir ${settings.caDir}` : '',
         };
         return {
           banner: banner(info),
