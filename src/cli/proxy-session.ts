@@ -115,7 +115,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
 
   const bus = new EventBus();
   const store = useUi ? new FlowStore() : null;
-  if (store) bus.on((e) => store.apply(e));
+  if (store) bus.on((e) => store.enqueue(e));
   else attachHeadlessPrinter(bus, human);
 
   let launched: LaunchedProxy;

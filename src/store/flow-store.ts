@@ -32,6 +32,11 @@ export interface FlowStoreOptions {
 
 /** How many diag messages the store remembers (the footer shows the latest). */
 const MAX_DIAGS = 50;
+/**
+ * Queued events (`enqueue`) folded at once when nobody has read the store for this many: about
+ * a second of a load test, bounded memory for a store whose view is not reading.
+ */
+const MAX_PENDING = 4096;
 
 export class FlowStore {
   readonly maxFlows: number;
@@ -60,6 +65,12 @@ export class FlowStore {
   private readonly diagList: DiagEvent[] = [];
   /** Per open connection: how much of its `conn.wire` deltas was folded (collected with it). */
   private readonly live = new WeakMap<ConnInfo, LiveWire>();
+  /** Events queued by `enqueue`, not folded yet. */
+  private pending: ProxyEvent[] = [];
+  /** Flows per badge among the live ones (see setBadge). */
+  private badgeCounts: BadgeCounts = zeroCounts();
+  private foldedCount = 0;
+  private foldMs = 0;
 
   constructor(opts: FlowStoreOptions = {}) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
@@ -71,36 +82,83 @@ export class FlowStore {
 
   /** Increases on every change: a view compares it with the last one it drew (dirty flag). */
   get version(): number {
+    this.drain();
     return this.changes;
   }
 
   /** Flows dropped because the ring was full, since start or the last `clear()`. */
   get evicted(): number {
+    this.drain();
     return this.evictedCount;
   }
 
   get size(): number {
+    this.drain();
     return this.flows.size;
   }
 
   /** The proxy's `proxy.listening` announcement, when it was seen. */
   get listening(): ListeningInfo | null {
+    this.drain();
     return this.listeningEvent;
   }
 
   /** The latest diag messages, oldest first. */
   get diags(): readonly DiagEvent[] {
+    this.drain();
     return this.diagList;
   }
 
-  /** Called after every change. Keep it cheap (set a dirty flag). Returns the unsubscribe. */
+  /**
+   * Called after a change (once per folded batch), and when `enqueue` queues the first event
+   * of a batch. Keep it cheap (set a dirty flag). Returns the unsubscribe.
+   */
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** Fold one event in. Unknown or out-of-order events never throw; they are kept as best they can be. */
+  /** Fold one event in now. Unknown or out-of-order events never throw; they are kept as best they can be. */
   apply(e: ProxyEvent): void {
+    this.drain();
+    if (this.fold(e)) this.notify();
+  }
+
+  /**
+   * Queue an event, to be folded when the store is next read (any getter or query) rather than
+   * now: what a live proxy's bus listener should call. A proxy under load emits thousands of
+   * events a second and a view reads ten times a second; folding them in one batch at read time
+   * costs about half as much as folding each between the proxy's own work, and keeps that work
+   * off the proxy's request path (`npm run bench 30-ui`). Listeners hear of the first queued
+   * event of a batch, so a view knows to redraw. The queue is bounded: at MAX_PENDING events it
+   * folds at once, so a store nobody reads still never grows without limit.
+   */
+  enqueue(e: ProxyEvent): void {
+    this.pending.push(e);
+    if (this.pending.length === 1) this.notify();
+    if (this.pending.length >= MAX_PENDING) this.drain();
+  }
+
+  /** Events folded from the queue, and the time that took in ms (the UI benchmark reports it). */
+  get queueStats(): { folded: number; foldMs: number } {
+    return { folded: this.foldedCount, foldMs: this.foldMs };
+  }
+
+  /** Fold the queued events, in order, then tell listeners once. */
+  private drain(): void {
+    if (this.pending.length === 0) return;
+    const started = performance.now();
+    const batch = this.pending;
+    this.pending = [];
+    let changed = false;
+    for (const e of batch) if (this.fold(e)) changed = true;
+    this.foldedCount += batch.length;
+    this.foldMs += performance.now() - started;
+    if (changed) this.notify();
+  }
+
+  /** Fold one event; false when it changed nothing (an unknown type, a late delta). */
+  private fold(e: ProxyEvent): boolean {
     switch (e.type) {
       case 'proxy.listening':
         this.listeningEvent = e;
@@ -124,7 +182,7 @@ export class FlowStore {
       case 'conn.wire': {
         const c = this.conn(e.connId, e.at);
         // The final capture wins; a late or duplicate delta changes nothing.
-        if (c.closed) return;
+        if (c.closed) return false;
         c.wire = this.foldWire(c, e);
         break;
       }
@@ -149,7 +207,7 @@ export class FlowStore {
         const c = this.conn(e.connId, e.at);
         c.tunnel = e;
         const f = this.tlsFlow(c, e.at, e.host, 'HTTPS tunnelled');
-        f.badge = 'HTTPS tunnelled';
+        this.setBadge(f, 'HTTPS tunnelled');
         if (f.outcome !== 'upstream-error') f.outcome = 'tunnelled';
         f.port = e.port;
         f.size = e.bytesUp + e.bytesDown;
@@ -162,7 +220,7 @@ export class FlowStore {
         // The event itself is kept (no copy per request) unless its body must be cut.
         const body = this.capBody(e.body);
         flow.request = body === e.body ? e : { ...e, body };
-        flow.badge = e.visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted';
+        this.setBadge(flow, e.visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted');
         flow.visibility = e.visibility;
         flow.host = e.host;
         flow.port = portOf(e.url, e.scheme);
@@ -171,7 +229,7 @@ export class FlowStore {
         flow.url = e.url;
         if (!existing) {
           flow.outcome = 'pending';
-          c.flowIds.push(e.flowId);
+          c.flowCount++;
           this.insert(flow);
         }
         break;
@@ -204,28 +262,33 @@ export class FlowStore {
       default:
         // A newer engine (or an attach feed) may send types this build does not know: a view
         // must survive that, so unknown events are ignored rather than thrown on.
-        return;
+        return false;
     }
-    this.changed();
+    this.changes++;
+    return true;
   }
 
   /** One flow by id. */
   get(id: string): Flow | undefined {
+    this.drain();
     return this.flows.get(id);
   }
 
   /** One connection by id. */
   connection(connId: string): ConnInfo | undefined {
+    this.drain();
     return this.conns.get(connId);
   }
 
   /** Every flow, oldest first. */
   all(): Flow[] {
+    this.drain();
     return this.order.slice(this.head);
   }
 
   /** The flows matching `filter`, oldest first. */
   query(filter: FlowFilter = {}): Flow[] {
+    this.drain();
     const out: Flow[] = [];
     for (let i = this.head; i < this.order.length; i++) {
       const f = this.order[i]!;
@@ -236,13 +299,13 @@ export class FlowStore {
 
   /** How many flows carry each badge (the header's counts by visibility). */
   counts(): BadgeCounts {
-    const counts = Object.fromEntries(BADGES.map((b) => [b, 0])) as BadgeCounts;
-    for (let i = this.head; i < this.order.length; i++) counts[this.order[i]!.badge]++;
-    return counts;
+    this.drain();
+    return { ...this.badgeCounts };
   }
 
   /** Forget every flow and connection (the `c` key). The proxy's announcement is kept. */
   clear(): void {
+    this.drain(); // what was queued happened before the clear
     this.flows.clear();
     this.order = [];
     this.head = 0;
@@ -250,11 +313,16 @@ export class FlowStore {
     this.connOrder = [];
     this.connHead = 0;
     this.evictedCount = 0;
+    this.badgeCounts = zeroCounts();
     this.changed();
   }
 
   private changed(): void {
     this.changes++;
+    this.notify();
+  }
+
+  private notify(): void {
     for (const l of this.listeners) l();
   }
 
@@ -274,7 +342,7 @@ export class FlowStore {
         upstreamErrors: [],
         wire: null,
         closed: null,
-        flowIds: [],
+        flowCount: 0,
       };
       this.conns.set(connId, c);
       this.connOrder.push(c);
@@ -319,14 +387,29 @@ export class FlowStore {
     };
   }
 
+  /**
+   * Change a flow's badge, keeping the counts right (the header reads them every frame, so they
+   * are kept as flows come, change and go rather than counted over the whole ring).
+   */
+  private setBadge(flow: Flow, badge: Badge): void {
+    if (flow.badge === badge) return;
+    if (this.flows.get(flow.id) === flow) {
+      this.badgeCounts[flow.badge]--;
+      this.badgeCounts[badge]++;
+    }
+    flow.badge = badge;
+  }
+
   private insert(flow: Flow): void {
     this.flows.set(flow.id, flow);
     this.order.push(flow);
+    this.badgeCounts[flow.badge]++;
     while (this.order.length - this.head > this.maxFlows) {
       const oldest = this.order[this.head]!;
       this.order[this.head] = undefined as unknown as Flow; // let it be collected
       this.head++;
       this.flows.delete(oldest.id);
+      this.badgeCounts[oldest.badge]--;
       this.evictedCount++;
     }
     // Compact the ring once its dead front outweighs the live part.
@@ -349,7 +432,7 @@ export class FlowStore {
     const flow = this.newFlow(flowId, 'http', c, at);
     flow.visibility = visibility;
     flow.badge = visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted';
-    c.flowIds.push(flowId);
+    c.flowCount++;
     this.insert(flow);
     return flow;
   }
@@ -464,6 +547,10 @@ export class FlowStore {
     if (b.base64.length <= limit) return b;
     return { base64: b.base64.slice(0, limit), size: b.size, truncated: true };
   }
+}
+
+function zeroCounts(): BadgeCounts {
+  return Object.fromEntries(BADGES.map((b) => [b, 0])) as BadgeCounts;
 }
 
 /** The store's side of one connection's `conn.wire` deltas. */

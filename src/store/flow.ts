@@ -69,8 +69,11 @@ export interface ConnInfo {
   wire: WireCapture | null;
   /** Set when the connection closed: duration and what crossed the client-side wire. */
   closed: { at: string; durationMs: number; wire: WireCapture } | null;
-  /** The HTTP flows carried by this connection, oldest first. */
-  flowIds: string[];
+  /**
+   * How many HTTP flows this connection carried (a count, not a list: a keep-alive connection
+   * under a load test carries thousands, and the flows themselves are in the ring).
+   */
+  flowCount: number;
 }
 
 /** One row of the flow list. */

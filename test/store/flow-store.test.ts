@@ -46,7 +46,7 @@ describe('FlowStore folding', () => {
     expect(flow?.conn.accepted?.protocol).toBe('TLSv1.3');
     expect(flow?.response?.upstreamCertificate?.issuer).toBe('CN=mitm-lab lab public root');
     expect(flow?.conn.closed?.wire.records.length).toBeGreaterThan(0);
-    expect(store.connection('c2')?.flowIds).toEqual(['f2']);
+    expect(store.connection('c2')?.flowCount).toBe(1);
   });
 
   it('makes a refused TLS connection a flow of its own', () => {
@@ -283,6 +283,131 @@ describe('FlowStore signals, counts and queries', () => {
     expect(store.size).toBe(0);
     expect(store.version).toBeGreaterThan(v);
     expect(store.listening).not.toBeNull();
+  });
+});
+
+describe('FlowStore queue (enqueue: fold when read)', () => {
+  it('shows queued events to every read, in order, as apply would', () => {
+    const { events } = lesson();
+    const direct = new FlowStore();
+    for (const e of events) direct.apply(e);
+    const queued = new FlowStore();
+    for (const e of events) queued.enqueue(e);
+    expect(queued.queueStats.folded).toBe(0); // nothing folded until somebody reads
+    expect(queued.all().map((f) => [f.id, f.badge, f.outcome, f.status])).toEqual(
+      direct.all().map((f) => [f.id, f.badge, f.outcome, f.status]),
+    );
+    expect(queued.queueStats.folded).toBe(events.length);
+    expect(queued.counts()).toEqual(direct.counts());
+    expect(queued.version).toBe(direct.version);
+  });
+
+  it('drains the queue before anything read or applied after it', () => {
+    const { events } = lesson();
+    const reads: Array<(s: FlowStore) => unknown> = [
+      (s) => s.version,
+      (s) => s.size,
+      (s) => s.evicted,
+      (s) => s.listening?.port,
+      (s) => s.diags.length,
+      (s) => s.get('f2')?.status,
+      (s) => s.connection('c2')?.connId,
+      (s) => s.query({}).length,
+      (s) => s.counts()['HTTPS decrypted'],
+    ];
+    const direct = new FlowStore();
+    for (const e of events) direct.apply(e);
+    for (const read of reads) {
+      const store = new FlowStore();
+      for (const e of events) store.enqueue(e);
+      expect(read(store)).toEqual(read(direct));
+    }
+    // An apply after queued events lands after them (a response after its request).
+    const store = new FlowStore();
+    const request = events.find((e) => e.type === 'http.request' && e.flowId === 'f1')!;
+    const response = events.find((e) => e.type === 'http.response' && e.flowId === 'f1')!;
+    store.enqueue(request);
+    store.apply(response);
+    expect(store.get('f1')?.method).toBe('POST');
+    expect(store.get('f1')?.outcome).toBe('ok');
+  });
+
+  it('tells listeners once when a batch starts and once when it is folded', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    let calls = 0;
+    store.subscribe(() => calls++);
+    for (const e of events) store.enqueue(e);
+    expect(calls).toBe(1);
+    expect(store.size).toBe(5);
+    expect(calls).toBe(2);
+    store.enqueue(events[0]!);
+    expect(calls).toBe(3);
+  });
+
+  it('folds on its own once the queue is long, so an unread store stays bounded', () => {
+    const bus = new EventBus();
+    const store = new FlowStore({ maxFlows: 10 });
+    bus.on((e) => store.enqueue(e));
+    for (let i = 0; i < 2000; i++) plaintextLogin(bus, `c${i}`, `f${i}`);
+    // 8000 events queued: folded in batches as the queue filled, not all kept waiting.
+    expect(store.queueStats.folded).toBeGreaterThanOrEqual(4096);
+    expect(store.size).toBe(10);
+  });
+
+  it('clear() folds what was queued before forgetting it', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    for (const e of events) store.enqueue(e);
+    store.clear();
+    expect(store.size).toBe(0);
+    expect(store.counts()['HTTPS decrypted']).toBe(0);
+    expect(store.listening?.port).toBe(8080);
+  });
+});
+
+describe('FlowStore counts kept as flows come, change and go', () => {
+  it('match a count over the live flows after eviction, badge changes and clear', () => {
+    const walk = (s: FlowStore) => {
+      const c: Record<string, number> = {
+        'HTTP plaintext': 0,
+        'HTTPS decrypted': 0,
+        'HTTPS refused': 0,
+        'HTTPS tunnelled': 0,
+      };
+      for (const f of s.all()) c[f.badge]!++;
+      return c;
+    };
+    const bus = new EventBus();
+    const store = storeOn(bus, { maxFlows: 7 });
+    for (let i = 0; i < 30; i++) {
+      // A mix that evicts every kind, and flows whose badge changes after they were listed:
+      // a response before its request (plaintext, then decrypted), a refusal then a tunnel.
+      if (i % 5 === 0) plaintextLogin(bus, `p${i}`, `fp${i}`);
+      if (i % 5 === 1) decryptedHttps(bus, `d${i}`, `fd${i}`);
+      if (i % 5 === 2) refusedHttps(bus, `r${i}`);
+      if (i % 5 === 3) tunnelled(bus, `t${i}`);
+      if (i % 5 === 4) {
+        bus.emit({
+          type: 'ws.message',
+          connId: `w${i}`,
+          flowId: `fw${i}`,
+          direction: 'server-to-client',
+          kind: 'text',
+          preview: 'hi',
+          size: 2,
+          truncated: false,
+          visibility: 'wire',
+        });
+        upstreamExpired(bus, `u${i}`, `fw${i}`);
+      }
+      expect(store.counts()).toEqual(walk(store));
+    }
+    expect(store.evicted).toBeGreaterThan(0);
+    store.clear();
+    expect(store.counts()).toEqual(walk(store));
+    decryptedHttps(bus, 'again', 'fa');
+    expect(store.counts()['HTTPS decrypted']).toBe(1);
   });
 });
 

@@ -67,7 +67,7 @@ export const command: Command = {
     const store = new FlowStore({ maxFlows });
     let skipped = 0;
     const client = await connectFeed(url.href, {
-      onEvent: (e) => store.apply(e),
+      onEvent: (e) => store.enqueue(e),
       onSkipped: (n) => (skipped += n),
     });
     // Connect first: a wrong token or a stopped proxy is the likelier mistake to report.

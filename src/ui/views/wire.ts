@@ -86,8 +86,12 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
     }
     return out;
   }
-  if (c.flowIds.length > 1)
-    out.push(dim(`This connection carried ${c.flowIds.length} requests (keep-alive): all shown.`));
+  if (c.flowCount > 1)
+    out.push(
+      dim(
+        `This connection carried ${c.flowCount} requests (keep-alive): below, in the order they crossed.`,
+      ),
+    );
   if (!c.closed) out.push(dim('Still open: the capture so far, growing as bytes cross.'));
   out.push(
     '',
