@@ -105,6 +105,14 @@ export function openScreen(opts: ScreenOptions = {}): TermScreen {
     hidden: true,
   });
   let destroyed = false;
+  // What each box shows now: setting the same text again would still make blessed clear and
+  // re-parse the box, and under load the tabs, footer and often the detail do not change.
+  const shown = new Map<blessed.Widgets.BoxElement, string>();
+  const setText = (box: blessed.Widgets.BoxElement, text: string): void => {
+    if (shown.get(box) === text) return;
+    shown.set(box, text);
+    box.setContent(text);
+  };
 
   const api: TermScreen = {
     get width() {
@@ -116,21 +124,21 @@ export function openScreen(opts: ScreenOptions = {}): TermScreen {
     draw(frame) {
       if (destroyed) return;
       const h = api.height;
-      header.setContent(frame.header.join('\n'));
+      setText(header, frame.header.join('\n'));
       const listRows = frame.list.length;
       if (listRows === 0) list.hide();
       else {
         list.show();
         list.top = HEADER_ROWS;
         list.height = listRows;
-        list.setContent(frame.list.join('\n'));
+        setText(list, frame.list.join('\n'));
       }
       tabs.top = HEADER_ROWS + listRows;
-      tabs.setContent(frame.tabs);
+      setText(tabs, frame.tabs);
       detail.top = HEADER_ROWS + listRows + TAB_ROWS;
       detail.height = Math.max(1, h - HEADER_ROWS - listRows - TAB_ROWS - FOOTER_ROWS);
-      detail.setContent(frame.detail.join('\n'));
-      footer.setContent(frame.footer);
+      setText(detail, frame.detail.join('\n'));
+      setText(footer, frame.footer);
       if (frame.overlay) {
         const w = Math.min(
           api.width - 2,
@@ -138,7 +146,7 @@ export function openScreen(opts: ScreenOptions = {}): TermScreen {
         );
         overlay.width = w;
         overlay.height = Math.min(h - 2, frame.overlay.length + 2);
-        overlay.setContent(frame.overlay.join('\n'));
+        setText(overlay, frame.overlay.join('\n'));
         overlay.show();
         overlay.setFront();
       } else overlay.hide();

@@ -59,11 +59,20 @@ export function bytes(n: number | null): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+/** The last UTC second `clock` formatted, and its text. */
+let lastClock = { second: '', text: '' };
+
 /** HH:MM:SS of an ISO time, in local time. */
 export function clock(iso: string): string {
+  // Every visible row is formatted each frame and rows arriving together share their second:
+  // remember the last one (local time formatting is the slow part).
+  const second = iso.slice(0, 19);
+  if (second === lastClock.second && iso.endsWith('Z')) return lastClock.text;
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '--:--:--';
-  return d.toTimeString().slice(0, 8);
+  const text = d.toTimeString().slice(0, 8);
+  if (iso.endsWith('Z')) lastClock = { second, text };
+  return text;
 }
 
 /** Milliseconds, one decimal below 10 ms. */

@@ -92,6 +92,12 @@ export function wrapAll(lines: readonly string[], width: number): string[] {
   }
   const out: string[] = [];
   for (const line of lines) {
+    // Tags only add characters: a line no longer than the width fits as it is. Most do, and
+    // skipping the cache for them keeps it for the long lines (a capture is thousands of rows).
+    if (line.length <= width) {
+      out.push(line);
+      continue;
+    }
     let rows = wrapped.get(line);
     if (!rows) {
       rows = wrapTagged(line, width);
