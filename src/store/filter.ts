@@ -64,6 +64,11 @@ function outcomeWords(flow: Flow): string[] {
   return words.map((w) => w.toLowerCase());
 }
 
+/** True when the filter asks for nothing, i.e. matches every flow. */
+export function filterIsEmpty(f: FlowFilter): boolean {
+  return !f.host && !f.badge && !f.visibility && !f.outcome && !f.text?.length;
+}
+
 export function matchesFilter(flow: Flow, f: FlowFilter): boolean {
   if (f.host && !flow.host.toLowerCase().includes(f.host)) return false;
   if (f.badge && !flow.badge.toLowerCase().includes(f.badge)) return false;

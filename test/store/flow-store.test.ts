@@ -271,6 +271,7 @@ describe('FlowStore signals, counts and queries', () => {
     expect(ids('outcome:tunnelled')).toEqual(['tls:c4']);
     expect(ids('login POST')).toEqual(['f1']);
     expect(ids('')).toHaveLength(5);
+    expect(store.query({ text: [] })).toHaveLength(5); // an empty word list asks for nothing
     expect(ids('nothing-matches-this')).toEqual([]);
   });
 
