@@ -43,7 +43,7 @@ interface Phase {
   storeMs: number;
   drawMs: number;
   seconds: number;
-  /** Time spent in garbage collection during the rounds, ms (retained flows cost here). */
+  /** Time spent in garbage collection during the rounds, ms (what the UI keeps alive costs here). */
   gcMs: number;
 }
 
@@ -111,7 +111,7 @@ export async function run(): Promise<void> {
     const perSecond = (ms: number) => ms / withUi.seconds;
     console.log(
       `  GC            headless ${(headless.gcMs / headless.seconds).toFixed(1)} ms/s, UI attached ${perSecond(withUi.gcMs).toFixed(1)} ms/s` +
-        ' (the flows the store keeps live long enough to reach the old generation)',
+        ' (the UI side: events waiting for the next frame outlive a young-generation collection)',
     );
     console.log(
       `  UI frames     ${(withUi.frames / withUi.seconds).toFixed(1)} per second drawn while loaded`,
