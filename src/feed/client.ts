@@ -14,6 +14,8 @@ export interface FeedClientOptions {
   onSkipped?: (count: number) => void;
   /** Give up connecting after this long (default 5000 ms). */
   timeoutMs?: number;
+  /** Called with the server's hello, before any event of this connection is delivered. */
+  onHello?: (hello: FeedHello) => void;
 }
 
 export interface FeedClient {
@@ -119,6 +121,7 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
         if (msg.feed === 'hello' && !hello) {
           hello = msg;
           settled = true;
+          opts.onHello?.(msg);
           resolve({
             hello: msg,
             closed,
@@ -156,9 +159,121 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
             ? 'the feed dropped this viewer: it could not keep up'
             : code === 1001
               ? 'the proxy stopped'
-              : reason || `connection closed (${code})`,
+              : code === 1006
+                ? 'the connection to the feed broke'
+                : reason || `connection closed (${code})`,
         normal,
       });
     });
   });
+}
+
+export interface FollowOptions extends FeedClientOptions {
+  /**
+   * A reconnected feed is about to replay its history: drop what the viewer holds, it comes
+   * again (and what happened while it was away is in it, as far as the history reaches).
+   */
+  onReset: () => void;
+  /** News for the viewer: the feed was lost and is being reconnected, or is back. */
+  onStatus: (text: string) => void;
+  /** Waits before each reconnect attempt, ms; the last one repeats (default 1, 2, 4, 5 s…). */
+  retryDelaysMs?: readonly number[];
+  /** Attempts before giving up (default 12: about a minute with the default waits). */
+  maxAttempts?: number;
+}
+
+export interface FollowedFeed {
+  /** The first connection's hello. */
+  hello: FeedHello;
+  /** Resolves when the feed is over for good: the proxy stopped, `close()`, or it gave up. */
+  ended: Promise<{ reason: string; normal: boolean }>;
+  close(): void;
+}
+
+/**
+ * Connect like `connectFeed` (its errors, for the first connection), then stay connected: when
+ * the feed drops this viewer (too slow: the server's advice is to reconnect) or the connection
+ * breaks, connect again with growing waits, and replay the history to a reset viewer. A proxy
+ * that stopped (close code 1001) or a token it no longer accepts (it restarted: a new token and
+ * usually a new port) ends the feed for good, with a sentence saying so.
+ */
+export async function followFeed(urlText: string, opts: FollowOptions): Promise<FollowedFeed> {
+  const delays = opts.retryDelaysMs ?? [1000, 2000, 4000, 5000];
+  const maxAttempts = opts.maxAttempts ?? 12;
+  let reconnecting = false;
+  const connectOpts: FeedClientOptions = {
+    ...opts,
+    onHello: (hello) => {
+      if (reconnecting) opts.onReset();
+      opts.onHello?.(hello);
+    },
+  };
+  let client = await connectFeed(urlText, connectOpts);
+  const first = client.hello;
+  let quit = false;
+  let wake: () => void = () => {};
+  const ended = (async (): Promise<{ reason: string; normal: boolean }> => {
+    for (;;) {
+      const closed = await client.closed;
+      if (quit) return { reason: 'viewer quit', normal: true };
+      if (closed.normal) return { reason: closed.reason, normal: true };
+      let lastError = '';
+      let back = false;
+      for (let attempt = 1; attempt <= maxAttempts && !quit; attempt++) {
+        const wait = delays[Math.min(attempt - 1, delays.length - 1)] ?? 1000;
+        opts.onStatus(
+          `${closed.reason}; reconnecting in ${formatSeconds(wait)} (attempt ${attempt} of ${maxAttempts})` +
+            (lastError ? `: last try said ${lastError}` : ''),
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        if (quit) break;
+        reconnecting = true;
+        try {
+          client = await connectFeed(urlText, connectOpts);
+          back = true;
+          break;
+        } catch (err) {
+          lastError = err instanceof LabError ? err.message : String(err);
+          // A token the feed refuses will not become right by waiting: the proxy restarted.
+          if (/refused the token/.test(lastError))
+            return {
+              reason: `${lastError}: the proxy restarted with a new feed URL; attach to the one it prints now`,
+              normal: false,
+            };
+        }
+      }
+      if (quit) {
+        if (back) client.close(); // quit while the new connection was being made
+        return { reason: 'viewer quit', normal: true };
+      }
+      if (!back)
+        return {
+          reason: `${closed.reason}, and reconnecting failed ${maxAttempts} times (${lastError})`,
+          normal: false,
+        };
+      opts.onStatus(
+        `reconnected after "${closed.reason}": showing the proxy's recent history again`,
+      );
+    }
+  })();
+  return {
+    hello: first,
+    ended,
+    close() {
+      quit = true;
+      wake();
+      client.close();
+    },
+  };
+}
+
+function formatSeconds(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

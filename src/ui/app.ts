@@ -78,8 +78,11 @@ export interface RunningUi {
   redraw(): void;
   /** The screen as rendered, one string per row (tests, captures). */
   text(): string[];
-  /** Show a message in the footer until the next one (e.g. `attach`: the feed closed). */
-  notify(text: string): void;
+  /**
+   * Show a message in the footer until the next one (e.g. `attach`: the feed closed), or for
+   * `ms` milliseconds when given.
+   */
+  notify(text: string, ms?: number): void;
   /**
    * A narration line (e.g. each victim step's result): shown in the footer for a while and
    * kept, with the recent ones, on the start page (`g`).
@@ -599,8 +602,8 @@ export function startUi(opts: UiOptions): RunningUi {
       if (!finished) draw();
     },
     text: () => screen.text(),
-    notify: (text) => {
-      say(text, Number.MAX_SAFE_INTEGER / 2);
+    notify: (text, ms) => {
+      say(text, ms ?? Number.MAX_SAFE_INTEGER / 2);
       dirty = true;
     },
     log: (line) => {

@@ -6,10 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
-import { connectFeed, startFeedServer, type FeedServer } from '../../src/feed/index.ts';
+import { connectFeed, followFeed, startFeedServer, type FeedServer } from '../../src/feed/index.ts';
 import { FlowStore } from '../../src/store/index.ts';
 import { LabError } from '../../src/util/lab-error.ts';
-import { WebSocket } from '../../src/util/ws.ts';
+import { WebSocket, WebSocketServer } from '../../src/util/ws.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   decryptedHttps,
   listening,
@@ -279,5 +281,162 @@ describe('attach: the same UI from the feed', () => {
     const c = await client.closed;
     expect(c.normal).toBe(true);
     expect(c.reason).toBe('the proxy stopped');
+  });
+});
+
+/**
+ * A feed peer that plays a script, one step per connection (on 127.0.0.1): the real server's
+ * drop of a slow viewer is tested above; here the client's side of a drop, a restart and a
+ * feed that never comes back is driven exactly. `refuse` answers the upgrade with 401, as
+ * the real server does for a token it does not know.
+ */
+async function scriptedFeed(
+  steps: Array<((ws: WebSocket) => void) | 'refuse'>,
+): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+  const wss = new WebSocketServer({ noServer: true });
+  let n = 0;
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => {
+    const step = steps[Math.min(n, steps.length - 1)];
+    n++;
+    if (step === 'refuse' || !step) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => step(ws));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const close = async () => {
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  cleanups.push(close);
+  return { url: `ws://127.0.0.1:${port}/?token=t`, connections: () => n, close };
+}
+
+const hello = (history: number) =>
+  JSON.stringify({ feed: 'hello', protocol: 1, listening: null, history, evicted: 0 });
+const diag = (id: string) =>
+  JSON.stringify({
+    type: 'diag',
+    id,
+    at: '2026-11-23T03:00:00.000Z',
+    connId: null,
+    level: 'info',
+    source: 'test',
+    message: id,
+  });
+
+describe('followFeed (attach staying connected)', () => {
+  it('reconnects after the feed drops it as too slow, resets the viewer, replays the history', async () => {
+    let second: WebSocket | null = null;
+    const feedPeer = await scriptedFeed([
+      (ws) => {
+        ws.send(hello(1));
+        ws.send(diag('e1'));
+        setTimeout(() => ws.close(4001, 'viewer too slow: reconnect to catch up'), 50);
+      },
+      (ws) => {
+        second = ws;
+        ws.send(hello(2));
+        ws.send(diag('e1'));
+        ws.send(diag('e2'));
+      },
+    ]);
+    const seen: string[] = [];
+    const news: string[] = [];
+    const feed = await followFeed(feedPeer.url, {
+      onEvent: (e) => seen.push(e.id),
+      onReset: () => seen.push('RESET'),
+      onStatus: (t) => news.push(t),
+      retryDelaysMs: [30],
+    });
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['e1', 'RESET', 'e1', 'e2']);
+    expect(news[0]).toMatch(
+      /dropped this viewer: it could not keep up; reconnecting in .* \(attempt 1 of 12\)/,
+    );
+    await until(() => news.some((t) => t.startsWith('reconnected')));
+    // Then the proxy stops: that is the end, not a reason to reconnect.
+    (second as WebSocket | null)?.close(1001, 'the proxy stopped');
+    await expect(feed.ended).resolves.toEqual({ reason: 'the proxy stopped', normal: true });
+    expect(feedPeer.connections()).toBe(2);
+  });
+
+  it('gives up after its attempts when the feed does not come back, saying why', async () => {
+    const feedPeer = await scriptedFeed([(ws) => ws.send(hello(0))]);
+    const news: string[] = [];
+    const feed = await followFeed(feedPeer.url, {
+      onEvent: () => {},
+      onReset: () => {},
+      onStatus: (t) => news.push(t),
+      retryDelaysMs: [20],
+      maxAttempts: 2,
+    });
+    await feedPeer.close(); // the connection breaks (1006) and nothing listens any more
+    const end = await feed.ended;
+    expect(end.normal).toBe(false);
+    expect(end.reason).toMatch(/reconnecting failed 2 times .*connection refused/);
+    expect(news).toHaveLength(2);
+    expect(news[1]).toMatch(
+      /^the connection to the feed broke; reconnecting in 20 ms \(attempt 2 of 2\): last try said .*connection refused/,
+    );
+  });
+
+  it('stops at once when the feed refuses the token (the proxy restarted)', async () => {
+    const feedPeer = await scriptedFeed([
+      (ws) => {
+        ws.send(hello(0));
+        setTimeout(() => ws.terminate(), 30);
+      },
+      'refuse',
+    ]);
+    const feed = await followFeed(feedPeer.url, {
+      onEvent: () => {},
+      onReset: () => {},
+      onStatus: () => {},
+      retryDelaysMs: [20],
+    });
+    const end = await feed.ended;
+    expect(end.normal).toBe(false);
+    expect(end.reason).toMatch(/refused the token: the proxy restarted with a new feed URL/);
+    expect(feedPeer.connections()).toBe(2); // no point in asking again
+  });
+
+  it('quits while waiting to reconnect without connecting again', async () => {
+    const feedPeer = await scriptedFeed([
+      (ws) => {
+        ws.send(hello(0));
+        setTimeout(() => ws.close(4001, 'viewer too slow'), 20);
+      },
+      (ws) => ws.send(hello(0)),
+    ]);
+    const news: string[] = [];
+    const feed = await followFeed(feedPeer.url, {
+      onEvent: () => {},
+      onReset: () => {},
+      onStatus: (t) => news.push(t),
+      retryDelaysMs: [60_000],
+    });
+    await until(() => news.length === 1);
+    feed.close();
+    await expect(feed.ended).resolves.toEqual({ reason: 'viewer quit', normal: true });
+    expect(feedPeer.connections()).toBe(1);
+  });
+
+  it('with the real feed server: a proxy that stops ends the feed, no reconnect', async () => {
+    const bus = new EventBus();
+    const server = await startFeedServer({ bus, port: 0 });
+    const news: string[] = [];
+    const feed = await followFeed(server.url, {
+      onEvent: () => {},
+      onReset: () => {},
+      onStatus: (t) => news.push(t),
+      retryDelaysMs: [10],
+    });
+    await server.close();
+    await expect(feed.ended).resolves.toEqual({ reason: 'the proxy stopped', normal: true });
+    expect(news).toEqual([]);
   });
 });

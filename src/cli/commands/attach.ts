@@ -3,7 +3,7 @@
 // proxy. Events are folded into a local flow store and shown by the same UI as `start`: the
 // proof that views depend on events only. Read-only: mode, forget and export stay with the
 // proxy.
-import { connectFeed, parseFeedUrl } from '../../feed/index.ts';
+import { followFeed, parseFeedUrl } from '../../feed/index.ts';
 import { FlowStore } from '../../store/index.ts';
 import { startUi } from '../../ui/index.ts';
 import { UI_OPTIONS } from '../proxy-session.ts';
@@ -33,14 +33,22 @@ attached (the proxy keeps the recent history), then live. Keys: ? lists them. m 
 f (forget refused hosts) and e (HAR export) act on the proxy, and t (the victim tour) runs
 in start: they are not available here. Quitting the viewer (q) leaves the proxy running.
 
+If the feed drops this viewer (it fell too far behind) or the connection breaks, attach
+reconnects by itself (waits of 1, 2, 4, then 5 s; about a minute in all) and shows the
+proxy's recent history again; the footer says what is happening. When the proxy stops, the
+footer says so and q quits. A restarted proxy has a new feed URL: attach to that one.
+
 Typical use, projector on a second terminal:
   terminal 1:  mitm-lab start --feed            (shows the attach command: g in its UI)
   terminal 2:  mitm-lab attach 'ws://127.0.0.1:PORT/?token=...'
 Quote the URL: shells treat ? and & specially.
 
-Exit codes: 0 quit, or the proxy stopped; 1 cannot connect (refused, wrong token) or the
-feed dropped this viewer; 2 bad URL or options.
+Exit codes: 0 quit, or the proxy stopped; 1 cannot connect (refused, wrong token), or the
+feed was lost and reconnecting failed; 2 bad URL or options.
 `;
+
+/** How long a reconnect notice stays in the footer (the next one replaces it sooner). */
+const RECONNECT_NOTE_MS = 8000;
 
 export const command: Command = {
   name: 'attach',
@@ -66,9 +74,14 @@ export const command: Command = {
         : 2000;
     const store = new FlowStore({ maxFlows });
     let skipped = 0;
-    const client = await connectFeed(url.href, {
+    // Set once the UI is up; news before that (there is none: the first connect throws) is dropped.
+    let status: (text: string) => void = () => {};
+    const client = await followFeed(url.href, {
       onEvent: (e) => store.enqueue(e),
       onSkipped: (n) => (skipped += n),
+      // The feed replays its history on a reconnect: start from it, not from a doubled list.
+      onReset: () => store.clear(),
+      onStatus: (text) => status(text),
     });
     // Connect first: a wrong token or a stopped proxy is the likelier mistake to report.
     if (!io.stdout.isTTY) {
@@ -93,8 +106,10 @@ export const command: Command = {
       redact: parsed.values['reveal'] !== true,
       mouse: parsed.values.mouse === true,
     });
+    status = (text) =>
+      ui.notify(text.startsWith('reconnected') ? text : `feed lost: ${text}`, RECONNECT_NOTE_MS);
     let ended: { reason: string; normal: boolean } | null = null;
-    void client.closed.then((c) => {
+    void client.ended.then((c) => {
       ended = c;
       ui.notify(
         `feed closed: ${c.reason}${skipped ? ` (${skipped} events skipped)` : ''}. q quits`,
