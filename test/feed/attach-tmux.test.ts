@@ -8,7 +8,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { startFeedServer, type FeedServer } from '../../src/feed/index.ts';
-import { listening, plaintextLogin, refusedHttps, tunnelled } from '../store/fixtures.ts';
+import {
+  bigWsMessage,
+  listening,
+  plaintextLogin,
+  refusedHttps,
+  tunnelled,
+} from '../store/fixtures.ts';
 import { ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
@@ -97,20 +103,9 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab attach under tmux (needs tmux)', () => {
     // The viewer stops reading (SIGSTOP: a hung projector laptop) while events keep coming.
     process.kill(pid, 'SIGSTOP');
     stoppedPid = pid;
-    const big = 'x'.repeat(32 * 1024);
     const deadline = Date.now() + 20_000;
     while (server.dropped === 0 && Date.now() < deadline) {
-      bus.emit({
-        type: 'ws.message',
-        connId: 'c1',
-        flowId: 'w1',
-        direction: 'server-to-client',
-        kind: 'text',
-        preview: big,
-        size: big.length,
-        truncated: false,
-        visibility: 'wire',
-      });
+      bigWsMessage(bus, 32 * 1024);
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(server.dropped).toBe(1);

@@ -13,6 +13,7 @@ import { WebSocket, WebSocketServer } from '../../src/util/ws.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  bigWsMessage,
   decryptedHttps,
   listening,
   plaintextLogin,
@@ -173,23 +174,12 @@ describe('feed server', () => {
     });
     await until(() => server.viewers === 2);
 
-    const big = 'x'.repeat(64 * 1024);
     let slowest = 0;
     let sent = 0;
     const deadline = Date.now() + 15_000;
     while (server.dropped === 0 && Date.now() < deadline) {
       const t0 = performance.now();
-      bus.emit({
-        type: 'ws.message',
-        connId: 'c1',
-        flowId: 'w1',
-        direction: 'server-to-client',
-        kind: 'text',
-        preview: big,
-        size: big.length,
-        truncated: false,
-        visibility: 'wire',
-      });
+      bigWsMessage(bus, 64 * 1024);
       slowest = Math.max(slowest, performance.now() - t0);
       sent++;
       await new Promise((r) => setTimeout(r, 2));

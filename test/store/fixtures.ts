@@ -346,6 +346,22 @@ export function listening(bus: EventBus): void {
   });
 }
 
+/** A WebSocket text message of `chars` characters: bulk for the feed's slow-viewer tests. */
+export function bigWsMessage(bus: EventBus, chars: number): void {
+  const text = 'x'.repeat(chars);
+  bus.emit({
+    type: 'ws.message',
+    connId: 'c1',
+    flowId: 'w1',
+    direction: 'server-to-client',
+    kind: 'text',
+    preview: text,
+    size: text.length,
+    truncated: false,
+    visibility: 'wire',
+  });
+}
+
 /** The whole lesson: one of each, recorded. */
 export function lesson(): { bus: EventBus; events: ProxyEvent[] } {
   const bus = new EventBus();
