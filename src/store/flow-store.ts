@@ -70,6 +70,8 @@ export class FlowStore {
   /** Flows per badge among the live ones (see setBadge). */
   private badgeCounts: BadgeCounts = zeroCounts();
   private foldedCount = 0;
+  /** Queued events that threw while being folded (each becomes a store diag). */
+  private foldErrors = 0;
   private foldMs = 0;
 
   constructor(opts: FlowStoreOptions = {}) {
@@ -151,10 +153,33 @@ export class FlowStore {
     const batch = this.pending;
     this.pending = [];
     let changed = false;
-    for (const e of batch) if (this.fold(e)) changed = true;
+    for (const e of batch) {
+      try {
+        if (this.fold(e)) changed = true;
+      } catch (err) {
+        // With apply() the bus turned a throw into a diag event; here the throw would reach the
+        // reader (a frame) and lose the rest of the batch, every frame. Note it, fold the rest.
+        this.noteFoldError(e, err);
+        changed = true;
+      }
+    }
     this.foldedCount += batch.length;
     this.foldMs += performance.now() - started;
     if (changed) this.notify();
+  }
+
+  private noteFoldError(e: ProxyEvent, err: unknown): void {
+    this.diagList.push({
+      type: 'diag',
+      id: `store-${++this.foldErrors}`,
+      at: new Date().toISOString(),
+      connId: e.connId,
+      level: 'error',
+      source: 'flow-store',
+      message: `could not fold ${e.type} ${e.id}: ${err instanceof Error ? err.message : String(err)}`,
+    });
+    if (this.diagList.length > MAX_DIAGS) this.diagList.shift();
+    this.changes++;
   }
 
   /** Fold one event; false when it changed nothing (an unknown type, a late delta). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
+import type { ProxyEvent } from '../../src/events/types.ts';
 import { FlowStore, parseFilter } from '../../src/store/index.ts';
 import { portOf } from '../../src/store/flow-store.ts';
 import {
@@ -354,6 +355,27 @@ describe('FlowStore queue (enqueue: fold when read)', () => {
     // 8000 events queued: folded in batches as the queue filled, not all kept waiting.
     expect(store.queueStats.folded).toBeGreaterThanOrEqual(4096);
     expect(store.size).toBe(10);
+  });
+
+  it('notes an event it cannot fold as a diag and folds the rest of the batch', () => {
+    const { events } = lesson();
+    const store = new FlowStore();
+    const broken = {
+      ...events.find((e) => e.type === 'http.response')!,
+      flowId: 'broken',
+      body: undefined, // a broken producer behind a feed: not a BodyCapture at all
+    } as unknown as ProxyEvent;
+    store.enqueue(broken);
+    for (const e of events) store.enqueue(e);
+    // The read did not throw; every good event folded, and the broken one as far as it got.
+    expect(store.size).toBe(6);
+    const direct = new FlowStore();
+    for (const e of events) direct.apply(e);
+    for (const f of direct.all()) expect(store.get(f.id)?.status).toBe(f.status);
+    expect(store.get('broken')?.status).toBeNull();
+    const last = store.diags.at(-1);
+    expect(last?.source).toBe('flow-store');
+    expect(last?.message).toMatch(/^could not fold http\.response e\d+: /);
   });
 
   it('clear() folds what was queued before forgetting it', () => {
