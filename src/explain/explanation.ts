@@ -52,3 +52,40 @@ export const SLOTS = {
 
 export type SlotName = keyof typeof SLOTS;
 export type SlotValues = Partial<Record<SlotName, string | number | null>>;
+
+/**
+ * The clients whose words the catalog quotes. `python` is the standard library (`urllib`,
+ * `ssl`) and `requests`, which report the same OpenSSL reason; `openssl` is `openssl s_client`.
+ */
+export const CLIENT_NAMES = [
+  'chromium',
+  'firefox',
+  'curl',
+  'wget',
+  'python',
+  'node',
+  'openssl',
+] as const;
+export type ClientName = (typeof CLIENT_NAMES)[number];
+
+/**
+ * What one client shows for a case, in a form a test can hold against a real run of that
+ * client (test/e2e/client-matrix.test.ts does, for every case the matrix reaches).
+ *
+ * `outcome: 'ok'` means the client got an HTTP response (whatever its status) and `code` is
+ * that status; `'error'` means it failed before any response and `code` is its own error
+ * code: curl, wget and `openssl s_client` their exit status (`'60'`), Node `err.code`
+ * (`'CERT_HAS_EXPIRED'`), Python the innermost exception class (`'SSLCertVerificationError'`),
+ * a browser the code its error page names (`'NET::ERR_CERT_AUTHORITY_INVALID'`,
+ * `'SEC_ERROR_UNKNOWN_ISSUER'`).
+ */
+export interface ClientShows {
+  outcome: 'ok' | 'error';
+  code?: string;
+  /** A piece of the client's own words (its message, or the page's heading), quoted as is. */
+  says?: string;
+  /** A few words of context, shown after the quote. */
+  note?: string;
+  /** True when no test run of that client backs this line: it is shown as unverified. */
+  unverified?: true;
+}
