@@ -257,6 +257,21 @@ export interface TlsClientRejectedEvent extends Base {
   willTunnel: boolean;
 }
 
+/**
+ * What the client made of the real server, read off a tunnel's bytes alone, as a passive
+ * observer would (src/proxy/client-verdict.ts): an alert in clear, an encrypted alert told by
+ * its size, application data after the handshake, or how the connection ended.
+ */
+export interface ClientVerdict {
+  outcome: 'accepted' | 'alert' | 'encrypted-alert' | 'closed' | 'reset' | 'unknown';
+  /** The alert, when it crossed in clear. */
+  alert?: { level: 'warning' | 'fatal'; code: number; name: string };
+  /** Who sent the alert: the client (its verdict), or the server (it refused the client's offer). */
+  sentBy?: 'client' | 'server';
+  /** What on the wire shows it, in one sentence (record sizes, the alert, the ending). */
+  evidence: string;
+}
+
 export interface TunnelSummaryEvent extends Base {
   type: 'tunnel.summary';
   connId: string;
@@ -276,6 +291,8 @@ export interface TunnelSummaryEvent extends Base {
   cipherSuite?: string | null;
   /** The key-exchange group (`x25519`…), or null when not visible. Optional: added later. */
   keyExchangeGroup?: string | null;
+  /** The client's verdict on the real server, from the bytes alone. Optional: added later. */
+  clientVerdict?: ClientVerdict;
 }
 
 export interface HttpRequestEvent extends Base {

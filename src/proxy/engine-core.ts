@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
+import type { TunnelEnding } from './client-verdict.ts';
 import type { TlsAttempt } from './tls-outcomes.ts';
 import type { Upstream } from './upstream.ts';
 import type { SocketTap, WireTap } from './wire-tap.ts';
@@ -27,6 +28,8 @@ export interface Conn {
     port: number;
     sni: string | null;
     start: number;
+    /** How the tunnel ended first: the client closed or reset it, or the server closed. */
+    ending: TunnelEnding;
   } | null;
   closed: boolean;
   /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */

@@ -3,6 +3,7 @@
 // server untouched, and summed up in a `tunnel.summary` when the client connection closes.
 import type { TunnelReason } from '../events/types.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { clientVerdict } from './client-verdict.ts';
 import { nowMs } from './tls-records.ts';
 
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
@@ -18,9 +19,24 @@ export function openTunnel(
   sni: string | null,
 ): void {
   const socket = conn.socket;
-  conn.tunnel = { reason, host, port, sni, start: nowMs() };
+  const tunnel: NonNullable<Conn['tunnel']> = {
+    reason,
+    host,
+    port,
+    sni,
+    start: nowMs(),
+    ending: 'open',
+  };
+  conn.tunnel = tunnel;
   const upstream = core.upstream.connectTunnel(host, port);
   core.tunnelSockets.add(upstream);
+  // How the client side ended is part of its verdict (a reset, a close): the first end wins.
+  socket.once('end', () => {
+    if (tunnel.ending === 'open') tunnel.ending = 'client-closed';
+  });
+  upstream.once('end', () => {
+    if (tunnel.ending === 'open') tunnel.ending = 'server-closed';
+  });
   upstream.once('close', (hadError: boolean) => {
     core.tunnelSockets.delete(upstream);
     // A clean end reaches the client through the pipe (its data flushed first); give a
@@ -40,7 +56,10 @@ export function openTunnel(
       status: null,
     });
   });
-  socket.on('error', () => upstream.destroy());
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (tunnel.ending === 'open' && err.code === 'ECONNRESET') tunnel.ending = 'client-reset';
+    upstream.destroy();
+  });
   socket.once('close', () => upstream.destroy());
   socket.pipe(upstream);
   upstream.pipe(socket);
@@ -66,6 +85,7 @@ export function emitTunnelSummary(core: EngineCore, conn: Conn): void {
       recordCount: snap.recordCount,
       cipherSuite: snap.cipherSuite,
       keyExchangeGroup: snap.keyExchangeGroup,
+      clientVerdict: clientVerdict(snap.keptRecords, snap.tlsVersion, t.ending),
     });
   }
 }

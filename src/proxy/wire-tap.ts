@@ -186,6 +186,11 @@ export class WireTap {
     return this.downBytes.size;
   }
 
+  /** The records kept so far, in order (no copy: read, do not keep). */
+  get keptRecords(): readonly TlsRecord[] {
+    return this.records;
+  }
+
   /** Records seen in both directions, including those beyond `maxRecords`. */
   get recordCount(): number {
     return this.totalRecords;

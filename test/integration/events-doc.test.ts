@@ -152,8 +152,10 @@ describe('events of a real run match the documentation', () => {
         shape('WireDelta', e.down);
         for (const r of e.records) shape('TlsRecord', r, ['handshake', 'alert']);
       }
-      if (e.type === 'tunnel.summary')
+      if (e.type === 'tunnel.summary') {
         for (const c of e.serverCertificates ?? []) shape('CertSummary', c);
+        if (e.clientVerdict) shape('ClientVerdict', e.clientVerdict, ['alert', 'sentBy']);
+      }
     }
   });
 });
