@@ -8,6 +8,7 @@ import type { ResolveRule } from '../proxy/index.ts';
 import { attachHeadlessPrinter } from '../sinks/headless.ts';
 import { FlowStore } from '../store/index.ts';
 import { startUi, type RunningUi, type UiOptions } from '../ui/index.ts';
+import { LAB_EXPLAIN_CONTEXT } from './explain-context.ts';
 import { parseCommandArgs } from './args.ts';
 import type { CommandIO } from './command.ts';
 import {
@@ -148,6 +149,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
     const uiOpts: UiOptions = {
       store,
       controls: proxy.controls,
+      explain: LAB_EXPLAIN_CONTEXT,
       info: {
         listen: `${hostPart}:${proxy.port}`,
         caName: launched.ca.name,

@@ -1,9 +1,13 @@
 // The teaching catalog: one entry per thing the engine can report, keyed by event kind and
 // cause. Pure data, no logic: `{slot}` placeholders are filled by explain.ts (see SLOTS in
-// explanation.ts). Facts about client behaviour come from ../shared/ENGINE-NOTES.md ("What
-// clients do when they reject a certificate") and the lab gallery's measurements
-// (src/lab/gallery.ts). To add an entry, see docs/explain.md.
-import type { ClientViews, Explanation } from './explanation.ts';
+// explanation.ts), which also decides which causes of a family the proxy can rule out.
+//
+// What a client shows is MEASURED: every client line the client matrix reaches
+// (test/e2e/client-matrix.test.ts, all clients x bank.test and the gallery x every mode) is held
+// against what that client really printed, and docs/client-matrix.md is the measured table. A line
+// no test run backs carries `unverified: true` and is shown as such. To add an entry, see
+// docs/explain.md.
+import type { Cause, ClientLines, ClientShows, Explanation, RuleId } from './explanation.ts';
 
 /** TLS alerts a client may send when it refuses the forged certificate (RFC 8446 §6.2). */
 export const ALERT_CODES = [40, 42, 43, 44, 45, 46, 48, 49, 51, 70, 71, 80, 112, 116, 120] as const;
@@ -18,6 +22,9 @@ export const UPSTREAM_CODES = [
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UPSTREAM_KEY_TOO_WEAK',
+  'UPSTREAM_SIGNATURE_TOO_WEAK',
+  'UPSTREAM_PROTOCOL_TOO_OLD',
   'ENOTFOUND',
   'ECONNREFUSED',
   'ECONNRESET',
@@ -50,41 +57,385 @@ export type ExplanationKey =
   | 'upstream.other'
   | 'unknown';
 
+// ---- causes: what an alert code or a hang-up can stand for ----
+
+/** Every cause the catalog knows. An alert names a family of these, never one for certain. */
+export const CAUSE_IDS = [
+  'untrusted-issuer',
+  'client-clock',
+  'wrong-name',
+  'expired',
+  'not-yet-valid',
+  'self-signed',
+  'untrusted-root',
+  'weak-key',
+  'old-protocol',
+  'no-shared-cipher',
+  'client-policy',
+  'spare-connection',
+] as const;
+export type CauseId = (typeof CAUSE_IDS)[number];
+
+/** What a fact about the forgery says when it rules a cause out. */
+export const RULES: Readonly<Record<RuleId, string>> = {
+  'forged-names-host':
+    'ruled out: mitm-lab forged this certificate for {host} itself, so the name matches.',
+  'forged-valid-now':
+    "ruled out for the certificate: mitm-lab's forgery is valid from {notBefore} to {notAfter} by the proxy's clock, so a date failure means the client's clock is outside that window.",
+  'forged-key-strong': "ruled out: the forged certificate's key is strong enough for every client.",
+  'forged-signed-by-ca':
+    'ruled out: the forged certificate is signed by the mitm-lab CA, not by itself.',
+  'forged-within-constraints':
+    "ruled out: {host} is inside the CA's name constraints (otherwise mitm-lab would have tunnelled it).",
+};
+
+/** A successful page or response: what every client shows when nothing is wrong. */
+const ALL_OK: ClientLines = {
+  chromium: { outcome: 'ok', note: 'the page loads' },
+  firefox: { outcome: 'ok', note: 'the page loads' },
+  curl: { outcome: 'ok', note: 'exit 0, the response is printed' },
+  wget: { outcome: 'ok', note: 'exit 0, the page is saved' },
+  python: { outcome: 'ok', note: 'the request succeeds' },
+  node: { outcome: 'ok', note: 'the request succeeds' },
+  openssl: { outcome: 'ok', note: '"Verification: OK", the response is printed' },
+};
+
+/** Through mitm-lab, an upstream failure is answered by the proxy itself: a 502 page. */
+const VIA_PROXY_502: ClientLines = {
+  chromium: { outcome: 'ok', code: '502', note: "mitm-lab's 502 page naming the reason" },
+  firefox: { outcome: 'ok', code: '502', note: "mitm-lab's 502 page naming the reason" },
+  curl: { outcome: 'ok', code: '502', note: 'exit 0 (without -f) and the 502 page' },
+  wget: { outcome: 'ok', code: '502', note: 'exit 8, "ERROR 502: Bad Gateway"' },
+  python: { outcome: 'ok', code: '502', note: 'urllib raises HTTPError 502; requests returns it' },
+  node: { outcome: 'ok', code: '502', note: 'statusCode 502' },
+  openssl: { outcome: 'ok', code: '502', note: 'the 502 response after "Verification: OK"' },
+};
+
+const DATE_INVALID_CHROMIUM: ClientShows = {
+  outcome: 'error',
+  code: 'NET::ERR_CERT_DATE_INVALID',
+  says: 'Your connection is not private',
+};
+
+export const CAUSES = {
+  'untrusted-issuer': {
+    title: 'the issuer is not trusted',
+    text: "The chain leads to a CA the client does not trust: the mitm-lab CA is not in the client's trust store.",
+    clients: {
+      chromium: {
+        outcome: 'error',
+        code: 'NET::ERR_CERT_AUTHORITY_INVALID',
+        says: 'Your connection is not private',
+      },
+      firefox: { outcome: 'error', code: 'SEC_ERROR_UNKNOWN_ISSUER' },
+      curl: { outcome: 'error', code: '60', says: 'unable to get local issuer certificate' },
+      wget: { outcome: 'error', code: '5', says: "doesn't have a known issuer" },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'unable to get local issuer certificate',
+      },
+      node: {
+        outcome: 'error',
+        code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        says: 'unable to verify the first certificate',
+      },
+      openssl: { outcome: 'error', code: '1', says: 'unable to get local issuer certificate' },
+    },
+  },
+  'client-clock': {
+    title: "the client's clock is wrong",
+    text: 'The client\'s own clock is outside the certificate\'s validity: behind its start ("not yet valid") or past its end ("expired"). A wrong clock breaks every HTTPS site at once.',
+    clients: {
+      chromium: {
+        ...DATE_INVALID_CHROMIUM,
+        note: 'Chromium shows "Your clock is behind/ahead" only when it knows its clock is wrong',
+        unverified: true,
+      },
+      firefox: {
+        outcome: 'error',
+        code: 'MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE',
+        note: 'or SEC_ERROR_EXPIRED_CERTIFICATE when the clock is ahead',
+        unverified: true,
+      },
+      curl: {
+        outcome: 'error',
+        code: '60',
+        says: 'certificate is not yet valid',
+        note: 'or "certificate has expired" when the clock is ahead',
+      },
+      wget: { outcome: 'error', code: '5', says: 'not yet activated', unverified: true },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'certificate is not yet valid',
+        note: 'or "certificate has expired" when the clock is ahead',
+      },
+      node: {
+        outcome: 'error',
+        code: 'CERT_NOT_YET_VALID',
+        note: 'or CERT_HAS_EXPIRED when the clock is ahead',
+        unverified: true,
+      },
+      openssl: {
+        outcome: 'error',
+        code: '1',
+        says: 'certificate is not yet valid',
+        unverified: true,
+      },
+    },
+  },
+  'wrong-name': {
+    title: 'the certificate names another host',
+    text: 'The certificate is valid, but its subject alternative names do not include {host}.',
+    ruledOutBy: 'forged-names-host',
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_COMMON_NAME_INVALID' },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_BAD_CERT_DOMAIN' },
+      curl: {
+        outcome: 'error',
+        code: '60',
+        says: 'no alternative certificate subject name matches target host name',
+      },
+      wget: {
+        outcome: 'error',
+        code: '5',
+        says: "The certificate's owner does not match hostname",
+      },
+      python: { outcome: 'error', code: 'SSLCertVerificationError', says: 'Hostname mismatch' },
+      node: {
+        outcome: 'error',
+        code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+        says: "does not match certificate's altnames",
+      },
+      openssl: { outcome: 'error', code: '1', says: 'hostname mismatch' },
+    },
+  },
+  expired: {
+    title: 'the certificate has expired',
+    text: "The certificate's validity ended: its notAfter date is in the past.",
+    ruledOutBy: 'forged-valid-now',
+    clients: {
+      chromium: DATE_INVALID_CHROMIUM,
+      firefox: { outcome: 'error', code: 'SEC_ERROR_EXPIRED_CERTIFICATE' },
+      curl: { outcome: 'error', code: '60', says: 'certificate has expired' },
+      wget: { outcome: 'error', code: '5', says: 'has expired' },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'certificate has expired',
+      },
+      node: { outcome: 'error', code: 'CERT_HAS_EXPIRED', says: 'certificate has expired' },
+      openssl: { outcome: 'error', code: '1', says: 'certificate has expired' },
+    },
+  },
+  'not-yet-valid': {
+    title: 'the certificate is not yet valid',
+    text: "The certificate's validity has not started: its notBefore date is in the future.",
+    ruledOutBy: 'forged-valid-now',
+    clients: {
+      chromium: DATE_INVALID_CHROMIUM,
+      firefox: { outcome: 'error', code: 'MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE' },
+      curl: { outcome: 'error', code: '60', says: 'certificate is not yet valid' },
+      wget: { outcome: 'error', code: '5', says: 'not yet activated' },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'certificate is not yet valid',
+      },
+      node: { outcome: 'error', code: 'CERT_NOT_YET_VALID', says: 'certificate is not yet valid' },
+      openssl: { outcome: 'error', code: '1', says: 'certificate is not yet valid' },
+    },
+  },
+  'self-signed': {
+    title: 'the certificate is self-signed',
+    text: 'The certificate signs itself: no CA vouches for it.',
+    ruledOutBy: 'forged-signed-by-ca',
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_AUTHORITY_INVALID' },
+      firefox: { outcome: 'error', code: 'MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT' },
+      curl: { outcome: 'error', code: '60', says: 'self-signed certificate' },
+      wget: { outcome: 'error', code: '5', says: "doesn't have a known issuer" },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'self-signed certificate',
+      },
+      node: {
+        outcome: 'error',
+        code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+        says: 'self-signed certificate',
+      },
+      openssl: { outcome: 'error', code: '1', says: 'self-signed certificate' },
+    },
+  },
+  'untrusted-root': {
+    title: 'the chain ends at an untrusted root',
+    text: "The server sends a complete chain, but it ends at a root that is not in the client's trust store.",
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_AUTHORITY_INVALID' },
+      firefox: { outcome: 'error', code: 'SEC_ERROR_UNKNOWN_ISSUER' },
+      curl: { outcome: 'error', code: '60', says: 'unable to get local issuer certificate' },
+      wget: { outcome: 'error', code: '5', says: "doesn't have a known issuer" },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'unable to get local issuer certificate',
+      },
+      node: {
+        outcome: 'error',
+        code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+        says: 'unable to get local issuer certificate',
+      },
+      openssl: { outcome: 'error', code: '1', says: 'unable to get local issuer certificate' },
+    },
+  },
+  'weak-key': {
+    title: "the certificate's key is too weak",
+    text: 'The certificate has an RSA key of fewer than 2048 bits: OpenSSL at security level 2 (curl, Python, `openssl s_client` on Debian) refuses it; Node and wget still accept it.',
+    ruledOutBy: 'forged-key-strong',
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_WEAK_KEY', unverified: true },
+      firefox: { outcome: 'error', code: 'SEC_ERROR_INADEQUATE_KEY_USAGE', unverified: true },
+      curl: { outcome: 'error', code: '60', says: 'EE certificate key too weak' },
+      wget: { outcome: 'ok', note: 'wget (GnuTLS) accepts a 1024-bit key' },
+      python: {
+        outcome: 'error',
+        code: 'SSLCertVerificationError',
+        says: 'EE certificate key too weak',
+      },
+      node: { outcome: 'ok', note: "Node's OpenSSL runs at security level 1 and accepts it" },
+      openssl: { outcome: 'error', code: '1', says: 'EE certificate key too weak' },
+    },
+  },
+  'old-protocol': {
+    title: 'only an old TLS version (1.0/1.1) on offer',
+    text: 'The server speaks only TLS 1.0 or 1.1 with the signature algorithms of its time (SHA-1, MD5), which current clients refuse.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_PROTOCOL_VERSION_ALERT', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'legacy sigalg disallowed or unsupported' },
+      wget: {
+        outcome: 'ok',
+        note: 'wget (GnuTLS on Debian 12) falls back and connects over TLS 1.1',
+      },
+      python: {
+        outcome: 'error',
+        code: 'SSLError',
+        says: 'TLSV1_ALERT_PROTOCOL_VERSION',
+      },
+      node: { outcome: 'error', code: 'EPROTO', says: 'alert protocol version' },
+      openssl: { outcome: 'error', code: '1', says: 'legacy sigalg disallowed or unsupported' },
+    },
+  },
+  'no-shared-cipher': {
+    title: 'no cipher suite in common',
+    text: 'The server accepts only cipher suites the client does not offer: the handshake fails before any certificate is sent.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_NO_CYPHER_OVERLAP', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'sslv3 alert handshake failure' },
+      wget: { outcome: 'error', code: '4', says: 'Handshake failed' },
+      python: { outcome: 'error', code: 'SSLError', says: 'SSLV3_ALERT_HANDSHAKE_FAILURE' },
+      node: { outcome: 'error', code: 'EPROTO', says: 'sslv3 alert handshake failure' },
+      openssl: { outcome: 'error', code: '1', says: 'sslv3 alert handshake failure' },
+    },
+  },
+  'client-policy': {
+    title: "a policy of the client's own",
+    text: 'The client may validate the certificate and still refuse it: certificate pinning (the key is not the one it expects), an enterprise policy, or a user who clicked "Back to safety".',
+    clients: {},
+  },
+  'spare-connection': {
+    title: 'a spare connection, never used',
+    text: 'Browsers open extra connections ahead of time and close the ones they do not need, without a request: no refusal at all.',
+    clients: {
+      chromium: {
+        outcome: 'ok',
+        note: 'nothing: the page loads over another connection',
+        unverified: true,
+      },
+      firefox: {
+        outcome: 'ok',
+        note: 'nothing: the page loads over another connection',
+        unverified: true,
+      },
+    },
+  },
+} as const satisfies Record<CauseId, Cause>;
+
+/** The certificate causes a hang-up can hide: the client checked and left without saying why. */
+const CERT_CAUSES = [
+  'untrusted-issuer',
+  'client-clock',
+  'wrong-name',
+  'expired',
+  'not-yet-valid',
+  'self-signed',
+] as const satisfies readonly CauseId[];
+
+/**
+ * The real server's certificate (a tunnel): which causes each signal from the client, or from
+ * the server, can stand for. explain.ts looks the tunnel's ClientVerdict up here.
+ */
+export const REAL_SERVER_FAMILIES = {
+  'client-alert.42': ['not-yet-valid', 'weak-key', 'wrong-name', 'self-signed', 'client-clock'],
+  'client-alert.45': ['expired', 'client-clock'],
+  'client-alert.46': [
+    'expired',
+    'not-yet-valid',
+    'wrong-name',
+    'self-signed',
+    'untrusted-root',
+    'weak-key',
+    'client-clock',
+  ],
+  'client-alert.48': ['untrusted-root', 'self-signed'],
+  'client-alert.80': ['old-protocol'],
+  'client-alert.70': ['old-protocol'],
+  'client-alert.71': ['old-protocol', 'no-shared-cipher'],
+  'client-alert.40': ['no-shared-cipher', 'old-protocol'],
+  'server-alert.40': ['no-shared-cipher'],
+  'server-alert.70': ['old-protocol'],
+  'server-alert.71': ['old-protocol', 'no-shared-cipher'],
+  'hang-up': [
+    'expired',
+    'not-yet-valid',
+    'wrong-name',
+    'self-signed',
+    'untrusted-root',
+    'weak-key',
+    'client-clock',
+  ],
+} as const satisfies Record<string, readonly CauseId[]>;
+
+/** A tunnel's client verdict, in words (`{evidence}` is what the wire showed). */
+export const VERDICTS = {
+  accepted:
+    "The client accepted {host}'s real certificate and sent its request ({evidence}): with no forgery in the way, this is the real site, and the proxy reads nothing but sizes.",
+  'client-alert':
+    "{client} refused the real server's certificate ({evidence}), exactly as it does without any proxy. A passive observer reads that alert too.",
+  'server-alert':
+    '{host} itself refused what the client offered ({evidence}): the client fails exactly as it does without any proxy.',
+  'encrypted-alert':
+    "The client refused the real server's certificate: {evidence}. Even encrypted, the sizes tell an eavesdropper that the client hung up on the certificate.",
+  closed:
+    'The client hung up without a request: {evidence}. Clients that check the certificate after the handshake (wget, Node, Firefox over TLS 1.2) refuse this way, so this is most likely a refusal of the real certificate.',
+  reset:
+    'The client reset the connection without a request: {evidence}. That is how wget (GnuTLS) refuses a certificate after the handshake.',
+  unknown: 'The bytes do not show what the client made of {host}: {evidence}.',
+} as const;
+
 // ---- shared wording (data reused by several entries) ----
 
 const STEP_VALIDATION =
-  'TLS handshake, certificate validation: after ClientHello -> ServerHello -> Certificate, the client checks the chain against its trusted roots, the dates and the name, before it sends Finished.';
+  'TLS handshake, certificate validation: the client checks the chain against its trusted roots, the dates against its own clock, the name and the key. In TLS 1.3 the (EC)DHE key exchange is already done in ClientHello/ServerHello, so the certificate arrives encrypted; in TLS 1.2 it crosses in clear and the key exchange follows it.';
 
 const STEP_UPSTREAM_VALIDATION =
-  'TLS handshake on the proxy -> server leg, certificate validation: mitm-lab is the client there, and it checks the real server the way a browser would.';
-
-/** What clients show when they do not trust the CA that signed the certificate (mitm-lab's here). */
-const UNTRUSTED_CA: ClientViews = {
-  browser:
-    'Chromium: "Your connection is not private", NET::ERR_CERT_AUTHORITY_INVALID. Firefox: "Warning: Potential Security Risk Ahead", SEC_ERROR_UNKNOWN_ISSUER.',
-  curl: 'exit 60: "SSL certificate problem: unable to get local issuer certificate".',
-  node: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE (SELF_SIGNED_CERT_IN_CHAIN when the CA is sent in the chain).',
-  python:
-    'ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate.',
-};
+  'TLS handshake on the proxy -> server leg, certificate validation: mitm-lab is the client there, and it checks the real server at least as strictly as the strictest common client (OpenSSL security level 2).';
 
 const LESSON_REFUSED =
-  'Certificate validation did its job: the forged certificate for {host} names the right host, but it is signed by a CA this client does not trust, so the client hung up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect. Clicking through the warning would have given it all away.';
-
-/** A tunnelled connection is the real one: command-line clients notice nothing. */
-const UNTOUCHED_CLI: Omit<ClientViews, 'browser'> = {
-  curl: 'nothing: exit 0.',
-  node: 'nothing: the request succeeds.',
-  python: 'nothing: the request succeeds.',
-};
-
-/** What clients show, met directly, for a chain they cannot lead to a root they trust. */
-const UNKNOWN_ISSUER_DIRECTLY: Omit<ClientViews, 'node'> = {
-  browser: 'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox SEC_ERROR_UNKNOWN_ISSUER.',
-  curl: 'directly: exit 60 "SSL certificate problem: unable to get local issuer certificate".',
-  python:
-    'directly: ssl.SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate.',
-};
+  'Certificate validation did its job: the forged certificate for {host} names the right host and is in date, but a client that does not trust the CA that signed it hangs up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect. Clicking through the warning would have given it all away.';
 
 /** Through the proxy, an upstream failure is answered by mitm-lab itself. */
 const VIA_PROXY = 'Through mitm-lab the client gets a 502 from the proxy naming {code}.';
@@ -96,12 +447,18 @@ export const CATALOG = {
       'The client sent its request to {host} over plain HTTP. The method, URL, headers, cookies and body crossed the network as readable text: the Wire view shows exactly the bytes a Wi-Fi neighbour, the café router or any ISP on the way could read and change.',
     handshakeStep:
       'No TLS at all: DNS -> TCP three-way handshake -> HTTP request in clear (port 80).',
-    whatClientsShow: {
-      browser:
-        'Chromium: "Not secure" in the address bar; Firefox: a struck-through padlock, and a warning under password fields. No error: the page loads.',
-      curl: 'nothing: exit 0, the response is printed.',
-      node: 'nothing: the request succeeds.',
-      python: 'nothing: the request succeeds.',
+    clients: {
+      ...ALL_OK,
+      chromium: {
+        outcome: 'ok',
+        note: 'the page loads; "Not secure" in the address bar',
+        unverified: true,
+      },
+      firefox: {
+        outcome: 'ok',
+        note: 'the page loads; a struck-through padlock and a warning under password fields',
+        unverified: true,
+      },
     },
     lesson:
       'HTTP hides nothing: a password in a login form travels as readable text and a session cookie can be copied to take over the account. HTTPS is HTTP inside TLS; that is what stops this.',
@@ -113,13 +470,23 @@ export const CATALOG = {
     whatHappened:
       "The client accepted the certificate mitm-lab forged for {host}, because the mitm-lab CA is in its trust store. The proxy ended the client's TLS, read the request and response in full, and opened its own TLS connection to the real server. The Wire view shows what an eavesdropper outside still sees: only ciphertext.",
     handshakeStep:
-      'TLS handshake, certificate validation passed (the forged chain ends at a root the client trusts); then key exchange and Finished with the proxy, not with {host}.',
-    whatClientsShow: {
-      browser:
-        "a normal padlock. Only the certificate viewer tells: the issuer is the mitm-lab CA, not the site's real CA.",
-      curl: 'nothing: exit 0 (with --cacert pointing at the mitm-lab CA, or the CA in the system store).',
-      node: 'nothing: the request succeeds (the CA given in `ca` or NODE_EXTRA_CA_CERTS).',
-      python: 'nothing: the request succeeds (cafile= / REQUESTS_CA_BUNDLE / SSL_CERT_FILE).',
+      'TLS handshake with the proxy, not with {host}: the client validated the forged chain (it ends at a root the client trusts) and the handshake completed.',
+    handshakeStepByVersion: {
+      'TLS 1.3':
+        'TLS 1.3 with the proxy, not with {host}: ClientHello and ServerHello already completed the ephemeral (EC)DHE key exchange, so the forged certificate travelled encrypted; the client then validated it (the chain ends at a root it trusts) and both sides sent Finished. One round trip.',
+      'TLS 1.2':
+        'TLS 1.2 with the proxy, not with {host}: ServerHello, then the forged certificate in clear, which the client validated (the chain ends at a root it trusts); then the (EC)DHE key exchange, ChangeCipherSpec and Finished. Two round trips.',
+    },
+    clients: {
+      ...ALL_OK,
+      chromium: {
+        outcome: 'ok',
+        note: 'a normal padlock; only the certificate viewer shows the mitm-lab CA as issuer',
+      },
+      firefox: {
+        outcome: 'ok',
+        note: 'a normal padlock; only the certificate viewer shows the mitm-lab CA as issuer',
+      },
     },
     lesson:
       'A padlock means "encrypted to whoever holds a certificate my trust store accepts", not "encrypted to the real site". A trusted-but-malicious CA (a corporate proxy, malware, a compromised device) reads everything. Compare the Certificates view: same name, different issuer, different key. HSTS does not help here (the certificate is trusted); certificate pinning does, because the forged key is not the pinned one.',
@@ -131,36 +498,38 @@ export const CATALOG = {
   'reject.alert.48': {
     title: 'Refused: unknown CA (alert 48)',
     whatHappened:
-      '{client} refused the certificate mitm-lab forged for {host} and said why with TLS alert 48 unknown_ca: it could not chain the certificate to any root it trusts.',
+      '{client} refused the certificate mitm-lab forged for {host} and said why with TLS alert 48 unknown_ca: it could not chain the certificate to a root it trusts.',
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: UNTRUSTED_CA,
+    causes: ['untrusted-issuer', 'self-signed'],
     lesson: LESSON_REFUSED,
     labEndpoint: 'curl -x http://127.0.0.1:8080 https://bank.test/ (without --cacert)',
   },
   'reject.alert.46': {
     title: 'Refused: certificate unknown (alert 46)',
     whatHappened:
-      '{client} refused the certificate mitm-lab forged for {host} with TLS alert 46 certificate_unknown. Chromium sends 46 for every certificate error (TLS 1.2 and 1.3), so the alert alone does not say which check failed; here it is almost certainly the untrusted issuer. Chromium also retries, so expect more than one of these.',
+      '{client} refused the certificate mitm-lab forged for {host} with TLS alert 46 certificate_unknown. Chromium sends 46 for every certificate error (TLS 1.2 and 1.3), so the alert alone does not say which check failed: below, the causes it covers and what mitm-lab can rule out. Chromium also retries, so expect more than one of these.',
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: UNTRUSTED_CA,
+    causes: [
+      'untrusted-issuer',
+      'client-clock',
+      'wrong-name',
+      'expired',
+      'not-yet-valid',
+      'self-signed',
+      'weak-key',
+      'client-policy',
+    ],
     lesson: LESSON_REFUSED,
     labEndpoint: 'a Chromium-based browser pointed at the proxy, without the mitm-lab CA',
   },
   'reject.alert.42': {
     title: 'Refused: bad certificate (alert 42)',
     whatHappened:
-      '{client} refused the certificate mitm-lab forged for {host} with TLS alert 42 bad_certificate. OpenSSL-based clients send 42 when the chain is trusted but something else is wrong (Python: the host name does not match; curl: a weak key); Firefox sends it for a self-signed certificate or a wrong host.',
+      '{client} refused the certificate mitm-lab forged for {host} with TLS alert 42 bad_certificate. OpenSSL-based clients (curl, Python) send 42 when the chain is trusted but something else is wrong: a certificate not yet valid by their clock, a weak key, a name that does not match; Firefox sends it for a self-signed certificate or a wrong host.',
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: {
-      browser:
-        'Chromium: NET::ERR_CERT_COMMON_NAME_INVALID (wrong name) or NET::ERR_CERT_INVALID. Firefox: SSL_ERROR_BAD_CERT_DOMAIN or MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT.',
-      curl: 'exit 60: "SSL: no alternative certificate subject name matches target host name \'{host}\'".',
-      node: 'ERR_TLS_CERT_ALTNAME_INVALID: "Hostname/IP does not match certificate\'s altnames".',
-      python:
-        "ssl.SSLCertVerificationError: certificate verify failed: Hostname mismatch, certificate is not valid for '{host}'.",
-    },
+    causes: ['client-clock', 'not-yet-valid', 'weak-key', 'wrong-name', 'self-signed'],
     lesson:
-      'Validation checks more than the issuer: the certificate must name the host the client asked for ({host}) in its subject alternative names. A trusted CA signing the wrong name is still refused.',
+      "Validation checks more than the issuer: the dates against the client's clock, the host name in the subject alternative names, the key's strength. A trusted CA is not enough when any of them fails.",
     labEndpoint: 'https://wrong-host.bank.test/',
   },
   'reject.alert.43': {
@@ -168,12 +537,12 @@ export const CATALOG = {
     whatHappened:
       '{client} refused the certificate for {host} with TLS alert 43 unsupported_certificate: it does not accept this kind of certificate (key type, key usage or extended key usage).',
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: {
-      browser: 'Chromium: NET::ERR_CERT_INVALID. Firefox: SEC_ERROR_INADEQUATE_KEY_USAGE.',
-      curl: 'exit 35 or 60, with the OpenSSL reason ("unsupported certificate purpose").',
-      node: 'an ERR_SSL_* error or INVALID_PURPOSE.',
-      python:
-        'ssl.SSLCertVerificationError: certificate verify failed: unsupported certificate purpose.',
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_INVALID', unverified: true },
+      firefox: { outcome: 'error', code: 'SEC_ERROR_INADEQUATE_KEY_USAGE', unverified: true },
+      curl: { outcome: 'error', says: 'unsupported certificate purpose', unverified: true },
+      python: { outcome: 'error', says: 'unsupported certificate purpose', unverified: true },
+      node: { outcome: 'error', code: 'INVALID_PURPOSE', unverified: true },
     },
     lesson:
       'A certificate says what it may be used for (keyUsage, extendedKeyUsage serverAuth); a client refuses one that was not made for a TLS server.',
@@ -183,11 +552,12 @@ export const CATALOG = {
     whatHappened:
       '{client} refused the certificate for {host} with TLS alert 44 certificate_revoked: it believes the certificate was revoked by its CA.',
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: {
-      browser: 'Chromium: NET::ERR_CERT_REVOKED. Firefox: SEC_ERROR_REVOKED_CERTIFICATE.',
-      curl: 'exit 60 with "certificate revoked" (when revocation checking is on).',
-      node: 'CERT_REVOKED (only when the application checks revocation).',
-      python: 'ssl.SSLCertVerificationError: certificate verify failed: certificate revoked.',
+    clients: {
+      chromium: { outcome: 'error', code: 'NET::ERR_CERT_REVOKED', unverified: true },
+      firefox: { outcome: 'error', code: 'SEC_ERROR_REVOKED_CERTIFICATE', unverified: true },
+      curl: { outcome: 'error', code: '60', says: 'certificate revoked', unverified: true },
+      python: { outcome: 'error', says: 'certificate revoked', unverified: true },
+      node: { outcome: 'error', code: 'CERT_REVOKED', unverified: true },
     },
     lesson:
       'Revocation (CRL, OCSP) lets a CA withdraw a certificate before it expires, for example after its key leaked. Many clients check it only partly or not at all.',
@@ -195,17 +565,11 @@ export const CATALOG = {
   'reject.alert.45': {
     title: 'Refused: certificate expired (alert 45)',
     whatHappened:
-      "{client} refused the certificate for {host} with TLS alert 45 certificate_expired: the date is outside the certificate's validity period (expired, not yet valid, or the client's clock is wrong).",
+      "{client} refused the certificate for {host} with TLS alert 45 certificate_expired: the date is outside the certificate's validity by the client's clock.",
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: {
-      browser:
-        'Chromium: NET::ERR_CERT_DATE_INVALID (or "Your clock is behind/ahead"). Firefox: SEC_ERROR_EXPIRED_CERTIFICATE or MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE.',
-      curl: 'exit 60: "SSL certificate problem: certificate has expired" (or "certificate is not yet valid").',
-      node: 'CERT_HAS_EXPIRED or CERT_NOT_YET_VALID.',
-      python: 'ssl.SSLCertVerificationError: certificate verify failed: certificate has expired.',
-    },
+    causes: ['expired', 'client-clock'],
     lesson:
-      'Certificates are valid for a window of time, and the client checks it against its own clock: a wrong clock breaks every HTTPS site at once. mitm-lab backdates its certificates a little so a slightly slow clock still works.',
+      'Certificates are valid for a window of time, and the client checks it against its own clock: a wrong clock breaks every HTTPS site at once. mitm-lab backdates its certificates a day so a slightly slow clock still works.',
     labEndpoint: 'https://expired.bank.test/',
   },
   'reject.alert.49': {
@@ -213,11 +577,11 @@ export const CATALOG = {
     whatHappened:
       "{client} ended the handshake with {host} with TLS alert 49 access_denied: a valid certificate, but the client's policy refuses to continue.",
     handshakeStep: 'TLS handshake, after certificate validation: a policy decision by the client.',
-    whatClientsShow: {
-      browser: 'rarely seen from browsers; a generic connection error.',
-      curl: 'exit 35 with "access denied".',
-      node: 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED.',
-      python: 'ssl.SSLError: TLSV1_ALERT_ACCESS_DENIED.',
+    causes: ['client-policy'],
+    clients: {
+      curl: { outcome: 'error', code: '35', says: 'access denied', unverified: true },
+      node: { outcome: 'error', code: 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED', unverified: true },
+      python: { outcome: 'error', code: 'SSLError', says: 'ACCESS_DENIED', unverified: true },
     },
     lesson:
       'Not every refusal is about trust: a client (or a pinning policy) may refuse a certificate it can validate.',
@@ -227,11 +591,12 @@ export const CATALOG = {
     whatHappened:
       '{client} ended the handshake with {host} with TLS alert 51 decrypt_error: a handshake signature or the Finished message did not verify.',
     handshakeStep: 'TLS handshake, key exchange: CertificateVerify or Finished did not check out.',
-    whatClientsShow: {
-      browser: 'Chromium: ERR_SSL_PROTOCOL_ERROR. Firefox: SSL_ERROR_DECRYPT_ERROR_ALERT.',
-      curl: 'exit 35 with "decrypt error".',
-      node: 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR.',
-      python: 'ssl.SSLError: TLSV1_ALERT_DECRYPT_ERROR.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_PROTOCOL_ERROR', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_DECRYPT_ERROR_ALERT', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'decrypt error', unverified: true },
+      node: { outcome: 'error', code: 'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR', unverified: true },
+      python: { outcome: 'error', code: 'SSLError', says: 'DECRYPT_ERROR', unverified: true },
     },
     lesson:
       'The server must prove it holds the private key for its certificate by signing the handshake; a certificate copied without its key is useless to an attacker.',
@@ -242,13 +607,7 @@ export const CATALOG = {
       '{client} ended the handshake with {host} with TLS alert 40 handshake_failure: the two sides could not agree on parameters (cipher suite, group or signature algorithm).',
     handshakeStep:
       'TLS handshake, negotiation: ClientHello offers, ServerHello chooses; here no choice worked.',
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH. Firefox: SSL_ERROR_NO_CYPHER_OVERLAP.',
-      curl: 'exit 35: "sslv3 alert handshake failure".',
-      node: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE.',
-      python: 'ssl.SSLError: [SSL: SSLV3_ALERT_HANDSHAKE_FAILURE].',
-    },
+    causes: ['no-shared-cipher'],
     lesson:
       'Client and server must share at least one cipher suite and key-exchange group. Old or over-restricted configurations fail here, before any certificate matters.',
     labEndpoint: 'https://no-shared-cipher.bank.test/',
@@ -259,15 +618,9 @@ export const CATALOG = {
       '{client} ended the handshake with {host} with TLS alert 70 protocol_version: no TLS version both sides accept.',
     handshakeStep:
       'TLS handshake, version negotiation (ClientHello supported_versions -> ServerHello).',
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH. Firefox: SSL_ERROR_UNSUPPORTED_VERSION.',
-      curl: 'exit 35: "tlsv1 alert protocol version".',
-      node: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION.',
-      python: 'ssl.SSLError: [SSL: TLSV1_ALERT_PROTOCOL_VERSION].',
-    },
+    causes: ['old-protocol'],
     lesson:
-      'TLS 1.0 and 1.1 are disabled in current clients; a server that only speaks them cannot be reached. Version negotiation is protected, so an attacker cannot silently downgrade a connection.',
+      'TLS 1.0 and 1.1 are retired (RFC 8996) and most current clients refuse them, though not all: wget with GnuTLS still falls back to TLS 1.1. Version negotiation is protected, so an attacker cannot silently downgrade a connection between two modern peers.',
     labEndpoint: 'https://old-tls.bank.test/',
   },
   'reject.alert.71': {
@@ -276,27 +629,16 @@ export const CATALOG = {
       '{client} ended the handshake with {host} with TLS alert 71 insufficient_security: the parameters on offer were too weak for it.',
     handshakeStep:
       "TLS handshake, negotiation: the only common choices were below the client's minimum.",
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH. Firefox: SSL_ERROR_INSUFFICIENT_SECURITY_ALERT.',
-      curl: 'exit 35: "insufficient security".',
-      node: 'ERR_SSL_TLSV1_ALERT_INSUFFICIENT_SECURITY.',
-      python: 'ssl.SSLError: TLSV1_ALERT_INSUFFICIENT_SECURITY.',
-    },
+    causes: ['old-protocol', 'no-shared-cipher'],
     lesson:
       'Clients keep a floor of acceptable security; weak ciphers and small keys are refused, not negotiated down to.',
   },
   'reject.alert.80': {
     title: 'Handshake ended: internal error (alert 80)',
     whatHappened:
-      "{client} ended the handshake with {host} with TLS alert 80 internal_error: a failure inside the client unrelated to the certificate's trust.",
+      '{client} ended the handshake with {host} with TLS alert 80 internal_error: a failure inside the client. OpenSSL 3 also sends it when it refuses a legacy signature algorithm (SHA-1, MD5) offered by an old-TLS server.',
     handshakeStep: 'TLS handshake, client side: an internal failure.',
-    whatClientsShow: {
-      browser: 'a generic ERR_SSL_PROTOCOL_ERROR.',
-      curl: 'exit 35 with "internal error".',
-      node: 'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR.',
-      python: 'ssl.SSLError: TLSV1_ALERT_INTERNAL_ERROR.',
-    },
+    causes: ['old-protocol'],
     lesson:
       'Not every failed handshake is a security decision; the raw message ({raw}) is the best clue.',
   },
@@ -305,12 +647,12 @@ export const CATALOG = {
     whatHappened:
       'The handshake for {host} ended with TLS alert 112 unrecognized_name: the name sent in SNI was not one the other side serves.',
     handshakeStep: 'TLS handshake, ClientHello: the Server Name Indication extension.',
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_SSL_UNRECOGNIZED_NAME_ALERT. Firefox: SSL_ERROR_UNRECOGNIZED_NAME_ALERT.',
-      curl: 'exit 35: "tlsv1 unrecognized name".',
-      node: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME.',
-      python: 'ssl.SSLError: TLSV1_UNRECOGNIZED_NAME.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_UNRECOGNIZED_NAME_ALERT', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_UNRECOGNIZED_NAME_ALERT', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'unrecognized name', unverified: true },
+      node: { outcome: 'error', code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME', unverified: true },
+      python: { outcome: 'error', code: 'SSLError', says: 'UNRECOGNIZED_NAME', unverified: true },
     },
     lesson:
       'SNI travels in clear in the ClientHello: it is how one IP address serves many HTTPS sites, and also how an eavesdropper learns which site you visit.',
@@ -320,12 +662,25 @@ export const CATALOG = {
     whatHappened:
       'The handshake for {host} ended with TLS alert 116 certificate_required: one side wanted a client certificate that was not sent.',
     handshakeStep: 'TLS handshake, CertificateRequest -> client Certificate (mutual TLS).',
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_BAD_SSL_CLIENT_AUTH_CERT. Firefox: SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT.',
-      curl: 'exit 56 or 35: "certificate required".',
-      node: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED.',
-      python: 'ssl.SSLError: TLSV13_ALERT_CERTIFICATE_REQUIRED.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_BAD_SSL_CLIENT_AUTH_CERT', unverified: true },
+      firefox: {
+        outcome: 'error',
+        code: 'SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT',
+        unverified: true,
+      },
+      curl: { outcome: 'error', says: 'certificate required', unverified: true },
+      node: {
+        outcome: 'error',
+        code: 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+        unverified: true,
+      },
+      python: {
+        outcome: 'error',
+        code: 'SSLError',
+        says: 'CERTIFICATE_REQUIRED',
+        unverified: true,
+      },
     },
     lesson:
       "Mutual TLS authenticates the client too; an interceptor without the client's key cannot impersonate it.",
@@ -335,11 +690,21 @@ export const CATALOG = {
     whatHappened:
       'The handshake for {host} ended with TLS alert 120 no_application_protocol: no protocol offered in ALPN (h2, http/1.1) was acceptable.',
     handshakeStep: 'TLS handshake, ClientHello ALPN extension -> ServerHello/EncryptedExtensions.',
-    whatClientsShow: {
-      browser: 'Chromium: ERR_SSL_PROTOCOL_ERROR. Firefox: SSL_ERROR_NO_APPLICATION_PROTOCOL.',
-      curl: 'exit 35: "no application protocol".',
-      node: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL.',
-      python: 'ssl.SSLError: TLSV1_ALERT_NO_APPLICATION_PROTOCOL.',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_PROTOCOL_ERROR', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_NO_APPLICATION_PROTOCOL', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'no application protocol', unverified: true },
+      node: {
+        outcome: 'error',
+        code: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
+        unverified: true,
+      },
+      python: {
+        outcome: 'error',
+        code: 'SSLError',
+        says: 'NO_APPLICATION_PROTOCOL',
+        unverified: true,
+      },
     },
     lesson:
       'ALPN, like SNI, is sent in clear: an eavesdropper sees whether you speak HTTP/2 or HTTP/1.1.',
@@ -349,11 +714,16 @@ export const CATALOG = {
     whatHappened:
       '{client} ended the handshake with {host} by sending TLS alert {alertCode} {alertName}. The raw error was: {raw}.',
     handshakeStep: 'TLS handshake: the client aborted it with a fatal alert.',
-    whatClientsShow: {
-      browser: 'a certificate or protocol error page, depending on the alert.',
-      curl: 'exit 35 or 60 with the alert name.',
-      node: 'an ERR_SSL_* code naming the alert.',
-      python: 'ssl.SSLError naming the alert.',
+    clients: {
+      chromium: {
+        outcome: 'error',
+        note: 'a certificate or protocol error page',
+        unverified: true,
+      },
+      firefox: { outcome: 'error', note: 'a certificate or protocol error page', unverified: true },
+      curl: { outcome: 'error', note: 'exit 35 or 60 with the alert name', unverified: true },
+      python: { outcome: 'error', note: 'an ssl.SSLError naming the alert', unverified: true },
+      node: { outcome: 'error', note: 'an ERR_SSL_* code naming the alert', unverified: true },
     },
     lesson:
       'A TLS alert is the client saying why it stops; OpenSSL-based clients send it in clear even in TLS 1.3, so an eavesdropper sees it too. This alert has no entry of its own yet (see docs/explain.md to add one).',
@@ -364,10 +734,10 @@ export const CATALOG = {
   'reject.closed-after-handshake': {
     title: 'Probably refused: closed without a request',
     whatHappened:
-      '{client} completed the TLS handshake with mitm-lab\'s forged certificate for {host}, then closed the connection without sending any request. Node over TLS 1.2, Firefox over TLS 1.2, wget, and curl with a wrong host name refuse this way: they check the certificate after the handshake and just hang up. Browsers also open spare connections they never use, so this is worded "probably".',
+      '{client} completed the TLS handshake with the certificate mitm-lab forged for {host}, then closed the connection without sending any request. Clients that check the certificate after the handshake refuse this way (wget, Node and Firefox over TLS 1.2, curl on a wrong name); browsers also open spare connections they never use, so this is worded "probably".',
     handshakeStep:
       'After the TLS handshake: the client validated the certificate once the handshake finished, and left.',
-    whatClientsShow: UNTRUSTED_CA,
+    causes: [...CERT_CAUSES, 'spare-connection'],
     lesson:
       'Not every client says why it refuses; a silent close right after the handshake is the usual sign. ' +
       LESSON_REFUSED,
@@ -375,9 +745,9 @@ export const CATALOG = {
   'reject.reset-during-handshake': {
     title: 'Refused: connection reset during the handshake',
     whatHappened:
-      "{client} reset the connection to mitm-lab in the middle of the TLS handshake for {host}, without a TLS alert ({raw}). Node's TLS 1.3 client refuses an untrusted or wrong-name certificate this way: it just hangs up.",
+      "{client} reset the connection to mitm-lab in the middle of the TLS handshake for {host}, without a TLS alert ({raw}). Node's TLS 1.3 client refuses a certificate this way: it just hangs up.",
     handshakeStep: STEP_VALIDATION,
-    whatClientsShow: UNTRUSTED_CA,
+    causes: CERT_CAUSES,
     lesson: LESSON_REFUSED,
     labEndpoint: 'node -e "https.get(\'https://bank.test/\')" through the proxy, without the CA',
   },
@@ -386,11 +756,17 @@ export const CATALOG = {
     whatHappened:
       'The client connected for {host} but the TLS handshake did not finish in time: it sent nothing more, or stalled.',
     handshakeStep: 'TLS handshake, stalled (ClientHello sent or expected, nothing after).',
-    whatClientsShow: {
-      browser: 'Chromium: ERR_TIMED_OUT. Firefox: "The connection has timed out".',
-      curl: 'exit 28: "Operation timed out" (or exit 35 when the handshake is cut).',
-      node: 'ETIMEDOUT, or ECONNRESET when the proxy gives up first.',
-      python: 'TimeoutError / socket.timeout: "The read operation timed out".',
+    clients: {
+      chromium: { outcome: 'error', code: 'ERR_TIMED_OUT', unverified: true },
+      firefox: { outcome: 'error', note: '"The connection has timed out"', unverified: true },
+      curl: { outcome: 'error', code: '28', says: 'timed out', unverified: true },
+      node: {
+        outcome: 'error',
+        code: 'ECONNRESET',
+        note: 'when the proxy gives up first',
+        unverified: true,
+      },
+      python: { outcome: 'error', code: 'TimeoutError', unverified: true },
     },
     lesson:
       'A timeout says nothing about trust: the client may be waiting for a user to click through a warning, or the network is slow. mitm-lab does not guess.',
@@ -401,27 +777,17 @@ export const CATALOG = {
       'The client and mitm-lab could not agree on a TLS version or cipher suite for {host} ({raw}).',
     handshakeStep:
       'TLS handshake, negotiation: ClientHello offers versions and cipher suites, ServerHello must pick one of each.',
-    whatClientsShow: {
-      browser:
-        'Chromium: ERR_SSL_VERSION_OR_CIPHER_MISMATCH. Firefox: SSL_ERROR_NO_CYPHER_OVERLAP or SSL_ERROR_UNSUPPORTED_VERSION.',
-      curl: 'exit 35: "tlsv1 alert protocol version" or "sslv3 alert handshake failure".',
-      node: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION or ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE.',
-      python: 'ssl.SSLError: TLSV1_ALERT_PROTOCOL_VERSION / SSLV3_ALERT_HANDSHAKE_FAILURE.',
-    },
+    causes: ['old-protocol', 'no-shared-cipher'],
     lesson:
       'Both sides must share a protocol version and a cipher suite; this fails before any certificate is looked at. The Wire view lists what the ClientHello offered.',
-    labEndpoint: 'https://old-tls.bank.test/',
   },
   'reject.not-tls': {
     title: 'Not TLS: the client spoke something else',
     whatHappened:
       'The client asked the proxy for a tunnel to {host}:{port} and then sent bytes that are not a TLS ClientHello.',
     handshakeStep: 'Before TLS: the first bytes after CONNECT were not a ClientHello.',
-    whatClientsShow: {
-      browser: 'usually nothing: a browser sends TLS to port 443.',
-      curl: 'depends on what was sent; a plain HTTP request through CONNECT works.',
-      node: 'depends on the protocol.',
-      python: 'depends on the protocol.',
+    clients: {
+      curl: { outcome: 'ok', note: 'a plain HTTP request through CONNECT works', unverified: true },
     },
     lesson:
       'A CONNECT tunnel carries any protocol; only TLS can be intercepted with a forged certificate. Anything else is visible or opaque as it is.',
@@ -431,17 +797,17 @@ export const CATALOG = {
     whatHappened:
       'The TLS attempt for {host} ended without a request and without a recognisable cause. The raw error was: {raw}.',
     handshakeStep: 'TLS handshake: it did not complete, cause not identified.',
-    whatClientsShow: {
-      browser: 'a connection or certificate error page.',
-      curl: 'exit 35 or 60.',
-      node: 'ECONNRESET or an ERR_SSL_* code.',
-      python: 'ssl.SSLError or ConnectionResetError.',
+    clients: {
+      curl: { outcome: 'error', note: 'exit 35 or 60', unverified: true },
+      node: { outcome: 'error', note: 'ECONNRESET or an ERR_SSL_* code', unverified: true },
+      python: { outcome: 'error', note: 'ssl.SSLError or ConnectionResetError', unverified: true },
     },
     lesson:
       'mitm-lab shows the raw error rather than guess. If this happens reproducibly, it deserves an entry of its own.',
   },
 
-  // ---- tunnelled: the proxy passed the bytes through untouched ----
+  // ---- tunnelled: the proxy passed the bytes through untouched; the client's verdict is
+  //      read off the bytes (VERDICTS, REAL_SERVER_FAMILIES) ----
 
   'tunnel.mode-eavesdrop': {
     title: 'Tunnelled: eavesdrop mode (what a passive observer sees)',
@@ -449,22 +815,14 @@ export const CATALOG = {
       'mitm-lab is in eavesdrop mode: it did not forge a certificate for {host} and passed the encrypted bytes through untouched, like any router on the path. The Wire view shows everything an eavesdropper gets.',
     handshakeStep:
       'Whole TLS handshake end to end between the client and {host}; the proxy only watched. TLS 1.2 sends the server certificate in clear; TLS 1.3 encrypts it.',
-    whatClientsShow: {
-      browser: "nothing unusual: a normal padlock with the site's real certificate.",
-      ...UNTOUCHED_CLI,
-    },
     lesson:
       'HTTPS does not hide everything: the destination IP and port, the SNI host name, ALPN, the TLS version, when you connect and how much you send and receive stay visible. The content does not.',
   },
   'tunnel.auto-refused-before': {
     title: 'Tunnelled: a client refused the forgery for this host before',
     whatHappened:
-      "In auto mode, a client already refused mitm-lab's forged certificate for {host}, so this connection was tunnelled untouched instead of failing again. The `f` key forgets those hosts.",
+      "In auto mode, a client already refused mitm-lab's forged certificate for {host}, so this connection was tunnelled untouched to the real server instead of failing again. The `f` key forgets those hosts.",
     handshakeStep: 'Whole TLS handshake end to end with {host}; the proxy only watched.',
-    whatClientsShow: {
-      browser: 'nothing unusual: the real site with its real certificate.',
-      ...UNTOUCHED_CLI,
-    },
     lesson:
       'An interceptor that is refused can fall back to watching; a real attacker would, too. What stays visible: host name, sizes and timing, never the content.',
   },
@@ -473,11 +831,6 @@ export const CATALOG = {
     whatHappened:
       'The mitm-lab CA is name-constrained to lab names (.test, localhost and what was permitted), so it cannot forge a certificate for {host}; the connection was tunnelled untouched.',
     handshakeStep: "Before forging: the CA's name constraints exclude this host.",
-    whatClientsShow: {
-      browser:
-        'nothing unusual (a forged certificate would have been refused with NET::ERR_CERT_INVALID anyway).',
-      ...UNTOUCHED_CLI,
-    },
     lesson:
       'Name constraints make a forgotten lab CA harmless for real sites: clients refuse a certificate outside the permitted names even from a trusted root. `--unconstrained` lifts it for demonstrations.',
   },
@@ -486,12 +839,6 @@ export const CATALOG = {
     whatHappened:
       'The client sent something other than TLS through its CONNECT tunnel to {host}:{port}; mitm-lab passed it through.',
     handshakeStep: 'Before TLS: the first bytes were not a ClientHello.',
-    whatClientsShow: {
-      browser: 'nothing: whatever the protocol does.',
-      curl: 'nothing unusual.',
-      node: 'nothing unusual.',
-      python: 'nothing unusual.',
-    },
     lesson:
       'Only TLS can be intercepted by forging a certificate; other protocols are as visible as they are on the wire.',
   },
@@ -500,29 +847,20 @@ export const CATALOG = {
     whatHappened:
       'mitm-lab could not mint a certificate for {host} (an invalid or unusual name), so it tunnelled the connection untouched.',
     handshakeStep: 'Before forging: certificate minting failed.',
-    whatClientsShow: {
-      browser: 'nothing unusual.',
-      ...UNTOUCHED_CLI,
-    },
     lesson:
       'When interception is impossible, the honest fallback is to watch, not to break the connection.',
   },
 
-  // ---- the proxy's own connection to the real server failed ----
+  // ---- the proxy's own connection to the real server failed: the client gets mitm-lab's 502,
+  //      and `directly` says what it shows without the proxy ----
 
   'upstream.CERT_HAS_EXPIRED': {
     title: "The real server's certificate has expired",
     whatHappened:
       'mitm-lab connected to {host} and refused its certificate: it has expired. ' + VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_DATE_INVALID, Firefox SEC_ERROR_EXPIRED_CERTIFICATE.',
-      curl: 'directly: exit 60 "SSL certificate problem: certificate has expired".',
-      node: 'directly: CERT_HAS_EXPIRED.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: certificate has expired.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES.expired.clients,
     lesson:
       'A MITM proxy must validate the real server, or it makes its users less safe than they were: they could no longer see the warning. mitm-lab keeps validating by default.',
     labEndpoint: 'https://expired.bank.test/',
@@ -533,14 +871,8 @@ export const CATALOG = {
       "mitm-lab refused the certificate of {host}: its validity starts in the future (or this machine's clock is behind). " +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_DATE_INVALID ("Your clock is behind"), Firefox MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE.',
-      curl: 'directly: exit 60 "SSL certificate problem: certificate is not yet valid".',
-      node: 'directly: CERT_NOT_YET_VALID.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: certificate is not yet valid.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['not-yet-valid'].clients,
     lesson:
       'Validity is checked against the local clock: a wrong clock looks exactly like a bad certificate.',
     labEndpoint: 'https://not-yet-valid.bank.test/',
@@ -551,14 +883,8 @@ export const CATALOG = {
       'mitm-lab refused {host}: its certificate signs itself, so no CA vouches for it. ' +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_AUTHORITY_INVALID, Firefox MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT.',
-      curl: 'directly: exit 60 "SSL certificate problem: self-signed certificate".',
-      node: 'directly: DEPTH_ZERO_SELF_SIGNED_CERT.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: self-signed certificate.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['self-signed'].clients,
     lesson:
       'Anyone can make a self-signed certificate for any name, an attacker included; it proves nothing unless you pinned that exact certificate.',
     labEndpoint: 'https://self-signed.bank.test/',
@@ -569,13 +895,8 @@ export const CATALOG = {
       "mitm-lab refused {host}: its chain ends at a self-signed root that is not in mitm-lab's trust store. " +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      browser: UNKNOWN_ISSUER_DIRECTLY.browser,
-      curl: 'directly: exit 60 "SSL certificate problem: self-signed certificate in certificate chain".',
-      node: 'directly: SELF_SIGNED_CERT_IN_CHAIN.',
-      python:
-        'directly: ssl.SSLCertVerificationError: certificate verify failed: self-signed certificate in certificate chain.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['untrusted-root'].clients,
     lesson:
       'Trust comes from the root: a complete chain to a root you do not trust is worth nothing. `--upstream-ca` adds a root (the lab does, for its public root).',
     labEndpoint: 'https://untrusted-root.bank.test/',
@@ -586,10 +907,8 @@ export const CATALOG = {
       'mitm-lab refused {host}: it could not find the CA that signed its certificate (an unknown issuer, or a server that forgot to send its intermediate). ' +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      ...UNKNOWN_ISSUER_DIRECTLY,
-      node: 'directly: UNABLE_TO_VERIFY_LEAF_SIGNATURE.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['untrusted-root'].clients,
     lesson:
       'A server must send its intermediate certificates; browsers sometimes paper over a missing one, command-line clients do not.',
   },
@@ -599,10 +918,8 @@ export const CATALOG = {
       "mitm-lab refused {host}: its certificate chain leads to a root that is not in mitm-lab's trust store. " +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION,
-    whatClientsShow: {
-      ...UNKNOWN_ISSUER_DIRECTLY,
-      node: 'directly: UNABLE_TO_GET_ISSUER_CERT_LOCALLY.',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['untrusted-root'].clients,
     lesson:
       'This is exactly what a client without the mitm-lab CA says about mitm-lab: "I do not know who vouches for this". Add a root only when you trust whoever holds its key.',
     labEndpoint: 'https://untrusted-root.bank.test/',
@@ -613,17 +930,45 @@ export const CATALOG = {
       'mitm-lab refused {host}: its certificate is valid, but its subject alternative names do not include {host}. ' +
       VIA_PROXY,
     handshakeStep: STEP_UPSTREAM_VALIDATION + ' (the host-name check, RFC 6125).',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium NET::ERR_CERT_COMMON_NAME_INVALID, Firefox SSL_ERROR_BAD_CERT_DOMAIN.',
-      curl: 'directly: exit 60 "SSL: no alternative certificate subject name matches target host name \'{host}\'".',
-      node: 'directly: ERR_TLS_CERT_ALTNAME_INVALID "Hostname/IP does not match certificate\'s altnames".',
-      python:
-        "directly: ssl.SSLCertVerificationError: certificate verify failed: Hostname mismatch, certificate is not valid for '{host}'.",
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['wrong-name'].clients,
     lesson:
       'A genuine certificate for another site is no proof of identity for this one: otherwise anyone with a certificate for their own domain could impersonate yours.',
     labEndpoint: 'https://wrong-host.bank.test/',
+  },
+  'upstream.UPSTREAM_KEY_TOO_WEAK': {
+    title: "The real server's key is too weak",
+    whatHappened:
+      'mitm-lab refused {host}: {raw}. curl, Python and `openssl s_client` refuse such a key themselves; a proxy that forged a strong certificate in its place would hide the weakness, so mitm-lab refuses too. ' +
+      VIA_PROXY,
+    handshakeStep: STEP_UPSTREAM_VALIDATION,
+    clients: VIA_PROXY_502,
+    directly: CAUSES['weak-key'].clients,
+    lesson:
+      'A trusted interceptor must never launder a weak server: the student would see a strong padlock for a connection any well-funded attacker can break. mitm-lab holds the real server to OpenSSL security level 2 (RSA and DH keys of 2048 bits or more).',
+    labEndpoint: 'https://weak-key.bank.test/',
+  },
+  'upstream.UPSTREAM_SIGNATURE_TOO_WEAK': {
+    title: "The real server's certificate has a weak signature",
+    whatHappened:
+      'mitm-lab refused {host}: {raw}. SHA-1 and MD5 signatures can be forged (SHA-1 collisions since 2017), so current clients refuse them. ' +
+      VIA_PROXY,
+    handshakeStep: STEP_UPSTREAM_VALIDATION,
+    clients: VIA_PROXY_502,
+    lesson:
+      'A certificate is only as strong as the hash its CA signed: a collision lets an attacker get a signature on one certificate that is valid for another.',
+  },
+  'upstream.UPSTREAM_PROTOCOL_TOO_OLD': {
+    title: 'The real server speaks only an old TLS version',
+    whatHappened:
+      'mitm-lab refused {host}: {raw}. TLS 1.0 and 1.1 are retired (RFC 8996); mitm-lab requires TLS 1.2 or later on the server leg. ' +
+      VIA_PROXY,
+    handshakeStep: 'TLS handshake on the proxy -> server leg, version negotiation.',
+    clients: VIA_PROXY_502,
+    directly: CAUSES['old-protocol'].clients,
+    lesson:
+      'Most current clients refuse TLS 1.0/1.1 rather than fall back, though not all (wget with GnuTLS still connects). A proxy must not upgrade such a connection to a modern-looking one.',
+    labEndpoint: 'https://old-tls.bank.test/',
   },
   'upstream.ENOTFOUND': {
     title: 'DNS: {host} does not resolve',
@@ -632,12 +977,12 @@ export const CATALOG = {
       VIA_PROXY,
     handshakeStep:
       'DNS, the very first step: before TCP and TLS. Behind a proxy, the proxy resolves names, not the client.',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium ERR_NAME_NOT_RESOLVED, Firefox "Hmm. We\'re having trouble finding that site."',
-      curl: 'directly: exit 6 "Could not resolve host: {host}".',
-      node: 'directly: ENOTFOUND "getaddrinfo ENOTFOUND {host}".',
-      python: 'directly: socket.gaierror: [Errno -2] Name or service not known.',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_NAME_NOT_RESOLVED', unverified: true },
+      curl: { outcome: 'error', code: '6', says: 'Could not resolve host', unverified: true },
+      node: { outcome: 'error', code: 'ENOTFOUND', unverified: true },
+      python: { outcome: 'error', code: 'gaierror', unverified: true },
     },
     lesson:
       'Lab names under .test are resolved by mitm-lab itself (--resolve), so no hosts file is edited and no internet is needed. DNS queries normally travel in clear: another thing HTTPS does not hide.',
@@ -648,11 +993,12 @@ export const CATALOG = {
       'mitm-lab reached {host} but nothing was listening on port {port}: the TCP handshake was answered with a reset. ' +
       VIA_PROXY,
     handshakeStep: 'TCP three-way handshake: SYN answered by RST, before any TLS.',
-    whatClientsShow: {
-      browser: 'directly: Chromium ERR_CONNECTION_REFUSED, Firefox "Unable to connect".',
-      curl: 'directly: exit 7 "Failed to connect to {host} port {port}: Connection refused".',
-      node: 'directly: ECONNREFUSED.',
-      python: 'directly: ConnectionRefusedError: [Errno 111] Connection refused.',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_CONNECTION_REFUSED', unverified: true },
+      curl: { outcome: 'error', code: '7', says: 'Connection refused', unverified: true },
+      node: { outcome: 'error', code: 'ECONNREFUSED', unverified: true },
+      python: { outcome: 'error', code: 'ConnectionRefusedError', unverified: true },
     },
     lesson:
       'No server, no TLS: the certificate never comes into it. Check that the lab or the server is running.',
@@ -662,11 +1008,12 @@ export const CATALOG = {
     whatHappened:
       'The connection from mitm-lab to {host} was reset by the other side ({raw}). ' + VIA_PROXY,
     handshakeStep: 'TCP or TLS: the server (or something on the path) sent a reset.',
-    whatClientsShow: {
-      browser: 'directly: Chromium ERR_CONNECTION_RESET, Firefox "The connection was reset".',
-      curl: 'directly: exit 35 or 56 "Connection reset by peer".',
-      node: 'directly: ECONNRESET "socket hang up".',
-      python: 'directly: ConnectionResetError: [Errno 104] Connection reset by peer.',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_CONNECTION_RESET', unverified: true },
+      curl: { outcome: 'error', says: 'Connection reset by peer', unverified: true },
+      node: { outcome: 'error', code: 'ECONNRESET', unverified: true },
+      python: { outcome: 'error', code: 'ConnectionResetError', unverified: true },
     },
     lesson:
       'A reset during the handshake is also how some servers and clients refuse TLS without saying why; the timing in the Timeline view helps tell which.',
@@ -675,12 +1022,12 @@ export const CATALOG = {
     title: 'The real server did not answer in time',
     whatHappened: "mitm-lab's connection to {host}:{port} timed out. " + VIA_PROXY,
     handshakeStep: 'TCP connect or TLS handshake: no answer.',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium ERR_CONNECTION_TIMED_OUT, Firefox "The connection has timed out".',
-      curl: 'directly: exit 28 "Connection timed out".',
-      node: 'directly: ETIMEDOUT.',
-      python: 'directly: TimeoutError: [Errno 110] Connection timed out.',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_CONNECTION_TIMED_OUT', unverified: true },
+      curl: { outcome: 'error', code: '28', unverified: true },
+      node: { outcome: 'error', code: 'ETIMEDOUT', unverified: true },
+      python: { outcome: 'error', code: 'TimeoutError', unverified: true },
     },
     lesson:
       'A timeout is the network, a firewall or a dead server; the certificate never came into it.',
@@ -689,11 +1036,11 @@ export const CATALOG = {
     title: 'No route to {host}',
     whatHappened: 'mitm-lab had an address for {host} but no network route to it. ' + VIA_PROXY,
     handshakeStep: 'TCP connect: the network could not deliver the SYN.',
-    whatClientsShow: {
-      browser: 'directly: Chromium ERR_ADDRESS_UNREACHABLE, Firefox "Unable to connect".',
-      curl: 'directly: exit 7 "No route to host".',
-      node: 'directly: EHOSTUNREACH.',
-      python: 'directly: OSError: [Errno 113] No route to host.',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_ADDRESS_UNREACHABLE', unverified: true },
+      curl: { outcome: 'error', code: '7', says: 'No route to host', unverified: true },
+      node: { outcome: 'error', code: 'EHOSTUNREACH', unverified: true },
     },
     lesson: 'Offline or on an isolated network: the built-in lab needs no internet, real sites do.',
   },
@@ -704,13 +1051,7 @@ export const CATALOG = {
       VIA_PROXY,
     handshakeStep:
       'TLS handshake on the proxy -> server leg, negotiation (ClientHello -> ServerHello).',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium ERR_SSL_PROTOCOL_ERROR or ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_NO_CYPHER_OVERLAP.',
-      curl: 'directly: exit 35 with the OpenSSL reason.',
-      node: 'directly: EPROTO with the OpenSSL reason.',
-      python: 'directly: ssl.SSLError with the OpenSSL reason.',
-    },
+    clients: VIA_PROXY_502,
     lesson:
       'Version and cipher negotiation happen before any certificate is checked; an outdated server fails here.',
     labEndpoint: 'https://old-tls.bank.test/',
@@ -718,17 +1059,13 @@ export const CATALOG = {
   'upstream.ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION': {
     title: 'The real server speaks only an old TLS version',
     whatHappened:
-      'mitm-lab and {host} share no TLS version: the server answered with alert 70 protocol_version (TLS 1.0/1.1 are disabled in current OpenSSL). ' +
+      'mitm-lab and {host} share no TLS version: the handshake failed on the version ({raw}). ' +
       VIA_PROXY,
     handshakeStep: 'TLS handshake on the proxy -> server leg, version negotiation.',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_UNSUPPORTED_VERSION.',
-      curl: 'directly: exit 35 "tlsv1 alert protocol version".',
-      node: 'directly: ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION.',
-      python: 'directly: ssl.SSLError: [SSL: TLSV1_ALERT_PROTOCOL_VERSION].',
-    },
-    lesson: 'TLS 1.0 and 1.1 are retired (RFC 8996); clients refuse them rather than fall back.',
+    clients: VIA_PROXY_502,
+    directly: CAUSES['old-protocol'].clients,
+    lesson:
+      'TLS 1.0 and 1.1 are retired (RFC 8996); most current clients refuse them rather than fall back, though wget with GnuTLS still connects.',
     labEndpoint: 'https://old-tls.bank.test/',
   },
   'upstream.ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE': {
@@ -737,13 +1074,8 @@ export const CATALOG = {
       'mitm-lab and {host} could not agree on a cipher suite: the server answered with alert 40 handshake_failure. ' +
       VIA_PROXY,
     handshakeStep: 'TLS handshake on the proxy -> server leg, cipher negotiation.',
-    whatClientsShow: {
-      browser:
-        'directly: Chromium ERR_SSL_VERSION_OR_CIPHER_MISMATCH, Firefox SSL_ERROR_NO_CYPHER_OVERLAP.',
-      curl: 'directly: exit 35 "sslv3 alert handshake failure".',
-      node: 'directly: ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE.',
-      python: 'directly: ssl.SSLError: [SSL: SSLV3_ALERT_HANDSHAKE_FAILURE].',
-    },
+    clients: VIA_PROXY_502,
+    directly: CAUSES['no-shared-cipher'].clients,
     lesson:
       'Both sides must share a cipher suite; modern TLS uses ephemeral (EC)DHE key exchange and AEAD ciphers only.',
     labEndpoint: 'https://no-shared-cipher.bank.test/',
@@ -754,11 +1086,18 @@ export const CATALOG = {
       'mitm-lab started TLS with {host}:{port} and got back something that is not TLS, typically plain HTTP on a port expected to be HTTPS. ' +
       VIA_PROXY,
     handshakeStep: 'TLS handshake on the proxy -> server leg, the first record: not TLS.',
-    whatClientsShow: {
-      browser: 'directly: Chromium ERR_SSL_PROTOCOL_ERROR, Firefox SSL_ERROR_RX_RECORD_TOO_LONG.',
-      curl: 'directly: exit 35 "wrong version number".',
-      node: 'directly: ERR_SSL_WRONG_VERSION_NUMBER (EPROTO).',
-      python: 'directly: ssl.SSLError: [SSL: WRONG_VERSION_NUMBER].',
+    clients: VIA_PROXY_502,
+    directly: {
+      chromium: { outcome: 'error', code: 'ERR_SSL_PROTOCOL_ERROR', unverified: true },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_RX_RECORD_TOO_LONG', unverified: true },
+      curl: { outcome: 'error', code: '35', says: 'wrong version number', unverified: true },
+      node: { outcome: 'error', code: 'ERR_SSL_WRONG_VERSION_NUMBER', unverified: true },
+      python: {
+        outcome: 'error',
+        code: 'SSLError',
+        says: 'WRONG_VERSION_NUMBER',
+        unverified: true,
+      },
     },
     lesson:
       'HTTPS is HTTP inside TLS, usually on 443; plain HTTP is on 80. Mixing the two gives this error.',
@@ -767,12 +1106,7 @@ export const CATALOG = {
     title: 'The proxy could not complete the request to {host}',
     whatHappened: "mitm-lab's request to {host}:{port} failed with {code}: {raw}. " + VIA_PROXY,
     handshakeStep: 'The proxy -> server leg (DNS, TCP, TLS or HTTP): see the code.',
-    whatClientsShow: {
-      browser: 'directly: a connection or certificate error page.',
-      curl: 'directly: a non-zero exit naming the problem.',
-      node: 'directly: {code}.',
-      python: 'directly: an exception naming the problem.',
-    },
+    clients: VIA_PROXY_502,
     lesson:
       'mitm-lab shows the raw code rather than guess. If it happens reproducibly, it deserves an entry of its own (docs/explain.md).',
   },
@@ -782,13 +1116,7 @@ export const CATALOG = {
     whatHappened:
       'mitm-lab recorded this for {host} but has no teaching entry for it. What is known: {code} - {raw}.',
     handshakeStep: 'Not identified.',
-    whatClientsShow: {
-      browser: 'not known for this case.',
-      curl: 'not known for this case.',
-      node: 'not known for this case.',
-      python: 'not known for this case.',
-    },
     lesson:
       'An honest "we do not know" beats a wrong lesson. The raw details are above; see docs/explain.md to add an entry.',
   },
-} as const satisfies Record<ExplanationKey, Explanation>;
+} as const satisfies Record<ExplanationKey, Explanation<CauseId>>;

@@ -1,9 +1,12 @@
 // Event (or flow) → catalog key → explanation with its `{slots}` filled. The only logic of the
 // explain layer lives here; the teaching text is in catalog.ts.
 import type {
+  ClientVerdict,
   ProxyEvent,
   RejectOutcome,
+  TlsClientAcceptedEvent,
   TlsClientHelloEvent,
+  TlsForgedEvent,
   TlsClientRejectedEvent,
   TunnelReason,
   TunnelSummaryEvent,
@@ -14,12 +17,28 @@ import { assertNever } from '../events/types.ts';
 import {
   ALERT_CODES,
   CATALOG,
+  CAUSE_IDS,
+  CAUSES,
+  REAL_SERVER_FAMILIES,
+  RULES,
   UPSTREAM_CODES,
+  VERDICTS,
   type AlertCode,
+  type CauseId,
   type ExplanationKey,
   type UpstreamCode,
 } from './catalog.ts';
-import { SLOTS, type Explanation, type SlotName, type SlotValues } from './explanation.ts';
+import {
+  CLIENT_NAMES,
+  SLOTS,
+  type ClientLines,
+  type ClientName,
+  type ClientShows,
+  type Explanation,
+  type RuleId,
+  type SlotName,
+  type SlotValues,
+} from './explanation.ts';
 
 /**
  * What explain() needs of a flow. The store's `Flow` has this shape; explain/ may not import
@@ -35,7 +54,21 @@ export interface ExplainableFlow {
     hello: TlsClientHelloEvent | null;
     rejected: TlsClientRejectedEvent | null;
     tunnel: TunnelSummaryEvent | null;
+    /** Optional: what mitm-lab forged for this connection (rules causes out). */
+    forged?: TlsForgedEvent | null;
+    /** Optional: the accepted handshake (its negotiated version picks the handshake text). */
+    accepted?: TlsClientAcceptedEvent | null;
   };
+}
+
+/**
+ * What the composition root may tell explain() beyond the events: the lab's own knowledge of
+ * its hosts (explain/ may not import lab/). A lab host's known defect is named in the text, and
+ * narrows a tunnel's causes to it.
+ */
+export interface ExplainContext {
+  /** For a lab gallery host: its problem in words, and the catalog cause it is. */
+  labHost?: (host: string) => { problem: string; cause: string } | null;
 }
 
 /** Node error codes that mean the same lesson as one with an entry. */
@@ -198,33 +231,216 @@ export function fillSlots(text: string, values: SlotValues): string {
   });
 }
 
-/** A catalog entry with its slots filled, plus the key it came from. */
-export interface FilledExplanation extends Explanation {
-  key: ExplanationKey;
+/** One cause of a family, as explain() judged it for this case. */
+export interface FilledCause {
+  id: CauseId;
+  title: string;
+  text: string;
+  /** Why the proxy can rule it out (a sentence), or null when it remains possible. */
+  ruledOut: string | null;
 }
 
-/** Fill one entry. */
-export function fillExplanation(key: ExplanationKey, values: SlotValues): FilledExplanation {
-  const e: Explanation = CATALOG[key];
+/** Client lines, each client's as a list (the alternatives still possible). */
+export type ClientLineLists = Partial<Record<ClientName, ClientShows[]>>;
+
+/** A catalog entry with its slots filled, its causes judged, plus the key it came from. */
+export interface FilledExplanation {
+  key: ExplanationKey;
+  title: string;
+  whatHappened: string;
+  handshakeStep: string;
+  /** A tunnel: what the client made of the real server, from the bytes; else null. */
+  verdict: string | null;
+  /** The causes this signal covers, each possible or ruled out. Empty when the entry names one. */
+  causes: FilledCause[];
+  /** What each client shows in this case: the entry's lines and those of every remaining cause. */
+  clients: ClientLineLists;
+  /** Upstream failures: what each client shows without the proxy. Null otherwise. */
+  directly: ClientLineLists | null;
+  lesson: string;
+  labEndpoint?: string;
+}
+
+function fillShows(s: ClientShows, values: SlotValues): ClientShows {
+  const out: ClientShows = { ...s };
+  if (s.says !== undefined) out.says = fillSlots(s.says, values);
+  if (s.note !== undefined) out.note = fillSlots(s.note, values);
+  return out;
+}
+
+/** Merge client lines into `into`, slots filled, without repeating an identical line. */
+function addLines(into: ClientLineLists, lines: ClientLines | undefined, values: SlotValues): void {
+  if (!lines) return;
+  for (const name of CLIENT_NAMES) {
+    const l = lines[name];
+    if (l === undefined) continue;
+    const list = (into[name] ??= []);
+    for (const one of Array.isArray(l) ? (l as readonly ClientShows[]) : [l as ClientShows]) {
+      const filled = fillShows(one, values);
+      if (!list.some((x) => JSON.stringify(x) === JSON.stringify(filled))) list.push(filled);
+    }
+  }
+}
+
+/** Spell a TLS version one way (`TLSv1.3` from Node, `TLS 1.3` from the wire). */
+function versionName(v: string | null | undefined): 'TLS 1.3' | 'TLS 1.2' | null {
+  if (!v) return null;
+  const m = /1\.([23])$/.exec(v.replace(/^TLSv/, 'TLS '));
+  return m ? (`TLS 1.${m[1]}` as 'TLS 1.3' | 'TLS 1.2') : null;
+}
+
+/** Key sizes below this are weak for some common client (OpenSSL security level 2). */
+const MIN_RSA_BITS = 2048;
+
+/** Which facts about the forged certificate hold for this flow. */
+function forgeryFacts(flow: ExplainableFlow | null, at: string | null): Set<RuleId> {
+  const facts = new Set<RuleId>();
+  const cert = flow?.conn.forged?.certificate;
+  if (!flow || !cert) return facts;
+  const host = flow.conn.forged?.sni ?? flow.host;
+  if (cert.sans.includes(`DNS:${host}`) || cert.sans.includes(`IP:${host}`))
+    facts.add('forged-names-host');
+  const when = at ? Date.parse(at) : NaN;
+  if (
+    Number.isFinite(when) &&
+    Date.parse(cert.notBefore) <= when &&
+    when <= Date.parse(cert.notAfter)
+  )
+    facts.add('forged-valid-now');
+  const rsa = /^RSA (\d+)/.exec(cert.key);
+  if (rsa ? Number(rsa[1]) >= MIN_RSA_BITS : /^(EC|ECDSA|Ed25519)/i.test(cert.key))
+    facts.add('forged-key-strong');
+  if (!cert.selfSigned) facts.add('forged-signed-by-ca');
+  // A forged certificate exists only inside the name constraints (outside, the proxy tunnels).
+  facts.add('forged-within-constraints');
+  return facts;
+}
+
+function isCause(id: string): id is CauseId {
+  return (CAUSE_IDS as readonly string[]).includes(id);
+}
+
+/** A tunnel's verdict: its text key, and the causes of the real server it can stand for. */
+function verdictFamily(v: ClientVerdict): {
+  text: keyof typeof VERDICTS;
+  causes: readonly CauseId[];
+} {
+  switch (v.outcome) {
+    case 'accepted':
+      return { text: 'accepted', causes: [] };
+    case 'alert': {
+      const who = v.sentBy === 'server' ? 'server' : 'client';
+      const family = `${who}-alert.${v.alert?.code ?? 0}`;
+      const causes =
+        family in REAL_SERVER_FAMILIES
+          ? REAL_SERVER_FAMILIES[family as keyof typeof REAL_SERVER_FAMILIES]
+          : REAL_SERVER_FAMILIES['hang-up'];
+      return { text: who === 'server' ? 'server-alert' : 'client-alert', causes };
+    }
+    case 'encrypted-alert':
+    case 'closed':
+    case 'reset':
+      return { text: v.outcome, causes: REAL_SERVER_FAMILIES['hang-up'] };
+    case 'unknown':
+      return { text: 'unknown', causes: [] };
+    default:
+      return assertNever(v.outcome, 'verdict outcome');
+  }
+}
+
+/** Fill one entry for a case: slots, the causes judged against `facts`, the client lines. */
+export function fillExplanation(
+  key: ExplanationKey,
+  values: SlotValues,
+  more: {
+    facts?: ReadonlySet<RuleId>;
+    version?: 'TLS 1.3' | 'TLS 1.2' | null;
+    verdict?: ClientVerdict | null;
+    labCause?: CauseId | null;
+  } = {},
+): FilledExplanation {
+  const e: Explanation<CauseId> = CATALOG[key];
   const f = (t: string) => fillSlots(t, values);
+  const facts = more.facts ?? new Set<RuleId>();
+  let causeIds: readonly CauseId[] = e.causes ?? [];
+  let verdict: string | null = null;
+  const clients: ClientLineLists = {};
+  addLines(clients, e.clients, values);
+  if (more.verdict) {
+    const fam = verdictFamily(more.verdict);
+    verdict = f(VERDICTS[fam.text]);
+    causeIds = fam.causes;
+    if (more.verdict.outcome === 'accepted') addLines(clients, ALL_OK_LINES, values);
+  }
+  const causes: FilledCause[] = causeIds.map((id) => {
+    const c = CAUSES[id];
+    const rule = 'ruledOutBy' in c ? c.ruledOutBy : undefined;
+    let ruledOut: string | null = rule && facts.has(rule) ? f(RULES[rule]) : null;
+    if (ruledOut === null && more.labCause && id !== more.labCause && id !== 'client-clock')
+      ruledOut = f('ruled out: the lab made {host} with another defect ({labProblem}).');
+    return { id, title: f(c.title), text: f(c.text), ruledOut };
+  });
+  for (const c of causes) if (c.ruledOut === null) addLines(clients, CAUSES[c.id].clients, values);
+  let directly: ClientLineLists | null = null;
+  if (e.directly) {
+    directly = {};
+    addLines(directly, e.directly, values);
+  }
+  const step = (more.version && e.handshakeStepByVersion?.[more.version]) ?? e.handshakeStep;
   const out: FilledExplanation = {
     key,
     title: f(e.title),
     whatHappened: f(e.whatHappened),
-    handshakeStep: f(e.handshakeStep),
-    whatClientsShow: {
-      browser: f(e.whatClientsShow.browser),
-      curl: f(e.whatClientsShow.curl),
-      node: f(e.whatClientsShow.node),
-      python: f(e.whatClientsShow.python),
-    },
+    handshakeStep: f(step),
+    verdict,
+    causes,
+    clients,
+    directly,
     lesson: f(e.lesson),
   };
   if (e.labEndpoint !== undefined) out.labEndpoint = f(e.labEndpoint);
   return out;
 }
 
+/** What every client shows when the request simply succeeds. */
+const ALL_OK_LINES: ClientLines = CATALOG['https.decrypted'].clients;
+
 /** The explanation for an event or a flow, slots filled. Never throws; unknown → generic entry. */
-export function explain(x: ProxyEvent | ExplainableFlow): FilledExplanation {
-  return fillExplanation(keyFor(x), slotsOf(x));
+export function explain(
+  x: ProxyEvent | ExplainableFlow,
+  ctx: ExplainContext = {},
+): FilledExplanation {
+  const key = keyFor(x);
+  const values = slotsOf(x);
+  const flow = isFlow(x) ? x : null;
+  const event = flow ? null : (x as ProxyEvent);
+  const tunnel = flow
+    ? flow.kind === 'tls'
+      ? flow.conn.tunnel
+      : null
+    : event?.type === 'tunnel.summary'
+      ? event
+      : null;
+  const rejectedAt =
+    flow?.conn.rejected?.at ?? (event?.type === 'tls.client-rejected' ? event.at : null);
+  const lab = values.host ? (ctx.labHost?.(String(values.host)) ?? null) : null;
+  if (lab) values.labProblem = lab.problem;
+  if (tunnel?.clientVerdict) values.evidence = tunnel.clientVerdict.evidence;
+  const forged = flow?.conn.forged?.certificate;
+  if (forged) {
+    values.notBefore = forged.notBefore.slice(0, 10);
+    values.notAfter = forged.notAfter.slice(0, 10);
+  }
+  const filled = fillExplanation(key, values, {
+    facts: key.startsWith('reject.') ? forgeryFacts(flow, rejectedAt) : new Set(),
+    version: versionName(flow?.conn.accepted?.protocol ?? tunnel?.tlsVersion),
+    verdict: tunnel?.clientVerdict ?? null,
+    labCause: lab && tunnel && isCause(lab.cause) ? lab.cause : null,
+  });
+  if (lab && (tunnel || key.startsWith('upstream.')))
+    filled.whatHappened += fillSlots(
+      ' The lab made {host} this way on purpose: {labProblem}',
+      values,
+    );
+  return filled;
 }

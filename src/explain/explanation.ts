@@ -1,32 +1,53 @@
 // The shape of one teaching entry, and the slots its text may use. Entries are data (see
 // catalog.ts); this file only says what a complete entry holds.
 
-/** What each kind of client shows the person using it. */
-export interface ClientViews {
-  /** Chromium and Firefox: the interstitial / error code names. */
-  browser: string;
-  /** curl: exit code and message. */
-  curl: string;
-  /** Node (`https`, `tls`, fetch): the error code. */
-  node: string;
-  /** Python (`ssl`, `urllib`, `requests`): the exception and reason. */
-  python: string;
-}
+/** What each client shows for a case: one line, or several when the case covers several causes. */
+export type ClientLines = Partial<Record<ClientName, ClientShows | readonly ClientShows[]>>;
 
 /** One entry of the explain catalog. Text may hold `{slot}` placeholders (see SLOTS). */
-export interface Explanation {
+export interface Explanation<C extends string = string> {
   /** One line, for a heading. */
   title: string;
   /** What happened, in plain words, naming the host. */
   whatHappened: string;
   /** Which step of DNS → TCP → TLS (ClientHello … Finished) → HTTP it is. */
   handshakeStep: string;
-  /** What a browser, curl, Node and Python show for it. */
-  whatClientsShow: ClientViews;
+  /** The same, told for the negotiated version when it is known (the order differs). */
+  handshakeStepByVersion?: Partial<Record<'TLS 1.3' | 'TLS 1.2', string>>;
+  /** What each client shows in this case (beyond what its causes say). */
+  clients?: ClientLines;
+  /**
+   * The causes this signal covers (an alert code or a silent close names a family, never one
+   * cause); explain() says which of them the proxy can rule out, and shows each client's line
+   * for the causes that remain.
+   */
+  causes?: readonly C[];
+  /** Upstream failures: what each client shows WITHOUT the proxy, for comparison. */
+  directly?: ClientLines;
   /** What it teaches. */
   lesson: string;
   /** A lab host or command that reproduces it, when one exists. */
   labEndpoint?: string;
+}
+
+/** A fact about what mitm-lab forged that can rule a cause out (explain.ts checks it). */
+export type RuleId =
+  | 'forged-names-host'
+  | 'forged-valid-now'
+  | 'forged-key-strong'
+  | 'forged-signed-by-ca'
+  | 'forged-within-constraints';
+
+/** One cause an alert code or a hang-up can stand for. */
+export interface Cause {
+  /** A few words naming it. */
+  title: string;
+  /** What it means, in a sentence. */
+  text: string;
+  /** What each client shows for this cause. */
+  clients: ClientLines;
+  /** The fact that rules it out when the certificate was mitm-lab's forgery. */
+  ruledOutBy?: RuleId;
 }
 
 /**
@@ -48,6 +69,13 @@ export const SLOTS = {
   client: 'the client',
   /** The port. */
   port: '443',
+  /** What the wire shows of the client's verdict on a tunnel (ClientVerdict.evidence). */
+  evidence: 'nothing conclusive',
+  /** The forged certificate's validity start and end (ISO dates). */
+  notBefore: 'its start date',
+  notAfter: 'its end date',
+  /** The lab's own words on what is wrong with this host, for a gallery host. */
+  labProblem: '',
 } as const;
 
 export type SlotName = keyof typeof SLOTS;

@@ -3,3 +3,4 @@
 export * from './catalog.ts';
 export * from './explain.ts';
 export * from './explanation.ts';
+export * from './render.ts';

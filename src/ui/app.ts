@@ -2,6 +2,7 @@
 // key handling driven by KEYMAP, and a redraw timer that draws only when something changed.
 // It reads the flow store and asks the engine for things only through `Controls`, so it runs
 // the same in `start`, `proxy` and `attach`.
+import type { ExplainContext } from '../explain/index.ts';
 import type { Controls } from '../events/controls.ts';
 import { MODES } from '../events/types.ts';
 import {
@@ -45,6 +46,8 @@ export interface UiOptions {
   source?: string;
   /** Mouse reporting (default off: it breaks text selection). */
   mouse?: boolean;
+  /** What the composition root knows beyond the events (the lab's hosts) for explanations. */
+  explain?: ExplainContext;
   /**
    * Keys the caller handles itself, outside KEYMAP, listed in the help overlay after the UI's
    * own so the overlay stays the one place to learn every key. Prefer a KEYMAP entry bound
@@ -201,7 +204,11 @@ export function startUi(opts: UiOptions): RunningUi {
       else if (store.size > 0) lines = ['No flow matches the filter. Esc clears it, / edits it.'];
     } else {
       try {
-        lines = VIEW_FNS[view]!(flow, { redact, width });
+        lines = VIEW_FNS[view]!(flow, {
+          redact,
+          width,
+          ...(opts.explain ? { explain: opts.explain } : {}),
+        });
       } catch (err) {
         // A view must never take the proxy down with it (the UI runs in the proxy's process).
         lines = [

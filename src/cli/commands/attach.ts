@@ -6,6 +6,7 @@
 import { followFeed, parseFeedUrl } from '../../feed/index.ts';
 import { FlowStore } from '../../store/index.ts';
 import { startUi } from '../../ui/index.ts';
+import { LAB_EXPLAIN_CONTEXT } from '../explain-context.ts';
 import { UI_OPTIONS } from '../proxy-session.ts';
 import { LabError } from '../../util/lab-error.ts';
 import { parseCommandArgs, parsePositiveInt } from '../args.ts';
@@ -105,6 +106,7 @@ export const command: Command = {
       source: `attached to ${url.host}`,
       redact: parsed.values['reveal'] !== true,
       mouse: parsed.values.mouse === true,
+      explain: LAB_EXPLAIN_CONTEXT,
     });
     status = (text) =>
       ui.notify(text.startsWith('reconnected') ? text : `feed lost: ${text}`, RECONNECT_NOTE_MS);

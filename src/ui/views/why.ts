@@ -1,29 +1,39 @@
 // View 4, Why: the teaching text for this flow's outcome, from the explain catalog, plus the
 // engine's own facts (outcome, alert, raw error) so the explanation can be checked.
-import { explain } from '../../explain/index.ts';
+import { describeClients, explain } from '../../explain/index.ts';
 import type { Flow } from '../../store/index.ts';
 import { bold, dim, esc, tag } from '../text.ts';
 import type { ViewContext } from './wire.ts';
 
-export function whyView(flow: Flow, _ctx: ViewContext): string[] {
-  const x = explain(flow);
+export function whyView(flow: Flow, ctx: ViewContext): string[] {
+  const x = explain(flow, ctx.explain);
   const out: string[] = [
     bold('WHY') + dim(` - ${esc(x.key)}`),
     '',
     tag('yellow-fg', bold(esc(x.title))),
     '',
     esc(x.whatHappened),
-    '',
-    `${bold('Handshake step')}  ${esc(x.handshakeStep)}`,
-    '',
-    bold('What the client shows'),
-    `  ${dim('browser')}  ${esc(x.whatClientsShow.browser)}`,
-    `  ${dim('curl   ')}  ${esc(x.whatClientsShow.curl)}`,
-    `  ${dim('Node   ')}  ${esc(x.whatClientsShow.node)}`,
-    `  ${dim('Python ')}  ${esc(x.whatClientsShow.python)}`,
-    '',
-    `${bold('Lesson')}  ${esc(x.lesson)}`,
   ];
+  if (x.verdict) out.push('', `${bold('What the client did')}  ${esc(x.verdict)}`);
+  out.push('', `${bold('Handshake step')}  ${esc(x.handshakeStep)}`);
+  if (x.causes.length > 0) {
+    out.push('', bold('Causes this signal covers'));
+    for (const c of x.causes) {
+      const mark = c.ruledOut ? dim('ruled out') : tag('yellow-fg', 'possible ');
+      out.push(`  ${mark}  ${esc(c.title)}: ${esc(c.ruledOut ?? c.text)}`);
+    }
+  }
+  const rows = describeClients(x.clients);
+  if (rows.length > 0) {
+    out.push('', bold('What the client shows'));
+    for (const [label, text] of rows) out.push(`  ${dim(label.padEnd(8))}  ${esc(text)}`);
+  }
+  const direct = x.directly ? describeClients(x.directly) : [];
+  if (direct.length > 0) {
+    out.push('', bold('Without the proxy, directly'));
+    for (const [label, text] of direct) out.push(`  ${dim(label.padEnd(8))}  ${esc(text)}`);
+  }
+  out.push('', `${bold('Lesson')}  ${esc(x.lesson)}`);
   if (x.labEndpoint) out.push('', `${bold('Try it')}  ${esc(x.labEndpoint)}`);
   const facts: string[] = [];
   const r = flow.conn.rejected;

@@ -3,6 +3,7 @@
 // visible (destination, SNI, ALPN, versions, cipher suites, record sizes and timing, the TLS
 // 1.2 certificate) and a hex/ASCII dump of the ciphertext. Built from the connection's wire
 // capture, i.e. what really crossed, not a reconstruction.
+import type { ExplainContext } from '../../explain/index.ts';
 import type { CertSummary, TlsRecord, WireBytes } from '../../events/types.ts';
 import { wireBuffer, type Flow } from '../../store/index.ts';
 import { markSecrets } from '../redact.ts';
@@ -16,6 +17,8 @@ const MAX_RECORDS_SHOWN = 60;
 export interface ViewContext {
   redact: boolean;
   width: number;
+  /** What the composition root knows beyond the events (the lab's hosts), for the Why view. */
+  explain?: ExplainContext;
 }
 
 export function wireView(flow: Flow, ctx: ViewContext): string[] {
