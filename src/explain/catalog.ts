@@ -127,7 +127,11 @@ export const CAUSES = {
         code: 'NET::ERR_CERT_AUTHORITY_INVALID',
         says: 'Your connection is not private',
       },
-      firefox: { outcome: 'error', code: 'SEC_ERROR_UNKNOWN_ISSUER' },
+      firefox: {
+        outcome: 'error',
+        code: 'SEC_ERROR_UNKNOWN_ISSUER',
+        says: 'Something doesn’t look right',
+      },
       curl: { outcome: 'error', code: '60', says: 'unable to get local issuer certificate' },
       wget: { outcome: 'error', code: '5', says: "doesn't have a known issuer" },
       python: {
@@ -292,11 +296,11 @@ export const CAUSES = {
   },
   'weak-key': {
     title: "the certificate's key is too weak",
-    text: 'The certificate has an RSA key of fewer than 2048 bits: OpenSSL at security level 2 (curl, Python, `openssl s_client` on Debian) refuses it; Node and wget still accept it.',
+    text: 'The certificate has an RSA key of fewer than 2048 bits: OpenSSL at security level 2 (curl, Python, `openssl s_client` on Debian) refuses it; Node, wget, Chromium and Firefox still accept it.',
     ruledOutBy: 'forged-key-strong',
     clients: {
-      chromium: { outcome: 'error', code: 'NET::ERR_CERT_WEAK_KEY', unverified: true },
-      firefox: { outcome: 'error', code: 'SEC_ERROR_INADEQUATE_KEY_USAGE', unverified: true },
+      chromium: { outcome: 'ok', note: 'Chromium accepts a 1024-bit RSA key' },
+      firefox: { outcome: 'ok', note: 'Firefox accepts a 1024-bit RSA key' },
       curl: { outcome: 'error', code: '60', says: 'EE certificate key too weak' },
       wget: { outcome: 'ok', note: 'wget (GnuTLS) accepts a 1024-bit key' },
       python: {
@@ -312,8 +316,16 @@ export const CAUSES = {
     title: 'only an old TLS version (1.0/1.1) on offer',
     text: 'The server speaks only TLS 1.0 or 1.1 with the signature algorithms of its time (SHA-1, MD5), which current clients refuse.',
     clients: {
-      chromium: { outcome: 'error', code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH', unverified: true },
-      firefox: { outcome: 'error', code: 'SSL_ERROR_PROTOCOL_VERSION_ALERT', unverified: true },
+      chromium: {
+        outcome: 'error',
+        code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
+        says: 'This site can’t provide a secure connection',
+      },
+      firefox: {
+        outcome: 'error',
+        code: 'SSL_ERROR_PROTOCOL_VERSION_ALERT',
+        says: 'Secure Connection Failed',
+      },
       curl: { outcome: 'error', code: '35', says: 'legacy sigalg disallowed or unsupported' },
       wget: {
         outcome: 'ok',
@@ -332,8 +344,12 @@ export const CAUSES = {
     title: 'no cipher suite in common',
     text: 'The server accepts only cipher suites the client does not offer: the handshake fails before any certificate is sent.',
     clients: {
-      chromium: { outcome: 'error', code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH', unverified: true },
-      firefox: { outcome: 'error', code: 'SSL_ERROR_NO_CYPHER_OVERLAP', unverified: true },
+      chromium: {
+        outcome: 'error',
+        code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
+        says: 'This site can’t provide a secure connection',
+      },
+      firefox: { outcome: 'error', code: 'SSL_ERROR_NO_CYPHER_OVERLAP' },
       curl: { outcome: 'error', code: '35', says: 'sslv3 alert handshake failure' },
       wget: { outcome: 'error', code: '4', says: 'Handshake failed' },
       python: { outcome: 'error', code: 'SSLError', says: 'SSLV3_ALERT_HANDSHAKE_FAILURE' },

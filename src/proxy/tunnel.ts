@@ -45,6 +45,10 @@ export function openTunnel(
     else core.later(TUNNEL_LINGER_MS, () => socket.destroy());
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
+    // Once either side has ended, a reset or a write after the end is the teardown of a tunnel
+    // that did its work (a server that closes first, then receives the client's close_notify),
+    // not an upstream failure.
+    if (tunnel.ending !== 'open' && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) return;
     core.emit({
       type: 'upstream.error',
       connId: conn.id,
