@@ -278,7 +278,7 @@ export const GALLERY: readonly GalleryEntry[] = [
     problem: 'The server speaks only TLS 1.0 and 1.1, deprecated since 2021 (RFC 8996).',
     handshakeStep: 'ClientHello → ServerHello: no protocol version both sides accept.',
     lesson:
-      'A handshake can fail before any certificate is sent: client and server must first agree on a version. Modern clients refuse the old ones.',
+      'A handshake can fail before any certificate is sent: client and server must first agree on a version. curl, Python, Node, Chromium and Firefox refuse TLS 1.0/1.1; wget (GnuTLS on Debian 12) still falls back to TLS 1.1 and connects.',
     cert: 'valid',
     // OpenSSL 3 refuses TLS 1.0/1.1 at its default security level (their signatures use
     // SHA-1/MD5); SECLEVEL=0 lets this one server offer them. Node's bundled OpenSSL allows it.
