@@ -78,15 +78,13 @@ export type CauseId = (typeof CAUSE_IDS)[number];
 
 /** What a fact about the forgery says when it rules a cause out. */
 export const RULES: Readonly<Record<RuleId, string>> = {
-  'forged-names-host':
-    'ruled out: mitm-lab forged this certificate for {host} itself, so the name matches.',
+  'forged-names-host': 'mitm-lab forged this certificate for {host} itself, so the name matches.',
   'forged-valid-now':
-    "ruled out for the certificate: mitm-lab's forgery is valid from {notBefore} to {notAfter} by the proxy's clock, so a date failure means the client's clock is outside that window.",
-  'forged-key-strong': "ruled out: the forged certificate's key is strong enough for every client.",
-  'forged-signed-by-ca':
-    'ruled out: the forged certificate is signed by the mitm-lab CA, not by itself.',
+    "the certificate is in date: mitm-lab's forgery is valid from {notBefore} to {notAfter} by the proxy's clock, so a date failure means the client's clock is outside that window.",
+  'forged-key-strong': "the forged certificate's key is strong enough for every client.",
+  'forged-signed-by-ca': 'the forged certificate is signed by the mitm-lab CA, not by itself.',
   'forged-within-constraints':
-    "ruled out: {host} is inside the CA's name constraints (otherwise mitm-lab would have tunnelled it).",
+    "{host} is inside the CA's name constraints (otherwise mitm-lab would have tunnelled it).",
 };
 
 /** A successful page or response: what every client shows when nothing is wrong. */
@@ -156,37 +154,65 @@ export const CAUSES = {
         note: 'Chromium shows "Your clock is behind/ahead" only when it knows its clock is wrong',
         unverified: true,
       },
-      firefox: {
-        outcome: 'error',
-        code: 'MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE',
-        note: 'or SEC_ERROR_EXPIRED_CERTIFICATE when the clock is ahead',
-        unverified: true,
-      },
-      curl: {
-        outcome: 'error',
-        code: '60',
-        says: 'certificate is not yet valid',
-        note: 'or "certificate has expired" when the clock is ahead',
-      },
-      wget: { outcome: 'error', code: '5', says: 'not yet activated', unverified: true },
-      python: {
-        outcome: 'error',
-        code: 'SSLCertVerificationError',
-        says: 'certificate is not yet valid',
-        note: 'or "certificate has expired" when the clock is ahead',
-      },
-      node: {
-        outcome: 'error',
-        code: 'CERT_NOT_YET_VALID',
-        note: 'or CERT_HAS_EXPIRED when the clock is ahead',
-        unverified: true,
-      },
-      openssl: {
-        outcome: 'error',
-        code: '1',
-        says: 'certificate is not yet valid',
-        unverified: true,
-      },
+      firefox: [
+        {
+          outcome: 'error',
+          code: 'MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE',
+          note: 'clock behind',
+          unverified: true,
+        },
+        {
+          outcome: 'error',
+          code: 'SEC_ERROR_EXPIRED_CERTIFICATE',
+          note: 'clock ahead',
+          unverified: true,
+        },
+      ],
+      curl: [
+        {
+          outcome: 'error',
+          code: '60',
+          says: 'certificate is not yet valid',
+          note: 'clock behind',
+        },
+        { outcome: 'error', code: '60', says: 'certificate has expired', note: 'clock ahead' },
+      ],
+      wget: [
+        { outcome: 'error', code: '5', says: 'is not yet activated', note: 'clock behind' },
+        { outcome: 'error', code: '5', says: 'has expired', note: 'clock ahead' },
+      ],
+      python: [
+        {
+          outcome: 'error',
+          code: 'SSLCertVerificationError',
+          says: 'certificate is not yet valid',
+          note: 'clock behind',
+        },
+        {
+          outcome: 'error',
+          code: 'SSLCertVerificationError',
+          says: 'certificate has expired',
+          note: 'clock ahead',
+        },
+      ],
+      node: [
+        {
+          outcome: 'error',
+          code: 'CERT_NOT_YET_VALID',
+          says: 'certificate is not yet valid',
+          note: 'clock behind',
+        },
+        {
+          outcome: 'error',
+          code: 'CERT_HAS_EXPIRED',
+          says: 'certificate has expired',
+          note: 'clock ahead',
+        },
+      ],
+      openssl: [
+        { outcome: 'error', code: '1', says: 'certificate is not yet valid', note: 'clock behind' },
+        { outcome: 'error', code: '1', says: 'certificate has expired', note: 'clock ahead' },
+      ],
     },
   },
   'wrong-name': {

@@ -238,6 +238,8 @@ export interface FilledCause {
   text: string;
   /** Why the proxy can rule it out (a sentence), or null when it remains possible. */
   ruledOut: string | null;
+  /** What each client shows for this cause (slots filled). */
+  clients: ClientLineLists;
 }
 
 /** Client lines, each client's as a list (the alternatives still possible). */
@@ -377,8 +379,10 @@ export function fillExplanation(
     const rule = 'ruledOutBy' in c ? c.ruledOutBy : undefined;
     let ruledOut: string | null = rule && facts.has(rule) ? f(RULES[rule]) : null;
     if (ruledOut === null && more.labCause && id !== more.labCause && id !== 'client-clock')
-      ruledOut = f('ruled out: the lab made {host} with another defect ({labProblem}).');
-    return { id, title: f(c.title), text: f(c.text), ruledOut };
+      ruledOut = f('the lab made {host} with another defect: {labProblem}');
+    const lines: ClientLineLists = {};
+    addLines(lines, c.clients, values);
+    return { id, title: f(c.title), text: f(c.text), ruledOut, clients: lines };
   });
   for (const c of causes) if (c.ruledOut === null) addLines(clients, CAUSES[c.id].clients, values);
   let directly: ClientLineLists | null = null;

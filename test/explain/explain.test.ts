@@ -101,7 +101,10 @@ describe('explain: an alert names a family of causes', () => {
     expect(x.causes.find((c) => c.id === 'wrong-name')?.ruledOut).toContain(
       'forged this certificate for bank.test',
     );
-    expect(x.clients.curl?.map((l) => l.says)).toEqual(['certificate is not yet valid']);
+    expect(x.clients.curl?.map((l) => l.says)).toEqual([
+      'certificate is not yet valid',
+      'certificate has expired',
+    ]);
   });
 
   it('alert 46 (Chromium, any certificate error): the untrusted issuer and the clock remain', () => {

@@ -16,14 +16,23 @@ export function whyView(flow: Flow, ctx: ViewContext): string[] {
   ];
   if (x.verdict) out.push('', `${bold('What the client did')}  ${esc(x.verdict)}`);
   out.push('', `${bold('Handshake step')}  ${esc(x.handshakeStep)}`);
+  const open = x.causes.filter((c) => c.ruledOut === null);
   if (x.causes.length > 0) {
     out.push('', bold('Causes this signal covers'));
     for (const c of x.causes) {
-      const mark = c.ruledOut ? dim('ruled out') : tag('yellow-fg', 'possible ');
-      out.push(`  ${mark}  ${esc(c.title)}: ${esc(c.ruledOut ?? c.text)}`);
+      if (c.ruledOut) {
+        out.push(`  ${dim('ruled out')}  ${esc(c.title)}: ${dim(esc(c.ruledOut))}`);
+        continue;
+      }
+      out.push(`  ${tag('yellow-fg', 'possible ')}  ${esc(c.title)}: ${esc(c.text)}`);
+      for (const [label, text] of describeClients(c.clients))
+        out.push(`      ${dim(label.padEnd(8))}  ${esc(text)}`);
     }
   }
-  const rows = describeClients(x.clients);
+  // Entries with one cause (or a verdict of success) say what each client shows directly.
+  const rows = open.some((c) => Object.keys(c.clients).length > 0)
+    ? []
+    : describeClients(x.clients);
   if (rows.length > 0) {
     out.push('', bold('What the client shows'));
     for (const [label, text] of rows) out.push(`  ${dim(label.padEnd(8))}  ${esc(text)}`);
