@@ -16,11 +16,24 @@ const ALLOWED: Record<string, readonly string[]> = {
   proxy: ['ca', 'events', 'util'],
   store: ['events', 'util'],
   explain: ['events', 'util'],
-  ui: ['store', 'explain', 'events', 'util'],
+  lessons: ['events', 'util'],
+  ui: ['store', 'explain', 'lessons', 'events', 'util'],
   sinks: ['store', 'explain', 'events', 'util'],
   feed: ['ui', 'store', 'explain', 'events', 'util'],
   lab: ['ca', 'events', 'util'],
-  cli: ['ca', 'proxy', 'events', 'store', 'explain', 'ui', 'sinks', 'feed', 'lab', 'util'],
+  cli: [
+    'ca',
+    'proxy',
+    'events',
+    'store',
+    'explain',
+    'lessons',
+    'ui',
+    'sinks',
+    'feed',
+    'lab',
+    'util',
+  ],
 };
 
 /** The one file allowed to import each third-party CommonJS package. */
