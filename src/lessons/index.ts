@@ -2,3 +2,4 @@
 // events (progress.ts). Below cli/ and beside explain/: it reads events only.
 export * from './exercises.ts';
 export * from './progress.ts';
+export * from './leak-report.ts';
