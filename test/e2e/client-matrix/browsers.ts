@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 import type { Said } from './types.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -22,7 +22,7 @@ export type BrowserKind = 'chromium' | 'firefox';
 /** A navigation that neither loads nor fails within this long counts as a timeout. */
 const NAV_TIMEOUT_MS = 15_000;
 /** How long the error page may take to show its code after the navigation failed. */
-const PAGE_SETTLE_MS = 5_000;
+const PAGE_SETTLE_MS = 15_000;
 const LAUNCH_TIMEOUT_MS = 30_000;
 
 export interface BrowserOptions {
@@ -177,6 +177,7 @@ export async function launchBrowser(opts: BrowserOptions): Promise<BrowserSessio
   }
   const version = await browser.version();
   let page: Page | null = null;
+  let spare: Promise<Tab> | null = null;
   return {
     version,
     visit: async (url) => {
@@ -185,12 +186,14 @@ export async function launchBrowser(opts: BrowserOptions): Promise<BrowserSessio
         // captive-portal service (one per context) and waits up to 3 s for the answer before
         // showing the warning; the service answers the first question at once but the next
         // ones only after a back-off of 20 s or more, so in one context every warning after
-        // the first takes 3 s.
-        const ctx = await browser.createBrowserContext();
+        // the first takes 3 s. The next context (and its renderer) is started while this
+        // visit runs.
+        const cur = await (spare ?? freshTab(browser));
+        spare = freshTab(browser);
         try {
-          return await visit(opts.kind, await ctx.newPage(), url);
+          return await visit(opts.kind, cur.page, url);
         } finally {
-          await ctx.close();
+          await cur.context.close();
         }
       }
       // Firefox: one tab, navigated from host to host, through about:blank so that what is
@@ -201,10 +204,21 @@ export async function launchBrowser(opts: BrowserOptions): Promise<BrowserSessio
     },
     async close() {
       const proc = browser.process();
+      await spare?.then((t) => t.context.close()).catch(() => undefined);
       await Promise.race([browser.close(), sleep(10_000)]);
       if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },
   };
+}
+
+interface Tab {
+  context: BrowserContext;
+  page: Page;
+}
+
+async function freshTab(browser: Browser): Promise<Tab> {
+  const context = await browser.createBrowserContext();
+  return { context, page: await context.newPage() };
 }
 
 async function visit(kind: BrowserKind, page: Page, url: string): Promise<Said> {

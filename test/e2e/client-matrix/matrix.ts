@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { openCa, type Ca } from '../../../src/ca/index.ts';
+import { LAB_EXPLAIN_CONTEXT } from '../../../src/cli/explain-context.ts';
 import { EventBus } from '../../../src/events/bus.ts';
 import type { ProxyEvent } from '../../../src/events/types.ts';
 import { explain, type FilledExplanation } from '../../../src/explain/index.ts';
@@ -447,10 +448,12 @@ function fold(p: Pending, store: FlowStore | null): CellRecord {
     badge: f.badge,
     outcome: f.outcome,
     status: f.status,
-    explainKey: explain(f).key,
+    explainKey: explain(f, LAB_EXPLAIN_CONTEXT).key,
   }));
   const primary = primaryFlow(flows);
-  base.explanation = primary ? explain(primary) : null;
+  // As the product explains it: with the lab's knowledge of its own hosts (what `proxy`,
+  // `start` and `attach` pass to their views).
+  base.explanation = primary ? explain(primary, LAB_EXPLAIN_CONTEXT) : null;
   return base;
 }
 
