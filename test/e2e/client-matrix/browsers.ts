@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import type { Said } from './types.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -176,49 +176,29 @@ export async function launchBrowser(opts: BrowserOptions): Promise<BrowserSessio
     });
   }
   const version = await browser.version();
-  let page: Page | null = null;
-  let spare: Promise<Tab> | null = null;
+  // Tabs, reused: visits run a few at a time (see BROWSER_TABS in matrix.ts), each in a free
+  // tab. Chromium sometimes holds a certificate warning back for 3 s (it waits for a check of
+  // its own that, on loopback, only ends by its timeout); side by side, those waits overlap.
+  const free: Page[] = [];
   return {
     version,
     visit: async (url) => {
-      if (opts.kind === 'chromium') {
-        // A fresh (incognito-like) context per visit. On a certificate error Chromium asks its
-        // captive-portal service (one per context) and waits up to 3 s for the answer before
-        // showing the warning; the service answers the first question at once but the next
-        // ones only after a back-off of 20 s or more, so in one context every warning after
-        // the first takes 3 s. The next context (and its renderer) is started while this
-        // visit runs.
-        const cur = await (spare ?? freshTab(browser));
-        spare = freshTab(browser);
-        try {
-          return await visit(opts.kind, cur.page, url);
-        } finally {
-          await cur.context.close();
-        }
+      const page = free.pop() ?? (await browser.newPage());
+      try {
+        // Through about:blank, so that what is read afterwards cannot be the previous page
+        // (an error page of either browser, or the same URL again for a retry).
+        await page.goto('about:blank');
+        return await visit(opts.kind, page, url);
+      } finally {
+        free.push(page);
       }
-      // Firefox: one tab, navigated from host to host, through about:blank so that what is
-      // read afterwards cannot be the previous page (a retry asks for the same URL again).
-      page ??= await browser.newPage();
-      await page.goto('about:blank');
-      return visit(opts.kind, page, url);
     },
     async close() {
       const proc = browser.process();
-      await spare?.then((t) => t.context.close()).catch(() => undefined);
       await Promise.race([browser.close(), sleep(10_000)]);
       if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },
   };
-}
-
-interface Tab {
-  context: BrowserContext;
-  page: Page;
-}
-
-async function freshTab(browser: Browser): Promise<Tab> {
-  const context = await browser.createBrowserContext();
-  return { context, page: await context.newPage() };
 }
 
 async function visit(kind: BrowserKind, page: Page, url: string): Promise<Said> {
@@ -281,7 +261,8 @@ async function settledView(page: Page, url: string, loaded: boolean): Promise<Pa
     const view = (await page.evaluate(READ_PAGE).catch(() => null)) as PageView | null;
     if (view) {
       const json = JSON.stringify(view);
-      // Chromium shows its error pages at chrome-error://, Firefox at the URL asked for.
+      // Chromium shows its error pages at chrome-error://, Firefox at the URL asked for; the
+      // tab came from about:blank, so either is this visit's page.
       const current = view.url === url || view.url.startsWith('chrome-error:');
       const ready = current && (loaded || (view.headings.length > 0 && view.title !== ''));
       if (ready && json === lastJson) return view;

@@ -41,6 +41,8 @@ const CLI_CONCURRENCY = 3;
  * TLS, its error page), so two side by side finish sooner without starving the CLI clients.
  */
 const BROWSER_CONCURRENCY = 2;
+/** Hosts a browser visits at once, each in its own tab. */
+const BROWSER_TABS = 3;
 /** How long to wait for the proxy to close a cell's connections once its client is done. */
 const SETTLE_MS = 5_000;
 
@@ -393,11 +395,19 @@ export async function runMatrix(opts: MatrixOptions = {}): Promise<MatrixResult>
             });
             versions[kind] = b.version;
             try {
-              for (const host of hosts)
-                for (const m of s.modes) {
-                  const p = await cell(kind, host, m, lane, (t) => b.visit(t.url));
-                  if (!wanted(m)) pending.splice(pending.indexOf(p), 1);
-                }
+              // A few hosts at once, each in its own tab; a host's modes (first attempt,
+              // then retry) one after the other.
+              const tab = limiter(BROWSER_TABS);
+              await Promise.all(
+                hosts.map((host) =>
+                  tab(async () => {
+                    for (const m of s.modes) {
+                      const p = await cell(kind, host, m, lane, (t) => b.visit(t.url));
+                      if (!wanted(m)) pending.splice(pending.indexOf(p), 1);
+                    }
+                  }),
+                ),
+              );
             } finally {
               await b.close();
             }
@@ -463,7 +473,8 @@ function fold(p: Pending, store: FlowStore | null): CellRecord {
  *   may open connections it never uses);
  * - else the first refusal of the forged certificate (a browser retries a refused handshake,
  *   and in auto mode its retry may already be tunnelled, but the page shows the refusal);
- * - else the last tunnel.
+ * - else the tunnel that carried the request (a browser may open a second connection and close
+ *   it unused), or the last tunnel.
  */
 export function primaryFlow(flows: Flow[]): Flow | null {
   const http = flows.filter((f) => f.kind === 'http' && f.outcome !== 'pending');
@@ -473,7 +484,8 @@ export function primaryFlow(flows: Flow[]): Flow | null {
   const rejected = flows.find((f) => f.conn.rejected);
   if (rejected) return rejected;
   const tunnels = flows.filter((f) => f.conn.tunnel);
-  return tunnels[tunnels.length - 1] ?? flows[flows.length - 1] ?? null;
+  const used = tunnels.filter((f) => f.conn.tunnel?.clientVerdict?.outcome === 'accepted');
+  return used[used.length - 1] ?? tunnels[tunnels.length - 1] ?? flows[flows.length - 1] ?? null;
 }
 
 function noteOf(e: ProxyEvent): EventNote | null {
