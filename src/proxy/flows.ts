@@ -192,22 +192,29 @@ export class FlowRecorder {
   /**
    * The server could not be reached or failed validation: answer 502 with a sentence naming
    * the code (http-mitm-proxy would answer 504 with its internal error name), and emit
-   * `upstream.error`.
+   * `upstream.error`. A server the security policy refused gets its stable code and a
+   * sentence saying what was found (./upstream-policy.ts).
    */
   upstreamError(flow: Flow, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
-    const code = err.code ?? 'ERROR';
+    const refusal = this.upstream.refusal(err);
+    const code = refusal?.code ?? err.code ?? 'ERROR';
+    const message = refusal?.message ?? err.message;
     const answered = !client.headersSent && !client.writableEnded && !client.destroyed;
     if (answered) {
       const text =
         `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
-        `${err.message}\n` +
-        (CERT_CODE_RE.test(code)
-          ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
-            '(a man in the middle must not make you less safe).\n' +
-            (UNKNOWN_ISSUER_RE.test(code)
-              ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
-              : '')
-          : '');
+        `${message}\n` +
+        (refusal
+          ? 'The proxy holds real servers to OpenSSL security level 2, as curl and Python do, so it refused\n' +
+            'this one: a man in the middle must not hide a weak server behind its own strong certificate.\n' +
+            '(--insecure-upstream turns this check off, with certificate validation.)\n'
+          : CERT_CODE_RE.test(code)
+            ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
+              '(a man in the middle must not make you less safe).\n' +
+              (UNKNOWN_ISSUER_RE.test(code)
+                ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
+                : '')
+            : '');
       client.writeHead(502, {
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(text),
@@ -222,7 +229,7 @@ export class FlowRecorder {
       host: flow.host,
       port: flow.port,
       code,
-      message: err.message,
+      message,
       status: answered ? 502 : null,
     });
   }

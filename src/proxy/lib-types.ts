@@ -31,6 +31,7 @@ export interface LibWsContext {
   clientToProxyWebSocket?:
     | {
         _socket?: net.Socket;
+        readyState?: number;
         close(code?: number, reason?: string): void;
         upgradeReq?: http.IncomingMessage;
       }

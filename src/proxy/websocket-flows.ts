@@ -1,6 +1,7 @@
 // WebSockets: the library relays them; here each upgrade becomes an `http.request` flow (closed
 // by the upstream's 101), each message a `ws.message` preview, and an upstream that cannot be
-// reached an `upstream.error`. The library's WebSocket context arrives as a plain parameter.
+// reached (or that the security policy refuses) an `upstream.error`. The library's WebSocket
+// context arrives as a plain parameter.
 import type http from 'node:http';
 import net from 'node:net';
 import { headerPairs } from './body-capture.ts';
@@ -12,6 +13,16 @@ import type { TlsOutcomes } from './tls-outcomes.ts';
 
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
+
+/** `ws` readyState of an open WebSocket. */
+const WS_OPEN = 1;
+/**
+ * Close code for a client whose upstream failed: 1014 "Bad Gateway" (IANA WebSocket close code
+ * registry), the WebSocket twin of the 502 a request gets.
+ */
+const WS_CLOSE_BAD_GATEWAY = 1014;
+/** A close frame's reason is at most 123 bytes (RFC 6455 §5.5: 125-byte payload, 2-byte code). */
+const WS_CLOSE_REASON_MAX = 123;
 
 export class WebSocketFlows {
   private readonly wsFlows = new WeakMap<
@@ -133,16 +144,27 @@ export class WebSocketFlows {
       const u = URL.canParse(wsUrl) ? new URL(wsUrl) : null;
       const host = u?.hostname ?? '';
       const port = u ? Number(u.port) || (u.protocol === 'wss:' ? 443 : 80) : 0;
+      const refusal = this.core.upstream.refusal(e);
       this.core.emit({
         type: 'upstream.error',
         connId: flow.connId,
         flowId: flow.id,
         host,
         port,
-        code: e.code,
-        message: e.message,
+        code: refusal?.code ?? e.code,
+        message: refusal?.message ?? e.message,
         status: null,
       });
+      // The library has already answered the client's upgrade with its own 101, and would then
+      // try to close it with the upstream's 1006, which cannot be sent: the client would wait
+      // forever. Close it with the reason instead, reading again (the library paused the
+      // client's socket until the upstream opened) so the closing handshake can complete.
+      const client = ctx.clientToProxyWebSocket;
+      if (client?.readyState === WS_OPEN) {
+        const reason = `mitm-lab: upstream failed: ${refusal?.code ?? e.code}`;
+        client.close(WS_CLOSE_BAD_GATEWAY, reason.slice(0, WS_CLOSE_REASON_MAX));
+        client._socket?.resume();
+      }
       return;
     }
     this.core.diag(
