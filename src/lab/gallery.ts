@@ -332,7 +332,7 @@ export const GALLERY: readonly GalleryEntry[] = [
     handshakeStep:
       "Certificate validation: the key is below the client's minimum size (OpenSSL security level 2 wants 2048 bits).",
     lesson:
-      'Whether a weak key is refused depends on the client\'s policy, not on the protocol: here curl and Python refuse it, Node accepts it. "It connected" does not mean "it is safe".',
+      'Whether a weak key is refused depends on the client\'s policy, not on the protocol: here curl, Python and openssl s_client refuse it; Node, wget, Chromium and Firefox accept it. "It connected" does not mean "it is safe".',
     cert: 'weak-key',
     browsers: {
       chromium:
