@@ -56,6 +56,22 @@ export const PROXY_AUTH_REQUIRED =
   'Connection: close\r\n\r\n' +
   'mitm-lab: proxy authentication required.\r\n';
 
+/**
+ * What to answer an upgrade (WebSocket) request that came straight to the proxy — not inside a
+ * CONNECT, where the CONNECT was checked — or null to relay it. The library's WebSocket server
+ * would answer 101 first and ask afterwards; this is asked before.
+ */
+export function refuseDirectUpgrade(
+  req: { headers: Record<string, string | string[] | undefined> },
+  auth: { user: string; pass: string } | undefined,
+): { answer: string; reason: string } | null {
+  const header = req.headers['proxy-authorization'];
+  if (auth && !checkProxyAuth(typeof header === 'string' ? header : undefined, auth)) {
+    return { answer: PROXY_AUTH_REQUIRED, reason: 'proxy authentication required (407)' };
+  }
+  return null;
+}
+
 /** A raw 400 answer for a refused CONNECT, naming why. */
 export function badConnectResponse(reason: string): string {
   const body = `mitm-lab: bad CONNECT request: ${reason}\r\n`;

@@ -34,7 +34,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { checkProxyAuth } from './connect.ts';
+import { checkProxyAuth, refuseDirectUpgrade } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
@@ -234,6 +234,7 @@ class Engine implements EngineCore {
       'connection',
       this.guard('engine', (socket: net.Socket) => this.onClientConnection(socket)),
     );
+    this.gateUpgrades(server);
     const address = server.address() as net.AddressInfo;
     const host = this.opts.host;
     const urlHost = net.isIPv6(host) ? `[${host}]` : host;
@@ -425,6 +426,43 @@ class Engine implements EngineCore {
       const keylog = this.opts.keylog;
       server.on('keylog', (line: Buffer) => keylog(line.toString('latin1').trimEnd()));
     }
+  }
+
+  /**
+   * The library's WebSocket server takes every upgrade on the proxy's HTTP server and answers
+   * 101 before any handler of ours runs (closing it afterwards crashed the library: issue 13).
+   * So upgrades pass this gate first: a refusal is answered in plain HTTP and never becomes a
+   * WebSocket; the rest goes on to the library's listeners.
+   */
+  private gateUpgrades(server: http.Server): void {
+    const relay = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const conn = this.conns.get(socket) ?? null;
+      try {
+        // Inside a CONNECT the CONNECT itself was checked.
+        const refusal = conn?.connect ? null : refuseDirectUpgrade(req, this.opts.auth);
+        if (refusal) {
+          this.diag(
+            'info',
+            'websocket',
+            `${req.method ?? ''} ${req.url ?? ''} (upgrade): ${refusal.reason}`,
+            conn?.id ?? null,
+          );
+          socket.end(refusal.answer);
+          return;
+        }
+        for (const listener of relay) listener.call(server, req, socket, head);
+      } catch (err) {
+        this.diag(
+          'error',
+          'websocket',
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+          conn?.id ?? null,
+        );
+        socket.destroy();
+      }
+    });
   }
 
   /** The client connection an internal TLS socket carries (via the library's connectRequests). */

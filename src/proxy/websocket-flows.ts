@@ -4,7 +4,6 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { headerPairs } from './body-capture.ts';
-import { checkProxyAuth } from './connect.ts';
 import type { EngineCore } from './engine-core.ts';
 import type { FlowRecorder } from './flows.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
@@ -34,22 +33,8 @@ export class WebSocketFlows {
       : ((ctx.clientToProxyWebSocket?._socket &&
           core.conns.get(ctx.clientToProxyWebSocket._socket)) ??
         null);
+    // Authentication happened before the upgrade reached the library (the engine's gate).
     const upgrade = ctx.clientToProxyWebSocket?.upgradeReq;
-    if (
-      !ctx.isSSL &&
-      !conn?.connect &&
-      core.opts.auth &&
-      !checkProxyAuth(upgrade?.headers['proxy-authorization'], core.opts.auth)
-    ) {
-      core.diag(
-        'info',
-        'websocket',
-        'WebSocket upgrade without proxy authentication: closed',
-        conn?.id ?? null,
-      );
-      ctx.clientToProxyWebSocket?.close(1008, 'proxy authentication required');
-      return;
-    }
     const attempt = conn?.tls;
     if (conn && attempt && !attempt.decided && upgrade)
       this.tlsOutcomes.accept(conn, attempt, upgrade.socket);

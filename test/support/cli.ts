@@ -22,6 +22,11 @@ export interface SpawnCliOptions {
   env?: NodeJS.ProcessEnv;
   /** Working directory (default: the repo root). */
   cwd?: string;
+  /**
+   * Run it under `ulimit -n N` (through bash, which then execs node: the PID stays the child's),
+   * for tests where running out of descriptors is the point.
+   */
+  fdLimit?: number;
 }
 
 export interface CliExit {
@@ -58,7 +63,14 @@ export interface CliProcess {
 
 /** Start `node bin/mitm-lab.js ARGS` with stdin closed and stdout/stderr captured. */
 export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+  const [file, argv] =
+    opts.fdLimit === undefined
+      ? [process.execPath, [BIN, ...args]]
+      : [
+          'bash',
+          ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, BIN, ...args],
+        ];
+  const child: ChildProcess = spawn(file, argv, {
     cwd: opts.cwd ?? ROOT,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
