@@ -72,6 +72,19 @@ export function refuseDirectUpgrade(
   return null;
 }
 
+/** What a client is told while the proxy is out of file descriptors. */
+export const OUT_OF_DESCRIPTORS_TEXT =
+  'mitm-lab is out of file descriptors (EMFILE: too many open connections) and refused this one.\n' +
+  'Try again in a moment; if it keeps happening, close some connections or raise the limit (ulimit -n).\n';
+
+/** The raw 503 answer for a CONNECT that came while the proxy was out of file descriptors. */
+export const OUT_OF_DESCRIPTORS_RESPONSE =
+  'HTTP/1.1 503 Service Unavailable\r\n' +
+  'Content-Type: text/plain; charset=utf-8\r\n' +
+  `Content-Length: ${Buffer.byteLength(OUT_OF_DESCRIPTORS_TEXT)}\r\n` +
+  'Connection: close\r\n\r\n' +
+  OUT_OF_DESCRIPTORS_TEXT;
+
 /** A raw 400 answer for a refused CONNECT, naming why. */
 export function badConnectResponse(reason: string): string {
   const body = `mitm-lab: bad CONNECT request: ${reason}\r\n`;

@@ -58,6 +58,10 @@ export interface EngineCore {
     message: string,
     connId?: string | null,
   ): void;
+  /** Descriptors ran out somewhere (EMFILE/ENFILE): new work is refused for a moment. */
+  descriptorShortage(): void;
+  /** True while new work should be refused for want of descriptors. */
+  outOfDescriptors(): boolean;
   /** Run `fn` after `ms` on an unref'd timer the engine clears on close. */
   later(ms: number, fn: () => void): void;
 }

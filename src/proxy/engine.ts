@@ -6,6 +6,7 @@
 // types (./lib-types.ts):
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
+//  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures.
@@ -13,13 +14,19 @@
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
 //  - CONNECT (an onConnect handler that never calls back, so the library never touches the
-//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or hand
-//    the socket to the library's `_onHttpServerConnectData`, which pipes it over loopback to
-//    its single SNI server (forceSNI), or to a per-IP server for IP literals;
-//  - certificates (onCertificateRequired/onCertificateMissing mint with our CA, in memory);
+//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or pipe
+//    the socket over loopback (./tls-handoff.ts) to one of two internal TLS servers: the
+//    library's SNI server (forceSNI), or one for clients without SNI (IP literals) whose
+//    certificate is set per connection — the library's one server per IP literal, never
+//    closed, ran the process out of descriptors (issue 13);
+//  - certificates: minted with our CA, in memory (the hand-off gives them to the servers);
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
 //    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
 //    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
+//  - upgrades on the proxy's HTTP server: checked before the library's WebSocket server
+//    answers 101 (authentication);
+//  - running out of descriptors (EMFILE): a diag, an answer to the client that hit it, and 503
+//    for new work for a moment, never a crash;
 //  - upstream agents (keep-alive, resolve rules, validation, timings: ./upstream.ts);
 //  - errors: every callback is guarded (a throw becomes `diag`), upstream failures answer 502
 //    with a sentence instead of the library's 504, and its console output becomes `diag`.
@@ -34,7 +41,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { checkProxyAuth, refuseDirectUpgrade } from './connect.ts';
+import { checkProxyAuth, OUT_OF_DESCRIPTORS_TEXT, refuseDirectUpgrade } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
@@ -49,12 +56,19 @@ import {
   type RunningProxy,
 } from './options.ts';
 import { Resolver } from './resolve.ts';
+import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
 import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
+
+/**
+ * After descriptors ran out (EMFILE), new CONNECTs and requests are answered 503 for this long
+ * instead of failing half-way: long enough to cover a burst, short enough to recover at once.
+ */
+const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 1_000;
 
 /** The TLS handshake with a forged certificate may take this many ClientHello timeouts. */
 const HANDSHAKE_TIMEOUT_FACTOR = 2;
@@ -90,6 +104,11 @@ class Engine implements EngineCore {
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
   private readonly connectDecision: ConnectDecision;
+  private readonly tlsHandOff: TlsHandOff;
+  /** The internal TLS server for clients without SNI (IP literals), started with the proxy. */
+  private noSniServer: InternalServer | null = null;
+  /** Until when (performance ms) new work is refused: descriptors ran out (EMFILE) lately. */
+  private descriptorsShortUntil = 0;
   private readonly webSockets: WebSocketFlows;
   private connSeq = 0;
   private closing: Promise<void> | null = null;
@@ -124,9 +143,22 @@ class Engine implements EngineCore {
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.liveWire = new LiveWire((event) => this.emit(event));
     this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.connOfInternal(tlsSocket));
+    this.tlsHandOff = new TlsHandOff({
+      sniServer: () => ({
+        server: this.lib.httpsServer as https.Server,
+        port: Number(this.lib.httpsPort),
+      }),
+      noSniServer: () => {
+        if (!this.noSniServer) throw new Error('the no-SNI internal server is not started');
+        return this.noSniServer;
+      },
+      connectRequests: () => this.lib.connectRequests,
+      diag: (level, source, message, connId) => this.diag(level, source, message, connId),
+      descriptorShortage: () => this.descriptorShortage(),
+    });
     this.connectDecision = new ConnectDecision(this, {
       plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
-      intercept: (req, socket, head) => this.lib._onHttpServerConnectData(req, socket, head),
+      intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
     });
     this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes);
     this.install();
@@ -175,6 +207,28 @@ class Engine implements EngineCore {
     }, ms);
     t.unref();
     this.timers.add(t);
+  }
+
+  /** Descriptors ran out somewhere (EMFILE/ENFILE): refuse new work for a moment. */
+  descriptorShortage(): void {
+    this.descriptorsShortUntil = nowMs() + DESCRIPTOR_SHORTAGE_BACKOFF_MS;
+  }
+
+  /** True while new connections should be refused for want of descriptors. */
+  outOfDescriptors(): boolean {
+    return nowMs() < this.descriptorsShortUntil;
+  }
+
+  /** One more internal TLS server (the library's, wired to its request handlers, observed). */
+  private createInternalServer(): Promise<InternalServer> {
+    return new Promise((resolve, reject) => {
+      try {
+        // `hosts` makes the library listen on a port of its own (not the SNI server's).
+        this.lib._createHttpsServer({ hosts: [] }, (port, server) => resolve({ server, port }));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
   }
 
   // ---- start / stop --------------------------------------------------------------------
@@ -226,7 +280,26 @@ class Engine implements EngineCore {
       );
     }
     this.listenFailed = null;
+    try {
+      this.noSniServer = await this.createInternalServer();
+    } catch (err) {
+      await this.close();
+      throw new LabError(
+        'runtime',
+        `cannot start the internal TLS server: ${String(err)}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
     const server = this.lib.httpServer as http.Server;
+    // The library's WebSocketServer relays the server's errors (EMFILE on accept) to its own
+    // listener, which reports them; this one keeps them from crashing the process once that
+    // WebSocketServer is closed, and notes a shortage of descriptors.
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (isDescriptorShortage(err)) this.descriptorShortage();
+    });
     server.prependListener('request', (req: http.IncomingMessage) =>
       this.originalUrls.set(req, req.url ?? ''),
     );
@@ -305,18 +378,6 @@ class Engine implements EngineCore {
 
   private install(): void {
     const lib = this.lib;
-    // Certificates: minted in memory by our CA; nothing is ever written to disk.
-    lib.onCertificateRequired = (hostname, cb) =>
-      cb(null, { keyFile: '', certFile: '', hosts: [hostname] });
-    lib.onCertificateMissing = (ctx, _files, cb) => {
-      try {
-        const leaf = this.ca.mintLeaf(ctx.hostname); // cached by the CA
-        cb(null, { keyFileData: leaf.keyPem, certFileData: leaf.certPem, hosts: [ctx.hostname] });
-      } catch (err) {
-        cb(err instanceof Error ? err : new Error(String(err)));
-      }
-    };
-
     // Internal TLS servers: loopback only, and observed.
     const createHttpsServer = lib._createHttpsServer.bind(lib);
     lib._createHttpsServer = (options, cb) => {
@@ -327,6 +388,12 @@ class Engine implements EngineCore {
         // this, not a socket held for Node's default two minutes.
         const withTimeout = { handshakeTimeout: this.handshakeTimeout, ...options };
         createHttpsServer(withTimeout, (port, server, wss) => {
+          // The library gives this WebSocketServer no 'error' listener, and it relays the
+          // server's errors: one EMFILE on accept killed the process (issue 13, item 2). The
+          // server's own listener (HTTPS_SERVER_ERROR) reports them.
+          (wss as { on?: (ev: string, fn: (err: Error) => void) => void }).on?.('error', (err) => {
+            if (isDescriptorShortage(err)) this.descriptorShortage();
+          });
           this.observeInternalServer(server);
           cb(port, server, wss);
         });
@@ -542,6 +609,22 @@ class Engine implements EngineCore {
     const req = ctx.clientToProxyRequest;
     const res = ctx.proxyToClientResponse;
     const options = ctx.proxyToServerRequestOptions;
+    if (this.outOfDescriptors()) {
+      req.resume();
+      res.writeHead(503, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(OUT_OF_DESCRIPTORS_TEXT),
+        Connection: 'close',
+      });
+      res.end(OUT_OF_DESCRIPTORS_TEXT);
+      this.diag(
+        'warn',
+        'http',
+        `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (503), the proxy is out of file descriptors`,
+        conn?.id ?? null,
+      );
+      return;
+    }
     if (!ctx.isSSL && !conn?.connect) {
       if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
         req.resume();
@@ -610,6 +693,7 @@ class Engine implements EngineCore {
 
   private onLibError(ctx: LibContext | null, err: Error | undefined, kind: string): void {
     const e = (err ?? new Error('unknown error')) as NodeJS.ErrnoException;
+    if (isDescriptorShortage(e)) this.descriptorShortage();
     if (this.listenFailed && (kind === 'HTTP_SERVER_ERROR' || kind === 'HTTPS_SERVER_ERROR')) {
       this.listenFailed(e);
       return;
@@ -618,6 +702,16 @@ class Engine implements EngineCore {
       // The internal server's TLS and parse errors: already events (tls.client-rejected, the
       // 431/400 diag) and the library's own log lines; a third copy would be noise.
       if (kind === 'HTTPS_CLIENT_ERROR') return;
+      if (isDescriptorShortage(e)) {
+        this.diag(
+          'error',
+          'engine',
+          `out of file descriptors (${kind}: ${e.code ?? ''}: ${e.message}): a connection was dropped ` +
+            'before it could be answered, and new ones get 503 for a moment. Close some ' +
+            'connections or raise the limit (ulimit -n).',
+        );
+        return;
+      }
       const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE';
       this.diag(
         quiet ? 'info' : 'warn',

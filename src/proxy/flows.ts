@@ -207,6 +207,9 @@ export class FlowRecorder {
             (UNKNOWN_ISSUER_RE.test(code)
               ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
               : '')
+          : '') +
+        (code === 'EMFILE' || code === 'ENFILE'
+          ? 'The proxy is out of file descriptors (too many open connections): try again in a moment.\n'
           : '');
       client.writeHead(502, {
         'Content-Type': 'text/plain; charset=utf-8',

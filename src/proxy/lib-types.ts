@@ -47,9 +47,10 @@ export type Cb = (err?: Error | null, ...rest: unknown[]) => void;
 export interface LibProxy {
   httpServer: http.Server | undefined;
   httpsServer: https.Server | undefined;
+  /** The port of `httpsServer` (the SNI server). */
+  httpsPort?: number | undefined;
   httpHost?: string | undefined;
   connectRequests: Record<string, http.IncomingMessage>;
-  sslServers: Record<string, { server?: https.Server; port: number }>;
   wsServer?: { close(): void };
   wssServer?: { close(): void };
   listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
@@ -72,11 +73,8 @@ export interface LibProxy {
     ) => void,
   ): void;
   onWebSocketError(fn: (ctx: LibWsContext, err: Error) => void): void;
-  onCertificateRequired: (hostname: string, cb: Cb) => void;
-  onCertificateMissing: (ctx: { hostname: string }, files: unknown, cb: Cb) => void;
   _createHttpsServer(
     options: Record<string, unknown>,
     cb: (port: number, server: https.Server, wss: unknown) => void,
   ): void;
-  _onHttpServerConnectData(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
 }

@@ -3,6 +3,7 @@
 // server untouched, and summed up in a `tunnel.summary` when the client connection closes.
 import type { TunnelReason } from '../events/types.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { isDescriptorShortage } from './tls-handoff.ts';
 import { nowMs } from './tls-records.ts';
 
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
@@ -29,6 +30,7 @@ export function openTunnel(
     else core.later(TUNNEL_LINGER_MS, () => socket.destroy());
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
+    if (isDescriptorShortage(err)) core.descriptorShortage();
     core.emit({
       type: 'upstream.error',
       connId: conn.id,
