@@ -41,7 +41,13 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { checkProxyAuth, OUT_OF_DESCRIPTORS_TEXT, refuseDirectUpgrade } from './connect.ts';
+import {
+  checkProxyAuth,
+  isAbsoluteForm,
+  NOT_A_WEB_SERVER_TEXT,
+  OUT_OF_DESCRIPTORS_TEXT,
+  refuseDirectUpgrade,
+} from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
@@ -498,8 +504,9 @@ class Engine implements EngineCore {
   /**
    * The library's WebSocket server takes every upgrade on the proxy's HTTP server and answers
    * 101 before any handler of ours runs (closing it afterwards crashed the library: issue 13).
-   * So upgrades pass this gate first: a refusal is answered in plain HTTP and never becomes a
-   * WebSocket; the rest goes on to the library's listeners.
+   * So upgrades pass this gate first — authentication, and the origin-form refusal that keeps a
+   * relayed upgrade from looping back into the proxy — and a refusal is answered in plain HTTP,
+   * never becoming a WebSocket; the rest goes on to the library's listeners.
    */
   private gateUpgrades(server: http.Server): void {
     const relay = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
@@ -641,15 +648,11 @@ class Engine implements EngineCore {
         );
         return;
       }
-      const original = this.originalUrls.get(req) ?? '';
-      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(original)) {
+      if (!isAbsoluteForm(this.originalUrls.get(req))) {
         // An origin-form request sent to the proxy itself: forwarding it would loop.
         req.resume();
         res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(
-          "This is mitm-lab's proxy, not a web server.\n" +
-            'Use it as an HTTP proxy, e.g. curl -x http://HOST:PORT http://bank.test/\n',
-        );
+        res.end(NOT_A_WEB_SERVER_TEXT);
         return;
       }
     }
