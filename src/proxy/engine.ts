@@ -690,7 +690,7 @@ class Engine implements EngineCore {
   private onResponse(ctx: LibContext, cb: Cb): void {
     const flow = this.flows.get(ctx);
     if (flow && ctx.serverToProxyResponse)
-      this.flowRecorder.response(flow, ctx.serverToProxyResponse);
+      this.flowRecorder.response(flow, ctx.serverToProxyResponse, ctx.proxyToClientResponse);
     cb();
   }
 
@@ -727,8 +727,14 @@ class Engine implements EngineCore {
     const res = ctx.proxyToClientResponse;
     const conn = this.connOfRequest(ctx);
     const connId = flow?.connId ?? conn?.id ?? 'c0';
-    if (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' && flow) {
-      this.flowRecorder.upstreamError(flow, res, e);
+    if (
+      flow &&
+      (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
+    ) {
+      // Before the response began: 502 with a sentence. After: the client's response is cut
+      // too (the library would write this error into the body and end it cleanly).
+      if (flow.client) this.flowRecorder.cutMidBody(flow, e);
+      else this.flowRecorder.upstreamError(flow, res, e);
       return;
     }
     const clientGone =

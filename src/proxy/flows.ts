@@ -28,6 +28,10 @@ export interface Flow {
   responseEmitted: boolean;
   upstreamSocket: net.Socket | null;
   reused: boolean;
+  /** Why the server's response stopped before its end, once that happened. */
+  cut: { code: string; message: string } | null;
+  /** The client's response, to cut it when the server's is cut. */
+  client: http.ServerResponse | null;
 }
 
 /** Node error codes that mean the real server's certificate failed validation. */
@@ -88,6 +92,8 @@ export class FlowRecorder {
       responseEmitted: false,
       upstreamSocket: null,
       reused: false,
+      cut: null,
+      client: null,
     };
     // The library paused the request: listening does not make it flow, its pipe will.
     req.on('data', (c: Buffer) => flow.requestBody.push(c));
@@ -124,15 +130,27 @@ export class FlowRecorder {
     });
   }
 
-  /** The server's response has started (still paused): record it as it streams past. */
-  response(flow: Flow, res: http.IncomingMessage): void {
+  /**
+   * The server's response has started (still paused): record it as it streams past, to
+   * `client` (the proxy's response to the client).
+   */
+  response(flow: Flow, res: http.IncomingMessage, client: http.ServerResponse): void {
     flow.firstByte = performance.now();
     flow.upstreamSocket ??= res.socket;
+    flow.client = client;
     const body = new BodyCapturer(this.bodyLimit);
     res.on('data', (c: Buffer) => body.push(c));
     const done = (): void => {
       if (flow.responseEmitted) return;
       flow.responseEmitted = true;
+      // A response that closed before its end without an error of its own (Node saw the
+      // connection close early) is cut all the same.
+      if (!res.complete && !flow.cut) {
+        this.cutMidBody(flow, {
+          code: 'ECONNRESET',
+          message: 'the server closed the connection before the end of its response',
+        });
+      }
       this.emitRequest(flow);
       const headers = headerPairs(res.rawHeaders);
       const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
@@ -156,7 +174,9 @@ export class FlowRecorder {
         upstreamCertificate: tlsInfo.certificate,
         upstreamProtocol: tlsInfo.protocol,
         upstreamCipher: tlsInfo.cipher,
+        incomplete: flow.cut,
       });
+      if (flow.cut) this.emitCut(flow);
       this.afterResponse(flow.connId);
     };
     res.once('end', done);
@@ -185,8 +205,37 @@ export class FlowRecorder {
       upstreamCertificate: tlsInfo.certificate,
       upstreamProtocol: tlsInfo.protocol,
       upstreamCipher: tlsInfo.cipher,
+      incomplete: null,
     });
     this.afterResponse(flow.connId);
+  }
+
+  /**
+   * The server's connection failed after its response had begun (the client already has the
+   * status and headers). The client's response is cut too — destroyed, so it never sees a
+   * clean end (http-mitm-proxy would write the error text into the body and end it cleanly:
+   * a complete-looking 200). `http.response` then says `incomplete`, and `upstream.error`
+   * follows it. Once per flow.
+   */
+  cutMidBody(flow: Flow, err: { code?: string | undefined; message: string }): void {
+    if (flow.cut) return;
+    flow.cut = { code: err.code ?? 'ERROR', message: err.message };
+    flow.client?.destroy();
+    if (flow.responseEmitted) this.emitCut(flow);
+  }
+
+  private emitCut(flow: Flow): void {
+    if (!flow.cut) return;
+    this.bus.emit({
+      type: 'upstream.error',
+      connId: flow.connId,
+      flowId: flow.id,
+      host: flow.host,
+      port: flow.port,
+      code: flow.cut.code,
+      message: flow.cut.message,
+      status: null,
+    });
   }
 
   /**

@@ -253,6 +253,11 @@ function toEntry(p: Pending): HarEntry {
       // No engine timings: fall back to the events' own clock.
       entry.timings.wait = Math.max(0, Date.parse(res.at) - Date.parse(req.at));
     }
+    if (res.incomplete) {
+      entry.response._error =
+        `${res.incomplete.code}: ${res.incomplete.message} ` +
+        '(the response was cut mid-body; the content is what arrived)';
+    }
   } else {
     entry.response._error = p.error ? `${p.error.code}: ${p.error.message}` : 'no response';
   }
