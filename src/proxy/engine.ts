@@ -23,8 +23,9 @@
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
 //    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
 //    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
-//  - upgrades on the proxy's HTTP server: checked before the library's WebSocket server
-//    answers 101 (authentication);
+//  - upgrades: checked before the library's WebSocket server sees them (authentication,
+//    origin-form), and the upstream WebSocket handshake done before the client's (its
+//    servers' `verifyClient`), then handed to the library's relay;
 //  - running out of descriptors (EMFILE): a diag, an answer to the client that hit it, and 503
 //    for new work for a moment, never a crash;
 //  - upstream agents (keep-alive, resolve rules, validation, timings: ./upstream.ts);
@@ -41,6 +42,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
+import { WebSocket } from '../util/ws.ts';
 import {
   checkProxyAuth,
   isAbsoluteForm,
@@ -52,7 +54,7 @@ import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import { FlowRecorder, type Flow } from './flows.ts';
-import type { Cb, LibContext, LibProxy } from './lib-types.ts';
+import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
@@ -166,7 +168,14 @@ class Engine implements EngineCore {
       plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
       intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
     });
-    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes);
+    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes, {
+      connOf: (req, secure) =>
+        secure
+          ? this.connOfInternal(req.socket as tls.TLSSocket)
+          : (this.conns.get(req.socket) ?? null),
+      agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
+      adopt: (ctx, upstream) => this.adoptUpstreamWebSocket(ctx, upstream),
+    });
     this.install();
   }
 
@@ -314,6 +323,7 @@ class Engine implements EngineCore {
       this.guard('engine', (socket: net.Socket) => this.onClientConnection(socket)),
     );
     this.gateUpgrades(server);
+    if (this.lib.wsServer) this.verifyUpgrades(this.lib.wsServer, false);
     const address = server.address() as net.AddressInfo;
     const host = this.opts.host;
     const urlHost = net.isIPv6(host) ? `[${host}]` : host;
@@ -400,6 +410,7 @@ class Engine implements EngineCore {
           (wss as { on?: (ev: string, fn: (err: Error) => void) => void }).on?.('error', (err) => {
             if (isDescriptorShortage(err)) this.descriptorShortage();
           });
+          this.verifyUpgrades(wss, true);
           this.observeInternalServer(server);
           cb(port, server, wss);
         });
@@ -537,6 +548,45 @@ class Engine implements EngineCore {
         socket.destroy();
       }
     });
+  }
+
+  /**
+   * The library's WebSocket servers answer 101 and only then try the origin: give them a
+   * `verifyClient` that tries the origin first (./websocket-flows.ts). `secure`: a server
+   * behind TLS (wss://).
+   */
+  private verifyUpgrades(wss: LibWsServer, secure: boolean): void {
+    wss.options.verifyClient = (info, done) => {
+      try {
+        this.webSockets.verify(secure, info.req, done);
+      } catch (err) {
+        this.diag(
+          'error',
+          'websocket',
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        done(false, 502, 'mitm-lab: internal error while opening the WebSocket\n');
+      }
+    };
+  }
+
+  /**
+   * Give the library's relay an upstream WebSocket that is already open, with the listeners
+   * its own would have got (http-mitm-proxy 1.1.0, makeProxyToServerWebSocket), and let the
+   * client's frames flow.
+   */
+  private adoptUpstreamWebSocket(ctx: LibWsContext, upstream: WebSocket): void {
+    const lib = this.lib;
+    ctx.proxyToServerWebSocket = upstream;
+    upstream.on('message', (data, binary) =>
+      lib._onWebSocketFrame(ctx, 'message', true, data, binary),
+    );
+    upstream.on('ping', (data) => lib._onWebSocketFrame(ctx, 'ping', true, data, false));
+    upstream.on('pong', (data) => lib._onWebSocketFrame(ctx, 'pong', true, data, false));
+    upstream.on('error', (err) => lib._onWebSocketError(ctx, err));
+    upstream.on('close', (code, reason) => lib._onWebSocketClose(ctx, true, code, reason));
+    const client = ctx.clientToProxyWebSocket;
+    if (client?.readyState === WebSocket.OPEN) client._socket?.resume();
   }
 
   /** The client connection an internal TLS socket carries (via the library's connectRequests). */

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { EventBus } from '../events/bus.ts';
-import type { Visibility } from '../events/types.ts';
+import type { BodyCapture, Visibility } from '../events/types.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -189,6 +189,16 @@ export class FlowRecorder {
     res: http.IncomingMessage,
     start: number,
   ): void {
+    this.answered(flow, res, start, { text: '', size: 0, truncated: false });
+  }
+
+  /** A WebSocket upgrade answered by the server: 101, or what it said instead (`body`). */
+  answered(
+    flow: { id: string; connId: string; visibility: Visibility },
+    res: http.IncomingMessage,
+    start: number,
+    body: BodyCapture,
+  ): void {
     const tlsInfo = this.upstream.tlsDetails(res.socket);
     const now = performance.now();
     this.bus.emit({
@@ -199,7 +209,7 @@ export class FlowRecorder {
       statusMessage: res.statusMessage ?? '',
       httpVersion: res.httpVersion,
       headers: headerPairs(res.rawHeaders),
-      body: { text: '', size: 0, truncated: false },
+      body,
       visibility: flow.visibility,
       timings: this.upstream.timings(res.socket, false, start, now, now),
       upstreamCertificate: tlsInfo.certificate,
