@@ -14,6 +14,7 @@ import {
   PROXY_AUTH_REQUIRED,
 } from './connect.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
 import { nowMs } from './tls-records.ts';
 import { openTunnel } from './tunnel.ts';
@@ -75,7 +76,7 @@ export class ConnectDecision {
     core.byConnectReq.set(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const peek = await peekClientHello(socket, core.helloTimeout);
+    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -94,7 +95,7 @@ export class ConnectDecision {
         core.diag(
           'info',
           'connect',
-          `CONNECT ${host}:${port}: no ClientHello within ${core.helloTimeout} ms; tunnelling (the server may speak first)`,
+          `CONNECT ${host}:${port}: no ClientHello within ${formatMs(core.timeouts.afterConnectMs)}; tunnelling (the server may speak first)`,
           conn.id,
         );
         openTunnel(core, conn, 'not-tls', host, port, null);

@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
+import type { Timeouts } from './timeouts.ts';
 import type { TlsAttempt } from './tls-outcomes.ts';
 import type { Upstream } from './upstream.ts';
 import type { SocketTap, WireTap } from './wire-tap.ts';
@@ -49,8 +50,8 @@ export interface EngineCore {
   readonly byConnectReq: WeakMap<http.IncomingMessage, Conn>;
   /** Upstream sockets of open tunnels (destroyed on close). */
   readonly tunnelSockets: Set<net.Socket>;
-  /** How long to wait for a ClientHello after the 200 (ms). */
-  readonly helloTimeout: number;
+  /** The time limits in force (defaults, overridden by `opts.timeouts`). */
+  readonly timeouts: Timeouts;
   emit(event: NewEvent): void;
   diag(
     level: 'info' | 'warn' | 'error',

@@ -59,11 +59,11 @@ import { LiveWire } from './live-wire.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_CAPTURE_LIMIT_BYTES,
-  DEFAULT_HELLO_TIMEOUT_MS,
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
 import { Resolver } from './resolve.ts';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
@@ -77,9 +77,6 @@ import { tapSocket, WireTap } from './wire-tap.ts';
  * instead of failing half-way: long enough to cover a burst, short enough to recover at once.
  */
 const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 1_000;
-
-/** The TLS handshake with a forged certificate may take this many ClientHello timeouts. */
-const HANDSHAKE_TIMEOUT_FACTOR = 2;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new Engine(opts);
@@ -107,8 +104,7 @@ class Engine implements EngineCore {
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
-  readonly helloTimeout: number;
-  private readonly handshakeTimeout: number;
+  readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
   private readonly connectDecision: ConnectDecision;
@@ -130,8 +126,7 @@ class Engine implements EngineCore {
     this.ca = opts.ca;
     this.mode = opts.mode;
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
-    this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
-    this.handshakeTimeout = this.helloTimeout * HANDSHAKE_TIMEOUT_FACTOR;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.resolver = new Resolver(opts.resolve ?? []);
     this.upstream = new Upstream({
       resolver: this.resolver,
@@ -143,6 +138,7 @@ class Engine implements EngineCore {
       this.bus,
       this.upstream,
       opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      this.timeouts,
       (connId) => {
         const conn = this.connsById.get(connId);
         if (conn) this.liveWire.flush(conn);
@@ -402,7 +398,7 @@ class Engine implements EngineCore {
       try {
         // A client that sends its ClientHello and then stalls is a `timeout` outcome after
         // this, not a socket held for Node's default two minutes.
-        const withTimeout = { handshakeTimeout: this.handshakeTimeout, ...options };
+        const withTimeout = { handshakeTimeout: this.timeouts.handshakeMs, ...options };
         createHttpsServer(withTimeout, (port, server, wss) => {
           // The library gives this WebSocketServer no 'error' listener, and it relays the
           // server's errors: one EMFILE on accept killed the process (issue 13, item 2). The
@@ -708,6 +704,21 @@ class Engine implements EngineCore {
     }
     if (!options) {
       cb();
+      return;
+    }
+    if (
+      !conn?.connect &&
+      !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)
+    ) {
+      // Node would throw inside the library, and the client would wait forever.
+      const text = `mitm-lab: bad request target ${this.originalUrls.get(req) ?? ''}: the port is outside 1-65535\n`;
+      req.resume();
+      res.writeHead(400, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      this.diag('warn', 'http', text.trim(), conn?.id ?? null);
       return;
     }
     let shownHost = options.host;

@@ -5,9 +5,18 @@
 // failed validation. Plain Node objects only: the library's callbacks stay in engine.ts.
 import type http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { EventBus } from '../events/bus.ts';
 import type { BodyCapture, Visibility } from '../events/types.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
+import {
+  formatMs,
+  timeoutError,
+  UPSTREAM_FIRST_BYTE_TIMEOUT,
+  UPSTREAM_IDLE_TIMEOUT,
+  UPSTREAM_TIMEOUT_CODES,
+  type Timeouts,
+} from './timeouts.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface Flow {
@@ -46,6 +55,11 @@ export class FlowRecorder {
     private readonly bus: EventBus,
     private readonly upstream: Upstream,
     private readonly bodyLimit: number,
+    /** The upstream limits (connect, first byte, idle mid-body). */
+    private readonly timeouts: Pick<
+      Timeouts,
+      'upstreamConnectMs' | 'upstreamFirstByteMs' | 'upstreamIdleMs'
+    >,
     /** Called right after each `http.response` (the engine sends the connection's wire so far). */
     private readonly afterResponse: (connId: string) => void = () => {},
   ) {}
@@ -101,12 +115,62 @@ export class FlowRecorder {
     return flow;
   }
 
-  /** Note which upstream socket carries the request (timings, certificate). */
+  /**
+   * Note which upstream socket carries the request (timings, certificate), and hold the server
+   * to its limits until the response begins: connecting (TCP, and TLS for HTTPS), then the
+   * first byte once the request is sent. Past a limit the request is destroyed with a timeout
+   * code, which ends in a 504 (`upstreamError`).
+   */
   watch(flow: Flow, upstreamRequest: http.ClientRequest): void {
+    const t = this.timeouts;
+    const where = `${flow.host}:${flow.port}`;
+    let timer: NodeJS.Timeout | null = null;
+    let connecting = false;
+    let sent = false;
+    const clear = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    };
+    const arm = (ms: number, err: () => NodeJS.ErrnoException): void => {
+      clear();
+      timer = setTimeout(() => upstreamRequest.destroy(err()), ms);
+      timer.unref();
+    };
+    const armFirstByte = (): void =>
+      arm(t.upstreamFirstByteMs, () =>
+        timeoutError(
+          UPSTREAM_FIRST_BYTE_TIMEOUT,
+          `${where} accepted the request but sent no response within ${formatMs(t.upstreamFirstByteMs)}`,
+        ),
+      );
     upstreamRequest.once('socket', (s: net.Socket) => {
       flow.upstreamSocket = s;
       flow.reused = upstreamRequest.reusedSocket;
+      if (upstreamRequest.reusedSocket) return;
+      connecting = true;
+      const secure = s instanceof tls.TLSSocket;
+      let tcp = false;
+      s.once('connect', () => (tcp = true));
+      arm(t.upstreamConnectMs, () =>
+        timeoutError(
+          'ETIMEDOUT',
+          tcp && secure
+            ? `${where} took the connection but did not complete a TLS handshake within ${formatMs(t.upstreamConnectMs)}`
+            : `no connection to ${where} within ${formatMs(t.upstreamConnectMs)}`,
+        ),
+      );
+      s.once(secure ? 'secureConnect' : 'connect', () => {
+        connecting = false;
+        if (sent) armFirstByte();
+        else clear();
+      });
     });
+    upstreamRequest.once('finish', () => {
+      sent = true;
+      if (!connecting) armFirstByte();
+    });
+    upstreamRequest.once('response', clear);
+    upstreamRequest.once('close', clear);
   }
 
   /** Emit `http.request` (once), with the body read so far. */
@@ -139,7 +203,31 @@ export class FlowRecorder {
     flow.upstreamSocket ??= res.socket;
     flow.client = client;
     const body = new BodyCapturer(this.bodyLimit);
-    res.on('data', (c: Buffer) => body.push(c));
+    // Silent mid-body: cut (as a reset would be). Waiting on a slow client — the relay paused
+    // the response for backpressure — is not the server's silence.
+    const idleMs = this.timeouts.upstreamIdleMs;
+    let idle: NodeJS.Timeout | null = null;
+    const rearm = (): void => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        if (res.readableFlowing === false) return rearm();
+        res.destroy(
+          timeoutError(
+            UPSTREAM_IDLE_TIMEOUT,
+            `${flow.host}:${flow.port} sent no byte of its response for ${formatMs(idleMs)}`,
+          ),
+        );
+      }, idleMs);
+      idle.unref();
+    };
+    rearm();
+    res.on('data', (c: Buffer) => {
+      body.push(c);
+      rearm();
+    });
+    res.once('close', () => {
+      if (idle) clearTimeout(idle);
+    });
     const done = (): void => {
       if (flow.responseEmitted) return;
       flow.responseEmitted = true;
@@ -256,10 +344,15 @@ export class FlowRecorder {
   upstreamError(flow: Flow, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
     const code = err.code ?? 'ERROR';
     const answered = !client.headersSent && !client.writableEnded && !client.destroyed;
+    // Too slow is a gateway timeout; anything else a bad gateway.
+    const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
     if (answered) {
       const text =
         `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
         `${err.message}\n` +
+        (status === 504
+          ? 'The real server was too slow, so the proxy gave up instead of keeping you waiting.\n'
+          : '') +
         (CERT_CODE_RE.test(code)
           ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
             '(a man in the middle must not make you less safe).\n' +
@@ -270,7 +363,7 @@ export class FlowRecorder {
         (code === 'EMFILE' || code === 'ENFILE'
           ? 'The proxy is out of file descriptors (too many open connections): try again in a moment.\n'
           : '');
-      client.writeHead(502, {
+      client.writeHead(status, {
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(text),
       });
@@ -285,7 +378,7 @@ export class FlowRecorder {
       port: flow.port,
       code,
       message: err.message,
-      status: answered ? 502 : null,
+      status: answered ? status : null,
     });
   }
 }

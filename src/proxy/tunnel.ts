@@ -3,6 +3,7 @@
 // server untouched, and summed up in a `tunnel.summary` when the client connection closes.
 import type { TunnelReason } from '../events/types.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { formatMs, timeoutError } from './timeouts.ts';
 import { isDescriptorShortage } from './tls-handoff.ts';
 import { nowMs } from './tls-records.ts';
 
@@ -22,6 +23,18 @@ export function openTunnel(
   conn.tunnel = { reason, host, port, sni, start: nowMs() };
   const upstream = core.upstream.connectTunnel(host, port);
   core.tunnelSockets.add(upstream);
+  // The OS would retry a silent address for minutes: give up as the HTTP path does.
+  const connectMs = core.timeouts.upstreamConnectMs;
+  const connectTimer = setTimeout(
+    () =>
+      upstream.destroy(
+        timeoutError('ETIMEDOUT', `no connection to ${host}:${port} within ${formatMs(connectMs)}`),
+      ),
+    connectMs,
+  );
+  connectTimer.unref();
+  upstream.once('connect', () => clearTimeout(connectTimer));
+  upstream.once('close', () => clearTimeout(connectTimer));
   upstream.once('close', (hadError: boolean) => {
     core.tunnelSockets.delete(upstream);
     // A clean end reaches the client through the pipe (its data flushed first); give a

@@ -16,6 +16,7 @@ import { BodyCapturer, headerPairs } from './body-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import type { FlowRecorder } from './flows.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
+import { formatMs, UPSTREAM_TIMEOUT_CODES } from './timeouts.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
 
 /** WebSocket text previews keep this many characters. */
@@ -116,9 +117,12 @@ export class WebSocketFlows {
     }
     const start = performance.now();
     let settled = false;
+    const t = core.timeouts;
     const upstream = new WebSocket(target.href, {
       agent: this.hooks.agent(secure),
       headers: forward,
+      // Connecting and the server's answer to the upgrade, together: then 504.
+      handshakeTimeout: t.upstreamConnectMs + t.upstreamFirstByteMs,
     });
     let switched: http.IncomingMessage | null = null;
     upstream.once('upgrade', (res: http.IncomingMessage) => (switched = res));
@@ -145,7 +149,13 @@ export class WebSocketFlows {
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
-      const code = err.code ?? 'ERROR';
+      // ws reports its handshake timeout without a code.
+      const timedOut = !err.code && /timed out/i.test(err.message);
+      const code = timedOut ? 'ETIMEDOUT' : (err.code ?? 'ERROR');
+      const message = timedOut
+        ? `no answer to the WebSocket upgrade from ${host}:${port} within ${formatMs(t.upstreamConnectMs + t.upstreamFirstByteMs)}`
+        : err.message;
+      const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
       core.emit({
         type: 'upstream.error',
         connId: flow.connId,
@@ -153,13 +163,13 @@ export class WebSocketFlows {
         host,
         port,
         code,
-        message: err.message,
-        status: 502,
+        message,
+        status,
       });
       done(
         false,
-        502,
-        `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${err.message}\n`,
+        status,
+        `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${message}\n`,
         { 'Content-Type': 'text/plain; charset=utf-8' },
       );
     });

@@ -1,6 +1,7 @@
 // Shared pieces of the hardening tests (issue 13): the real CLI as a child process, its events
 // read from `--events -`, its open descriptors read from /proc, and the check every test ends
 // with — the process is still alive, printed no stack trace, and still serves a request.
+import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -119,6 +120,41 @@ export async function startCliProxy(
     async stop() {
       await p.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A loopback port that never completes a TCP connection: a listener (python3) whose accept
+ * queue is full and never accepted from, so the kernel drops further SYNs — what a firewalled
+ * or vanished address does to a connect().
+ */
+export async function blackholePort(): Promise<{ port: number; close(): void }> {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'port = s.getsockname()[1]',
+    'fill = []',
+    'for i in range(3):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(("127.0.0.1", port))',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'import time; time.sleep(0.2)',
+    'print(port, flush=True)',
+    'sys.stdin.read()',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`python3 exited (${code}) before its port`)));
+  });
+  return {
+    port,
+    close: () => {
+      child.stdin.end();
+      child.kill();
     },
   };
 }
