@@ -92,13 +92,25 @@ export class ConnectDecision {
         socket.destroy();
         return;
       case 'timeout':
+        if (peek.received > 0) {
+          // A client stalled in the middle of its ClientHello: no server is waiting for that.
+          core.diag(
+            'warn',
+            'connect',
+            `CONNECT ${host}:${port}: the client sent ${peek.received} bytes of a ClientHello, then nothing for ${formatMs(core.timeouts.afterConnectMs)}: closed`,
+            conn.id,
+          );
+          socket.destroy();
+          return;
+        }
         core.diag(
           'info',
           'connect',
           `CONNECT ${host}:${port}: no ClientHello within ${formatMs(core.timeouts.afterConnectMs)}; tunnelling (the server may speak first)`,
           conn.id,
         );
-        openTunnel(core, conn, 'not-tls', host, port, null);
+        // …but if it does not speak either, nobody will: close after as long again.
+        openTunnel(core, conn, 'not-tls', host, port, null, core.timeouts.afterConnectMs);
         return;
       case 'not-tls':
         if (

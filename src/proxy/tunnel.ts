@@ -10,7 +10,10 @@ import { nowMs } from './tls-records.ts';
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
 const TUNNEL_LINGER_MS = 2_000;
 
-/** Pipe the client's socket to host:port; upstream failures become `upstream.error`. */
+/**
+ * Pipe the client's socket to host:port; upstream failures become `upstream.error`. With
+ * `silentMs`, a tunnel where neither side sends a byte for that long is closed.
+ */
 export function openTunnel(
   core: EngineCore,
   conn: Conn,
@@ -18,6 +21,7 @@ export function openTunnel(
   host: string,
   port: number,
   sni: string | null,
+  silentMs?: number,
 ): void {
   const socket = conn.socket;
   conn.tunnel = { reason, host, port, sni, start: nowMs() };
@@ -35,6 +39,22 @@ export function openTunnel(
   connectTimer.unref();
   upstream.once('connect', () => clearTimeout(connectTimer));
   upstream.once('close', () => clearTimeout(connectTimer));
+  if (silentMs !== undefined) {
+    const silence = setTimeout(() => {
+      core.diag(
+        'info',
+        'connect',
+        `CONNECT ${host}:${port}: neither the client nor the server sent a byte for ${formatMs(silentMs)}: closed`,
+        conn.id,
+      );
+      socket.destroy();
+    }, silentMs);
+    silence.unref();
+    const spoke = (): void => clearTimeout(silence);
+    socket.once('data', spoke);
+    socket.once('close', spoke);
+    upstream.once('data', spoke);
+  }
   upstream.once('close', (hadError: boolean) => {
     core.tunnelSockets.delete(upstream);
     // A clean end reaches the client through the pipe (its data flushed first); give a

@@ -10,6 +10,7 @@ import { spawnCli, type CliProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { sleep } from '../support/wait.ts';
 import { curl } from '../integration/helpers.ts';
+import type { ChildOptions } from './proxy-child.ts';
 
 /** The descriptor limit the issue measured with: a common desktop default. */
 export const FD_LIMIT = 1024;
@@ -44,16 +45,40 @@ export interface CliProxy {
 const STACK_RE = /\n\s+at .+:\d+:\d+\)?\n/;
 
 /** `mitm-lab proxy --listen 127.0.0.1:0 --events - --ca-dir TEMP ARGS`, once it listens. */
-export async function startCliProxy(
+export function startCliProxy(
   args: string[] = [],
   opts: { fdLimit?: number } = {},
 ): Promise<CliProxy> {
+  return startProxyProcess(
+    (caDir) => ['proxy', '--listen', '127.0.0.1:0', '--events', '-', '--ca-dir', caDir, ...args],
+    opts,
+  );
+}
+
+/**
+ * The engine in a process of its own (./proxy-child.ts), with options the CLI does not offer
+ * (short time limits): descriptors are then the proxy's alone, and `fdLimit` applies to it.
+ */
+export function startEngineProcess(
+  options: ChildOptions,
+  opts: { fdLimit?: number } = {},
+): Promise<CliProxy> {
+  return startProxyProcess((caDir) => [JSON.stringify({ ...options, caDir })], {
+    ...opts,
+    entry: ['--import', 'tsx', path.join(import.meta.dirname, 'proxy-child.ts')],
+  });
+}
+
+async function startProxyProcess(
+  argsFor: (caDir: string) => string[],
+  opts: { fdLimit?: number; entry?: string[] },
+): Promise<CliProxy> {
   const { dir } = tempDir('mitm-lab-hard-');
   const caDir = path.join(dir, 'ca');
-  const p = spawnCli(
-    ['proxy', '--listen', '127.0.0.1:0', '--events', '-', '--ca-dir', caDir, ...args],
-    opts.fdLimit === undefined ? {} : { fdLimit: opts.fdLimit },
-  );
+  const p = spawnCli(argsFor(caDir), {
+    ...(opts.fdLimit === undefined ? {} : { fdLimit: opts.fdLimit }),
+    ...(opts.entry === undefined ? {} : { entry: opts.entry }),
+  });
   let port: number;
   try {
     const m = await p.waitForOutput(

@@ -27,6 +27,11 @@ export interface SpawnCliOptions {
    * for tests where running out of descriptors is the point.
    */
   fdLimit?: number;
+  /**
+   * What node runs instead of the CLI's entry point (e.g. `['--import', 'tsx', FILE]` for a test
+   * fixture that starts the engine with options the CLI does not offer).
+   */
+  entry?: string[];
 }
 
 export interface CliExit {
@@ -63,12 +68,19 @@ export interface CliProcess {
 
 /** Start `node bin/mitm-lab.js ARGS` with stdin closed and stdout/stderr captured. */
 export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess {
+  const entry = opts.entry ?? [BIN];
   const [file, argv] =
     opts.fdLimit === undefined
-      ? [process.execPath, [BIN, ...args]]
+      ? [process.execPath, [...entry, ...args]]
       : [
           'bash',
-          ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, BIN, ...args],
+          [
+            '-c',
+            `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`,
+            process.execPath,
+            ...entry,
+            ...args,
+          ],
         ];
   const child: ChildProcess = spawn(file, argv, {
     cwd: opts.cwd ?? ROOT,
