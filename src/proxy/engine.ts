@@ -77,9 +77,10 @@ const NODE_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * After descriptors ran out (EMFILE), new CONNECTs and requests are answered 503 for this long
- * instead of failing half-way: long enough to cover a burst, short enough to recover at once.
+ * instead of failing half-way: long enough to cover a burst while the connections holding the
+ * descriptors drain, short enough to recover at once.
  */
-const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 1_000;
+const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 2_000;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new Engine(opts);
