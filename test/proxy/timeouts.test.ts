@@ -13,8 +13,8 @@ const TABLE = DOC.slice(
 );
 
 /** The exported `*_MS` constants of src/proxy/timeouts.ts. */
-const CONSTANTS = Object.entries(timeouts).filter(
-  (e): e is [string, number] => /_MS$/.test(e[0]) && typeof e[1] === 'number',
+const CONSTANTS: [string, number][] = Object.entries(timeouts as Record<string, unknown>).flatMap(
+  ([name, value]) => (/_MS$/.test(name) && typeof value === 'number' ? [[name, value]] : []),
 );
 
 describe('time limits', () => {
