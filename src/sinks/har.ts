@@ -257,6 +257,11 @@ function toEntry(p: Pending): HarEntry {
       // No engine timings: fall back to the events' own clock.
       entry.timings.wait = Math.max(0, Date.parse(res.at) - Date.parse(req.at));
     }
+    if (res.incomplete) {
+      entry.response._error =
+        `${res.incomplete.code}: ${res.incomplete.message} ` +
+        '(the response was cut mid-body; the content is what arrived)';
+    }
   } else if (p.error && p.error.status !== null) {
     // The server never answered, but the client did get an answer: the proxy's own, naming
     // the failure. Its headers and body are not in the events (only the status): sizes are
