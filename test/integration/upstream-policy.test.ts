@@ -272,28 +272,31 @@ describe('the upstream policy, with Node https trusting the proxy', () => {
     expect(r.status).toBe(200);
   });
 
-  it('a wss:// upstream with a weak key is refused the same way (upstream.error), and closed', async () => {
+  it('a wss:// upstream with a weak key is refused the same way: a 502 to the upgrade, never a 101', async () => {
     const port = origins['weak']!.httpsPort;
     const { socket } = await openTunnel(strict.proxy.port, `weak.policy.test:${port}`);
     const ws = new WebSocket(`wss://weak.policy.test:${port}/chat`, {
       createConnection: () =>
         tls.connect({ socket, servername: 'weak.policy.test', ca: [strict.ca.certPem] }),
     } as never);
-    // http-mitm-proxy answers the client's upgrade itself, then opens the upstream: the client
-    // sees its WebSocket open, then closed with 1014 (bad gateway) and the code; no echo.
-    const echoed: string[] = [];
-    ws.on('open', () => ws.send('hello weak server'));
-    ws.on('message', (data) => echoed.push(String(data)));
-    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
-      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    // The proxy opens the upstream before it answers the client's upgrade: the client never
+    // sees a WebSocket open, only the proxy's 502 naming the code.
+    let opened = false;
+    ws.on('open', () => (opened = true));
+    ws.on('error', () => {}); // terminate() below aborts the handshake: expected, not a failure
+    const answer = await new Promise<{ status: number; body: string }>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
     });
-    expect(echoed).toEqual([]);
-    expect(closed).toEqual({
-      code: 1014,
-      reason: 'mitm-lab: upstream failed: UPSTREAM_KEY_TOO_WEAK',
-    });
+    ws.terminate();
+    expect(opened).toBe(false);
+    expect(answer.status).toBe(502);
+    expect(answer.body).toContain('UPSTREAM_KEY_TOO_WEAK');
     const err = await strict.waitFor('upstream.error', (e) => e.host === 'weak.policy.test');
-    expect(err).toMatchObject({ code: 'UPSTREAM_KEY_TOO_WEAK', status: null });
+    expect(err).toMatchObject({ code: 'UPSTREAM_KEY_TOO_WEAK', status: 502 });
     expect(err.message).toContain('RSA key of 1024 bits; at least 2048 required');
   });
 });
