@@ -25,6 +25,9 @@ export const UPSTREAM_CODES = [
   'UPSTREAM_KEY_TOO_WEAK',
   'UPSTREAM_SIGNATURE_TOO_WEAK',
   'UPSTREAM_PROTOCOL_TOO_OLD',
+  'UPSTREAM_FIRST_BYTE_TIMEOUT',
+  'UPSTREAM_IDLE_TIMEOUT',
+  'EMFILE',
   'ENOTFOUND',
   'ECONNREFUSED',
   'ECONNRESET',
@@ -107,6 +110,17 @@ const VIA_PROXY_502: ClientLines = {
   python: { outcome: 'ok', code: '502', note: 'urllib raises HTTPError 502; requests returns it' },
   node: { outcome: 'ok', code: '502', note: 'statusCode 502' },
   openssl: { outcome: 'ok', code: '502', note: 'the 502 response after "Verification: OK"' },
+};
+
+/** Too slow: the proxy answers 504 itself (src/proxy/timeouts.ts). */
+const VIA_PROXY_504: ClientLines = {
+  chromium: { outcome: 'ok', code: '504', note: "mitm-lab's 504 page naming the reason" },
+  firefox: { outcome: 'ok', code: '504', note: "mitm-lab's 504 page naming the reason" },
+  curl: { outcome: 'ok', code: '504', note: 'exit 0 (without -f) and the 504 page' },
+  wget: { outcome: 'ok', code: '504', note: 'exit 8, "ERROR 504: Gateway Timeout"' },
+  python: { outcome: 'ok', code: '504', note: 'urllib raises HTTPError 504; requests returns it' },
+  node: { outcome: 'ok', code: '504', note: 'statusCode 504' },
+  openssl: { outcome: 'ok', code: '504', note: 'the 504 response' },
 };
 
 const DATE_INVALID_CHROMIUM: ClientShows = {
@@ -481,6 +495,8 @@ const LESSON_REFUSED =
 
 /** Through the proxy, an upstream failure is answered by mitm-lab itself. */
 const VIA_PROXY = 'Through mitm-lab the client gets a 502 from the proxy naming {code}.';
+const VIA_PROXY_TIMEOUT =
+  'Through mitm-lab the client gets a 504 Gateway Timeout from the proxy naming {code}, instead of waiting for good.';
 
 export const CATALOG = {
   'http.plaintext': {
@@ -1012,6 +1028,45 @@ export const CATALOG = {
       'Most current clients refuse TLS 1.0/1.1 rather than fall back, though not all (wget with GnuTLS still connects). A proxy must not upgrade such a connection to a modern-looking one.',
     labEndpoint: 'https://old-tls.bank.test/',
   },
+  'upstream.UPSTREAM_FIRST_BYTE_TIMEOUT': {
+    title: 'The real server took the request and never answered',
+    whatHappened:
+      '{host}:{port} accepted the connection and the request, then sent nothing back in time ({raw}). ' +
+      VIA_PROXY_TIMEOUT,
+    handshakeStep: 'HTTP, after the request: waiting for the first byte of the response.',
+    clients: VIA_PROXY_504,
+    lesson:
+      'A server that accepts and never answers would hold every client forever; a proxy, like a browser, gives up after a while and says so. The Timeline view shows where the time went.',
+  },
+  'upstream.UPSTREAM_IDLE_TIMEOUT': {
+    title: 'The real server went silent in the middle of a response',
+    whatHappened:
+      '{host}:{port} started its response, then stopped sending ({raw}). mitm-lab cut the response for the client too, so a half body is never passed off as a whole one.',
+    handshakeStep: 'HTTP, during the response body.',
+    clients: {
+      curl: {
+        outcome: 'error',
+        code: '18',
+        note: 'partial file: the transfer ended early',
+        unverified: true,
+      },
+      wget: { outcome: 'error', note: 'retries, then reports a read error', unverified: true },
+      python: { outcome: 'error', code: 'IncompleteRead', unverified: true },
+      node: { outcome: 'error', code: 'ECONNRESET', note: 'aborted', unverified: true },
+    },
+    lesson:
+      'A cut response must look cut: a proxy that ended it cleanly would hand the client a truncated page (or file) as if it were complete.',
+  },
+  'upstream.EMFILE': {
+    title: 'The proxy is out of file descriptors',
+    whatHappened:
+      'mitm-lab could not open another connection for {host}: the process has no file descriptors left (too many open connections; `ulimit -n`). It refuses new work with a sentence for a moment instead of crashing. ' +
+      VIA_PROXY,
+    handshakeStep: 'Before TCP: the proxy could not open a socket.',
+    clients: VIA_PROXY_502,
+    lesson:
+      'Every connection costs a descriptor on both legs; a proxy must bound what it holds and close what stalls, or a room full of clients takes it down.',
+  },
   'upstream.ENOTFOUND': {
     title: 'DNS: {host} does not resolve',
     whatHappened:
@@ -1062,9 +1117,9 @@ export const CATALOG = {
   },
   'upstream.ETIMEDOUT': {
     title: 'The real server did not answer in time',
-    whatHappened: "mitm-lab's connection to {host}:{port} timed out. " + VIA_PROXY,
+    whatHappened: "mitm-lab's connection to {host}:{port} timed out. " + VIA_PROXY_TIMEOUT,
     handshakeStep: 'TCP connect or TLS handshake: no answer.',
-    clients: VIA_PROXY_502,
+    clients: VIA_PROXY_504,
     directly: {
       chromium: { outcome: 'error', code: 'ERR_CONNECTION_TIMED_OUT', unverified: true },
       curl: { outcome: 'error', code: '28', unverified: true },
