@@ -26,6 +26,7 @@ import { runVictim, type VictimSummary } from '../../src/lab/victim.ts';
 import type { VictimProfile, VictimStepRecord } from '../../src/lab/victim-types.ts';
 import type { RunningProxy } from '../../src/proxy/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
+import { waitFor } from '../support/wait.ts';
 import { curlViaProxy, hasTool, pythonViaProxy, type Said } from './support/clients.ts';
 import { startLabProxy, type LabProxy } from './support/lab-proxy.ts';
 
@@ -234,8 +235,12 @@ const CLIENTS: [name: 'curl' | 'python', available: boolean, run: Client][] = [
 
 describe.each(CLIENTS)('%s through the proxy', (name, available, client) => {
   let proxy: RunningProxy;
+  let events: ProxyEvent[] = [];
   beforeAll(async () => {
-    if (available) proxy = (await proxyWithEvents()).proxy;
+    if (!available) return;
+    const p = await proxyWithEvents();
+    proxy = p.proxy;
+    events = p.events;
   });
   afterAll(async () => {
     await proxy?.close();
@@ -249,7 +254,13 @@ describe.each(CLIENTS)('%s through the proxy', (name, available, client) => {
         const first = await client(proxy.url, url, lab.rootPath);
         expect(first.ok, `${name} ${g.host} attempt 1: ${first.text}`).toBe(false);
         expect(first.text).toContain('unable to get local issuer certificate');
-        await new Promise((r) => setTimeout(r, 500));
+        // The retry is tunnelled once the proxy has decided the refusal: wait for that event.
+        await waitFor(
+          () =>
+            events.some((e) => e.type === 'tls.client-rejected' && (e.sni ?? e.host) === g.host),
+          `${name} ${g.host}: the refusal recorded`,
+          { timeoutMs: 10_000 },
+        );
         expectLike(
           await client(proxy.url, url, lab.rootPath),
           g.clients[name],
@@ -257,6 +268,8 @@ describe.each(CLIENTS)('%s through the proxy', (name, available, client) => {
         );
       }
     },
+    // 18 client runs in a row (python3 behind pyenv's shim takes ~1 s each on a busy machine).
+    120_000,
   );
 
   it.skipIf(!available)(
