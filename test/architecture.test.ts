@@ -46,6 +46,8 @@ const UNMIRRORED_LAYERS: Record<string, string> = {
 /** test/ folders that mirror no src/ layer on purpose. */
 const TEST_ONLY_FOLDERS: Record<string, string> = {
   e2e: 'the CLI as a real process on a terminal',
+  hardening:
+    "issue 13's attacks, one test each (memory, a frozen terminal, files, names): they cross layers and spawn the real CLI",
   integration: 'the engine with real clients, across layers',
   scripts: 'scripts/*.sh',
   support: 'helpers shared by tests, no tests of their own',
