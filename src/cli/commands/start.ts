@@ -46,8 +46,10 @@ result shows in the UI's footer and on the start page (g). From another terminal
 
 A projector: add --feed, then run the printed \`mitm-lab attach '…'\` (g shows it in the UI).
 
-Stop with Ctrl-C (or q in the UI): everything closes and the HAR (--har) is written.
-Exit codes: 0 stopped normally, 1 could not start (e.g. port in use), 2 bad options.
+Stop with Ctrl-C (or q in the UI, SIGTERM, or closing the terminal): everything closes and
+the HAR (--har) is written; a second Ctrl-C while stopping writes it at once and exits.
+Exit codes: 0 stopped normally, 1 could not start (e.g. port in use) or could not write the
+HAR, 2 bad options (bad paths included: they are checked before anything starts).
 `;
 
 export const command: Command = {
