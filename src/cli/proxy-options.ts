@@ -244,7 +244,12 @@ export interface LaunchedProxy {
 export async function launchProxy(
   settings: ProxySettings,
   io: CommandIO,
-  extra: { bus?: EventBus; resolve?: ResolveRule[]; upstreamCa?: string[] } = {},
+  extra: {
+    bus?: EventBus;
+    resolve?: ResolveRule[];
+    upstreamCa?: string[];
+    refuseUnknownNames?: string;
+  } = {},
 ): Promise<LaunchedProxy> {
   const bus = extra.bus ?? new EventBus();
   const ca = await openCa({ dir: settings.caDir });
@@ -279,6 +284,9 @@ export async function launchProxy(
       resolve: [...settings.resolve, ...(extra.resolve ?? [])],
       upstreamCa: [...settings.upstreamCa, ...(extra.upstreamCa ?? [])],
       insecureUpstream: settings.insecureUpstream,
+      ...(extra.refuseUnknownNames !== undefined
+        ? { refuseUnknownNames: extra.refuseUnknownNames }
+        : {}),
       ...(keylog ? { keylog: keylog.write.bind(keylog) } : {}),
     });
   } catch (err) {

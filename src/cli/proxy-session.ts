@@ -56,8 +56,11 @@ export interface SessionOptions {
   headless: boolean;
   /** --mouse was given: clicks and the wheel in the terminal UI. */
   mouse?: boolean;
-  /** Added resolve rules and upstream roots (start: the lab's). */
-  extra?: { resolve?: ResolveRule[]; upstreamCa?: string[] };
+  /**
+   * Added resolve rules and upstream roots (start: the lab's), and the sentence that refuses
+   * names no rule covers (start without --online: the offline lab asks no resolver).
+   */
+  extra?: { resolve?: ResolveRule[]; upstreamCa?: string[]; refuseUnknownNames?: string };
   describe(ctx: SessionContext): SessionPage;
   /** Runs after the proxy closed, or when it failed to start (start: close the lab). */
   cleanup?: () => Promise<void>;
@@ -76,6 +79,8 @@ export interface SessionArgs {
   mouse: boolean;
   /** --ca-dir was given (so printed commands must repeat it). */
   caDirGiven: boolean;
+  /** --online was given (start only: real sites are looked up and reached). */
+  online: boolean;
 }
 
 /**
@@ -87,8 +92,14 @@ export function readSessionArgs(
   argv: string[],
   help: string,
   io: CommandIO,
+  accept: { online?: boolean } = {},
 ): SessionArgs | null {
-  const options = { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } } as const;
+  const options = {
+    ...PROXY_OPTIONS,
+    ...UI_OPTIONS,
+    headless: { type: 'boolean' },
+    ...(accept.online ? { online: { type: 'boolean' as const } } : {}),
+  } as const;
   const parsed = parseCommandArgs(command, argv, options, help, io);
   if (!parsed) return null;
   const settings = readProxyOptions(parsed.values, io.env);
@@ -101,6 +112,7 @@ export function readSessionArgs(
     headless: parsed.values.headless === true,
     mouse: parsed.values.mouse === true,
     caDirGiven: parsed.values['ca-dir'] !== undefined,
+    online: (parsed.values as { online?: boolean }).online === true,
   };
 }
 

@@ -48,7 +48,7 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
-import { Resolver } from './resolve.ts';
+import { Resolver, targetWithoutUserinfo } from './resolve.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
@@ -105,7 +105,10 @@ class Engine implements EngineCore {
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
     this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.handshakeTimeout = this.helloTimeout * HANDSHAKE_TIMEOUT_FACTOR;
-    this.resolver = new Resolver(opts.resolve ?? []);
+    this.resolver = new Resolver(opts.resolve ?? [], {
+      ...(opts.refuseUnknownNames !== undefined ? { refuseUnknown: opts.refuseUnknownNames } : {}),
+      ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
+    });
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
@@ -536,6 +539,10 @@ class Engine implements EngineCore {
       cb();
       return;
     }
+    const credentialsFree = ctx.isSSL
+      ? null
+      : targetWithoutUserinfo(this.originalUrls.get(req) ?? '');
+    if (credentialsFree) Object.assign(options, credentialsFree); // never look up `user` as a host
     let shownHost = options.host;
     let urlPort = options.port;
     if (conn?.connect) {
