@@ -39,8 +39,7 @@ export function makeDirs(dir: string, mode: number): string | undefined {
       mkdirSync(p, { mode });
     } catch (err) {
       // Another process made it between our look and mkdir: fine, it is a folder now.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(p).isDirectory())
-        throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(p).isDirectory()) throw err;
     }
   }
   return missing[0];
