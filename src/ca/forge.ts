@@ -66,17 +66,25 @@ export interface CertSpec {
   permittedDns?: string[];
   /** Name constraints, CA only: permitted IP subtrees as CIDR, e.g. `127.0.0.0/8`, `::1/128`. */
   permittedIps?: string[];
+  /**
+   * The hash the issuer signs with: `sha256` (default, what every real CA uses) or `sha1`,
+   * only to build the obsolete certificates that the lab and the tests show being refused.
+   */
+  signatureHash?: 'sha256' | 'sha1';
 }
 
 /** forge's declared type for valueTagClass is too narrow for asn1.Type values. */
 const utf8 = asn1.Type.UTF8 as unknown as forge.asn1.Class;
 
-/** SHA-256 with RSA: the only signature algorithm we produce. */
-const SIG_OID = pki.oids['sha256WithRSAEncryption'] as string;
+/** RSA PKCS#1 v1.5 signature algorithm OIDs by hash: SHA-256 normally, SHA-1 on request. */
+const SIG_OIDS = {
+  sha256: pki.oids['sha256WithRSAEncryption'] as string,
+  sha1: pki.oids['sha1WithRSAEncryption'] as string,
+} as const;
 
 /**
  * Build a certificate from `spec`: forge assembles the TBSCertificate, node:crypto signs it
- * (RSA PKCS#1 v1.5 with SHA-256). Returns PEM.
+ * (RSA PKCS#1 v1.5 with SHA-256, or the `signatureHash` asked for). Returns PEM.
  */
 export function buildCertificate(spec: CertSpec): string {
   if (spec.notAfter.getTime() <= spec.notBefore.getTime())
@@ -138,16 +146,18 @@ export function buildCertificate(spec: CertSpec): string {
   }
   cert.setExtensions(extensions);
 
-  cert.signatureOid = SIG_OID;
-  cert.siginfo.algorithmOid = SIG_OID;
+  const hash = spec.signatureHash ?? 'sha256';
+  const sigOid = SIG_OIDS[hash];
+  cert.signatureOid = sigOid;
+  cert.siginfo.algorithmOid = sigOid;
   const tbs = forgeExtra.pki.getTBSCertificate(cert);
   if (issuer) (tbs.value as forge.asn1.Asn1[])[3] = issuer.subjectName; // TBSCertificate: [0]version, serial, sig, issuer…
   const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
-  const signature = sign('sha256', tbsDer, signingKey(signingKeyPem));
+  const signature = sign(hash, tbsDer, signingKey(signingKeyPem));
   const certAsn1 = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
     tbs,
     asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(SIG_OID).getBytes()),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(sigOid).getBytes()),
       asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
     ]),
     asn1.create(
@@ -203,6 +213,19 @@ export function readNameConstraints(certPem: string): NameConstraints | null {
     return out;
   }
   return null;
+}
+
+/**
+ * The OID of the algorithm the issuer signed a certificate (DER) with, e.g.
+ * `1.2.840.113549.1.1.5` (sha1WithRSAEncryption): Node 20's X509Certificate does not say.
+ */
+export function signatureAlgorithmOid(der: Buffer): string {
+  const cert = forgeExtra.asn1.fromDer(der.toString('binary'), { decodeBitStrings: false });
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signature }
+  const algorithm = (cert.value as forge.asn1.Asn1[])[1]?.value as forge.asn1.Asn1[] | undefined;
+  const oid = algorithm?.[0];
+  if (!oid || oid.type !== asn1.Type.OID) throw new Error('not an X.509 certificate');
+  return asn1.derToOid(oid.value as string);
 }
 
 /** PEM `CERTIFICATE` → DER bytes. */

@@ -21,6 +21,7 @@ export {
   generateRsaKeyPair,
   pemToDer,
   readNameConstraints,
+  signatureAlgorithmOid,
 } from './forge.ts';
 export type { CertSpec, KeyPair, NameConstraints } from './forge.ts';
 export { hostKind, normalizeHost, normalizePermit, withinConstraints } from './names.ts';

@@ -35,6 +35,14 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "show a running proxy's terminal UI from its --feed URL (e.g. on a projector)",
     load: () => import('./commands/attach.ts'),
   },
+  check: {
+    summary: 'which lab exercise checkpoints an events file shows done',
+    load: () => import('./commands/check.ts'),
+  },
+  report: {
+    summary: 'what HTTPS does not hide: hosts, volumes and plain-HTTP secrets in an events file',
+    load: () => import('./commands/report.ts'),
+  },
   ca: {
     summary: 'the throwaway CA: ca init | info | export | remove',
     load: () => import('./commands/ca.ts'),

@@ -55,7 +55,8 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                          what \`mitm-lab lab\` prints). Names under .localhost always resolve
                          to 127.0.0.1
   --upstream-ca FILE     also trust this root (PEM) for upstream servers (repeatable)
-  --insecure-upstream    do not validate upstream certificates (NOT recommended: a proxy must
+  --insecure-upstream    do not validate upstream certificates, nor hold servers to the key,
+                         signature and TLS-version policy (NOT recommended: a proxy must
                          not make its users less safe than a direct connection)
   --ca-dir DIR           the CA folder (default: $MITM_LAB_CA_DIR, else <project>/certs);
                          the CA is created there on first use

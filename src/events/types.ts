@@ -326,6 +326,14 @@ export interface HttpResponseEvent extends Base {
   /** Negotiated with the real server, e.g. `TLSv1.3`, or null for plain HTTP. */
   upstreamProtocol: string | null;
   upstreamCipher: string | null;
+  /**
+   * Null when the response arrived whole. Otherwise the upstream connection failed after the
+   * response had begun (reset, closed early, or silent too long mid-body): `body` holds what
+   * arrived, the client got the response cut the same way (never a clean end), and an
+   * `upstream.error` with the same flowId follows. Node's code and message. Optional: added
+   * later (the engine always sets it).
+   */
+  incomplete?: { code: string; message: string } | null;
 }
 
 export interface WsMessageEvent extends Base {
@@ -350,7 +358,11 @@ export interface UpstreamErrorEvent extends Base {
   /** Node's error code, e.g. `CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, `ENOTFOUND`, `ECONNREFUSED`. */
   code: string;
   message: string;
-  /** The status the client was answered with (502), or null when the client was already gone. */
+  /**
+   * The status mitm-lab answered the client with itself (502, 504), or null when it sent no
+   * answer of its own: the client was gone, or the failure came mid-body (the client then got
+   * the server's response cut, see `http.response` `incomplete`).
+   */
   status: number | null;
 }
 

@@ -462,9 +462,9 @@ export const VERDICTS = {
   'encrypted-alert':
     "The client refused the real server's certificate: {evidence}. Even encrypted, the sizes tell an eavesdropper that the client hung up on the certificate.",
   closed:
-    'The client hung up without a request: {evidence}. Clients that check the certificate after the handshake (wget, Node, Firefox over TLS 1.2) refuse this way, so this is most likely a refusal of the real certificate.',
+    'The client hung up without a request: {evidence}. Node refuses a certificate this way, and so does curl on a wrong name: it checks the name after the handshake. A client may also just have had nothing to send.',
   reset:
-    'The client reset the connection without a request: {evidence}. That is how wget (GnuTLS) refuses a certificate after the handshake.',
+    'The client reset the connection without a request: {evidence}. wget (GnuTLS) refuses a certificate this way, after the handshake.',
   unknown: 'The bytes do not show what the client made of {host}: {evidence}.',
 } as const;
 
@@ -776,7 +776,7 @@ export const CATALOG = {
   'reject.closed-after-handshake': {
     title: 'Probably refused: closed without a request',
     whatHappened:
-      '{client} completed the TLS handshake with the certificate mitm-lab forged for {host}, then closed the connection without sending any request. Clients that check the certificate after the handshake refuse this way (wget, Node and Firefox over TLS 1.2, curl on a wrong name); browsers also open spare connections they never use, so this is worded "probably".',
+      '{client} completed the TLS handshake with the certificate mitm-lab forged for {host}, then closed the connection without sending any request. wget refuses this way: it checks the certificate after the handshake, then hangs up (Node and Firefox over TLS 1.2 are reported to do the same, unverified here). Browsers also open spare connections they never use, so this is worded "probably".',
     handshakeStep:
       'After the TLS handshake: the client validated the certificate once the handshake finished, and left.',
     causes: [...CERT_CAUSES, 'spare-connection'],

@@ -284,6 +284,26 @@ function addLines(into: ClientLineLists, lines: ClientLines | undefined, values:
   }
 }
 
+/** Drop the lines that say a client succeeded (for a case where it did not). */
+function dropSuccesses(lines: ClientLineLists): void {
+  for (const name of CLIENT_NAMES) {
+    const kept = lines[name]?.filter((l) => l.outcome !== 'ok');
+    if (kept === undefined) continue;
+    if (kept.length > 0) lines[name] = kept;
+    else delete lines[name];
+  }
+}
+
+/** Merge already-filled lists into `into`, without repeating an identical line. */
+function mergeLines(into: ClientLineLists, from: ClientLineLists): void {
+  for (const name of CLIENT_NAMES) {
+    for (const l of from[name] ?? []) {
+      const list = (into[name] ??= []);
+      if (!list.some((x) => JSON.stringify(x) === JSON.stringify(l))) list.push(l);
+    }
+  }
+}
+
 /** Spell a TLS version one way (`TLSv1.3` from Node, `TLS 1.3` from the wire). */
 function versionName(v: string | null | undefined): 'TLS 1.3' | 'TLS 1.2' | null {
   if (!v) return null;
@@ -368,6 +388,7 @@ export function fillExplanation(
   let verdict: string | null = null;
   const clients: ClientLineLists = {};
   addLines(clients, e.clients, values);
+  const refused = more.verdict ? more.verdict.outcome !== 'accepted' : key.startsWith('reject.');
   if (more.verdict) {
     const fam = verdictFamily(more.verdict);
     verdict = f(VERDICTS[fam.text]);
@@ -382,9 +403,12 @@ export function fillExplanation(
       ruledOut = f('the lab made {host} with another defect: {labProblem}');
     const lines: ClientLineLists = {};
     addLines(lines, c.clients, values);
+    // The client did not get through: a cause under which a client would have succeeded says
+    // nothing about this one (wget accepts a weak key, so its refusal here was something else).
+    if (refused) dropSuccesses(lines);
     return { id, title: f(c.title), text: f(c.text), ruledOut, clients: lines };
   });
-  for (const c of causes) if (c.ruledOut === null) addLines(clients, CAUSES[c.id].clients, values);
+  for (const c of causes) if (c.ruledOut === null) mergeLines(clients, c.clients);
   let directly: ClientLineLists | null = null;
   if (e.directly) {
     directly = {};

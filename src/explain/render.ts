@@ -17,15 +17,20 @@ export const CLIENT_LABELS: Readonly<Record<ClientName, string>> = {
 /** Clients whose `code` is an exit status. */
 const EXIT_STATUS: ReadonlySet<ClientName> = new Set(['curl', 'wget', 'openssl']);
 
-/** One line in words: `exit 60: "…" (note)`, `HTTP 502 (note)`, `[unverified]` when no run backs it. */
+/**
+ * One line in words: `exit 60: "…" (note)`, `HTTP 502 (note)`, a success's note alone, and
+ * `[unverified]` when no run backs it.
+ */
 export function describeShows(client: ClientName, s: ClientShows): string {
-  const parts: string[] = [];
-  if (s.outcome === 'ok') parts.push(s.code ? `HTTP ${s.code}` : 'succeeds');
-  else if (s.code) parts.push(EXIT_STATUS.has(client) ? `exit ${s.code}` : s.code);
-  else parts.push('fails');
-  let line = parts.join('');
-  if (s.says) line += `: "${s.says}"`;
-  if (s.note) line += ` (${s.note})`;
+  let line: string;
+  if (s.outcome === 'ok' && !s.code) line = s.note ?? 'succeeds';
+  else {
+    if (s.outcome === 'ok') line = `HTTP ${s.code ?? ''}`;
+    else if (s.code) line = EXIT_STATUS.has(client) ? `exit ${s.code}` : s.code;
+    else line = 'fails';
+    if (s.says) line += `: "${s.says}"`;
+    if (s.note) line += ` (${s.note})`;
+  }
   if (s.unverified) line += ' [unverified]';
   return line;
 }

@@ -3,11 +3,11 @@
 // page at http://lab.test/, the scripted victim's expectations, the tests and docs/lab.md all
 // read this one table, so a lesson is described once.
 //
-// `node`, `curl` and `python` outcomes were MEASURED on the lab machine (Node 20.20 with its
-// bundled OpenSSL 3.0, curl 7.88 and Python 3.11 on Debian 12's OpenSSL 3.0 at security level
-// 2) and are re-checked by test/lab/gallery-clients.test.ts on every run. The browser columns
-// come from the browsers' documented error codes (see ../shared/ENGINE-NOTES.md); they are
-// not measured by the test suite.
+// The `clients` outcomes were MEASURED on the lab machine (Node 20.20 with its bundled OpenSSL
+// 3.0, curl 7.88 and Python 3.11 on Debian 12's OpenSSL 3.0 at security level 2, wget 1.21 with
+// GnuTLS, Chromium 156, Firefox ESR 153) and are re-checked on every run: node, curl and python
+// by test/lab/gallery-clients.test.ts, all of them by test/e2e/client-matrix.test.ts. The
+// `browsers` texts are the longer story told on the index page.
 
 /** Which lesson a gallery host teaches. */
 export type GalleryId =
@@ -45,8 +45,17 @@ export type ClientOutcome =
       outcome: 'refused';
       /** Node: `err.code`. curl: the exit code as a string. Python: the exception class. */
       code: string;
-      /** A part of the client's own message that identifies this failure. */
+      /**
+       * A part of the client's own words that identifies this failure (a browser: its error
+       * page's heading or title).
+       */
       text: string;
+      /**
+       * Node only, when it differs from `code`: what `https.get` reports. An alert from the
+       * server fails its request write, so it says `EPROTO` (the alert in the message), where
+       * `tls.connect` says `ERR_SSL_…`.
+       */
+      httpsCode?: string;
     };
 
 /** One host of the gallery. */
@@ -73,8 +82,22 @@ export interface GalleryEntry {
   headers?: Record<string, string>;
   /** What browsers show (documented, not measured here). */
   browsers: { chromium: string; firefox: string };
-  /** What the command-line clients do, connecting directly and trusting only the lab root. */
-  clients: { node: ClientOutcome; curl: ClientOutcome; python: ClientOutcome };
+  /**
+   * What each client does, connecting directly and trusting only the lab root. Measured:
+   * `node` (`tls.connect`), `curl` and `python` by test/lab/gallery-clients.test.ts; every
+   * client (Node as `https.get`, wget, `openssl s_client`, headless Chromium and Firefox ESR
+   * too) by test/e2e/client-matrix.test.ts, which renders docs/client-matrix.md. A browser's
+   * `code` is the one its error page names.
+   */
+  clients: {
+    node: ClientOutcome;
+    curl: ClientOutcome;
+    python: ClientOutcome;
+    wget: ClientOutcome;
+    openssl: ClientOutcome;
+    chromium: ClientOutcome;
+    firefox: ClientOutcome;
+  };
   /** A note about the platform (what OpenSSL allowed), shown on the index page. */
   platformNote?: string;
 }
@@ -107,6 +130,18 @@ export const GALLERY: readonly GalleryEntry[] = [
         outcome: 'refused',
         code: 'SSLCertVerificationError',
         text: 'certificate verify failed: certificate has expired',
+      },
+      wget: { outcome: 'refused', code: '5', text: 'has expired' },
+      openssl: { outcome: 'refused', code: '1', text: 'certificate has expired' },
+      chromium: {
+        outcome: 'refused',
+        code: 'NET::ERR_CERT_DATE_INVALID',
+        text: 'Your connection is not private',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'SEC_ERROR_EXPIRED_CERTIFICATE',
+        text: 'Be careful. Something doesn’t look right.',
       },
     },
   },
@@ -141,6 +176,18 @@ export const GALLERY: readonly GalleryEntry[] = [
         code: 'SSLCertVerificationError',
         text: 'certificate verify failed: certificate is not yet valid',
       },
+      wget: { outcome: 'refused', code: '5', text: 'is not yet activated' },
+      openssl: { outcome: 'refused', code: '1', text: 'certificate is not yet valid' },
+      chromium: {
+        outcome: 'refused',
+        code: 'NET::ERR_CERT_DATE_INVALID',
+        text: 'Your connection is not private',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE',
+        text: 'Be careful. Something doesn’t look right.',
+      },
     },
   },
   {
@@ -172,6 +219,22 @@ export const GALLERY: readonly GalleryEntry[] = [
         outcome: 'refused',
         code: 'SSLCertVerificationError',
         text: 'Hostname mismatch, certificate is not valid for',
+      },
+      wget: {
+        outcome: 'refused',
+        code: '5',
+        text: "The certificate's owner does not match hostname",
+      },
+      openssl: { outcome: 'refused', code: '1', text: 'hostname mismatch' },
+      chromium: {
+        outcome: 'refused',
+        code: 'NET::ERR_CERT_COMMON_NAME_INVALID',
+        text: 'Your connection is not private',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'SSL_ERROR_BAD_CERT_DOMAIN',
+        text: 'Be careful. Something doesn’t look right.',
       },
     },
   },
@@ -206,6 +269,18 @@ export const GALLERY: readonly GalleryEntry[] = [
         code: 'SSLCertVerificationError',
         text: 'certificate verify failed: self-signed certificate',
       },
+      wget: { outcome: 'refused', code: '5', text: "doesn't have a known issuer" },
+      openssl: { outcome: 'refused', code: '1', text: 'self-signed certificate' },
+      chromium: {
+        outcome: 'refused',
+        code: 'NET::ERR_CERT_AUTHORITY_INVALID',
+        text: 'Your connection is not private',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT',
+        text: 'Be careful. Something doesn’t look right.',
+      },
     },
   },
   {
@@ -235,6 +310,18 @@ export const GALLERY: readonly GalleryEntry[] = [
         code: 'SSLCertVerificationError',
         text: 'certificate verify failed: unable to get local issuer certificate',
       },
+      wget: { outcome: 'refused', code: '5', text: "doesn't have a known issuer" },
+      openssl: { outcome: 'refused', code: '1', text: 'unable to get local issuer certificate' },
+      chromium: {
+        outcome: 'refused',
+        code: 'NET::ERR_CERT_AUTHORITY_INVALID',
+        text: 'Your connection is not private',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'SEC_ERROR_UNKNOWN_ISSUER',
+        text: 'Be careful. Something doesn’t look right.',
+      },
     },
   },
   {
@@ -245,12 +332,12 @@ export const GALLERY: readonly GalleryEntry[] = [
     handshakeStep:
       "Certificate validation: the key is below the client's minimum size (OpenSSL security level 2 wants 2048 bits).",
     lesson:
-      'Whether a weak key is refused depends on the client\'s policy, not on the protocol: here curl and Python refuse it, Node accepts it. "It connected" does not mean "it is safe".',
+      'Whether a weak key is refused depends on the client\'s policy, not on the protocol: here curl, Python and openssl s_client refuse it; Node, wget, Chromium and Firefox accept it. "It connected" does not mean "it is safe".',
     cert: 'weak-key',
     browsers: {
       chromium:
-        'NET::ERR_CERT_WEAK_KEY for publicly trusted roots (a locally added root may be accepted)',
-      firefox: 'MOZILLA_PKIX_ERROR_INADEQUATE_KEY_SIZE where the key is below its minimum',
+        'loads the page (Chromium 156 accepts an RSA-1024 leaf from a locally trusted root; measured by the client matrix)',
+      firefox: 'loads the page (Firefox ESR 153 accepts it too; measured by the client matrix)',
     },
     clients: {
       node: {
@@ -267,6 +354,13 @@ export const GALLERY: readonly GalleryEntry[] = [
         code: 'SSLCertVerificationError',
         text: 'EE certificate key too weak',
       },
+      wget: { outcome: 'accepted', note: 'GnuTLS accepts a 1024-bit RSA key' },
+      openssl: { outcome: 'refused', code: '1', text: 'EE certificate key too weak' },
+      chromium: {
+        outcome: 'accepted',
+        note: 'from a locally added root, Chromium accepts RSA-1024',
+      },
+      firefox: { outcome: 'accepted', note: 'from a locally added root, Firefox accepts RSA-1024' },
     },
     platformNote:
       'curl and Python use the system OpenSSL (Debian: security level 2 → refuse); Node uses its own (level 1 → accept).',
@@ -285,17 +379,29 @@ export const GALLERY: readonly GalleryEntry[] = [
     tls: { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' },
     browsers: {
       chromium: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
-      firefox:
-        'SSL_ERROR_PROTOCOL_VERSION_ALERT (SSL_ERROR_UNSUPPORTED_VERSION when a server answers with the old version instead of an alert)',
+      firefox: 'SSL_ERROR_PROTOCOL_VERSION_ALERT ("Secure Connection Failed")',
     },
     clients: {
       node: {
         outcome: 'refused',
         code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
         text: 'alert protocol version',
+        httpsCode: 'EPROTO',
       },
       curl: { outcome: 'refused', code: '35', text: 'legacy sigalg disallowed or unsupported' },
       python: { outcome: 'refused', code: 'SSLError', text: 'TLSV1_ALERT_PROTOCOL_VERSION' },
+      wget: { outcome: 'accepted', note: 'GnuTLS falls back to TLS 1.1 and connects' },
+      openssl: { outcome: 'refused', code: '1', text: 'legacy sigalg disallowed or unsupported' },
+      chromium: {
+        outcome: 'refused',
+        code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
+        text: 'provide a secure connection',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'SSL_ERROR_PROTOCOL_VERSION_ALERT',
+        text: 'Secure Connection Failed',
+      },
     },
     platformNote:
       'Served with OpenSSL SECLEVEL=0. Node and Python offer TLS 1.2+ only and get alert 70 (protocol_version); curl offers TLS 1.0 but then refuses its SHA-1 signatures.',
@@ -314,17 +420,29 @@ export const GALLERY: readonly GalleryEntry[] = [
     tls: { minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_CCM_8_SHA256' },
     browsers: {
       chromium: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
-      firefox:
-        'SSL_ERROR_HANDSHAKE_FAILURE_ALERT (SSL_ERROR_NO_CYPHER_OVERLAP when Firefox itself finds no common suite)',
+      firefox: 'SSL_ERROR_NO_CYPHER_OVERLAP',
     },
     clients: {
       node: {
         outcome: 'refused',
         code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
         text: 'alert handshake failure',
+        httpsCode: 'EPROTO',
       },
       curl: { outcome: 'refused', code: '35', text: 'alert handshake failure' },
       python: { outcome: 'refused', code: 'SSLError', text: 'SSLV3_ALERT_HANDSHAKE_FAILURE' },
+      wget: { outcome: 'refused', code: '4', text: 'received alert [40]: Handshake failed' },
+      openssl: { outcome: 'refused', code: '1', text: 'sslv3 alert handshake failure' },
+      chromium: {
+        outcome: 'refused',
+        code: 'ERR_SSL_VERSION_OR_CIPHER_MISMATCH',
+        text: 'provide a secure connection',
+      },
+      firefox: {
+        outcome: 'refused',
+        code: 'SSL_ERROR_NO_CYPHER_OVERLAP',
+        text: 'Be careful. Something doesn’t look right.',
+      },
     },
   },
   {
@@ -348,6 +466,10 @@ export const GALLERY: readonly GalleryEntry[] = [
       node: { outcome: 'accepted' },
       curl: { outcome: 'accepted', note: 'curl --hsts FILE would remember it' },
       python: { outcome: 'accepted' },
+      wget: { outcome: 'accepted' },
+      openssl: { outcome: 'accepted' },
+      chromium: { outcome: 'accepted' },
+      firefox: { outcome: 'accepted' },
     },
   },
 ];

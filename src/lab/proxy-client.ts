@@ -116,13 +116,17 @@ export async function request(proxy: ProxyAddress, spec: RequestSpec): Promise<E
   );
 }
 
-/** Open a WebSocket (`ws://` or `wss://`) through a CONNECT tunnel, as browsers do. */
+/**
+ * Open a WebSocket (`ws://` or `wss://`) through a CONNECT tunnel, as browsers do. `inbox`
+ * holds every message from the start: a server that speaks first can have its message arrive
+ * with the 101 and be emitted before the caller's `await` resumes.
+ */
 export async function openWebSocket(
   proxy: ProxyAddress,
   wsUrl: string,
   ca: string[],
   headers: Record<string, string> = {},
-): Promise<{ ws: WebSocket; tls: TlsSeen | null }> {
+): Promise<{ ws: WebSocket; tls: TlsSeen | null; inbox: string[] }> {
   const url = new URL(wsUrl);
   const secure = url.protocol === 'wss:';
   const port = Number(url.port || (secure ? 443 : 80));
@@ -135,6 +139,8 @@ export async function openWebSocket(
     headers,
     handshakeTimeout: REQUEST_TIMEOUT_MS,
   });
+  const inbox: string[] = [];
+  ws.on('message', (data) => inbox.push(String(data)));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', (err) => reject(new ClientFailure('http', codeOf(err), err.message)));
@@ -150,7 +156,7 @@ export async function openWebSocket(
       socket.destroy();
     });
   });
-  return { ws, tls: seen };
+  return { ws, tls: seen, inbox };
 }
 
 /** `CONNECT host:port` through the proxy; resolves with the raw tunnel socket. */

@@ -168,18 +168,21 @@ function steps(proxy: ProxyAddress): Step[] {
 
   // Browsers open WebSockets through a proxy with CONNECT, even plain ws:// (port 80).
   const chat = async (scheme: 'ws' | 'wss', ca: string[]): Promise<Done> => {
-    const { ws, tls } = await openWebSocket(proxy, `${scheme}://${BANK}/chat`, ca);
+    const { ws, tls, inbox } = await openWebSocket(proxy, `${scheme}://${BANK}/chat`, ca);
     try {
       const messages: string[] = [];
+      // From the inbox: the support's greeting may have come with the 101.
       const next = () =>
         new Promise<string>((resolve, reject) => {
+          const early = inbox.shift();
+          if (early !== undefined) return resolve(early);
           const t = setTimeout(
             () => reject(new ClientFailure('timeout', 'ETIMEDOUT', 'no chat reply')),
             5000,
           );
-          ws.once('message', (d) => {
+          ws.once('message', () => {
             clearTimeout(t);
-            resolve(String(d));
+            resolve(inbox.shift() ?? '');
           });
         });
       messages.push(await next());

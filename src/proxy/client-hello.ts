@@ -40,8 +40,11 @@ export type HelloPeek =
   | { kind: 'tls'; hello: ClientHelloInfo }
   /** The first byte is not a TLS handshake record (or the "ClientHello" is malformed). The bytes were put back. */
   | { kind: 'not-tls'; firstBytes: Buffer }
-  /** Nothing complete arrived within the timeout; whatever did arrive was put back. */
-  | { kind: 'timeout' }
+  /**
+   * Nothing complete arrived within the timeout; whatever did arrive (`received` bytes: the
+   * start of a ClientHello) was put back.
+   */
+  | { kind: 'timeout'; received: number }
   /** The client closed (or the socket failed) before sending a byte. */
   | { kind: 'closed' }
   /** The client closed in the middle of its ClientHello. */
@@ -185,7 +188,7 @@ export function peekClientHello(socket: net.Socket, timeoutMs: number): Promise<
     const timer = setTimeout(() => {
       if (settled) return;
       detach(true);
-      resolve({ kind: 'timeout' });
+      resolve({ kind: 'timeout', received: total });
     }, timeoutMs);
 
     socket.on('readable', onReadable);

@@ -9,10 +9,13 @@ import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
   checkProxyAuth,
+  OUT_OF_DESCRIPTORS_RESPONSE,
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
 } from './connect.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { formatMs } from './timeouts.ts';
+import type { HandOff } from './tls-handoff.ts';
 import { nowMs } from './tls-records.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -20,8 +23,12 @@ import { openTunnel } from './tunnel.ts';
 export interface ConnectHandOff {
   /** Plain HTTP inside the tunnel: the library's HTTP server takes the socket. */
   plainHttp(socket: net.Socket): void;
-  /** Intercept: the library pipes the socket to its TLS server for `req.url`'s host. */
-  intercept(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+  /**
+   * Intercept: pipe the client's socket to an internal TLS server presenting `h.leaf`
+   * (./tls-handoff.ts). `ready` runs once that connection is up, before any client byte
+   * crosses it; when it cannot be opened the client is told and closed, and `ready` never runs.
+   */
+  intercept(h: HandOff, ready: () => void): void;
 }
 
 export class ConnectDecision {
@@ -48,6 +55,16 @@ export class ConnectDecision {
       socket.end(PROXY_AUTH_REQUIRED);
       return;
     }
+    if (core.outOfDescriptors()) {
+      core.diag(
+        'warn',
+        'connect',
+        `CONNECT ${req.url ?? ''}: refused (503), the proxy is out of file descriptors`,
+        conn.id,
+      );
+      socket.end(OUT_OF_DESCRIPTORS_RESPONSE);
+      return;
+    }
     const target = parseConnectTarget(req.url);
     if (!target.ok) {
       core.diag('warn', 'connect', `refused CONNECT (400): ${target.reason}`, conn.id);
@@ -59,7 +76,7 @@ export class ConnectDecision {
     core.byConnectReq.set(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const peek = await peekClientHello(socket, core.helloTimeout);
+    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -75,13 +92,25 @@ export class ConnectDecision {
         socket.destroy();
         return;
       case 'timeout':
+        if (peek.received > 0) {
+          // A client stalled in the middle of its ClientHello: no server is waiting for that.
+          core.diag(
+            'warn',
+            'connect',
+            `CONNECT ${host}:${port}: the client sent ${peek.received} bytes of a ClientHello, then nothing for ${formatMs(core.timeouts.afterConnectMs)}: closed`,
+            conn.id,
+          );
+          socket.destroy();
+          return;
+        }
         core.diag(
           'info',
           'connect',
-          `CONNECT ${host}:${port}: no ClientHello within ${core.helloTimeout} ms; tunnelling (the server may speak first)`,
+          `CONNECT ${host}:${port}: no ClientHello within ${formatMs(core.timeouts.afterConnectMs)}; tunnelling (the server may speak first)`,
           conn.id,
         );
-        openTunnel(core, conn, 'not-tls', host, port, null);
+        // …but if it does not speak either, nobody will: close after as long again.
+        openTunnel(core, conn, 'not-tls', host, port, null, core.timeouts.afterConnectMs);
         return;
       case 'not-tls':
         if (
@@ -171,33 +200,38 @@ export class ConnectDecision {
       );
       return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
     }
-    core.emit({
-      type: 'tls.forged',
-      connId: conn.id,
-      host: name,
-      sni: hello.sni,
-      certificate: leaf.summary,
-      cached: leaf.cached,
-      mintMs: leaf.mintMs,
-    });
-    conn.tls = {
-      host: name,
-      sni: hello.sni,
-      clientHint: hello.clientHint,
-      helloAt: nowMs(),
-      secureAt: null,
-      handshakeMs: null,
-      error: undefined,
-      decided: false,
-      socket: null,
-      settle: null,
-    };
-    // The library takes the first bytes as `head` and re-emits them itself; the tap already
-    // counted them when they arrived (the peek put them back without going through push).
+    const helloAt = nowMs();
+    // The ClientHello the peek put back goes into the hop first; the tap counted it when it
+    // arrived (the peek put it back without going through push).
     const head = drainBuffered(conn.socket);
-    // The library forges for `url`'s host: make it the name the client asked for (SNI).
+    // The library's request handlers read the target from the CONNECT request: make it the
+    // name the client asked for (SNI).
     req.url = `${name}:${port}`;
-    this.handOff.intercept(req, conn.socket, head);
+    this.handOff.intercept({ conn, req, name, sni: hello.sni, leaf, head }, () => {
+      // The hop to the internal server is up: from here the client's handshake gets exactly
+      // one outcome (tls.client-accepted / tls.client-rejected).
+      core.emit({
+        type: 'tls.forged',
+        connId: conn.id,
+        host: name,
+        sni: hello.sni,
+        certificate: leaf.summary,
+        cached: leaf.cached,
+        mintMs: leaf.mintMs,
+      });
+      conn.tls = {
+        host: name,
+        sni: hello.sni,
+        clientHint: hello.clientHint,
+        helloAt,
+        secureAt: null,
+        handshakeMs: null,
+        error: undefined,
+        decided: false,
+        socket: null,
+        settle: null,
+      };
+    });
   }
 }
 

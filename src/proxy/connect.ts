@@ -56,6 +56,61 @@ export const PROXY_AUTH_REQUIRED =
   'Connection: close\r\n\r\n' +
   'mitm-lab: proxy authentication required.\r\n';
 
+/**
+ * What to answer an upgrade (WebSocket) request that came straight to the proxy — not inside a
+ * CONNECT, where the CONNECT was checked — or null to relay it. The library's WebSocket server
+ * would answer 101 first and ask afterwards; this is asked before.
+ */
+export function refuseDirectUpgrade(
+  req: { url?: string | undefined; headers: Record<string, string | string[] | undefined> },
+  auth: { user: string; pass: string } | undefined,
+): { answer: string; reason: string } | null {
+  const header = req.headers['proxy-authorization'];
+  if (auth && !checkProxyAuth(typeof header === 'string' ? header : undefined, auth)) {
+    return { answer: PROXY_AUTH_REQUIRED, reason: 'proxy authentication required (407)' };
+  }
+  if (!isAbsoluteForm(req.url)) {
+    // The library would relay it to its Host header — the proxy itself, when a relayed upgrade
+    // comes back: a loop of ~700 sockets a second (issue 13). The HTTP path refuses it too.
+    return {
+      answer:
+        'HTTP/1.1 400 Bad Request\r\n' +
+        'Content-Type: text/plain; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(NOT_A_WEB_SERVER_TEXT)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        NOT_A_WEB_SERVER_TEXT,
+      reason: 'an origin-form request sent to the proxy itself (400)',
+    };
+  }
+  return null;
+}
+
+/** True for an absolute-form request target (`http://host/path`), what clients send a proxy. */
+export function isAbsoluteForm(target: string | undefined): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target ?? '');
+}
+
+/**
+ * The answer to a request sent to the proxy as if it were the web server (origin-form, not
+ * inside a CONNECT): forwarding it would go to its Host header, often the proxy itself.
+ */
+export const NOT_A_WEB_SERVER_TEXT =
+  "This is mitm-lab's proxy, not a web server.\n" +
+  'Use it as an HTTP proxy, e.g. curl -x http://HOST:PORT http://bank.test/\n';
+
+/** What a client is told while the proxy is out of file descriptors. */
+export const OUT_OF_DESCRIPTORS_TEXT =
+  'mitm-lab is out of file descriptors (EMFILE: too many open connections) and refused this one.\n' +
+  'Try again in a moment; if it keeps happening, close some connections or raise the limit (ulimit -n).\n';
+
+/** The raw 503 answer for a CONNECT that came while the proxy was out of file descriptors. */
+export const OUT_OF_DESCRIPTORS_RESPONSE =
+  'HTTP/1.1 503 Service Unavailable\r\n' +
+  'Content-Type: text/plain; charset=utf-8\r\n' +
+  `Content-Length: ${Buffer.byteLength(OUT_OF_DESCRIPTORS_TEXT)}\r\n` +
+  'Connection: close\r\n\r\n' +
+  OUT_OF_DESCRIPTORS_TEXT;
+
 /** A raw 400 answer for a refused CONNECT, naming why. */
 export function badConnectResponse(reason: string): string {
   const body = `mitm-lab: bad CONNECT request: ${reason}\r\n`;

@@ -8,6 +8,7 @@ import type { Ca } from '../ca/index.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
 import type { TunnelEnding } from './client-verdict.ts';
+import type { Timeouts } from './timeouts.ts';
 import type { TlsAttempt } from './tls-outcomes.ts';
 import type { Upstream } from './upstream.ts';
 import type { SocketTap, WireTap } from './wire-tap.ts';
@@ -52,8 +53,8 @@ export interface EngineCore {
   readonly byConnectReq: WeakMap<http.IncomingMessage, Conn>;
   /** Upstream sockets of open tunnels (destroyed on close). */
   readonly tunnelSockets: Set<net.Socket>;
-  /** How long to wait for a ClientHello after the 200 (ms). */
-  readonly helloTimeout: number;
+  /** The time limits in force (defaults, overridden by `opts.timeouts`). */
+  readonly timeouts: Timeouts;
   emit(event: NewEvent): void;
   diag(
     level: 'info' | 'warn' | 'error',
@@ -61,6 +62,10 @@ export interface EngineCore {
     message: string,
     connId?: string | null,
   ): void;
+  /** Descriptors ran out somewhere (EMFILE/ENFILE): new work is refused for a moment. */
+  descriptorShortage(): void;
+  /** True while new work should be refused for want of descriptors. */
+  outOfDescriptors(): boolean;
   /** Run `fn` after `ms` on an unref'd timer the engine clears on close. */
   later(ms: number, fn: () => void): void;
 }

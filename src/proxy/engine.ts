@@ -6,6 +6,7 @@
 // types (./lib-types.ts):
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
+//  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures.
@@ -13,13 +14,20 @@
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
 //  - CONNECT (an onConnect handler that never calls back, so the library never touches the
-//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or hand
-//    the socket to the library's `_onHttpServerConnectData`, which pipes it over loopback to
-//    its single SNI server (forceSNI), or to a per-IP server for IP literals;
-//  - certificates (onCertificateRequired/onCertificateMissing mint with our CA, in memory);
+//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or pipe
+//    the socket over loopback (./tls-handoff.ts) to one of two internal TLS servers: the
+//    library's SNI server (forceSNI), or one for clients without SNI (IP literals) whose
+//    certificate is set per connection — the library's one server per IP literal, never
+//    closed, ran the process out of descriptors (issue 13);
+//  - certificates: minted with our CA, in memory (the hand-off gives them to the servers);
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
 //    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
 //    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
+//  - upgrades: checked before the library's WebSocket server sees them (authentication,
+//    origin-form), and the upstream WebSocket handshake done before the client's (its
+//    servers' `verifyClient`), then handed to the library's relay;
+//  - running out of descriptors (EMFILE): a diag, an answer to the client that hit it, and 503
+//    for new work for a moment, never a crash;
 //  - upstream agents (keep-alive, resolve rules, validation, timings: ./upstream.ts);
 //  - errors: every callback is guarded (a throw becomes `diag`), upstream failures answer 502
 //    with a sentence instead of the library's 504, and its console output becomes `diag`.
@@ -34,21 +42,29 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
-import { checkProxyAuth } from './connect.ts';
+import { WebSocket } from '../util/ws.ts';
+import {
+  checkProxyAuth,
+  isAbsoluteForm,
+  NOT_A_WEB_SERVER_TEXT,
+  OUT_OF_DESCRIPTORS_TEXT,
+  refuseDirectUpgrade,
+} from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import { FlowRecorder, type Flow } from './flows.ts';
-import type { Cb, LibContext, LibProxy } from './lib-types.ts';
+import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_CAPTURE_LIMIT_BYTES,
-  DEFAULT_HELLO_TIMEOUT_MS,
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
 import { Resolver, targetWithoutUserinfo } from './resolve.ts';
+import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
+import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
@@ -56,8 +72,15 @@ import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
 
-/** The TLS handshake with a forged certificate may take this many ClientHello timeouts. */
-const HANDSHAKE_TIMEOUT_FACTOR = 2;
+/** Node's default limit for a whole request, headers and body (http.Server requestTimeout). */
+const NODE_REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * After descriptors ran out (EMFILE), new CONNECTs and requests are answered 503 for this long
+ * instead of failing half-way: long enough to cover a burst while the connections holding the
+ * descriptors drain, short enough to recover at once.
+ */
+const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 2_000;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new Engine(opts);
@@ -85,11 +108,15 @@ class Engine implements EngineCore {
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   private readonly flowRecorder: FlowRecorder;
-  readonly helloTimeout: number;
-  private readonly handshakeTimeout: number;
+  readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
   private readonly connectDecision: ConnectDecision;
+  private readonly tlsHandOff: TlsHandOff;
+  /** The internal TLS server for clients without SNI (IP literals), started with the proxy. */
+  private noSniServer: InternalServer | null = null;
+  /** Until when (performance ms) new work is refused: descriptors ran out (EMFILE) lately. */
+  private descriptorsShortUntil = 0;
   private readonly webSockets: WebSocketFlows;
   private connSeq = 0;
   private closing: Promise<void> | null = null;
@@ -103,8 +130,7 @@ class Engine implements EngineCore {
     this.ca = opts.ca;
     this.mode = opts.mode;
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
-    this.helloTimeout = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
-    this.handshakeTimeout = this.helloTimeout * HANDSHAKE_TIMEOUT_FACTOR;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.resolver = new Resolver(opts.resolve ?? [], {
       ...(opts.refuseUnknownNames !== undefined ? { refuseUnknown: opts.refuseUnknownNames } : {}),
       ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
@@ -119,6 +145,7 @@ class Engine implements EngineCore {
       this.bus,
       this.upstream,
       opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      this.timeouts,
       (connId) => {
         const conn = this.connsById.get(connId);
         if (conn) this.liveWire.flush(conn);
@@ -127,11 +154,31 @@ class Engine implements EngineCore {
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.liveWire = new LiveWire((event) => this.emit(event));
     this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.connOfInternal(tlsSocket));
+    this.tlsHandOff = new TlsHandOff({
+      sniServer: () => ({
+        server: this.lib.httpsServer as https.Server,
+        port: Number(this.lib.httpsPort),
+      }),
+      noSniServer: () => {
+        if (!this.noSniServer) throw new Error('the no-SNI internal server is not started');
+        return this.noSniServer;
+      },
+      connectRequests: () => this.lib.connectRequests,
+      diag: (level, source, message, connId) => this.diag(level, source, message, connId),
+      descriptorShortage: () => this.descriptorShortage(),
+    });
     this.connectDecision = new ConnectDecision(this, {
       plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
-      intercept: (req, socket, head) => this.lib._onHttpServerConnectData(req, socket, head),
+      intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
     });
-    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes);
+    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes, {
+      connOf: (req, secure) =>
+        secure
+          ? this.connOfInternal(req.socket as tls.TLSSocket)
+          : (this.conns.get(req.socket) ?? null),
+      agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
+      adopt: (ctx, upstream) => this.adoptUpstreamWebSocket(ctx, upstream),
+    });
     this.install();
   }
 
@@ -178,6 +225,51 @@ class Engine implements EngineCore {
     }, ms);
     t.unref();
     this.timers.add(t);
+  }
+
+  /** Descriptors ran out somewhere (EMFILE/ENFILE): refuse new work for a moment. */
+  descriptorShortage(): void {
+    this.descriptorsShortUntil = nowMs() + DESCRIPTOR_SHORTAGE_BACKOFF_MS;
+  }
+
+  /** True while new connections should be refused for want of descriptors. */
+  outOfDescriptors(): boolean {
+    return nowMs() < this.descriptorsShortUntil;
+  }
+
+  /** One more internal TLS server (the library's, wired to its request handlers, observed). */
+  private createInternalServer(): Promise<InternalServer> {
+    return new Promise((resolve, reject) => {
+      try {
+        // `hosts` makes the library listen on a port of its own (not the SNI server's).
+        this.lib._createHttpsServer({ hosts: [] }, (port, server) => resolve({ server, port }));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /**
+   * Node's HTTP server options that enforce the request-headers limit (slow headers and
+   * HTTP/0.9 lines alike: Node answers 408 and closes). Node checks every 30 s by default,
+   * which made a 60 s limit 90 s; here a tenth of the limit, at most a second.
+   */
+  private httpServerLimits(): {
+    headersTimeout: number;
+    requestTimeout: number;
+    connectionsCheckingInterval: number;
+  } {
+    const headers = this.timeouts.requestHeadersMs;
+    return {
+      headersTimeout: headers,
+      // The whole request (a body too): Node's default, never below the headers' limit.
+      requestTimeout: Math.max(NODE_REQUEST_TIMEOUT_MS, headers),
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.ceil(headers / 10))),
+    };
+  }
+
+  private limitHttpServer(server: http.Server): void {
+    Object.assign(server, this.httpServerLimits());
   }
 
   // ---- start / stop --------------------------------------------------------------------
@@ -229,7 +321,26 @@ class Engine implements EngineCore {
       );
     }
     this.listenFailed = null;
+    try {
+      this.noSniServer = await this.createInternalServer();
+    } catch (err) {
+      await this.close();
+      throw new LabError(
+        'runtime',
+        `cannot start the internal TLS server: ${String(err)}`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
     const server = this.lib.httpServer as http.Server;
+    // The library's WebSocketServer relays the server's errors (EMFILE on accept) to its own
+    // listener, which reports them; this one keeps them from crashing the process once that
+    // WebSocketServer is closed, and notes a shortage of descriptors.
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (isDescriptorShortage(err)) this.descriptorShortage();
+    });
     server.prependListener('request', (req: http.IncomingMessage) =>
       this.originalUrls.set(req, req.url ?? ''),
     );
@@ -237,6 +348,8 @@ class Engine implements EngineCore {
       'connection',
       this.guard('engine', (socket: net.Socket) => this.onClientConnection(socket)),
     );
+    this.gateUpgrades(server);
+    if (this.lib.wsServer) this.verifyUpgrades(this.lib.wsServer, false);
     const address = server.address() as net.AddressInfo;
     const host = this.opts.host;
     const urlHost = net.isIPv6(host) ? `[${host}]` : host;
@@ -307,18 +420,6 @@ class Engine implements EngineCore {
 
   private install(): void {
     const lib = this.lib;
-    // Certificates: minted in memory by our CA; nothing is ever written to disk.
-    lib.onCertificateRequired = (hostname, cb) =>
-      cb(null, { keyFile: '', certFile: '', hosts: [hostname] });
-    lib.onCertificateMissing = (ctx, _files, cb) => {
-      try {
-        const leaf = this.ca.mintLeaf(ctx.hostname); // cached by the CA
-        cb(null, { keyFileData: leaf.keyPem, certFileData: leaf.certPem, hosts: [ctx.hostname] });
-      } catch (err) {
-        cb(err instanceof Error ? err : new Error(String(err)));
-      }
-    };
-
     // Internal TLS servers: loopback only, and observed.
     const createHttpsServer = lib._createHttpsServer.bind(lib);
     lib._createHttpsServer = (options, cb) => {
@@ -327,8 +428,22 @@ class Engine implements EngineCore {
       try {
         // A client that sends its ClientHello and then stalls is a `timeout` outcome after
         // this, not a socket held for Node's default two minutes.
-        const withTimeout = { handshakeTimeout: this.handshakeTimeout, ...options };
+        // The proxy's own HTTP server exists (not yet listening) when the library starts its
+        // SNI server: give it the same limits now — the checking interval is read on listen.
+        if (lib.httpServer && !lib.httpServer.listening) this.limitHttpServer(lib.httpServer);
+        const withTimeout = {
+          handshakeTimeout: this.timeouts.handshakeMs,
+          ...this.httpServerLimits(),
+          ...options,
+        };
         createHttpsServer(withTimeout, (port, server, wss) => {
+          // The library gives this WebSocketServer no 'error' listener, and it relays the
+          // server's errors: one EMFILE on accept killed the process (issue 13, item 2). The
+          // server's own listener (HTTPS_SERVER_ERROR) reports them.
+          (wss as { on?: (ev: string, fn: (err: Error) => void) => void }).on?.('error', (err) => {
+            if (isDescriptorShortage(err)) this.descriptorShortage();
+          });
+          this.verifyUpgrades(wss, true);
           this.observeInternalServer(server);
           cb(port, server, wss);
         });
@@ -410,12 +525,12 @@ class Engine implements EngineCore {
         this.tlsOutcomes.onSecureConnection(tlsSocket),
       ),
     );
-    server.on(
-      'tlsClientError',
-      this.guard('tls', (err: Error, tlsSocket: tls.TLSSocket) =>
-        this.tlsOutcomes.onTlsClientError(err, tlsSocket),
-      ),
-    );
+    server.on('tlsClientError', (err: Error, tlsSocket: tls.TLSSocket) => {
+      this.guard('tls', () => this.tlsOutcomes.onTlsClientError(err, tlsSocket))();
+      // Node reports a handshake timeout here and leaves the socket open: the client (through
+      // the hop) would be held for good (issue 13, item 7). Whatever the error, it is over.
+      tlsSocket.destroy();
+    });
     // The library listens for 'clientError' (to log it), which switches off Node's own answer
     // to a malformed decrypted request: the client would wait forever. Answer like Node does.
     server.on(
@@ -428,6 +543,83 @@ class Engine implements EngineCore {
       const keylog = this.opts.keylog;
       server.on('keylog', (line: Buffer) => keylog(line.toString('latin1').trimEnd()));
     }
+  }
+
+  /**
+   * The library's WebSocket server takes every upgrade on the proxy's HTTP server and answers
+   * 101 before any handler of ours runs (closing it afterwards crashed the library: issue 13).
+   * So upgrades pass this gate first — authentication, and the origin-form refusal that keeps a
+   * relayed upgrade from looping back into the proxy — and a refusal is answered in plain HTTP,
+   * never becoming a WebSocket; the rest goes on to the library's listeners.
+   */
+  private gateUpgrades(server: http.Server): void {
+    const relay = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
+    server.removeAllListeners('upgrade');
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const conn = this.conns.get(socket) ?? null;
+      try {
+        // Inside a CONNECT the CONNECT itself was checked.
+        const refusal = conn?.connect ? null : refuseDirectUpgrade(req, this.opts.auth);
+        if (refusal) {
+          this.diag(
+            'info',
+            'websocket',
+            `${req.method ?? ''} ${req.url ?? ''} (upgrade): ${refusal.reason}`,
+            conn?.id ?? null,
+          );
+          socket.end(refusal.answer);
+          return;
+        }
+        for (const listener of relay) listener.call(server, req, socket, head);
+      } catch (err) {
+        this.diag(
+          'error',
+          'websocket',
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+          conn?.id ?? null,
+        );
+        socket.destroy();
+      }
+    });
+  }
+
+  /**
+   * The library's WebSocket servers answer 101 and only then try the origin: give them a
+   * `verifyClient` that tries the origin first (./websocket-flows.ts). `secure`: a server
+   * behind TLS (wss://).
+   */
+  private verifyUpgrades(wss: LibWsServer, secure: boolean): void {
+    wss.options.verifyClient = (info, done) => {
+      try {
+        this.webSockets.verify(secure, info.req, done);
+      } catch (err) {
+        this.diag(
+          'error',
+          'websocket',
+          `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+        done(false, 502, 'mitm-lab: internal error while opening the WebSocket\n');
+      }
+    };
+  }
+
+  /**
+   * Give the library's relay an upstream WebSocket that is already open, with the listeners
+   * its own would have got (http-mitm-proxy 1.1.0, makeProxyToServerWebSocket), and let the
+   * client's frames flow.
+   */
+  private adoptUpstreamWebSocket(ctx: LibWsContext, upstream: WebSocket): void {
+    const lib = this.lib;
+    ctx.proxyToServerWebSocket = upstream;
+    upstream.on('message', (data, binary) =>
+      lib._onWebSocketFrame(ctx, 'message', true, data, binary),
+    );
+    upstream.on('ping', (data) => lib._onWebSocketFrame(ctx, 'ping', true, data, false));
+    upstream.on('pong', (data) => lib._onWebSocketFrame(ctx, 'pong', true, data, false));
+    upstream.on('error', (err) => lib._onWebSocketError(ctx, err));
+    upstream.on('close', (code, reason) => lib._onWebSocketClose(ctx, true, code, reason));
+    const client = ctx.clientToProxyWebSocket;
+    if (client?.readyState === WebSocket.OPEN) client._socket?.resume();
   }
 
   /** The client connection an internal TLS socket carries (via the library's connectRequests). */
@@ -463,10 +655,35 @@ class Engine implements EngineCore {
     // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
     // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
     socket.on('data', noop);
+    // TCP silent: a client that connects and sends nothing is let go (./timeouts.ts).
+    const silentMs = this.timeouts.clientSilentMs;
+    const silent = setTimeout(() => {
+      this.diag(
+        'info',
+        'engine',
+        `the client connected and sent nothing for ${formatMs(silentMs)}: closed`,
+        conn.id,
+      );
+      socket.destroy();
+    }, silentMs);
+    silent.unref();
+    socket.once('data', () => clearTimeout(silent));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (conn.tls && !conn.tls.decided) conn.tls.error ??= err;
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        // Node answered 408 and closed: slow headers, or an HTTP/0.9 line.
+        this.diag(
+          'info',
+          'http',
+          `no complete request headers within ${formatMs(this.timeouts.requestHeadersMs)} (a slow client, or an HTTP/0.9 request): answered 408 and closed`,
+          conn.id,
+        );
+      }
     });
-    socket.once('close', () => void this.onClientClose(conn));
+    socket.once('close', () => {
+      clearTimeout(silent);
+      void this.onClientClose(conn);
+    });
     this.emit({
       type: 'conn.open',
       connId: conn.id,
@@ -507,6 +724,22 @@ class Engine implements EngineCore {
     const req = ctx.clientToProxyRequest;
     const res = ctx.proxyToClientResponse;
     const options = ctx.proxyToServerRequestOptions;
+    if (this.outOfDescriptors()) {
+      req.resume();
+      res.writeHead(503, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(OUT_OF_DESCRIPTORS_TEXT),
+        Connection: 'close',
+      });
+      res.end(OUT_OF_DESCRIPTORS_TEXT);
+      this.diag(
+        'warn',
+        'http',
+        `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (503), the proxy is out of file descriptors`,
+        conn?.id ?? null,
+      );
+      return;
+    }
     if (!ctx.isSSL && !conn?.connect) {
       if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
         req.resume();
@@ -523,15 +756,11 @@ class Engine implements EngineCore {
         );
         return;
       }
-      const original = this.originalUrls.get(req) ?? '';
-      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(original)) {
+      if (!isAbsoluteForm(this.originalUrls.get(req))) {
         // An origin-form request sent to the proxy itself: forwarding it would loop.
         req.resume();
         res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(
-          "This is mitm-lab's proxy, not a web server.\n" +
-            'Use it as an HTTP proxy, e.g. curl -x http://HOST:PORT http://bank.test/\n',
-        );
+        res.end(NOT_A_WEB_SERVER_TEXT);
         return;
       }
     }
@@ -543,6 +772,21 @@ class Engine implements EngineCore {
       ? null
       : targetWithoutUserinfo(this.originalUrls.get(req) ?? '');
     if (credentialsFree) Object.assign(options, credentialsFree); // never look up `user` as a host
+    if (
+      !conn?.connect &&
+      !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)
+    ) {
+      // Node would throw inside the library, and the client would wait forever.
+      const text = `mitm-lab: bad request target ${this.originalUrls.get(req) ?? ''}: the port is outside 1-65535\n`;
+      req.resume();
+      res.writeHead(400, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      this.diag('warn', 'http', text.trim(), conn?.id ?? null);
+      return;
+    }
     let shownHost = options.host;
     let urlPort = options.port;
     if (conn?.connect) {
@@ -573,12 +817,13 @@ class Engine implements EngineCore {
   private onResponse(ctx: LibContext, cb: Cb): void {
     const flow = this.flows.get(ctx);
     if (flow && ctx.serverToProxyResponse)
-      this.flowRecorder.response(flow, ctx.serverToProxyResponse);
+      this.flowRecorder.response(flow, ctx.serverToProxyResponse, ctx.proxyToClientResponse);
     cb();
   }
 
   private onLibError(ctx: LibContext | null, err: Error | undefined, kind: string): void {
     const e = (err ?? new Error('unknown error')) as NodeJS.ErrnoException;
+    if (isDescriptorShortage(e)) this.descriptorShortage();
     if (this.listenFailed && (kind === 'HTTP_SERVER_ERROR' || kind === 'HTTPS_SERVER_ERROR')) {
       this.listenFailed(e);
       return;
@@ -587,6 +832,16 @@ class Engine implements EngineCore {
       // The internal server's TLS and parse errors: already events (tls.client-rejected, the
       // 431/400 diag) and the library's own log lines; a third copy would be noise.
       if (kind === 'HTTPS_CLIENT_ERROR') return;
+      if (isDescriptorShortage(e)) {
+        this.diag(
+          'error',
+          'engine',
+          `out of file descriptors (${kind}: ${e.code ?? ''}: ${e.message}): a connection was dropped ` +
+            'before it could be answered, and new ones get 503 for a moment. Close some ' +
+            'connections or raise the limit (ulimit -n).',
+        );
+        return;
+      }
       const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE';
       this.diag(
         quiet ? 'info' : 'warn',
@@ -599,8 +854,14 @@ class Engine implements EngineCore {
     const res = ctx.proxyToClientResponse;
     const conn = this.connOfRequest(ctx);
     const connId = flow?.connId ?? conn?.id ?? 'c0';
-    if (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' && flow) {
-      this.flowRecorder.upstreamError(flow, res, e);
+    if (
+      flow &&
+      (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
+    ) {
+      // Before the response began: 502 with a sentence. After: the client's response is cut
+      // too (the library would write this error into the body and end it cleanly).
+      if (flow.client) this.flowRecorder.cutMidBody(flow, e);
+      else this.flowRecorder.upstreamError(flow, res, e);
       return;
     }
     const clientGone =

@@ -5,9 +5,18 @@
 // failed validation. Plain Node objects only: the library's callbacks stay in engine.ts.
 import type http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { EventBus } from '../events/bus.ts';
-import type { Visibility } from '../events/types.ts';
+import type { BodyCapture, Visibility } from '../events/types.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
+import {
+  formatMs,
+  timeoutError,
+  UPSTREAM_FIRST_BYTE_TIMEOUT,
+  UPSTREAM_IDLE_TIMEOUT,
+  UPSTREAM_TIMEOUT_CODES,
+  type Timeouts,
+} from './timeouts.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface Flow {
@@ -28,6 +37,10 @@ export interface Flow {
   responseEmitted: boolean;
   upstreamSocket: net.Socket | null;
   reused: boolean;
+  /** Why the server's response stopped before its end, once that happened. */
+  cut: { code: string; message: string } | null;
+  /** The client's response, to cut it when the server's is cut. */
+  client: http.ServerResponse | null;
 }
 
 /** Node error codes that mean the real server's certificate failed validation. */
@@ -42,6 +55,11 @@ export class FlowRecorder {
     private readonly bus: EventBus,
     private readonly upstream: Upstream,
     private readonly bodyLimit: number,
+    /** The upstream limits (connect, first byte, idle mid-body). */
+    private readonly timeouts: Pick<
+      Timeouts,
+      'upstreamConnectMs' | 'upstreamFirstByteMs' | 'upstreamIdleMs'
+    >,
     /** Called right after each `http.response` (the engine sends the connection's wire so far). */
     private readonly afterResponse: (connId: string) => void = () => {},
   ) {}
@@ -88,6 +106,8 @@ export class FlowRecorder {
       responseEmitted: false,
       upstreamSocket: null,
       reused: false,
+      cut: null,
+      client: null,
     };
     // The library paused the request: listening does not make it flow, its pipe will.
     req.on('data', (c: Buffer) => flow.requestBody.push(c));
@@ -95,12 +115,62 @@ export class FlowRecorder {
     return flow;
   }
 
-  /** Note which upstream socket carries the request (timings, certificate). */
+  /**
+   * Note which upstream socket carries the request (timings, certificate), and hold the server
+   * to its limits until the response begins: connecting (TCP, and TLS for HTTPS), then the
+   * first byte once the request is sent. Past a limit the request is destroyed with a timeout
+   * code, which ends in a 504 (`upstreamError`).
+   */
   watch(flow: Flow, upstreamRequest: http.ClientRequest): void {
+    const t = this.timeouts;
+    const where = `${flow.host}:${flow.port}`;
+    let timer: NodeJS.Timeout | null = null;
+    let connecting = false;
+    let sent = false;
+    const clear = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    };
+    const arm = (ms: number, err: () => NodeJS.ErrnoException): void => {
+      clear();
+      timer = setTimeout(() => upstreamRequest.destroy(err()), ms);
+      timer.unref();
+    };
+    const armFirstByte = (): void =>
+      arm(t.upstreamFirstByteMs, () =>
+        timeoutError(
+          UPSTREAM_FIRST_BYTE_TIMEOUT,
+          `${where} accepted the request but sent no response within ${formatMs(t.upstreamFirstByteMs)}`,
+        ),
+      );
     upstreamRequest.once('socket', (s: net.Socket) => {
       flow.upstreamSocket = s;
       flow.reused = upstreamRequest.reusedSocket;
+      if (upstreamRequest.reusedSocket) return;
+      connecting = true;
+      const secure = s instanceof tls.TLSSocket;
+      let tcp = false;
+      s.once('connect', () => (tcp = true));
+      arm(t.upstreamConnectMs, () =>
+        timeoutError(
+          'ETIMEDOUT',
+          tcp && secure
+            ? `${where} took the connection but did not complete a TLS handshake within ${formatMs(t.upstreamConnectMs)}`
+            : `no connection to ${where} within ${formatMs(t.upstreamConnectMs)}`,
+        ),
+      );
+      s.once(secure ? 'secureConnect' : 'connect', () => {
+        connecting = false;
+        if (sent) armFirstByte();
+        else clear();
+      });
     });
+    upstreamRequest.once('finish', () => {
+      sent = true;
+      if (!connecting) armFirstByte();
+    });
+    upstreamRequest.once('response', clear);
+    upstreamRequest.once('close', clear);
   }
 
   /** Emit `http.request` (once), with the body read so far. */
@@ -124,15 +194,51 @@ export class FlowRecorder {
     });
   }
 
-  /** The server's response has started (still paused): record it as it streams past. */
-  response(flow: Flow, res: http.IncomingMessage): void {
+  /**
+   * The server's response has started (still paused): record it as it streams past, to
+   * `client` (the proxy's response to the client).
+   */
+  response(flow: Flow, res: http.IncomingMessage, client: http.ServerResponse): void {
     flow.firstByte = performance.now();
     flow.upstreamSocket ??= res.socket;
+    flow.client = client;
     const body = new BodyCapturer(this.bodyLimit);
-    res.on('data', (c: Buffer) => body.push(c));
+    // Silent mid-body: cut (as a reset would be). Waiting on a slow client — the relay paused
+    // the response for backpressure — is not the server's silence.
+    const idleMs = this.timeouts.upstreamIdleMs;
+    let idle: NodeJS.Timeout | null = null;
+    const rearm = (): void => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => {
+        if (res.readableFlowing === false) return rearm();
+        res.destroy(
+          timeoutError(
+            UPSTREAM_IDLE_TIMEOUT,
+            `${flow.host}:${flow.port} sent no byte of its response for ${formatMs(idleMs)}`,
+          ),
+        );
+      }, idleMs);
+      idle.unref();
+    };
+    rearm();
+    res.on('data', (c: Buffer) => {
+      body.push(c);
+      rearm();
+    });
+    res.once('close', () => {
+      if (idle) clearTimeout(idle);
+    });
     const done = (): void => {
       if (flow.responseEmitted) return;
       flow.responseEmitted = true;
+      // A response that closed before its end without an error of its own (Node saw the
+      // connection close early) is cut all the same.
+      if (!res.complete && !flow.cut) {
+        this.cutMidBody(flow, {
+          code: 'ECONNRESET',
+          message: 'the server closed the connection before the end of its response',
+        });
+      }
       this.emitRequest(flow);
       const headers = headerPairs(res.rawHeaders);
       const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
@@ -156,7 +262,9 @@ export class FlowRecorder {
         upstreamCertificate: tlsInfo.certificate,
         upstreamProtocol: tlsInfo.protocol,
         upstreamCipher: tlsInfo.cipher,
+        incomplete: flow.cut,
       });
+      if (flow.cut) this.emitCut(flow);
       this.afterResponse(flow.connId);
     };
     res.once('end', done);
@@ -169,6 +277,16 @@ export class FlowRecorder {
     res: http.IncomingMessage,
     start: number,
   ): void {
+    this.answered(flow, res, start, { text: '', size: 0, truncated: false });
+  }
+
+  /** A WebSocket upgrade answered by the server: 101, or what it said instead (`body`). */
+  answered(
+    flow: { id: string; connId: string; visibility: Visibility },
+    res: http.IncomingMessage,
+    start: number,
+    body: BodyCapture,
+  ): void {
     const tlsInfo = this.upstream.tlsDetails(res.socket);
     const now = performance.now();
     this.bus.emit({
@@ -179,36 +297,80 @@ export class FlowRecorder {
       statusMessage: res.statusMessage ?? '',
       httpVersion: res.httpVersion,
       headers: headerPairs(res.rawHeaders),
-      body: { text: '', size: 0, truncated: false },
+      body,
       visibility: flow.visibility,
       timings: this.upstream.timings(res.socket, false, start, now, now),
       upstreamCertificate: tlsInfo.certificate,
       upstreamProtocol: tlsInfo.protocol,
       upstreamCipher: tlsInfo.cipher,
+      incomplete: null,
     });
     this.afterResponse(flow.connId);
   }
 
   /**
+   * The server's connection failed after its response had begun (the client already has the
+   * status and headers). The client's response is cut too — destroyed, so it never sees a
+   * clean end (http-mitm-proxy would write the error text into the body and end it cleanly:
+   * a complete-looking 200). `http.response` then says `incomplete`, and `upstream.error`
+   * follows it. Once per flow.
+   */
+  cutMidBody(flow: Flow, err: { code?: string | undefined; message: string }): void {
+    if (flow.cut) return;
+    flow.cut = { code: err.code ?? 'ERROR', message: err.message };
+    flow.client?.destroy();
+    if (flow.responseEmitted) this.emitCut(flow);
+  }
+
+  private emitCut(flow: Flow): void {
+    if (!flow.cut) return;
+    this.bus.emit({
+      type: 'upstream.error',
+      connId: flow.connId,
+      flowId: flow.id,
+      host: flow.host,
+      port: flow.port,
+      code: flow.cut.code,
+      message: flow.cut.message,
+      status: null,
+    });
+  }
+
+  /**
    * The server could not be reached or failed validation: answer 502 with a sentence naming
    * the code (http-mitm-proxy would answer 504 with its internal error name), and emit
-   * `upstream.error`.
+   * `upstream.error`. A server the security policy refused gets its stable code and a
+   * sentence saying what was found (./upstream-policy.ts).
    */
   upstreamError(flow: Flow, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
-    const code = err.code ?? 'ERROR';
+    const refusal = this.upstream.refusal(err);
+    const code = refusal?.code ?? err.code ?? 'ERROR';
+    const message = refusal?.message ?? err.message;
     const answered = !client.headersSent && !client.writableEnded && !client.destroyed;
+    // Too slow is a gateway timeout; anything else a bad gateway.
+    const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
     if (answered) {
       const text =
         `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
-        `${err.message}\n` +
-        (CERT_CODE_RE.test(code)
-          ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
-            '(a man in the middle must not make you less safe).\n' +
-            (UNKNOWN_ISSUER_RE.test(code)
-              ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
-              : '')
+        `${message}\n` +
+        (status === 504
+          ? 'The real server was too slow, so the proxy gave up instead of keeping you waiting.\n'
+          : '') +
+        (refusal
+          ? 'The proxy holds real servers to OpenSSL security level 2, as curl and Python do, so it refused\n' +
+            'this one: a man in the middle must not hide a weak server behind its own strong certificate.\n' +
+            '(--insecure-upstream turns this check off, with certificate validation.)\n'
+          : CERT_CODE_RE.test(code)
+            ? "The real server's certificate failed validation, so the proxy refused to talk to it\n" +
+              '(a man in the middle must not make you less safe).\n' +
+              (UNKNOWN_ISSUER_RE.test(code)
+                ? 'If you do trust the root that issued it, give it to the proxy with --upstream-ca FILE.\n'
+                : '')
+            : '') +
+        (code === 'EMFILE' || code === 'ENFILE'
+          ? 'The proxy is out of file descriptors (too many open connections): try again in a moment.\n'
           : '');
-      client.writeHead(502, {
+      client.writeHead(status, {
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(text),
       });
@@ -222,8 +384,8 @@ export class FlowRecorder {
       host: flow.host,
       port: flow.port,
       code,
-      message: err.message,
-      status: answered ? 502 : null,
+      message,
+      status: answered ? status : null,
     });
   }
 }

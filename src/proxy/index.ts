@@ -1,10 +1,7 @@
 // The proxy engine's public face: what the CLI and the lab import.
 export { startProxy } from './engine.ts';
 export type { ProxyOptions, ResolveRule, RunningProxy } from './options.ts';
-export {
-  DEFAULT_BODY_LIMIT_BYTES,
-  DEFAULT_CAPTURE_LIMIT_BYTES,
-  DEFAULT_HELLO_TIMEOUT_MS,
-} from './options.ts';
+export { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_CAPTURE_LIMIT_BYTES } from './options.ts';
+export { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.ts';
 export { formatResolveRule, parseResolveRule, Resolver } from './resolve.ts';
 export { parseConnectTarget } from './connect.ts';

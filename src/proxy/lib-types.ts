@@ -31,13 +31,32 @@ export interface LibWsContext {
   clientToProxyWebSocket?:
     | {
         _socket?: net.Socket;
+        readyState?: number;
         close(code?: number, reason?: string): void;
         upgradeReq?: http.IncomingMessage;
       }
     | undefined;
-  proxyToServerWebSocket?:
-    { readyState: number; once(ev: string, fn: (...a: unknown[]) => void): void } | undefined;
+  proxyToServerWebSocket?: unknown;
   proxyToServerWebSocketOptions?: { url?: string; headers?: Record<string, unknown> } | undefined;
+}
+
+/** The slice of a `ws` WebSocketServer the library creates that the engine touches. */
+export interface LibWsServer {
+  close(): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  options: {
+    verifyClient?:
+      | ((
+          info: { req: http.IncomingMessage },
+          done: (
+            ok: boolean,
+            code?: number,
+            message?: string,
+            headers?: Record<string, string>,
+          ) => void,
+        ) => void)
+      | null;
+  };
 }
 
 /** The library's node-style callback. */
@@ -47,11 +66,12 @@ export type Cb = (err?: Error | null, ...rest: unknown[]) => void;
 export interface LibProxy {
   httpServer: http.Server | undefined;
   httpsServer: https.Server | undefined;
+  /** The port of `httpsServer` (the SNI server). */
+  httpsPort?: number | undefined;
   httpHost?: string | undefined;
   connectRequests: Record<string, http.IncomingMessage>;
-  sslServers: Record<string, { server?: https.Server; port: number }>;
-  wsServer?: { close(): void };
-  wssServer?: { close(): void };
+  wsServer?: LibWsServer;
+  wssServer?: LibWsServer;
   listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
   close(): void;
   onConnect(
@@ -72,11 +92,18 @@ export interface LibProxy {
     ) => void,
   ): void;
   onWebSocketError(fn: (ctx: LibWsContext, err: Error) => void): void;
-  onCertificateRequired: (hostname: string, cb: Cb) => void;
-  onCertificateMissing: (ctx: { hostname: string }, files: unknown, cb: Cb) => void;
   _createHttpsServer(
     options: Record<string, unknown>,
-    cb: (port: number, server: https.Server, wss: unknown) => void,
+    cb: (port: number, server: https.Server, wss: LibWsServer) => void,
   ): void;
-  _onHttpServerConnectData(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void;
+  /** Its WebSocket relay, bound per context (what its own upstream WebSocket would get). */
+  _onWebSocketFrame(
+    ctx: LibWsContext,
+    type: string,
+    fromServer: boolean,
+    data: unknown,
+    flags: unknown,
+  ): void;
+  _onWebSocketError(ctx: LibWsContext, err: Error): void;
+  _onWebSocketClose(ctx: LibWsContext, closedByServer: boolean, code: number, reason: Buffer): void;
 }

@@ -5,6 +5,7 @@ import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { Mode } from '../events/types.ts';
+import type { Timeouts } from './timeouts.ts';
 
 /**
  * Where a host name really lives, decided by the proxy (clients behind a proxy never resolve
@@ -55,10 +56,10 @@ export interface ProxyOptions {
   /** Body capture per HTTP message, bytes. Default 256 KiB. */
   bodyLimitBytes?: number;
   /**
-   * How long to wait for a ClientHello after answering CONNECT, ms (default 10 000); the TLS
-   * handshake that follows may take twice that before it ends as a `timeout`.
+   * Time limits by stage (./timeouts.ts); each one left out keeps its documented default.
+   * Tests pass short ones.
    */
-  helloTimeoutMs?: number;
+  timeouts?: Partial<Timeouts>;
 }
 
 export interface RunningProxy {
@@ -76,5 +77,3 @@ export interface RunningProxy {
 
 export const DEFAULT_CAPTURE_LIMIT_BYTES = 64 * 1024;
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
-/** Long enough for a human typing into `openssl s_client`, short enough not to pile up sockets. */
-export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;

@@ -58,6 +58,7 @@ export class TlsOutcomes {
   }
 
   onInternalClientError(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.onRequestTimeout(socket);
     if (!err.code?.startsWith('HPE_')) return; // TLS failures: tlsClientError handles them
     const conn = this.connOf(socket);
     const attempt = conn?.tls;
@@ -75,6 +76,30 @@ export class TlsOutcomes {
     );
     if (socket.writable && !socket.writableEnded) {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroySoon();
+  }
+
+  /**
+   * A decrypted request whose headers did not complete in time (Node's headers limit). The
+   * library listens for 'clientError', which switches off Node's own 408 and close: without
+   * this, a slow client inside TLS was never let go (issue 13, item 7).
+   */
+  private onRequestTimeout(socket: tls.TLSSocket): void {
+    const conn = this.connOf(socket);
+    const attempt = conn?.tls;
+    // Bytes of a request over the forged certificate: the client accepted it. None: the close
+    // will judge it (a silent client after the handshake).
+    if (conn && attempt && !attempt.decided && socket.bytesRead > 0)
+      this.accept(conn, attempt, socket);
+    this.core.diag(
+      'info',
+      'http',
+      `no complete decrypted request within ${this.core.timeouts.requestHeadersMs} ms: answered 408 and closed`,
+      conn?.id ?? null,
+    );
+    if (socket.writable && !socket.writableEnded) {
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
     socket.destroySoon();
   }

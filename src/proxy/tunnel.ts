@@ -4,12 +4,17 @@
 import type { TunnelReason } from '../events/types.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import { clientVerdict } from './client-verdict.ts';
+import { formatMs, timeoutError } from './timeouts.ts';
+import { isDescriptorShortage } from './tls-handoff.ts';
 import { nowMs } from './tls-records.ts';
 
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
 const TUNNEL_LINGER_MS = 2_000;
 
-/** Pipe the client's socket to host:port; upstream failures become `upstream.error`. */
+/**
+ * Pipe the client's socket to host:port; upstream failures become `upstream.error`. With
+ * `silentMs`, a tunnel where neither side sends a byte for that long is closed.
+ */
 export function openTunnel(
   core: EngineCore,
   conn: Conn,
@@ -17,6 +22,7 @@ export function openTunnel(
   host: string,
   port: number,
   sni: string | null,
+  silentMs?: number,
 ): void {
   const socket = conn.socket;
   const tunnel: NonNullable<Conn['tunnel']> = {
@@ -37,6 +43,34 @@ export function openTunnel(
   upstream.once('end', () => {
     if (tunnel.ending === 'open') tunnel.ending = 'server-closed';
   });
+  // The OS would retry a silent address for minutes: give up as the HTTP path does.
+  const connectMs = core.timeouts.upstreamConnectMs;
+  const connectTimer = setTimeout(
+    () =>
+      upstream.destroy(
+        timeoutError('ETIMEDOUT', `no connection to ${host}:${port} within ${formatMs(connectMs)}`),
+      ),
+    connectMs,
+  );
+  connectTimer.unref();
+  upstream.once('connect', () => clearTimeout(connectTimer));
+  upstream.once('close', () => clearTimeout(connectTimer));
+  if (silentMs !== undefined) {
+    const silence = setTimeout(() => {
+      core.diag(
+        'info',
+        'connect',
+        `CONNECT ${host}:${port}: neither the client nor the server sent a byte for ${formatMs(silentMs)}: closed`,
+        conn.id,
+      );
+      socket.destroy();
+    }, silentMs);
+    silence.unref();
+    const spoke = (): void => clearTimeout(silence);
+    socket.once('data', spoke);
+    socket.once('close', spoke);
+    upstream.once('data', spoke);
+  }
   upstream.once('close', (hadError: boolean) => {
     core.tunnelSockets.delete(upstream);
     // A clean end reaches the client through the pipe (its data flushed first); give a
@@ -49,6 +83,7 @@ export function openTunnel(
     // that did its work (a server that closes first, then receives the client's close_notify),
     // not an upstream failure.
     if (tunnel.ending !== 'open' && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) return;
+    if (isDescriptorShortage(err)) core.descriptorShortage();
     core.emit({
       type: 'upstream.error',
       connId: conn.id,

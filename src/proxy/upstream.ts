@@ -1,8 +1,11 @@
 // The proxy's leg to real servers: keep-alive agents that apply the name-resolution rules,
-// validate certificates (system roots plus `--upstream-ca`), record connection timings, and
-// report the server's certificate and negotiated TLS parameters. A MITM proxy must not make
-// the student less safe than a direct connection, so validation is on unless the user says
-// `--insecure-upstream` — the only place in mitm-lab where `rejectUnauthorized: false` exists.
+// validate certificates (system roots plus `--upstream-ca`) under the security policy of
+// ./upstream-policy.ts, record connection timings, and report the server's certificate and
+// negotiated TLS parameters. A MITM proxy must not make the student less safe than a direct
+// connection, so validation is on unless the user says `--insecure-upstream` — the only place
+// in mitm-lab where `rejectUnauthorized: false` exists. Every TLS connection to a server goes
+// through `httpsAgent` (requests, and WebSocket upstreams: http-mitm-proxy hands the same agent
+// to `ws`); tunnels open plain TCP and leave TLS to the client.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -10,6 +13,7 @@ import tls from 'node:tls';
 import { summarize } from '../ca/index.ts';
 import type { CertSummary, Timings } from '../events/types.ts';
 import type { Resolver } from './resolve.ts';
+import { policyRefusal, upstreamPolicyOptions, type PolicyRefusal } from './upstream-policy.ts';
 
 /** When each phase of opening one upstream connection ended (performance.now() ms). */
 interface SocketTimes {
@@ -48,8 +52,15 @@ function track(socket: net.Socket): net.Socket {
 
 type CreateConnection = (options: Record<string, unknown>, cb?: unknown) => net.Socket;
 
-/** Rewrites the connection options by the resolve rules, then lets Node connect as usual. */
-function resolving(resolver: Resolver, original: CreateConnection): CreateConnection {
+/**
+ * Rewrites the connection options by the resolve rules, then lets Node connect as usual;
+ * `opened` sees each new socket.
+ */
+function resolving(
+  resolver: Resolver,
+  original: CreateConnection,
+  opened: (socket: net.Socket) => void = () => {},
+): CreateConnection {
   return function createConnection(this: unknown, options, cb) {
     const host = typeof options['host'] === 'string' ? options['host'] : 'localhost';
     const port = Number(options['port']);
@@ -58,8 +69,22 @@ function resolving(resolver: Resolver, original: CreateConnection): CreateConnec
       lookup: resolver.lookup,
       port: Number.isInteger(port) ? resolver.portFor(host, port) : options['port'],
     };
-    return track(original.call(this, rewritten, cb));
+    const socket = track(original.call(this, rewritten, cb));
+    opened(socket);
+    return socket;
   };
+}
+
+/** Leaf first, each issuer the handshake delivered or the store supplied (the root ends a loop). */
+function derChain(cert: tls.DetailedPeerCertificate): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<tls.DetailedPeerCertificate>();
+  for (let c: tls.DetailedPeerCertificate | undefined = cert; c?.raw && !seen.has(c);) {
+    seen.add(c);
+    chain.push(c.raw);
+    c = c.issuerCertificate;
+  }
+  return chain;
 }
 
 export class Upstream {
@@ -68,26 +93,64 @@ export class Upstream {
   /** The roots upstream certificates are checked against (undefined = insecure). */
   readonly ca: string[] | undefined;
   private readonly details = new WeakMap<net.Socket, TlsDetails>();
+  /** The server's chain (DER, leaf first) behind each TLS error that came after it. */
+  private readonly chainOfError = new WeakMap<Error, Buffer[]>();
 
   constructor(private readonly opts: UpstreamOptions) {
     this.httpAgent = new http.Agent({ keepAlive: true });
     this.ca = opts.insecure ? undefined : [...tls.rootCertificates, ...opts.upstreamCa];
     // One secure context, built once: passing `ca` instead would make Node parse the ~140
-    // system roots again for every new upstream connection (~20 ms each, measured).
+    // system roots again for every new upstream connection (~20 ms each, measured). It also
+    // carries the security policy (OpenSSL level 2, TLS 1.2+). --insecure-upstream keeps
+    // Node's defaults (level 1, TLS 1.2+): verification is off, so the key and signature
+    // checks, which are part of it, are off too.
     this.httpsAgent = opts.insecure
       ? new https.Agent({ keepAlive: true, rejectUnauthorized: false })
       : new https.Agent({
           keepAlive: true,
-          secureContext: tls.createSecureContext({ ca: this.ca }),
+          secureContext: tls.createSecureContext({ ca: this.ca, ...upstreamPolicyOptions() }),
         });
     const httpAgent = this.httpAgent as unknown as { createConnection: CreateConnection };
     httpAgent.createConnection = resolving(opts.resolver, httpAgent.createConnection);
     const httpsAgent = this.httpsAgent as unknown as { createConnection: CreateConnection };
-    httpsAgent.createConnection = resolving(opts.resolver, httpsAgent.createConnection);
+    httpsAgent.createConnection = resolving(opts.resolver, httpsAgent.createConnection, (s) =>
+      this.keepPeerForErrors(s),
+    );
     if (opts.keylog) {
       const keylog = opts.keylog;
       this.httpsAgent.on('keylog', (line: Buffer) => keylog(line.toString('latin1').trimEnd()));
     }
+  }
+
+  /**
+   * When a server fails verification, Node destroys the socket before anyone can look at the
+   * certificate. Its 'secure' event (handshake done, the one tls.connect's own verification
+   * listens to) comes first: take the chain there, and hand it to the error that follows.
+   * Only when verification failed: the chain costs ~0.35 ms to read (measured), the verdict
+   * ~0.2 µs, from the same internal call Node makes next (`_handle.verifyError()`; should it
+   * ever be missing, the chain is read every time). `getPeerCertificate(true)`, not
+   * `getPeerX509Certificate()`: called first, the latter makes Node 20.20's own name check
+   * that follows fail ("Cert does not contain a DNS name").
+   */
+  private keepPeerForErrors(socket: net.Socket): void {
+    if (!(socket instanceof tls.TLSSocket)) return;
+    let chain: Buffer[] = [];
+    socket.prependOnceListener('secure', () => {
+      const handle = (socket as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+      if (typeof handle?.verifyError === 'function' && handle.verifyError() === null) return;
+      chain = derChain(socket.getPeerCertificate(true));
+    });
+    socket.once('error', (err: Error) => {
+      if (chain.length > 0) this.chainOfError.set(err, chain);
+    });
+  }
+
+  /**
+   * The security policy's verdict on an upstream error (a stable code and what was found), or
+   * null when the error is something else.
+   */
+  refusal(err: NodeJS.ErrnoException): PolicyRefusal | null {
+    return policyRefusal(err, this.chainOfError.get(err) ?? []);
   }
 
   /** A raw TCP connection for a tunnel, by the same rules. */

@@ -1,101 +1,228 @@
-// WebSockets: the library relays them; here each upgrade becomes an `http.request` flow (closed
-// by the upstream's 101), each message a `ws.message` preview, and an upstream that cannot be
-// reached an `upstream.error`. The library's WebSocket context arrives as a plain parameter.
+// WebSockets: the library relays the frames; the upgrade itself is ours. The library's
+// WebSocket servers answered the client 101 first and only then tried the origin, so an origin
+// that is no WebSocket server (or no server at all) still looked like one (issue 13, item 5).
+// Now the engine sets `verify` as the servers' `verifyClient`: the upstream handshake happens
+// first, and the client gets the origin's 101, or the origin's own answer (status and body),
+// or 502 with a sentence. Once both sides are open, the library's connection handler receives
+// the client's WebSocket and `onWebSocketConnection` gives it the upstream one already open.
+//
+// Each upgrade is an `http.request` flow closed by the origin's answer (`http.response`: 101,
+// or what it said instead), each message a `ws.message` preview, and an origin that cannot be
+// reached an `upstream.error`. The library's contexts arrive as plain parameters.
 import type http from 'node:http';
 import net from 'node:net';
-import { headerPairs } from './body-capture.ts';
-import { checkProxyAuth } from './connect.ts';
-import type { EngineCore } from './engine-core.ts';
+import { WebSocket } from '../util/ws.ts';
+import { BodyCapturer, headerPairs } from './body-capture.ts';
+import type { Conn, EngineCore } from './engine-core.ts';
 import type { FlowRecorder } from './flows.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
+import { formatMs, UPSTREAM_TIMEOUT_CODES } from './timeouts.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
 
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
+/** An origin's refusal body is relayed to the client up to this size (an error page). */
+const REFUSAL_BODY_BYTES = 64 * 1024;
+
+/** ws's `verifyClient` callback: relay the upgrade, or answer `code` with `message`. */
+export type VerifyDone = (
+  ok: boolean,
+  code?: number,
+  message?: string,
+  headers?: Record<string, string>,
+) => void;
+
+/** What the engine does for the WebSocket flows (it alone touches the library). */
+export interface WebSocketHooks {
+  /** The client connection an upgrade request arrived on (`secure`: on an internal TLS server). */
+  connOf(req: http.IncomingMessage, secure: boolean): Conn | null;
+  /** The agent the proxy's upstream requests use (keep-alive, resolve rules, validation). */
+  agent(secure: boolean): http.Agent;
+  /** Hand the already-open upstream WebSocket to the library's relay for `ctx`. */
+  adopt(ctx: LibWsContext, upstream: WebSocket): void;
+}
+
+interface WsFlow {
+  id: string;
+  connId: string;
+  visibility: 'wire' | 'proxy-only';
+}
+
+/** An upgrade whose upstream side is open, waiting for the library's client-side context. */
+interface Opened {
+  flow: WsFlow;
+  upstream: WebSocket;
+  adopted: boolean;
+}
 
 export class WebSocketFlows {
-  private readonly wsFlows = new WeakMap<
-    LibWsContext,
-    { id: string; connId: string; visibility: 'wire' | 'proxy-only' }
-  >();
+  private readonly wsFlows = new WeakMap<LibWsContext, WsFlow>();
+  private readonly opened = new WeakMap<http.IncomingMessage, Opened>();
 
   constructor(
     private readonly core: EngineCore,
     private readonly flowRecorder: FlowRecorder,
     private readonly tlsOutcomes: TlsOutcomes,
+    private readonly hooks: WebSocketHooks,
   ) {}
 
-  onWebSocketConnection(ctx: LibWsContext, cb: Cb): void {
+  /**
+   * ws's `verifyClient` for the library's WebSocket servers (`secure`: an internal TLS server):
+   * called once the client's upgrade request is valid, before any answer. Opens the upstream
+   * WebSocket, then lets the client's handshake complete — or answers what the origin said.
+   */
+  verify(secure: boolean, req: http.IncomingMessage, done: VerifyDone): void {
     const core = this.core;
-    const conn = ctx.isSSL
-      ? ctx.connectRequest
-        ? (core.byConnectReq.get(ctx.connectRequest) ?? null)
-        : null
-      : ((ctx.clientToProxyWebSocket?._socket &&
-          core.conns.get(ctx.clientToProxyWebSocket._socket)) ??
-        null);
-    const upgrade = ctx.clientToProxyWebSocket?.upgradeReq;
-    if (
-      !ctx.isSSL &&
-      !conn?.connect &&
-      core.opts.auth &&
-      !checkProxyAuth(upgrade?.headers['proxy-authorization'], core.opts.auth)
-    ) {
-      core.diag(
-        'info',
-        'websocket',
-        'WebSocket upgrade without proxy authentication: closed',
-        conn?.id ?? null,
-      );
-      ctx.clientToProxyWebSocket?.close(1008, 'proxy authentication required');
-      return;
-    }
+    const conn = this.hooks.connOf(req, secure);
     const attempt = conn?.tls;
-    if (conn && attempt && !attempt.decided && upgrade)
-      this.tlsOutcomes.accept(conn, attempt, upgrade.socket);
-    const flow = {
+    // Whatever it asks, the client asked it over the forged certificate: it accepted it.
+    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
+    const flow: WsFlow = {
       id: this.flowRecorder.nextId(),
       connId: conn?.id ?? 'c0',
-      visibility: ctx.isSSL ? ('proxy-only' as const) : ('wire' as const),
+      visibility: secure ? 'proxy-only' : 'wire',
     };
-    this.wsFlows.set(ctx, flow);
-    const wsOptions = ctx.proxyToServerWebSocketOptions;
-    const url = wsOptions?.url ?? '';
-    const parsed = URL.canParse(url) ? new URL(url) : null;
-    if (conn?.connect && wsOptions && parsed) {
-      // As for requests: connect where the CONNECT pointed; the Host header (copied by the
-      // library) keeps naming the site, and the TLS server name follows it.
-      const target = new URL(parsed.href);
-      target.hostname = net.isIPv6(conn.connect.host)
-        ? `[${conn.connect.host}]`
-        : conn.connect.host;
-      target.port = String(conn.connect.port);
-      wsOptions.url = target.href;
+    const target = upstreamUrl(req, secure, conn);
+    const host = target?.hostname.replace(/^\[|\]$/g, '') ?? '';
+    const port = target ? Number(target.port) || (target.protocol === 'wss:' ? 443 : 80) : 0;
+    const headers = headerPairs(req.rawHeaders);
+    core.emit({
+      type: 'http.request',
+      connId: flow.connId,
+      flowId: flow.id,
+      scheme: secure ? 'https' : 'http',
+      method: req.method ?? 'GET',
+      url: target?.href ?? req.url ?? '',
+      host,
+      path: target ? target.pathname + target.search : (req.url ?? ''),
+      httpVersion: req.httpVersion,
+      headers,
+      body: { text: '', size: 0, truncated: false },
+      visibility: flow.visibility,
+    });
+    if (!target) {
+      done(
+        false,
+        400,
+        `mitm-lab: cannot tell where the WebSocket upgrade for ${req.url ?? ''} goes\n`,
+      );
+      return;
     }
-    if (upgrade) {
-      const headers = headerPairs(upgrade.rawHeaders);
-      core.emit({
-        type: 'http.request',
-        connId: flow.connId,
-        flowId: flow.id,
-        scheme: ctx.isSSL ? 'https' : 'http',
-        method: upgrade.method ?? 'GET',
-        url,
-        host: parsed?.hostname ?? '',
-        path: parsed ? parsed.pathname + parsed.search : url,
-        httpVersion: upgrade.httpVersion,
-        headers,
-        body: { text: '', size: 0, truncated: false },
-        visibility: flow.visibility,
-      });
+    // As the library did: every header but the WebSocket handshake's own (ws sets those), and
+    // never the proxy's credentials. The Host header keeps naming the site.
+    const forward: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || /^(?:sec-websocket-|proxy-)/i.test(name)) continue;
+      forward[name] = value;
     }
     const start = performance.now();
-    cb();
-    // The library opened the upstream WebSocket in cb(): its 101 answer closes the flow's
-    // request/response pair (the messages follow as ws.message).
-    ctx.proxyToServerWebSocket?.once('upgrade', (res: unknown) =>
-      this.flowRecorder.switched(flow, res as http.IncomingMessage, start),
+    let settled = false;
+    const t = core.timeouts;
+    const upstream = new WebSocket(target.href, {
+      agent: this.hooks.agent(secure),
+      headers: forward,
+      // Connecting and the server's answer to the upgrade, together: then 504.
+      handshakeTimeout: t.upstreamConnectMs + t.upstreamFirstByteMs,
+    });
+    let switched: http.IncomingMessage | null = null;
+    upstream.once('upgrade', (res: http.IncomingMessage) => (switched = res));
+    upstream.once('open', () => {
+      if (settled) return;
+      settled = true;
+      if (switched) this.flowRecorder.switched(flow, switched, start);
+      const entry: Opened = { flow, upstream, adopted: false };
+      this.opened.set(req, entry);
+      // The client may be gone before its side completes: nothing would adopt the upstream.
+      req.socket.once('close', () => {
+        if (!entry.adopted) upstream.terminate();
+      });
+      done(true);
+    });
+    upstream.once(
+      'unexpected-response',
+      (_upReq: http.ClientRequest, res: http.IncomingMessage) => {
+        if (settled) return;
+        settled = true;
+        this.relayRefusal(flow, res, start, done, () => upstream.terminate());
+      },
     );
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      // ws reports its handshake timeout without a code.
+      const timedOut = !err.code && /timed out/i.test(err.message);
+      // A server the upstream security policy refuses is named as such (a weak key, …).
+      const refusal = core.upstream.refusal(err);
+      const code = timedOut ? 'ETIMEDOUT' : (refusal?.code ?? err.code ?? 'ERROR');
+      const message = timedOut
+        ? `no answer to the WebSocket upgrade from ${host}:${port} within ${formatMs(t.upstreamConnectMs + t.upstreamFirstByteMs)}`
+        : (refusal?.message ?? err.message);
+      const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
+      core.emit({
+        type: 'upstream.error',
+        connId: flow.connId,
+        flowId: flow.id,
+        host,
+        port,
+        code,
+        message,
+        status,
+      });
+      done(
+        false,
+        status,
+        `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${message}\n`,
+        { 'Content-Type': 'text/plain; charset=utf-8' },
+      );
+    });
+  }
+
+  /** The origin answered the upgrade with something else than 101: give the client that. */
+  private relayRefusal(
+    flow: WsFlow,
+    res: http.IncomingMessage,
+    start: number,
+    done: VerifyDone,
+    release: () => void,
+  ): void {
+    const body = new BodyCapturer(REFUSAL_BODY_BYTES);
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      const headers = headerPairs(res.rawHeaders);
+      const capture = body.result(headers);
+      this.flowRecorder.answered(flow, res, start, capture);
+      const status = res.statusCode ?? 502;
+      const type = res.headers['content-type'];
+      const text = 'text' in capture ? capture.text : '';
+      // Only what describes the body travels: framing headers are the relay's own.
+      done(false, status, text || `${status}`, type ? { 'Content-Type': type } : {});
+      release();
+    };
+    res.on('data', (c: Buffer) => {
+      body.push(c);
+      if (body.size >= REFUSAL_BODY_BYTES) finish();
+    });
+    res.once('end', finish);
+    res.once('close', finish);
+    res.once('error', finish);
+  }
+
+  /** The library's connection handler: the client's side is open; give it the upstream one. */
+  onWebSocketConnection(ctx: LibWsContext, cb: Cb): void {
+    const req = ctx.clientToProxyWebSocket?.upgradeReq;
+    const entry = req ? this.opened.get(req) : undefined;
+    if (!entry) {
+      // Not verified here (cannot happen: every server has `verify`): the library's own way.
+      cb();
+      return;
+    }
+    this.opened.delete(req!);
+    entry.adopted = true;
+    this.wsFlows.set(ctx, entry.flow);
+    // Never calling `cb`: the library would open a second upstream WebSocket.
+    this.hooks.adopt(ctx, entry.upstream);
   }
 
   onWebSocketFrame(
@@ -125,26 +252,9 @@ export class WebSocketFlows {
   }
 
   onWebSocketError(ctx: LibWsContext, err: Error): void {
+    // Failures before both sides were open were answered in `verify`; these come after.
     const flow = this.wsFlows.get(ctx);
     const e = err as NodeJS.ErrnoException;
-    const upstreamOpen = ctx.proxyToServerWebSocket?.readyState === 1;
-    if (flow && !upstreamOpen && e.code) {
-      const wsUrl = ctx.proxyToServerWebSocketOptions?.url ?? '';
-      const u = URL.canParse(wsUrl) ? new URL(wsUrl) : null;
-      const host = u?.hostname ?? '';
-      const port = u ? Number(u.port) || (u.protocol === 'wss:' ? 443 : 80) : 0;
-      this.core.emit({
-        type: 'upstream.error',
-        connId: flow.connId,
-        flowId: flow.id,
-        host,
-        port,
-        code: e.code,
-        message: e.message,
-        status: null,
-      });
-      return;
-    }
     this.core.diag(
       'info',
       'websocket',
@@ -152,6 +262,28 @@ export class WebSocketFlows {
       flow?.connId ?? null,
     );
   }
+}
+
+/**
+ * Where an upgrade goes, as the library would send it: an absolute-form target as given, an
+ * origin-form one to its Host header (ws:// or wss:// by the server it arrived on) — and inside
+ * a CONNECT, to where the CONNECT pointed (the Host header keeps naming the site).
+ */
+function upstreamUrl(req: http.IncomingMessage, secure: boolean, conn: Conn | null): URL | null {
+  const raw = req.url ?? '';
+  const scheme = secure ? 'wss' : 'ws';
+  const text =
+    raw.startsWith('/') || raw === '' ? `${scheme}://${req.headers.host ?? ''}${raw || '/'}` : raw;
+  if (!URL.canParse(text)) return null;
+  const url = new URL(text);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
+  if (conn?.connect) {
+    url.hostname = net.isIPv6(conn.connect.host) ? `[${conn.connect.host}]` : conn.connect.host;
+    url.port = String(conn.connect.port);
+  }
+  return url;
 }
 
 function toBuffer(data: unknown): Buffer {

@@ -1,14 +1,17 @@
 // `--har FILE`: the HTTP flows as a HAR 1.2 archive (http://www.softwareishard.com/blog/har-12-spec/),
 // readable by browser devtools, Charles, Fiddler, har-analyzer… Built from events only:
-// http.request and http.response paired by flowId; a request that never got its response
-// (upstream error, client gone, still running at exit) is kept with status 0 and an `_error`,
-// as Chromium exports failed requests.
+// http.request and http.response paired by flowId. A request the server never answered is
+// recorded with what the client really got: the proxy's own 502 when the upstream failed and
+// the proxy answered (upstream.error with status 502: status 502, the reason in `_error` and
+// the response's `comment`); otherwise (client gone, still running at exit) status 0 and an
+// `_error`, as Chromium exports failed requests.
 //
 // Custom fields start with `_` as the spec allows: `_visibility` (`wire` / `proxy-only`, the
 // lesson of the flow), `_connId`, `_error`, and `_truncated` on a body the capture cut.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { EventBus } from '../events/bus.ts';
 import type {
   BodyCapture,
@@ -71,6 +74,7 @@ export interface HarEntry {
     redirectURL: string;
     headersSize: number;
     bodySize: number;
+    comment?: string;
     _error?: string;
   };
   cache: Record<string, never>;
@@ -253,6 +257,28 @@ function toEntry(p: Pending): HarEntry {
       // No engine timings: fall back to the events' own clock.
       entry.timings.wait = Math.max(0, Date.parse(res.at) - Date.parse(req.at));
     }
+    if (res.incomplete) {
+      entry.response._error =
+        `${res.incomplete.code}: ${res.incomplete.message} ` +
+        '(the response was cut mid-body; the content is what arrived)';
+    }
+  } else if (p.error && p.error.status !== null) {
+    // The server never answered, but the client did get an answer: the proxy's own, naming
+    // the failure. Its headers and body are not in the events (only the status): sizes are
+    // HAR's "unknown" (-1), the content empty.
+    const status = p.error.status;
+    const reason = `${p.error.code}: ${p.error.message}`;
+    entry.response = {
+      ...entry.response,
+      status,
+      statusText: STATUS_CODES[status] ?? '',
+      httpVersion: 'HTTP/1.1', // Node's ServerResponse always answers in HTTP/1.1
+      content: { size: 0, mimeType: 'text/plain; charset=utf-8' },
+      comment: `mitm-lab answered ${status} itself: the upstream ${p.error.host}:${p.error.port} failed (${reason})`,
+      _error: reason,
+    };
+    // The client waited from its request to the proxy's answer.
+    entry.timings.wait = Math.max(0, Date.parse(p.error.at) - Date.parse(req.at));
   } else {
     entry.response._error = p.error ? `${p.error.code}: ${p.error.message}` : 'no response';
   }

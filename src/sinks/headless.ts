@@ -85,6 +85,8 @@ function httpWord(visibility: Visibility): string {
  */
 export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream): HeadlessPrinter {
   const pending = new Map<string, HttpRequestEvent>();
+  /** Flows whose response was cut mid-body: their upstream.error follows at once. */
+  const cutFlows = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
   let lines = 0;
   let broken = false;
@@ -132,9 +134,11 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         const what = r ? `${r.method} ${r.url}` : `(request ${e.flowId})`;
         const status = `${e.status}${e.statusMessage ? ` ${e.statusMessage}` : ''}`;
         const size = `${formatBytes(e.body.size)}${e.body.truncated ? ', capture cut' : ''}`;
+        const cut = e.incomplete ? ` CUT UPSTREAM (${e.incomplete.code}) mid-body` : '';
+        if (e.incomplete) cutFlows.add(e.flowId);
         print(
           e.at,
-          `${httpWord(e.visibility)}  ${what} -> ${status} (${size}) ${exposure(r, e.visibility)}`,
+          `${httpWord(e.visibility)}  ${what} -> ${status} (${size})${cut} ${exposure(r, e.visibility)}`,
         );
         break;
       }
@@ -142,7 +146,12 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         const r = e.flowId !== null ? (pending.get(e.flowId) ?? null) : null;
         if (e.flowId !== null) pending.delete(e.flowId);
         const what = r ? `  ${r.method} ${r.url}` : '';
-        const answered = e.status === null ? 'client gone' : String(e.status);
+        const answered =
+          e.status !== null
+            ? String(e.status)
+            : e.flowId !== null && cutFlows.delete(e.flowId)
+              ? 'response cut'
+              : 'client gone';
         print(
           e.at,
           `${pad('UPSTREAM')}${e.host}:${e.port}  ${e.code} -> ${answered}${what}  ${explain(e).title}`,

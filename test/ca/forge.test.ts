@@ -11,6 +11,7 @@ import {
   generateRsaKeyPair,
   pemToDer,
   readNameConstraints,
+  signatureAlgorithmOid,
 } from '../../src/ca/index.ts';
 import { hasTool, runTool, tempDir } from './helpers.ts';
 
@@ -112,6 +113,30 @@ describe('buildCertificate', () => {
     const v = await openssl(['verify', '-CAfile', rootFile, leafFile]);
     expect(v.code).not.toBe(0);
     expect(v.out).toMatch(/certificate has expired/);
+  });
+
+  it('signs with SHA-1 when asked (for the obsolete certificates), and says which', async () => {
+    const spec = {
+      subject: { CN: 'sha1.test' },
+      publicKeyPem: leafKey.publicKeyPem,
+      issuer: { certPem: root, privateKeyPem: rootKey.privateKeyPem },
+      notBefore: new Date(now - DAY),
+      notAfter: new Date(now + DAY),
+      sans: ['DNS:sha1.test'],
+    };
+    const sha1 = buildCertificate({ ...spec, signatureHash: 'sha1' });
+    const sha256 = buildCertificate(spec);
+    expect(signatureAlgorithmOid(pemToDer(sha1))).toBe('1.2.840.113549.1.1.5');
+    expect(signatureAlgorithmOid(pemToDer(sha256))).toBe('1.2.840.113549.1.1.11');
+    expect(signatureAlgorithmOid(pemToDer(root))).toBe('1.2.840.113549.1.1.11');
+    // A real signature: the root's key verifies it.
+    expect(new X509Certificate(sha1).verify(new X509Certificate(root).publicKey)).toBe(true);
+    if (hasTool('openssl')) {
+      const file = path.join(tmp.dir, 'sha1.pem');
+      writeFileSync(file, sha1);
+      const text = await openssl(['x509', '-in', file, '-noout', '-text']);
+      expect(text.out).toMatch(/Signature Algorithm: sha1WithRSAEncryption/);
+    }
   });
 
   it('writes the name constraints it is given, and reads them back', () => {

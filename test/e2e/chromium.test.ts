@@ -12,104 +12,21 @@
 // update.googleapis.com, clients2.google.com and accounts.google.com through the proxy, which
 // would fetch them from the internet. The PAC sends the lab's names (*.test) to the proxy and
 // everything else to a closed loopback port, so the test stays on loopback.
-import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type RunningLab } from '../../src/lab/index.ts';
 import { startTestProxy, type TestProxy } from '../integration/helpers.ts';
+import { dumpDom, hasChromium } from '../support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const present = existsSync(CHROMIUM);
 const certutil = spawnSync('sh', ['-c', 'command -v certutil']).status === 0;
-const LAUNCH_TIMEOUT_MS = 20_000;
+const present = hasChromium;
 const BANK_PAGE = '<h1>bank.test</h1>';
 
 let tmp = '';
 let lab: RunningLab;
-
-interface Dump {
-  /** Exit code; null when killed by the timeout. */
-  code: number | null;
-  timedOut: boolean;
-  dom: string;
-  stderr: string;
-  ms: number;
-}
-
-/** A loopback port with nothing listening (Chromium's traffic for non-lab names dies there). */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** PAC script as a data: URL: lab names (*.test) → the proxy; anything else → `deadPort`. */
-function pacUrl(proxyPort: number, deadPort: number): string {
-  const pac = `function FindProxyForURL(url, host) {
-  return dnsDomainIs(host, '.test') ? 'PROXY 127.0.0.1:${proxyPort}' : 'PROXY 127.0.0.1:${deadPort}';
-}`;
-  return `data:application/x-ns-proxy-autoconfig;base64,${Buffer.from(pac).toString('base64')}`;
-}
-
-/**
- * `chromium --dump-dom URL` through the proxy on `proxyPort`, with a fresh profile (removed
- * after). `home` replaces HOME (where Chromium on Linux finds the NSS database
- * `~/.pki/nssdb`); `extra` are more flags.
- */
-async function dumpDom(
-  proxyPort: number,
-  url: string,
-  opts: { home?: string; extra?: string[] } = {},
-): Promise<Dump> {
-  const pac = pacUrl(proxyPort, await closedPort());
-  const profile = mkdtempSync(path.join(tmp, 'profile-'));
-  const home = opts.home ?? mkdtempSync(path.join(tmp, 'home-'));
-  const args = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-    `--user-data-dir=${profile}`,
-    `--proxy-pac-url=${pac}`,
-    ...(opts.extra ?? []),
-    '--dump-dom',
-    url,
-  ];
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    // Own process group: on timeout the browser and its helpers (zygote, renderer, network
-    // service) go together, by the group of the PID we started — nothing else.
-    const child = spawn(CHROMIUM, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: home },
-    });
-    let dom = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (dom += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, LAUNCH_TIMEOUT_MS);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      rmSync(profile, { recursive: true, force: true });
-      if (!opts.home) rmSync(home, { recursive: true, force: true });
-      resolve({ code, timedOut, dom, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
 
 /** A proxy in auto mode in front of the lab, with its own temp CA. */
 function labProxy(): Promise<TestProxy> {
@@ -133,7 +50,7 @@ describe.skipIf(!present)(
     it('http://bank.test/: the page arrives, and the proxy saw the request on the wire', async () => {
       const p = await labProxy();
       try {
-        const r = await dumpDom(p.proxy.port, 'http://bank.test/');
+        const r = await dumpDom(tmp, p.proxy.port, 'http://bank.test/');
         expect(r.timedOut, `${r.ms} ms; stderr:\n${r.stderr}`).toBe(false);
         expect(r.dom).toContain(BANK_PAGE);
         const req = p.of('http.request').find((e) => e.host === 'bank.test' && e.path === '/');
@@ -148,7 +65,7 @@ describe.skipIf(!present)(
     it('https://bank.test/, CA not trusted: Chromium refuses the forgery with an alert', async () => {
       const p = await labProxy();
       try {
-        const r = await dumpDom(p.proxy.port, 'https://bank.test/');
+        const r = await dumpDom(tmp, p.proxy.port, 'https://bank.test/');
         expect(r.timedOut, `${r.ms} ms; stderr:\n${r.stderr}`).toBe(false);
         expect(r.dom).not.toContain(BANK_PAGE);
         // Headless --dump-dom prints no DOM for an error page; the browser logs the reason.
@@ -186,7 +103,7 @@ describe.skipIf(!present)(
             const c = spawnSync('certutil', certutilArgs, { encoding: 'utf8' });
             expect(c.status, `certutil ${certutilArgs.join(' ')}: ${c.stderr}`).toBe(0);
           }
-          const r = await dumpDom(p.proxy.port, 'https://bank.test/', { home });
+          const r = await dumpDom(tmp, p.proxy.port, 'https://bank.test/', { home });
           expect(r.timedOut, `${r.ms} ms; stderr:\n${r.stderr}`).toBe(false);
           expect(r.dom).toContain(BANK_PAGE);
           expectIntercepted(p);
@@ -204,7 +121,7 @@ describe.skipIf(!present)(
         const leafSpki = p.ca.mintLeaf('bank.test').summary.spkiSha256;
         expect(p.ca.leafSpkiSha256).toBe(leafSpki); // what `mitm-lab ca info` prints
         expect(p.ca.mintLeaf('shop.test').summary.spkiSha256).toBe(leafSpki);
-        const r = await dumpDom(p.proxy.port, 'https://bank.test/', {
+        const r = await dumpDom(tmp, p.proxy.port, 'https://bank.test/', {
           extra: [`--ignore-certificate-errors-spki-list=${leafSpki}`],
         });
         expect(r.timedOut, `${r.ms} ms; stderr:\n${r.stderr}`).toBe(false);
@@ -220,7 +137,7 @@ describe.skipIf(!present)(
       // here), not against a root it does not know: the CA's own SPKI hash unlocks nothing.
       const p = await labProxy();
       try {
-        const r = await dumpDom(p.proxy.port, 'https://bank.test/', {
+        const r = await dumpDom(tmp, p.proxy.port, 'https://bank.test/', {
           extra: [`--ignore-certificate-errors-spki-list=${p.ca.summary.spkiSha256}`],
         });
         expect(r.timedOut, `${r.ms} ms; stderr:\n${r.stderr}`).toBe(false);

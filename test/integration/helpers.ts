@@ -8,7 +8,13 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { buildCertificate, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
+import {
+  buildCertificate,
+  generateRsaKeyPair,
+  openCa,
+  type Ca,
+  type KeyPair,
+} from '../../src/ca/index.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { startProxy, type ProxyOptions, type RunningProxy } from '../../src/proxy/index.ts';
@@ -40,8 +46,21 @@ export function listFiles(dir: string): string[] {
 
 export interface TestPki {
   rootPem: string;
-  /** Leaf for the given names, signed by the root, valid now (or as told). */
-  leaf(names: string[], opts?: { expired?: boolean }): { certPem: string; keyPem: string };
+  /**
+   * Leaf for the given names, signed by the root (or `issuer`), valid now (or as told), on the
+   * shared RSA-2048 key (or `key`), signed with SHA-256 (or `signatureHash`).
+   */
+  leaf(
+    names: string[],
+    opts?: {
+      expired?: boolean;
+      key?: KeyPair;
+      signatureHash?: 'sha256' | 'sha1';
+      issuer?: { certPem: string; privateKeyPem: string };
+    },
+  ): { certPem: string; keyPem: string };
+  /** An intermediate CA under the root, on `key` (to build chains with a weak link). */
+  intermediate(cn: string, key: KeyPair): { certPem: string; privateKeyPem: string };
   /** A self-signed certificate (no root can vouch for it). */
   selfSigned(name: string): { certPem: string; keyPem: string };
 }
@@ -57,7 +76,7 @@ export function makeTestPki(): TestPki {
     notBefore: new Date(now - DAY),
     notAfter: new Date(now + 30 * DAY),
     isCa: true,
-    pathLen: 0,
+    pathLen: 1, // one intermediate allowed: the upstream policy tests build a chain
   });
   const leafKey = generateRsaKeyPair(2048);
   const sans = (names: string[]): string[] =>
@@ -65,15 +84,29 @@ export function makeTestPki(): TestPki {
   return {
     rootPem,
     leaf(names, opts = {}) {
+      const key = opts.key ?? leafKey;
       const certPem = buildCertificate({
         subject: { CN: names[0] as string },
-        publicKeyPem: leafKey.publicKeyPem,
-        issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
+        publicKeyPem: key.publicKeyPem,
+        issuer: opts.issuer ?? { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
         notBefore: new Date(opts.expired ? now - 20 * DAY : now - DAY),
         notAfter: new Date(opts.expired ? now - 10 * DAY : now + 20 * DAY),
         sans: sans(names),
+        ...(opts.signatureHash ? { signatureHash: opts.signatureHash } : {}),
       });
-      return { certPem, keyPem: leafKey.privateKeyPem };
+      return { certPem, keyPem: key.privateKeyPem };
+    },
+    intermediate(cn, key) {
+      const certPem = buildCertificate({
+        subject: { CN: cn, O: 'mitm-lab tests' },
+        publicKeyPem: key.publicKeyPem,
+        issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
+        notBefore: new Date(now - DAY),
+        notAfter: new Date(now + 20 * DAY),
+        isCa: true,
+        pathLen: 0,
+      });
+      return { certPem, privateKeyPem: key.privateKeyPem };
     },
     selfSigned(name) {
       const certPem = buildCertificate({

@@ -33,7 +33,7 @@ beforeAll(async () => {
   tp = await startTestProxy({
     upstreamCa: [pki.rootPem],
     resolve: [{ pattern: '*.test', address: '127.0.0.1' }],
-    helloTimeoutMs: 1500,
+    timeouts: { afterConnectMs: 1500, handshakeMs: 3000 },
   });
   caFilesBefore = listFiles(tp.caDir);
   tmpBefore = readdirSync(os.tmpdir());

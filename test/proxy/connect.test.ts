@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   badConnectResponse,
   checkProxyAuth,
+  isAbsoluteForm,
+  OUT_OF_DESCRIPTORS_RESPONSE,
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
+  refuseDirectUpgrade,
 } from '../../src/proxy/connect.ts';
 
 describe('parseConnectTarget', () => {
@@ -72,6 +75,56 @@ describe('checkProxyAuth', () => {
   it('the 407 answer asks for Basic auth with a correct Content-Length', () => {
     const [head, body] = PROXY_AUTH_REQUIRED.split('\r\n\r\n') as [string, string];
     expect(head).toContain('Proxy-Authenticate: Basic realm="mitm-lab"');
+    expect(Number(/Content-Length: (\d+)/.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+  });
+});
+
+describe('refuseDirectUpgrade', () => {
+  const auth = { user: 'u', pass: 'p' };
+  const basic = (v: string) => `Basic ${Buffer.from(v).toString('base64')}`;
+  const upgrade = (url: string, headers: Record<string, string> = {}) => ({ url, headers });
+
+  it('asks for credentials first (407), before anything else', () => {
+    expect(refuseDirectUpgrade(upgrade('/'), auth)?.answer).toBe(PROXY_AUTH_REQUIRED);
+    expect(refuseDirectUpgrade(upgrade('http://chat.test/'), auth)?.answer).toBe(
+      PROXY_AUTH_REQUIRED,
+    );
+    expect(
+      refuseDirectUpgrade(
+        upgrade('http://chat.test/', { 'proxy-authorization': basic('u:x') }),
+        auth,
+      )?.answer,
+    ).toBe(PROXY_AUTH_REQUIRED);
+  });
+
+  it('refuses an origin-form upgrade (400, as the HTTP path), relays an absolute-form one', () => {
+    const refused = refuseDirectUpgrade(upgrade('/chat'), undefined);
+    expect(refused?.answer).toMatch(/^HTTP\/1\.1 400 [\s\S]*not a web server/);
+    const [head, body] = refused!.answer.split('\r\n\r\n') as [string, string];
+    expect(Number(/Content-Length: (\d+)/.exec(head)?.[1])).toBe(Buffer.byteLength(body));
+    expect(refuseDirectUpgrade(upgrade('http://chat.test/chat'), undefined)).toBeNull();
+    expect(
+      refuseDirectUpgrade(
+        upgrade('ws://chat.test/chat', { 'proxy-authorization': basic('u:p') }),
+        auth,
+      ),
+    ).toBeNull();
+  });
+
+  it('tells absolute-form targets from the rest', () => {
+    expect(isAbsoluteForm('http://a.test/')).toBe(true);
+    expect(isAbsoluteForm('WS://a.test')).toBe(true);
+    expect(isAbsoluteForm('/')).toBe(false);
+    expect(isAbsoluteForm('a.test:443')).toBe(false);
+    expect(isAbsoluteForm(undefined)).toBe(false);
+  });
+});
+
+describe('OUT_OF_DESCRIPTORS_RESPONSE', () => {
+  it('is a 503 that says why, with a correct Content-Length', () => {
+    const [head, body] = OUT_OF_DESCRIPTORS_RESPONSE.split('\r\n\r\n') as [string, string];
+    expect(head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(body).toContain('out of file descriptors');
     expect(Number(/Content-Length: (\d+)/.exec(head)?.[1])).toBe(Buffer.byteLength(body));
   });
 });

@@ -1,5 +1,6 @@
 // The HAR recorder: HAR 1.2 shape checked field by field, requests paired with responses by
-// flowId, failures kept with status 0, bounded, and written atomically to a real file.
+// flowId, an upstream failure recorded as the 502 the client got, unanswered requests kept with
+// status 0, bounded, and written atomically to a real file.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -163,19 +164,63 @@ describe('HarRecorder', () => {
     expect(account?._visibility).toBe('proxy-only');
   });
 
-  it('keeps failed and unanswered requests with status 0 and the reason', () => {
+  it('records an upstream failure as the 502 the client got, with the reason', () => {
     const bus = new EventBus();
     const har = new HarRecorder(bus);
     emitLesson(bus);
-    const [, , expired, slow] = har.toHar().log.entries;
+    const [, , expired] = har.toHar().log.entries;
     expect(expired?.response).toMatchObject({
-      status: 0,
-      statusText: '',
+      status: 502,
+      statusText: 'Bad Gateway',
+      httpVersion: 'HTTP/1.1',
+      comment:
+        'mitm-lab answered 502 itself: the upstream expired.test:443 failed (CERT_HAS_EXPIRED: certificate has expired)',
       _error: 'CERT_HAS_EXPIRED: certificate has expired',
     });
-    expect(slow?.response.status).toBe(0);
-    expect(slow?.response._error).toBe('no response');
-    for (const e of [expired, slow]) if (e) expectHar12Entry(e);
+    expect(expired?.response.bodySize).toBe(-1); // the 502's body is not in the events
+    if (expired) expectHar12Entry(expired);
+  });
+
+  it('keeps unanswered requests with status 0 and the reason', () => {
+    const bus = new EventBus();
+    const har = new HarRecorder(bus);
+    emitLesson(bus);
+    // A request whose client was gone when the upstream failed: nobody got a 502.
+    bus.emit({
+      type: 'http.request',
+      connId: 'c9',
+      flowId: 'f9',
+      scheme: 'https',
+      method: 'GET',
+      url: 'https://gone.test/',
+      host: 'gone.test',
+      path: '/',
+      httpVersion: '1.1',
+      headers: [['Host', 'gone.test']],
+      body: { text: '', size: 0, truncated: false },
+      visibility: 'proxy-only',
+    });
+    bus.emit({
+      type: 'upstream.error',
+      connId: 'c9',
+      flowId: 'f9',
+      host: 'gone.test',
+      port: 443,
+      code: 'ECONNRESET',
+      message: 'socket hang up',
+      status: null,
+    });
+    const entries = har.toHar().log.entries;
+    const slow = entries.find((e) => e.request.url === 'http://slow.test/');
+    const gone = entries.find((e) => e.request.url === 'https://gone.test/');
+    expect(slow?.response).toMatchObject({ status: 0, statusText: '', _error: 'no response' });
+    expect(gone?.response).toMatchObject({
+      status: 0,
+      statusText: '',
+      _error: 'ECONNRESET: socket hang up',
+    });
+    expect(gone?.response.comment).toBeUndefined();
+    for (const e of [slow, gone]) if (e) expectHar12Entry(e);
   });
 
   it('keeps only the newest maxEntries and says so', () => {

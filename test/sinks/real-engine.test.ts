@@ -1,6 +1,7 @@
 // The sinks on the real engine's events: a real proxy (temp CA), the built-in lab and real curl.
 // A login over plain HTTP, HTTPS refused by curl without the CA, then decrypted for curl with
-// it — seen in the JSONL log, the HAR, the key log (both TLS legs) and the headless lines.
+// it, then a broken upstream answered 502 — seen in the JSONL log, the HAR, the key log (both
+// TLS legs) and the headless lines.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -72,7 +73,12 @@ describe.skipIf(!hasTool('curl'))(
       await until(() =>
         events.some((e) => e.type === 'http.response' && e.visibility === 'proxy-only'),
       );
-      await until(() => events.filter((e) => e.type === 'conn.close').length >= 3);
+      // A broken upstream (the gallery's RSA-1024 host): curl gets the proxy's 502.
+      expect(
+        await curl(['-x', proxy.url, '--cacert', ca.certPath, 'https://weak-key.bank.test/']),
+      ).toBe(0);
+      await until(() => events.some((e) => e.type === 'upstream.error'));
+      await until(() => events.filter((e) => e.type === 'conn.close').length >= 4);
     }, 60_000);
 
     afterAll(async () => {
@@ -126,6 +132,17 @@ describe.skipIf(!hasTool('curl'))(
       expect(decrypted?.response.status).toBe(200);
       expect(decrypted?._visibility).toBe('proxy-only');
       expect(decrypted?.timings.wait).toBeGreaterThanOrEqual(0);
+    });
+
+    it('records the broken upstream as the 502 curl got, with the reason', async () => {
+      const doc = har.toHar();
+      const weak = doc.log.entries.find((e) => e.request.url === 'https://weak-key.bank.test/');
+      expect(weak?.response).toMatchObject({
+        status: 502,
+        statusText: 'Bad Gateway',
+        _error: expect.stringMatching(/^UPSTREAM_KEY_TOO_WEAK: .*RSA key of 1024 bits/),
+      });
+      expect(weak?.response.comment).toMatch(/^mitm-lab answered 502 itself/);
     });
 
     it('writes key log lines for both TLS legs (client↔proxy and proxy↔lab)', async () => {

@@ -22,6 +22,16 @@ export interface SpawnCliOptions {
   env?: NodeJS.ProcessEnv;
   /** Working directory (default: the repo root). */
   cwd?: string;
+  /**
+   * Run it under `ulimit -n N` (through bash, which then execs node: the PID stays the child's),
+   * for tests where running out of descriptors is the point.
+   */
+  fdLimit?: number;
+  /**
+   * What node runs instead of the CLI's entry point (e.g. `['--import', 'tsx', FILE]` for a test
+   * fixture that starts the engine with options the CLI does not offer).
+   */
+  entry?: string[];
 }
 
 export interface CliExit {
@@ -58,7 +68,21 @@ export interface CliProcess {
 
 /** Start `node bin/mitm-lab.js ARGS` with stdin closed and stdout/stderr captured. */
 export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+  const entry = opts.entry ?? [BIN];
+  const [file, argv] =
+    opts.fdLimit === undefined
+      ? [process.execPath, [...entry, ...args]]
+      : [
+          'bash',
+          [
+            '-c',
+            `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`,
+            process.execPath,
+            ...entry,
+            ...args,
+          ],
+        ];
+  const child: ChildProcess = spawn(file, argv, {
     cwd: opts.cwd ?? ROOT,
     env: opts.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],

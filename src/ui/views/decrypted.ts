@@ -59,6 +59,14 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
       tag('cyan-fg', bold(esc(`${res.status} ${res.statusMessage}`))) +
         dim(` HTTP/${res.httpVersion}`),
     );
+    if (res.incomplete) {
+      out.push(
+        tag('red-fg', bold(esc(`Cut upstream: ${res.incomplete.code} ${res.incomplete.message}`))),
+        dim(
+          'The server stopped mid-body; the client got the response cut too. Below: what arrived.',
+        ),
+      );
+    }
     out.push(...headerLines(res.headers, ctx.redact));
     out.push(...bodyLines(res.body, contentType(res.headers), ctx.redact));
   } else if (flow.upstreamError) {

@@ -1,0 +1,162 @@
+// Exercise progress as a pure fold of events: the same code serves the live UI, an events file
+// (`mitm-lab check`) and a viewer attached over the feed. Each checkpoint is a predicate over
+// events only, strict enough not to fire when its step was not done: a refusal from curl does
+// not tick "a browser refused"; a decrypted request does not tick "a password over plain HTTP".
+import type { Header, HttpRequestEvent, ProxyEvent } from '../events/types.ts';
+import { EXERCISES, type Exercise } from './exercises.ts';
+
+/** Clients that are browsers, as the engine guesses them from the ClientHello. */
+const BROWSER_HINTS: ReadonlySet<string> = new Set(['chromium', 'chrome', 'firefox']);
+/** A browser's User-Agent, for plain HTTP (no ClientHello to guess from). */
+const BROWSER_UA = /\b(Mozilla\/5\.0)\b.*\b(Chrome|Chromium|Firefox|Safari)\//;
+/** The lab bank, and its gallery of broken hosts (every other name under it). */
+const BANK = 'bank.test';
+const isGallery = (host: string): boolean => host.endsWith(`.${BANK}`);
+/** Connections whose ClientHello is remembered for later events (bounded). */
+const MAX_HELLOS = 10_000;
+
+function header(headers: Header[], name: string): string | null {
+  const n = name.toLowerCase();
+  return headers.find(([k]) => k.toLowerCase() === n)?.[1] ?? null;
+}
+
+function bodyText(e: HttpRequestEvent): string {
+  return 'text' in e.body ? e.body.text : Buffer.from(e.body.base64, 'base64').toString('latin1');
+}
+
+const isPasswordPost = (e: HttpRequestEvent): boolean =>
+  e.method === 'POST' && /(^|&)password=/.test(bodyText(e));
+
+/** What the fold remembers between events. */
+interface Memory {
+  /** connId → the client hint of its ClientHello. */
+  hints: Map<string, string | null>;
+  /** Gallery hosts tried (a refusal, a tunnel, an upstream failure or a response). */
+  galleryHosts: Set<string>;
+}
+
+type Check = (e: ProxyEvent, m: Memory) => boolean;
+
+/** Every checkpoint's predicate, by id (the text is in exercises.ts). */
+const CHECKS: Readonly<Record<string, Check>> = {
+  '1.password-over-http': (e) =>
+    e.type === 'http.request' && e.visibility === 'wire' && isPasswordPost(e),
+  '1.cookie-over-http': (e) =>
+    e.type === 'http.response' &&
+    e.visibility === 'wire' &&
+    header(e.headers, 'set-cookie') !== null,
+  '1.browser-over-http': (e) =>
+    e.type === 'http.request' &&
+    e.visibility === 'wire' &&
+    BROWSER_UA.test(header(e.headers, 'user-agent') ?? ''),
+  '2.forgery-refused': (e) => e.type === 'tls.client-rejected' && (e.sni ?? e.host) === BANK,
+  '2.real-site-tunnelled': (e) =>
+    e.type === 'tunnel.summary' &&
+    (e.sni ?? e.host) === BANK &&
+    e.reason === 'auto-refused-before' &&
+    e.clientVerdict?.outcome === 'accepted',
+  '2.browser-refused': (e, m) =>
+    e.type === 'tls.client-rejected' &&
+    BROWSER_HINTS.has(e.clientHint ?? m.hints.get(e.connId) ?? ''),
+  '3.password-decrypted': (e) =>
+    e.type === 'http.request' && e.visibility === 'proxy-only' && isPasswordPost(e),
+  '3.broken-server-refused': (e) =>
+    e.type === 'upstream.error' && e.status === 502 && isGallery(e.host),
+  '4.real-certificate-refused': (e) =>
+    e.type === 'tunnel.summary' &&
+    isGallery(e.sni ?? e.host) &&
+    e.clientVerdict !== undefined &&
+    e.clientVerdict.outcome !== 'accepted' &&
+    e.clientVerdict.outcome !== 'unknown' &&
+    e.clientVerdict.sentBy !== 'server',
+  '4.three-hosts': (_e, m) => m.galleryHosts.size >= 3,
+  '4.browser-warning': (e, m) =>
+    e.type === 'tunnel.summary' &&
+    isGallery(e.sni ?? e.host) &&
+    BROWSER_HINTS.has(m.hints.get(e.connId) ?? '') &&
+    e.clientVerdict !== undefined &&
+    e.clientVerdict.outcome !== 'accepted' &&
+    e.clientVerdict.outcome !== 'unknown',
+};
+
+/** A checkpoint as done or not, and when. */
+export interface CheckpointProgress {
+  id: string;
+  title: string;
+  hint: string;
+  done: boolean;
+  /** The event that ticked it (its id and time), when done. */
+  by: { eventId: string; at: string } | null;
+}
+
+export interface ExerciseProgress {
+  id: string;
+  title: string;
+  done: boolean;
+  checkpoints: CheckpointProgress[];
+}
+
+/** The fold: feed events in order with `apply`; read `exercises()` at any time. */
+export class LessonProgress {
+  private readonly memory: Memory = { hints: new Map(), galleryHosts: new Set() };
+  private readonly ticked = new Map<string, { eventId: string; at: string }>();
+  /** Called with each checkpoint the moment it becomes done (the UI announces it). */
+  onDone: ((c: CheckpointProgress, exercise: Exercise) => void) | null = null;
+
+  constructor(private readonly list: readonly Exercise[] = EXERCISES) {}
+
+  apply(e: ProxyEvent): void {
+    this.remember(e);
+    for (const ex of this.list)
+      for (const c of ex.checkpoints) {
+        if (this.ticked.has(c.id)) continue;
+        const check = CHECKS[c.id];
+        if (!check?.(e, this.memory)) continue;
+        const by = { eventId: e.id, at: e.at };
+        this.ticked.set(c.id, by);
+        this.onDone?.({ ...c, done: true, by }, ex);
+      }
+  }
+
+  private remember(e: ProxyEvent): void {
+    const m = this.memory;
+    if (e.type === 'tls.client-hello') {
+      if (m.hints.size >= MAX_HELLOS) m.hints.delete(m.hints.keys().next().value as string);
+      m.hints.set(e.connId, e.clientHint);
+    }
+    const host =
+      e.type === 'tls.client-rejected' || e.type === 'tunnel.summary'
+        ? (e.sni ?? e.host)
+        : e.type === 'upstream.error' || e.type === 'http.request'
+          ? e.host
+          : null;
+    if (host !== null && isGallery(host)) m.galleryHosts.add(host);
+  }
+
+  exercises(): ExerciseProgress[] {
+    return this.list.map((ex) => {
+      const checkpoints = ex.checkpoints.map((c) => {
+        const by = this.ticked.get(c.id) ?? null;
+        return { ...c, done: by !== null, by };
+      });
+      return {
+        id: ex.id,
+        title: ex.title,
+        done: checkpoints.every((c) => c.done),
+        checkpoints,
+      };
+    });
+  }
+}
+
+/** Progress over a finished list of events. */
+export function foldProgress(events: Iterable<ProxyEvent>): ExerciseProgress[] {
+  const p = new LessonProgress();
+  for (const e of events) p.apply(e);
+  return p.exercises();
+}
+
+/** Checkpoint ids with no predicate (a data/code mismatch; the tests keep this empty). */
+export function uncheckedCheckpoints(exercises: readonly Exercise[] = EXERCISES): string[] {
+  return exercises.flatMap((ex) => ex.checkpoints.map((c) => c.id)).filter((id) => !(id in CHECKS));
+}

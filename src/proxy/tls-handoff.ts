@@ -1,0 +1,179 @@
+// The hand-off of an intercepted client to an internal TLS server: the engine opens a loopback
+// connection (the "hop") to the library's TLS server and pipes the client's socket through it,
+// as http-mitm-proxy's `_onHttpServerConnectData` did — but owned here, so that:
+//  - clients that send no SNI (every IP-literal target: RFC 6066 forbids IP addresses in SNI)
+//    share ONE internal server whose certificate is chosen per connection. The library started
+//    a new server per IP literal and never closed it: one descriptor each, until EMFILE on its
+//    WebSocketServer (no 'error' listener) killed the process (issue 13, item 2);
+//  - a hop that cannot be opened (out of descriptors, above all) closes the client with a TLS
+//    alert it can read and a diag that says why, instead of leaving it waiting.
+// The library's shapes arrive as plain parameters (only ./engine.ts imports it).
+import type http from 'node:http';
+import type https from 'node:https';
+import net from 'node:net';
+import type { Leaf } from '../ca/index.ts';
+import type { Conn } from './engine-core.ts';
+
+/** An internal TLS server and the loopback port it listens on. */
+export interface InternalServer {
+  server: https.Server;
+  port: number;
+}
+
+export interface HandOffDeps {
+  /** The library's internal server that picks its certificate by SNI (forceSNI). */
+  sniServer(): InternalServer;
+  /**
+   * The internal server for clients that send no SNI (started with the proxy, so that it never
+   * has to be started when descriptors run short).
+   */
+  noSniServer(): InternalServer;
+  /**
+   * The library's table `"<hop local port>:<internal server port>"` → CONNECT request: how its
+   * request handlers (and the engine) find the client connection behind an internal socket.
+   */
+  connectRequests(): Record<string, http.IncomingMessage>;
+  diag(level: 'info' | 'warn' | 'error', source: string, message: string, connId: string): void;
+  /** A hop failed for want of descriptors (EMFILE / ENFILE). */
+  descriptorShortage(): void;
+}
+
+/** One client to hand over. */
+export interface HandOff {
+  conn: Conn;
+  /** The CONNECT request (the library's handlers read `connectRequest` from it). */
+  req: http.IncomingMessage;
+  /** The name the certificate is for: the SNI, else the CONNECT host. */
+  name: string;
+  sni: string | null;
+  leaf: Leaf;
+  /** Client bytes already read off the socket (its ClientHello), sent into the hop first. */
+  head: Buffer;
+}
+
+/**
+ * How long the shared no-SNI server may take to see a hop's connection before the next client
+ * may set its certificate. Loopback connects take well under a millisecond; this only bounds a
+ * hop lost on the way (its client then fails its handshake, reported as usual).
+ */
+const NO_SNI_SETTLE_MS = 1_000;
+
+/** A fatal TLS `internal_error` alert (RFC 8446 §6.2), readable before any handshake. */
+const TLS_INTERNAL_ERROR_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]);
+
+/** Error codes that mean the process ran out of file descriptors. */
+export function isDescriptorShortage(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+export class TlsHandOff {
+  /** Names whose certificate the SNI server already holds. */
+  private readonly sniNames = new Set<string>();
+  private noSniWatched = false;
+  /** No-SNI hand-offs wait here: the shared server holds one certificate at a time. */
+  private readonly queue: (() => void)[] = [];
+  /** The no-SNI hop whose connection the shared server has not seen yet, and its release. */
+  private pending: { hop: net.Socket; release: () => void } | null = null;
+
+  constructor(private readonly deps: HandOffDeps) {}
+
+  /**
+   * Connect `h.conn`'s socket to an internal server presenting `h.leaf`. `ready` runs once the
+   * hop is up, before any client byte crosses it; if the hop cannot be opened, the client gets
+   * a TLS alert and is closed, and `ready` never runs.
+   */
+  hand(h: HandOff, ready: () => void): void {
+    if (h.sni !== null && net.isIP(h.name) === 0) {
+      const { server, port } = this.deps.sniServer();
+      if (!this.sniNames.has(h.name)) {
+        server.addContext(h.name, { key: h.leaf.keyPem, cert: h.leaf.certPem });
+        this.sniNames.add(h.name);
+      }
+      this.openHop(h, port, ready);
+      return;
+    }
+    this.queue.push(() => this.handNoSni(h, ready));
+    this.drain();
+  }
+
+  /** Start queued no-SNI hand-offs until one is waiting for its connection to arrive. */
+  private drain(): void {
+    while (this.pending === null && this.queue.length > 0) this.queue.shift()!();
+  }
+
+  private handNoSni(h: HandOff, ready: () => void): void {
+    const target = this.deps.noSniServer();
+    if (!this.noSniWatched) {
+      this.noSniWatched = true;
+      target.server.on('connection', (raw: net.Socket) => {
+        if (this.pending && raw.remotePort === this.pending.hop.localPort) this.pending.release();
+      });
+    }
+    if (h.conn.closed || h.conn.socket.destroyed) return;
+    // Node reads the server's context when the connection arrives (one TLSSocket per
+    // connection): set it now, and let no other no-SNI hop in until that has happened.
+    target.server.setSecureContext({ key: h.leaf.keyPem, cert: h.leaf.certPem });
+    const hop = this.openHop(h, target.port, ready);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      this.pending = null;
+      this.drain();
+    };
+    const timer = setTimeout(release, NO_SNI_SETTLE_MS);
+    timer.unref();
+    this.pending = { hop, release };
+    hop.once('close', release);
+  }
+
+  private openHop(h: HandOff, port: number, ready: () => void): net.Socket {
+    const client = h.conn.socket;
+    const hop = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    let key: string | null = null;
+    hop.once('connect', () => {
+      if (client.destroyed) {
+        hop.destroy();
+        return;
+      }
+      hop.setNoDelay(true);
+      key = `${hop.localPort}:${hop.remotePort}`;
+      this.deps.connectRequests()[key] = h.req;
+      ready();
+      if (h.head.length > 0) hop.write(h.head);
+      client.pipe(hop);
+      hop.pipe(client);
+    });
+    hop.on('error', (err: NodeJS.ErrnoException) => {
+      // Before the hop is up the client is still waiting for a ServerHello: tell it. After,
+      // the internal server's own verdict (tls.client-rejected …) tells the story.
+      if (key === null) this.fail(h, err);
+    });
+    hop.once('close', () => {
+      if (key !== null) delete this.deps.connectRequests()[key];
+      client.destroy();
+    });
+    client.once('close', () => hop.destroy());
+    return hop;
+  }
+
+  private fail(h: HandOff, err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const short = isDescriptorShortage(e);
+    if (short) this.deps.descriptorShortage();
+    this.deps.diag(
+      'error',
+      'tls',
+      `cannot hand ${h.name} to the internal TLS server: ${e.code ? `${e.code}: ` : ''}${e.message}` +
+        (short
+          ? ' — the proxy is out of file descriptors (too many open connections); the client got a TLS internal_error alert'
+          : '; the client got a TLS internal_error alert'),
+      h.conn.id,
+    );
+    const client = h.conn.socket;
+    if (!client.destroyed && client.writable) client.end(TLS_INTERNAL_ERROR_ALERT);
+    client.destroySoon();
+  }
+}
