@@ -60,7 +60,7 @@ const UNMIRRORED_LAYERS: Record<string, string> = {
 const TEST_ONLY_FOLDERS: Record<string, string> = {
   e2e: 'the CLI as a real process on a terminal',
   hardening:
-    'issue 13: crashes, hangs and lies found by attacking the running proxy; each test spans the engine, the CLI and the OS limits (descriptors, timeouts) at once',
+    'issue 13: crashes, hangs, leaks and lies found by attacking the running proxy; each test spans the engine, the CLI, the terminal and the OS limits (descriptors, timeouts, memory) at once',
   integration: 'the engine with real clients, across layers',
   scripts: 'scripts/*.sh',
   support: 'helpers shared by tests, no tests of their own',

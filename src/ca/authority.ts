@@ -15,7 +15,6 @@ import {
 import {
   chmodSync,
   existsSync,
-  mkdirSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -25,6 +24,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { CertSummary } from '../events/types.ts';
+import { makeDirs } from '../util/dirs.ts';
 import { LabError } from '../util/lab-error.ts';
 import { describeCertificate } from './describe.ts';
 import { buildCertificate, generateRsaKeyPair, readNameConstraints } from './forge.ts';
@@ -231,7 +231,18 @@ const CA_FOLDER_ENTRIES = new Set(['certs', 'keys', 'README.md', '.gitkeep']);
  * `--ca-dir /tmp` or a home folder must never be chmod-ed; the keys inside are 0600 anyway.
  */
 function makePrivateDir(dir: string): void {
-  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let created: string | undefined;
+  try {
+    created = makeDirs(dir, 0o700);
+  } catch (err) {
+    // The folder comes from --ca-dir or MITM_LAB_CA_DIR: a usage problem, said in a sentence.
+    throw new LabError(
+      'usage',
+      `cannot create the CA folder ${dir}: ${(err as Error).message}`,
+      'give --ca-dir (or MITM_LAB_CA_DIR) a folder you can create and write',
+      { cause: err },
+    );
+  }
   if (created !== undefined || readdirSync(dir).every((e) => CA_FOLDER_ENTRIES.has(e)))
     chmodSync(dir, 0o700); // mkdir's mode is masked by the umask and skips existing folders
 }

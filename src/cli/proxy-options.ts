@@ -16,7 +16,7 @@ import {
 } from '../proxy/index.ts';
 import { startFeedServer, type FeedServer } from '../feed/index.ts';
 import { HarRecorder } from '../sinks/har.ts';
-import { openJsonlSink } from '../sinks/jsonl.ts';
+import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
 import { openKeylogSink } from '../sinks/keylog.ts';
 import { LabError } from '../util/lab-error.ts';
 import { defaultCaDir, parseHostPort } from './args.ts';
@@ -32,6 +32,7 @@ export const PROXY_OPTIONS = {
   'insecure-upstream': { type: 'boolean' },
   'ca-dir': { type: 'string' },
   events: { type: 'string' },
+  'events-max-mb': { type: 'string' },
   har: { type: 'string' },
   keylog: { type: 'string' },
   feed: { type: 'boolean' },
@@ -59,9 +60,16 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                          not make its users less safe than a direct connection)
   --ca-dir DIR           the CA folder (default: $MITM_LAB_CA_DIR, else <project>/certs);
                          the CA is created there on first use
-  --events FILE|-        write every event as JSON Lines to FILE (- = stdout); see docs/events.md
-  --har FILE             write a HAR 1.2 file of the HTTP flows on exit (also on Ctrl-C)
+  --events FILE|-        write every event as JSON Lines to FILE (- = stdout); see docs/events.md.
+                         The file is 0600 (it holds what crossed in clear, passwords too)
+  --events-max-mb N      stop writing the --events file when it reaches N MiB, with a last
+                         line saying so; the proxy goes on (default ${DEFAULT_EVENTS_MAX_BYTES / 1024 / 1024}; 0 = no limit;
+                         not applied to -)
+  --har FILE             write a HAR 1.2 file of the HTTP flows on exit (Ctrl-C, SIGTERM, a
+                         closed terminal, q; a second Ctrl-C writes it at once and exits)
   --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
+                         (0600). --events, --har and --keylog must be in an existing folder,
+                         outside the CA folder (checked at start)
   --feed                 serve the events to \`mitm-lab attach\` (a projector on another
                          terminal): prints "Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
                          (loopback only, a new random token each run)
@@ -79,6 +87,7 @@ type ProxyValues = {
   'insecure-upstream'?: boolean | undefined;
   'ca-dir'?: string | undefined;
   events?: string | undefined;
+  'events-max-mb'?: string | undefined;
   har?: string | undefined;
   keylog?: string | undefined;
   feed?: boolean | undefined;
@@ -98,6 +107,8 @@ export interface ProxySettings {
   caDir: string;
   /** JSONL target: a path, `-` (stdout), or null. */
   events: string | null;
+  /** The events file stops at this many bytes (0 = no limit). */
+  eventsMaxBytes: number;
   har: string | null;
   keylog: string | null;
   /** Where the event feed listens (--feed / --feed-listen), or null: no feed. */
@@ -176,6 +187,18 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
         'use 127.0.0.1:PORT (attach from a terminal on the same machine)',
       );
   } else if (values.feed === true) feed = { host: '127.0.0.1', port: 0 };
+  let eventsMaxBytes = DEFAULT_EVENTS_MAX_BYTES;
+  const maxMb = values['events-max-mb'];
+  if (maxMb !== undefined) {
+    const n = Number(maxMb);
+    if (!/^\d+(\.\d+)?$/.test(maxMb.trim()) || !Number.isFinite(n))
+      throw new LabError(
+        'usage',
+        `--events-max-mb wants a number of MiB (0 = no limit), got "${maxMb}"`,
+        'for example --events-max-mb 64',
+      );
+    eventsMaxBytes = Math.round(n * 1024 * 1024);
+  }
   return {
     host: listen.host,
     port: listen.port,
@@ -186,6 +209,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     insecureUpstream,
     caDir: values['ca-dir'] ? path.resolve(values['ca-dir']) : defaultCaDir(env),
     events: values.events ?? null,
+    eventsMaxBytes,
     har: values.har ?? null,
     keylog: values.keylog ?? null,
     feed,
@@ -201,8 +225,16 @@ export interface LaunchedProxy {
   har: HarRecorder | null;
   /** The event feed (--feed), or null. Closed by shutdown(). */
   feed: FeedServer | null;
-  /** Close the proxy, write the HAR, flush the sinks. Idempotent. */
-  shutdown(): Promise<void>;
+  /**
+   * Close the proxy, write the HAR, flush the sinks. Idempotent. False when the HAR could not
+   * be written (the session then exits 1: the flows are lost, and that must not look like 0).
+   */
+  shutdown(): Promise<boolean>;
+  /**
+   * Write the HAR now, synchronously (a second Ctrl-C: the process exits right after). False
+   * when it could not be written. True without --har.
+   */
+  saveHarNow(): boolean;
 }
 
 /**
@@ -213,13 +245,22 @@ export interface LaunchedProxy {
 export async function launchProxy(
   settings: ProxySettings,
   io: CommandIO,
-  extra: { bus?: EventBus; resolve?: ResolveRule[]; upstreamCa?: string[] } = {},
+  extra: {
+    bus?: EventBus;
+    resolve?: ResolveRule[];
+    upstreamCa?: string[];
+    refuseUnknownNames?: string;
+  } = {},
 ): Promise<LaunchedProxy> {
   const bus = extra.bus ?? new EventBus();
   const ca = await openCa({ dir: settings.caDir });
   const closers: (() => Promise<void> | void)[] = [];
   if (settings.events !== null) {
-    const sink = openJsonlSink(settings.events, bus, { stdout: io.stdout });
+    const sink = openJsonlSink(settings.events, bus, {
+      stdout: io.stdout,
+      maxBytes: settings.eventsMaxBytes,
+      limitLabel: `--events-max-mb ${settings.eventsMaxBytes / 1024 / 1024}`,
+    });
     closers.push(() => sink.close());
   }
   const har = settings.har !== null ? new HarRecorder(bus) : null;
@@ -244,6 +285,9 @@ export async function launchProxy(
       resolve: [...settings.resolve, ...(extra.resolve ?? [])],
       upstreamCa: [...settings.upstreamCa, ...(extra.upstreamCa ?? [])],
       insecureUpstream: settings.insecureUpstream,
+      ...(extra.refuseUnknownNames !== undefined
+        ? { refuseUnknownNames: extra.refuseUnknownNames }
+        : {}),
       ...(keylog ? { keylog: keylog.write.bind(keylog) } : {}),
     });
   } catch (err) {
@@ -257,19 +301,38 @@ export async function launchProxy(
       return file;
     };
   }
-  let done: Promise<void> | null = null;
-  const shutdown = (): Promise<void> =>
+  const harFailed = (err: unknown): boolean => {
+    io.stderr.write(
+      `mitm-lab: could not write the HAR to ${settings.har}: ${err instanceof Error ? err.message : String(err)}\n` +
+        '  its flows are lost; give --har a path in a folder that exists and stays writable\n',
+    );
+    return false;
+  };
+  let done: Promise<boolean> | null = null;
+  const shutdown = (): Promise<boolean> =>
     (done ??= (async () => {
       await proxy.close();
+      let ok = true;
       if (har && settings.har) {
         try {
           await har.writeTo(settings.har);
           io.stderr.write(`mitm-lab: HAR written to ${settings.har}\n`);
         } catch (err) {
-          io.stderr.write(`mitm-lab: could not write the HAR to ${settings.har}: ${String(err)}\n`);
+          ok = harFailed(err);
         }
       }
       for (const close of closers) await close();
+      return ok;
     })());
-  return { proxy, ca, bus, har, feed, shutdown };
+  const saveHarNow = (): boolean => {
+    if (!har || !settings.har) return true;
+    try {
+      har.writeToSync(settings.har);
+      io.stderr.write(`mitm-lab: HAR written to ${settings.har}\n`);
+      return true;
+    } catch (err) {
+      return harFailed(err);
+    }
+  };
+  return { proxy, ca, bus, har, feed, shutdown, saveHarNow };
 }

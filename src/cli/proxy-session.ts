@@ -1,8 +1,9 @@
 // One running proxy session, as `mitm-lab proxy` and `mitm-lab start` both run it: choose the
 // terminal UI (stdin and stdout are terminals, no --headless, no JSONL on stdout) or the
 // headless printer, wire the flow store, launch the proxy with its sinks and feed, show the
-// caller's banner (headless) or start page (UI), run until Ctrl-C / SIGTERM / q, then shut
-// down in order (proxy, HAR, sinks, feed, then the caller's own cleanup such as the lab).
+// caller's banner (headless) or start page (UI), run until Ctrl-C / SIGTERM / SIGHUP / q, then
+// shut down in order (proxy, HAR, sinks, feed, then the caller's own cleanup such as the lab).
+// A second stop signal while stopping writes the HAR at once and exits.
 import { EventBus } from '../events/bus.ts';
 import type { ResolveRule } from '../proxy/index.ts';
 import { attachHeadlessPrinter } from '../sinks/headless.ts';
@@ -18,7 +19,8 @@ import {
   type LaunchedProxy,
   type ProxySettings,
 } from './proxy-options.ts';
-import { untilSignal } from './signals.ts';
+import { checkCaDir, checkOutputPaths } from './output-paths.ts';
+import { onStopSignal } from './signals.ts';
 
 /** What the caller knows once the proxy runs, to describe it. */
 export interface SessionContext {
@@ -54,8 +56,11 @@ export interface SessionOptions {
   headless: boolean;
   /** --mouse was given: clicks and the wheel in the terminal UI. */
   mouse?: boolean;
-  /** Added resolve rules and upstream roots (start: the lab's). */
-  extra?: { resolve?: ResolveRule[]; upstreamCa?: string[] };
+  /**
+   * Added resolve rules and upstream roots (start: the lab's), and the sentence that refuses
+   * names no rule covers (start without --online: the offline lab asks no resolver).
+   */
+  extra?: { resolve?: ResolveRule[]; upstreamCa?: string[]; refuseUnknownNames?: string };
   describe(ctx: SessionContext): SessionPage;
   /** Runs after the proxy closed, or when it failed to start (start: close the lab). */
   cleanup?: () => Promise<void>;
@@ -74,6 +79,8 @@ export interface SessionArgs {
   mouse: boolean;
   /** --ca-dir was given (so printed commands must repeat it). */
   caDirGiven: boolean;
+  /** --online was given (start only: real sites are looked up and reached). */
+  online: boolean;
 }
 
 /**
@@ -85,15 +92,27 @@ export function readSessionArgs(
   argv: string[],
   help: string,
   io: CommandIO,
+  accept: { online?: boolean } = {},
 ): SessionArgs | null {
-  const options = { ...PROXY_OPTIONS, ...UI_OPTIONS, headless: { type: 'boolean' } } as const;
+  const options = {
+    ...PROXY_OPTIONS,
+    ...UI_OPTIONS,
+    headless: { type: 'boolean' },
+    ...(accept.online ? { online: { type: 'boolean' as const } } : {}),
+  } as const;
   const parsed = parseCommandArgs(command, argv, options, help, io);
   if (!parsed) return null;
+  const settings = readProxyOptions(parsed.values, io.env);
+  // Before anything starts (the lab, the CA): a bad path is a sentence and exit 2 now, not
+  // lost flows at exit.
+  checkCaDir(settings.caDir);
+  checkOutputPaths(settings);
   return {
-    settings: readProxyOptions(parsed.values, io.env),
+    settings,
     headless: parsed.values.headless === true,
     mouse: parsed.values.mouse === true,
     caDirGiven: parsed.values['ca-dir'] !== undefined,
+    online: (parsed.values as { online?: boolean }).online === true,
   };
 }
 
@@ -140,7 +159,16 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   });
   const projector = feed ? projectorLine(feed.url) : null;
 
-  const signal = untilSignal();
+  // One subscription for the whole session: the first stop signal stops it; one more while it
+  // is stopping means "now" (see below). Subscribed, the signals never kill the process by
+  // themselves, so the HAR is never lost to a second Ctrl-C or a closed terminal.
+  let onSignal: (sig: NodeJS.Signals) => void = () => undefined;
+  const signal = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  const stopListening = onStopSignal((sig) => onSignal(sig));
+  // A terminal that went away (SIGHUP) makes writes to it fail: that must not crash the
+  // shutdown that saves the HAR.
+  const outputGone = (): void => undefined;
+  for (const out of new Set([io.stdout, io.stderr])) out.on?.('error', outputGone);
   let stopReason: Promise<unknown> = signal;
   let cleanupInput: () => void = () => undefined;
   if (useUi && store) {
@@ -177,6 +205,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       ui = startUi(uiOpts);
     } catch (err) {
       // No terminal UI after all: do not leave the proxy (and the lab) running behind the error.
+      stopListening();
       await launched.shutdown();
       await opts.cleanup?.();
       throw err;
@@ -201,12 +230,19 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   }
 
   await stopReason;
+  onSignal = (sig) => {
+    human.write(`mitm-lab: ${sig} again: stopping now\n`);
+    const saved = launched.saveHarNow();
+    process.exit(saved ? 0 : 1);
+  };
   stopping.abort();
   cleanupInput();
   human.write('mitm-lab: stopping…\n');
-  await launched.shutdown();
+  const saved = await launched.shutdown();
   await opts.cleanup?.();
   io.stdin.pause?.();
+  stopListening();
   human.write('mitm-lab: stopped.\n');
-  return 0;
+  for (const out of new Set([io.stdout, io.stderr])) out.removeListener?.('error', outputGone);
+  return saved ? 0 : 1;
 }

@@ -11,9 +11,10 @@
 // name-constrained to `.test`, so a lab root someone imports into a browser and forgets
 // cannot vouch for real sites.
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildCertificate, generateRsaKeyPair, type KeyPair } from '../ca/forge.ts';
+import { makeDirs } from '../util/dirs.ts';
 import { LabError } from '../util/lab-error.ts';
 
 /** Root lifetime: long, like a public root, and well beyond any workshop. */
@@ -98,7 +99,7 @@ type Material = Record<FileKey, string>;
 export function openLabPki(dir: string, now: Date = new Date()): LabPki {
   const abs = path.resolve(dir);
   try {
-    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    makeDirs(abs, 0o700);
     chmodSync(abs, 0o700);
   } catch (err) {
     throw new LabError('config', `cannot create the lab PKI folder ${abs}`, String(err), {

@@ -62,7 +62,7 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
-import { Resolver } from './resolve.ts';
+import { Resolver, targetWithoutUserinfo } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
@@ -131,7 +131,10 @@ class Engine implements EngineCore {
     this.mode = opts.mode;
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.resolver = new Resolver(opts.resolve ?? []);
+    this.resolver = new Resolver(opts.resolve ?? [], {
+      ...(opts.refuseUnknownNames !== undefined ? { refuseUnknown: opts.refuseUnknownNames } : {}),
+      ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
+    });
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
@@ -765,6 +768,10 @@ class Engine implements EngineCore {
       cb();
       return;
     }
+    const credentialsFree = ctx.isSSL
+      ? null
+      : targetWithoutUserinfo(this.originalUrls.get(req) ?? '');
+    if (credentialsFree) Object.assign(options, credentialsFree); // never look up `user` as a host
     if (
       !conn?.connect &&
       !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)

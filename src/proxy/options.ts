@@ -1,5 +1,6 @@
 // The engine's public option and handle types (re-exported by ./index.ts). Kept apart from
 // engine.ts so the CLI and the lab can name them without loading http-mitm-proxy.
+import type { LookupFunction } from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
@@ -33,6 +34,17 @@ export interface ProxyOptions {
   auth?: { user: string; pass: string };
   /** Name resolution rules (`--resolve`). */
   resolve?: ResolveRule[];
+  /**
+   * When set, a name no rule covers (not an IP literal, not `.localhost`, no `--resolve`) is
+   * refused at once with this sentence as the error (code ENOTFOUND; the client gets a 502
+   * saying it) instead of being looked up: the offline lab asks no resolver (issue 13).
+   */
+  refuseUnknownNames?: string;
+  /**
+   * The system lookup for names no rule covers (default `dns.lookup`). Tests pass their own, so
+   * no test ever queries the real resolver.
+   */
+  systemLookup?: LookupFunction;
   /** Extra trusted roots (PEM) for validating upstream servers, besides the system roots. */
   upstreamCa?: string[];
   /** Do not validate upstream certificates (`--insecure-upstream`). Loudly discouraged. */

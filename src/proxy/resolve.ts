@@ -102,12 +102,25 @@ function normalize(host: string): string {
     .replace(/\.$/, '');
 }
 
+export interface ResolverOptions {
+  /**
+   * Refuse a name no rule covers with this sentence (an ENOTFOUND error) instead of asking the
+   * system: the offline lab. Unset: such names go to `systemLookup`.
+   */
+  refuseUnknown?: string;
+  /** Asked for names no rule covers (default `dns.lookup`). */
+  systemLookup?: net.LookupFunction;
+}
+
 export class Resolver {
   private readonly exact = new Map<string, ResolveRule>();
   /** Wildcards, longest suffix first so `*.a.bank.test` wins over `*.bank.test`. */
   private readonly wildcards: { suffix: string; rule: ResolveRule }[] = [];
 
-  constructor(rules: readonly ResolveRule[] = []) {
+  constructor(
+    rules: readonly ResolveRule[] = [],
+    private readonly opts: ResolverOptions = {},
+  ) {
     // Several rules for one name combine (`--resolve bank.test:80=… --resolve
     // bank.test:443=…`): their port maps merge. A name has one address, so two rules that
     // disagree on it are a usage error rather than a silent choice.
@@ -154,7 +167,10 @@ export class Resolver {
     return this.match(host)?.ports?.[port] ?? port;
   }
 
-  /** A `lookup` for net.connect / http.request that applies the rules, else asks the system. */
+  /**
+   * A `lookup` for net.connect / http.request that applies the rules; a name no rule covers is
+   * refused (`refuseUnknown`) or goes to the system lookup.
+   */
   readonly lookup = ((
     hostname: string,
     options: dns.LookupOptions,
@@ -162,11 +178,41 @@ export class Resolver {
   ): void => {
     const address = this.addressFor(hostname);
     if (address === null) {
-      dns.lookup(hostname, options, callback as never);
+      if (this.opts.refuseUnknown !== undefined) {
+        const err: NodeJS.ErrnoException = new Error(this.opts.refuseUnknown);
+        err.code = 'ENOTFOUND';
+        err.syscall = 'getaddrinfo';
+        process.nextTick(callback, err, undefined);
+        return;
+      }
+      // Looked up at call time (not bound at load): a test's hook on dns.lookup sees it too.
+      const system = this.opts.systemLookup ?? dns.lookup;
+      system(hostname, options, callback as never);
       return;
     }
     const family = net.isIP(address);
     if (options.all) process.nextTick(callback, null, [{ address, family }]);
     else process.nextTick(callback, null, address, family);
   }) as unknown as net.LookupFunction;
+}
+
+/**
+ * Host and port of an absolute `http://` request target whose authority carries credentials
+ * (`http://user:pass@host/`), else null. http-mitm-proxy splits the authority at its first
+ * colon and would look up `user` as the host (issue 13, item 16): credentials are never a host.
+ */
+export function targetWithoutUserinfo(url: string): { host: string; port: number } | null {
+  const authority = /^http:\/\/([^/?#]*)/i.exec(url)?.[1];
+  if (authority === undefined || !authority.includes('@')) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.hostname === '') return null;
+  return {
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port ? Number(parsed.port) : 80,
+  };
 }

@@ -8,7 +8,7 @@
 //
 // Custom fields start with `_` as the spec allows: `_visibility` (`wire` / `proxy-only`, the
 // lesson of the flow), `_connId`, `_error`, and `_truncated` on a body the capture cut.
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -350,7 +350,25 @@ export class HarRecorder {
     return { log };
   }
 
-  /** Write the archive to `path` atomically (temporary file + rename): never a half file. */
+  /**
+   * `writeTo`, synchronously: for a process that must stop now (a second Ctrl-C while it was
+   * stopping), where an await might never come back.
+   */
+  writeToSync(path: string): void {
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify(this.toHar(), null, 2)}\n`, { mode: 0o600 });
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Write the archive to `path` atomically (temporary file + rename): never a half file, and
+   * always a new file of mode 0600 (it holds what crossed in clear), whatever `path` was before.
+   */
   async writeTo(path: string): Promise<void> {
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {

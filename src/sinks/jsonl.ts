@@ -6,6 +6,11 @@
 // problems are a config error at start (LabError, exit 1 with the reason); a write failure
 // later (disk full, a closed pipe) becomes one `diag` event, and the sink stops — the proxy
 // keeps running.
+//
+// The file holds what crossed in clear (the lab's passwords, cookies): it is 0600, also when it
+// existed before with a wider mode. It is bounded (`maxBytes`, --events-max-mb): a load test
+// writes ~270 MB a minute (issue 13). At the limit the sink writes one last line — a `diag`
+// event saying it stopped, also emitted for the UI — and stops; the proxy goes on.
 import fs from 'node:fs';
 import type { EventBus } from '../events/bus.ts';
 import type { ProxyEvent } from '../events/types.ts';
@@ -28,7 +33,17 @@ export interface JsonlSink {
 export interface JsonlOptions {
   /** Where `-` writes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /**
+   * A file stops growing at this many bytes, counting what it held before (0 = no limit;
+   * default DEFAULT_EVENTS_MAX_BYTES). Not applied to `-`: a pipe's reader decides.
+   */
+  maxBytes?: number;
+  /** How the limit was given, for the stop message (e.g. `--events-max-mb 256`). */
+  limitLabel?: string;
 }
+
+/** Default bound of an events file: 256 MiB (hours of a workshop; about a minute of a load test). */
+export const DEFAULT_EVENTS_MAX_BYTES = 256 * 1024 * 1024;
 
 function reason(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
@@ -44,6 +59,7 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
   if (target === '') throw new LabError('usage', '--events needs a file name, or - for stdout');
   let fd: number | null = null;
   const out = target === '-' ? (opts.stdout ?? process.stdout) : null;
+  let size = 0;
   if (out === null) {
     try {
       fd = fs.openSync(target, 'a', EVENTS_FILE_MODE);
@@ -54,10 +70,26 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
         'give --events a writable file path (its folder must exist), or - for stdout',
       );
     }
+    try {
+      // The mode given to open only applies when it creates the file.
+      const st = fs.fstatSync(fd);
+      size = st.size;
+      if ((st.mode & 0o777) !== EVENTS_FILE_MODE) fs.fchmodSync(fd, EVENTS_FILE_MODE);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw new LabError(
+        'config',
+        `the events log ${target} is readable by others and cannot be narrowed to 0600: ${reason(err)}`,
+        'choose a file you own, or remove the existing one',
+      );
+    }
   }
+  const maxBytes = out === null ? (opts.maxBytes ?? DEFAULT_EVENTS_MAX_BYTES) : 0;
   let lines = 0;
   let error: string | null = null;
   let closed = false;
+  /** The limit was reached: the next line (the stop notice) is the last. */
+  let full = false;
 
   const fail = (err: unknown): void => {
     if (error !== null) return;
@@ -74,16 +106,40 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
   const onStreamError = (err: unknown): void => fail(err);
   out?.on('error', onStreamError);
 
-  const unsubscribe = bus.on((event: ProxyEvent) => {
-    if (error !== null || closed) return;
-    const line = `${JSON.stringify(event)}\n`;
+  const write = (line: string): void => {
     try {
-      if (fd !== null) fs.writeSync(fd, line);
+      if (fd !== null) size += fs.writeSync(fd, line);
       else out?.write(line);
       lines++;
     } catch (err) {
       fail(err);
     }
+  };
+
+  const unsubscribe = bus.on((event: ProxyEvent) => {
+    if (error !== null || closed) return;
+    const line = `${JSON.stringify(event)}\n`;
+    if (full) {
+      // The stop notice, emitted below: the file's last line.
+      write(line);
+      error = `reached ${opts.limitLabel ?? `${maxBytes} bytes`}`;
+      unsubscribe();
+      return;
+    }
+    if (maxBytes > 0 && size + Buffer.byteLength(line) > maxBytes) {
+      full = true;
+      bus.emit({
+        type: 'diag',
+        connId: null,
+        level: 'warn',
+        source: 'sink',
+        message:
+          `events log ${target}: writing stopped at ${opts.limitLabel ?? `${maxBytes} bytes`}; ` +
+          'the proxy goes on (a larger limit, or 0 for none, on the next start)',
+      });
+      return;
+    }
+    write(line);
   });
 
   return {

@@ -1,6 +1,6 @@
 // The flow store: folds the event stream into flows a view can list, bounded so a long
 // workshop never grows memory without limit (a ring of flows, bodies and wire captures cut to a
-// size with a visible mark). Views never see events directly; they read flows and watch
+// size with a visible mark, and a byte budget over everything it keeps: see ./retained.ts). Views never see events directly; they read flows and watch
 // `version` (or subscribe) to know when to redraw. Modelled on mitmproxy's eventstore/view
 // addons: append-only ring + change signal.
 import type {
@@ -16,6 +16,20 @@ import type {
 import { type FlowFilter, filterIsEmpty, matchesFilter } from './filter.ts';
 import type { Badge, BadgeCounts, ConnInfo, Flow, ListeningInfo, StoredBody } from './flow.ts';
 import { BADGES } from './flow.ts';
+import {
+  CERT_BYTES,
+  OBJECT_BYTES,
+  certsBytes,
+  finalWireBytes,
+  helloBytes,
+  ownBase64Prefix,
+  ownString,
+  recordsBytes,
+  requestBytes,
+  responseBytes,
+  upstreamErrorBytes,
+  wsMessageBytes,
+} from './retained.ts';
 
 export interface FlowStoreOptions {
   /** Flows kept before the oldest is dropped (default 2000: a long workshop, ~tens of MB). */
@@ -28,7 +42,21 @@ export interface FlowStoreOptions {
   maxRecords?: number;
   /** WebSocket messages kept per flow (default 200). */
   maxWsMessages?: number;
+  /**
+   * Bytes the store may keep, all flows and connections together (default DEFAULT_MAX_BYTES):
+   * bodies, wire captures, WebSocket previews, headers, certificates and TLS records, counted as
+   * V8 and Node retain them (./retained.ts). Past it, the oldest flows and connections are
+   * dropped first, as when `maxFlows` is reached (`evicted` counts both).
+   */
+  maxBytes?: number;
 }
+
+/**
+ * The default byte budget: 64 MiB. Enough for the 2000-flow ring of a workshop's browsing
+ * (pages, scripts, the lab's forms), a fraction of the 1.6 GB an uncounted store reached with
+ * 4,500 large responses (issue 13, item 9); when it is full, a load test's oldest flows go.
+ */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** How many diag messages the store remembers (the footer shows the latest). */
 const MAX_DIAGS = 50;
@@ -37,6 +65,24 @@ const MAX_DIAGS = 50;
  * a second of a load test, bounded memory for a store whose view is not reading.
  */
 const MAX_PENDING = 4096;
+/**
+ * Queued events are folded at once when their bodies and wire bytes reach this many bytes: the
+ * engine's events carry up to 256 KiB of body each, so 4096 of them could hold a gigabyte
+ * until the next frame (and no frame comes while the terminal is not reading).
+ */
+const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
+/** The store's bookkeeping for one connection object (ConnInfo stays plain data). */
+interface ConnBook {
+  /** Arrival number, shared with flows: the budget drops the oldest of either first. */
+  arrival: number;
+  /** Kept flows riding on this object (they keep it, and its wire capture, alive). */
+  flows: number;
+  /** Still in the connection table (new events for its connId land on it). */
+  listed: boolean;
+  /** Bytes counted for it now. */
+  charge: number;
+}
 
 export class FlowStore {
   readonly maxFlows: number;
@@ -44,6 +90,7 @@ export class FlowStore {
   readonly maxWireChars: number;
   readonly maxRecords: number;
   readonly maxWsMessages: number;
+  readonly maxBytes: number;
 
   private readonly flows = new Map<string, Flow>();
   /**
@@ -73,6 +120,13 @@ export class FlowStore {
   /** Queued events that threw while being folded (each becomes a store diag). */
   private foldErrors = 0;
   private foldMs = 0;
+  /** Bytes counted for what is kept (flows, and connections listed or kept by a flow). */
+  private bytesKept = 0;
+  /** Bytes of the queued events' bodies and wire captures (MAX_PENDING_BYTES). */
+  private pendingBytes = 0;
+  private arrivals = 0;
+  private books = new WeakMap<ConnInfo, ConnBook>();
+  private flowBooks = new WeakMap<Flow, { arrival: number; charge: number }>();
 
   constructor(opts: FlowStoreOptions = {}) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
@@ -80,6 +134,13 @@ export class FlowStore {
     this.maxWireChars = Math.max(16, opts.maxWireChars ?? 32 * 1024);
     this.maxRecords = Math.max(1, opts.maxRecords ?? 400);
     this.maxWsMessages = Math.max(1, opts.maxWsMessages ?? 200);
+    this.maxBytes = Math.max(1024 * 1024, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+  }
+
+  /** Bytes counted for everything kept now (never above `maxBytes` after a fold). */
+  get bytes(): number {
+    this.drain();
+    return this.bytesKept;
   }
 
   /** Increases on every change: a view compares it with the last one it drew (dirty flag). */
@@ -137,8 +198,9 @@ export class FlowStore {
    */
   enqueue(e: ProxyEvent): void {
     this.pending.push(e);
+    this.pendingBytes += queuedBytes(e);
     if (this.pending.length === 1) this.notify();
-    if (this.pending.length >= MAX_PENDING) this.drain();
+    if (this.pending.length >= MAX_PENDING || this.pendingBytes >= MAX_PENDING_BYTES) this.drain();
   }
 
   /** Events folded from the queue, and the time that took in ms (the UI benchmark reports it). */
@@ -152,6 +214,7 @@ export class FlowStore {
     const started = performance.now();
     const batch = this.pending;
     this.pending = [];
+    this.pendingBytes = 0;
     let changed = false;
     for (const e of batch) {
       try {
@@ -182,8 +245,17 @@ export class FlowStore {
     this.changes++;
   }
 
-  /** Fold one event; false when it changed nothing (an unknown type, a late delta). */
+  /** Fold one event, then keep the byte budget; false when it changed nothing. */
   private fold(e: ProxyEvent): boolean {
+    if (!this.foldOne(e)) return false;
+    const c = e.connId === null ? undefined : this.conns.get(e.connId);
+    if (c) this.chargeConn(c);
+    if (this.bytesKept > this.maxBytes) this.keepBudget();
+    return true;
+  }
+
+  /** Fold one event; false when it changed nothing (an unknown type, a late delta). */
+  private foldOne(e: ProxyEvent): boolean {
     switch (e.type) {
       case 'proxy.listening':
         this.listeningEvent = e;
@@ -244,6 +316,7 @@ export class FlowStore {
         const flow: Flow = existing ?? this.newFlow(e.flowId, 'http', c, e.at);
         // The event itself is kept (no copy per request) unless its body must be cut.
         const body = this.capBody(e.body);
+        const before = flow.request ? requestBytes(flow.request) : 0;
         flow.request = body === e.body ? e : { ...e, body };
         this.setBadge(flow, e.visibility === 'wire' ? 'HTTP plaintext' : 'HTTPS decrypted');
         flow.visibility = e.visibility;
@@ -257,12 +330,15 @@ export class FlowStore {
           c.flowCount++;
           this.insert(flow);
         }
+        this.chargeFlow(flow, requestBytes(flow.request) - before);
         break;
       }
       case 'http.response': {
         const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
         const body = this.capBody(e.body);
+        const before = flow.response ? responseBytes(flow.response) : 0;
         flow.response = body === e.body ? e : { ...e, body };
+        this.chargeFlow(flow, responseBytes(flow.response) - before);
         flow.status = e.status;
         flow.size = e.body.size;
         if (flow.outcome !== 'upstream-error') flow.outcome = 'ok';
@@ -270,11 +346,15 @@ export class FlowStore {
       }
       case 'ws.message': {
         const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
-        flow.ws.push(e);
+        // The engine's preview may be a slice of the whole message: keep a copy of its own.
+        const msg = e.preview ? { ...e, preview: ownString(e.preview) } : e;
+        flow.ws.push(msg);
+        let delta = wsMessageBytes(msg);
         if (flow.ws.length > this.maxWsMessages) {
-          flow.ws.shift();
+          delta -= wsMessageBytes(flow.ws.shift()!);
           flow.wsDropped++;
         }
+        this.chargeFlow(flow, delta);
         break;
       }
       case 'upstream.error':
@@ -341,6 +421,9 @@ export class FlowStore {
     this.connHead = 0;
     this.evictedCount = 0;
     this.badgeCounts = zeroCounts();
+    this.bytesKept = 0;
+    this.books = new WeakMap();
+    this.flowBooks = new WeakMap();
     this.changed();
   }
 
@@ -373,19 +456,90 @@ export class FlowStore {
       };
       this.conns.set(connId, c);
       this.connOrder.push(c);
+      this.books.set(c, { arrival: ++this.arrivals, flows: 0, listed: true, charge: 0 });
+      this.chargeConn(c);
       // Connections are bounded too: twice the flows leaves room for ones still opening.
       while (this.conns.size > this.maxFlows * 2 && this.connHead < this.connOrder.length) {
-        const oldest = this.connOrder[this.connHead]!;
-        this.connOrder[this.connHead] = undefined as unknown as ConnInfo; // let it be collected
-        this.connHead++;
-        if (this.conns.get(oldest.connId) === oldest) this.conns.delete(oldest.connId);
-      }
-      if (this.connHead > 1024 && this.connHead > this.connOrder.length / 2) {
-        this.connOrder = this.connOrder.slice(this.connHead);
-        this.connHead = 0;
+        this.dropOldestConn();
       }
     }
     return c;
+  }
+
+  /** Take the oldest connection out of the table (its flows, if any, still show it). */
+  private dropOldestConn(): void {
+    const oldest = this.connOrder[this.connHead]!;
+    this.connOrder[this.connHead] = undefined as unknown as ConnInfo; // let it be collected
+    this.connHead++;
+    if (this.conns.get(oldest.connId) === oldest) this.conns.delete(oldest.connId);
+    const book = this.books.get(oldest);
+    if (book) {
+      book.listed = false;
+      this.releaseIfUnused(oldest, book);
+    }
+    if (this.connHead > 1024 && this.connHead > this.connOrder.length / 2) {
+      this.connOrder = this.connOrder.slice(this.connHead);
+      this.connHead = 0;
+    }
+  }
+
+  /** A connection neither listed nor kept by a flow is garbage: stop counting it. */
+  private releaseIfUnused(c: ConnInfo, book: ConnBook): void {
+    if (book.listed || book.flows > 0) return;
+    this.bytesKept -= book.charge;
+    book.charge = 0;
+  }
+
+  /** Count a connection again after a change (its wire capture grew, it closed…). */
+  private chargeConn(c: ConnInfo): void {
+    const book = this.books.get(c);
+    if (!book || (!book.listed && book.flows === 0)) return;
+    const n = this.connBytes(c);
+    this.bytesKept += n - book.charge;
+    book.charge = n;
+  }
+
+  private connBytes(c: ConnInfo): number {
+    let n = OBJECT_BYTES;
+    if (c.hello) n += helloBytes(c.hello);
+    if (c.forged) n += OBJECT_BYTES + CERT_BYTES;
+    if (c.accepted) n += OBJECT_BYTES;
+    if (c.rejected) n += OBJECT_BYTES + 2 * String(c.rejected.raw ?? '').length;
+    if (c.tunnel) n += OBJECT_BYTES + certsBytes(c.tunnel.serverCertificates);
+    for (const e of c.upstreamErrors) n += upstreamErrorBytes(e);
+    const wire = c.wire;
+    if (wire) {
+      n += OBJECT_BYTES + recordsBytes(wire.records) + certsBytes(wire.serverCertificates);
+      const live = c.closed ? undefined : this.live.get(c);
+      n += live
+        ? live.up.retained() + live.down.retained()
+        : finalWireBytes(wire.up) + finalWireBytes(wire.down);
+    }
+    return n;
+  }
+
+  /** Add `delta` bytes to a kept flow's count. */
+  private chargeFlow(flow: Flow, delta: number): void {
+    const book = this.flowBooks.get(flow);
+    if (!book || this.flows.get(flow.id) !== flow) return;
+    book.charge += delta;
+    this.bytesKept += delta;
+  }
+
+  /**
+   * Over budget: drop the oldest flow or connection, whichever came first, until the count fits.
+   * The newest flow stays (one flow is far below any budget: its bodies and wire are capped).
+   */
+  private keepBudget(): void {
+    while (this.bytesKept > this.maxBytes) {
+      const flow = this.head < this.order.length ? this.order[this.head]! : null;
+      const conn = this.connHead < this.connOrder.length ? this.connOrder[this.connHead]! : null;
+      const flowArrival = flow ? (this.flowBooks.get(flow)?.arrival ?? 0) : Infinity;
+      const connArrival = conn ? (this.books.get(conn)?.arrival ?? 0) : Infinity;
+      if (conn && connArrival < flowArrival) this.dropOldestConn();
+      else if (flow && this.order.length - this.head > 1) this.dropOldestFlow();
+      else break;
+    }
   }
 
   private newFlow(id: string, kind: Flow['kind'], conn: ConnInfo, at: string): Flow {
@@ -431,13 +585,26 @@ export class FlowStore {
     this.flows.set(flow.id, flow);
     this.order.push(flow);
     this.badgeCounts[flow.badge]++;
-    while (this.order.length - this.head > this.maxFlows) {
-      const oldest = this.order[this.head]!;
-      this.order[this.head] = undefined as unknown as Flow; // let it be collected
-      this.head++;
-      this.flows.delete(oldest.id);
-      this.badgeCounts[oldest.badge]--;
-      this.evictedCount++;
+    this.flowBooks.set(flow, { arrival: ++this.arrivals, charge: OBJECT_BYTES });
+    this.bytesKept += OBJECT_BYTES;
+    const book = this.books.get(flow.conn);
+    if (book) book.flows++;
+    while (this.order.length - this.head > this.maxFlows) this.dropOldestFlow();
+  }
+
+  private dropOldestFlow(): void {
+    const oldest = this.order[this.head]!;
+    this.order[this.head] = undefined as unknown as Flow; // let it be collected
+    this.head++;
+    this.flows.delete(oldest.id);
+    this.badgeCounts[oldest.badge]--;
+    this.evictedCount++;
+    this.bytesKept -= this.flowBooks.get(oldest)?.charge ?? 0;
+    this.flowBooks.delete(oldest);
+    const book = this.books.get(oldest.conn);
+    if (book) {
+      book.flows--;
+      this.releaseIfUnused(oldest.conn, book);
     }
     // Compact the ring once its dead front outweighs the live part.
     if (this.head > 1024 && this.head > this.order.length / 2) {
@@ -488,6 +655,8 @@ export class FlowStore {
     if (e.flowId !== null) {
       const flow = this.httpFlow(e.flowId, e.connId, e.at, null);
       if (!flow.host) flow.host = e.host;
+      const before = flow.upstreamError ? upstreamErrorBytes(flow.upstreamError) : 0;
+      this.chargeFlow(flow, upstreamErrorBytes(e) - before);
       flow.upstreamError = e;
       flow.outcome = 'upstream-error';
       if (e.status !== null) flow.status = e.status;
@@ -503,11 +672,12 @@ export class FlowStore {
     flow.port = e.port;
   }
 
+  /** The body as kept: cut to maxBodyChars, and then a copy (a slice would keep it all). */
   private capBody(body: BodyCapture): StoredBody {
     if ('text' in body) {
       if (body.text.length <= this.maxBodyChars) return body;
       return {
-        text: body.text.slice(0, this.maxBodyChars),
+        text: ownString(body.text.slice(0, this.maxBodyChars)),
         size: body.size,
         truncated: true,
         storeCut: true,
@@ -517,7 +687,7 @@ export class FlowStore {
     const limit = this.maxBodyChars - (this.maxBodyChars % 4);
     if (body.base64.length <= limit) return body;
     return {
-      base64: body.base64.slice(0, limit),
+      base64: ownBase64Prefix(body.base64, limit),
       size: body.size,
       truncated: true,
       storeCut: true,
@@ -572,7 +742,7 @@ export class FlowStore {
   private capWireBytes(b: WireBytes): WireBytes {
     const limit = this.maxWireChars - (this.maxWireChars % 4);
     if (b.base64.length <= limit) return b;
-    return { base64: b.base64.slice(0, limit), size: b.size, truncated: true };
+    return { base64: ownBase64Prefix(b.base64, limit), size: b.size, truncated: true };
   }
 }
 
@@ -589,22 +759,25 @@ interface LiveWire {
 }
 
 /**
- * One direction's live bytes, grown by deltas in O(delta). The kept bytes are a list of chunks;
- * the base64 a view reads is materialised only when it is read (a getter on the returned
+ * One direction's live bytes, grown by deltas in O(delta). The kept bytes live in one buffer of
+ * the store's own (doubling up to the limit, copied on growth): a delta decoded by Buffer.from
+ * is a slice of Node's shared 8 KiB pool when small, and keeping such slices kept whole slabs.
+ * The base64 a view reads is materialised only when it is read (a getter on the returned
  * `WireBytes`), once per change, not once per delta: under load a connection gets a delta
  * after every response while the UI reads at most one connection per frame. Once the store's
  * limit is reached a delta is not even decoded (its length gives the byte count).
  */
 class LiveBytes {
-  private readonly chunks: Buffer[] = [];
+  private buf: Buffer = Buffer.alloc(0);
   /** Bytes received in order (what the next delta's `offset` must be). */
   private received = 0;
-  /** Bytes kept (at most the store's limit). */
+  /** Bytes kept (at most the store's limit): `buf[0, kept)`. */
   private kept = 0;
   private cut = false;
-  /** The kept bytes in one piece and their base64, as last materialised (`kept` long). */
-  private joined: Buffer = Buffer.alloc(0);
-  private joinedBase64: string | null = '';
+  /** `buf[0, kept)` as one Buffer object while `kept` does not change (views cache by it). */
+  private view: Buffer = this.buf;
+  /** Its base64, once read. */
+  private viewBase64: string | null = '';
 
   add(d: WireDelta, maxBytes: number): WireBytes {
     if (d.offset !== this.received) this.cut = true;
@@ -617,33 +790,51 @@ class LiveBytes {
       } else {
         const bytes = Buffer.from(d.base64, 'base64');
         this.received += bytes.length;
-        const take = bytes.length > room ? bytes.subarray(0, room) : bytes;
-        if (take.length < bytes.length) this.cut = true;
-        if (take.length > 0) {
-          this.chunks.push(take);
-          this.kept += take.length;
+        const take = Math.min(room, bytes.length);
+        if (take < bytes.length) this.cut = true;
+        if (take > 0) {
+          this.reserve(this.kept + take, maxBytes);
+          bytes.copy(this.buf, this.kept, 0, take);
+          this.kept += take;
         }
       }
     }
     return new LiveWireBytes(this, this.kept, d.size, d.truncated || this.cut);
   }
 
-  /** The first `kept` bytes (what a snapshot made at that length holds). */
+  /** Grow the buffer to hold `need` bytes (never past `max`): bytes already kept are copied. */
+  private reserve(need: number, max: number): void {
+    if (need <= this.buf.length) return;
+    const size = Math.min(max, Math.max(need, this.buf.length * 2, 1024));
+    // Memory of its own, not a slice of the shared pool (see the class comment).
+    const next = Buffer.allocUnsafeSlow(size);
+    this.buf.copy(next, 0, 0, this.kept);
+    this.buf = next;
+  }
+
+  /** Bytes this direction may hold: its buffer, and the base64 of what it keeps once read. */
+  retained(): number {
+    return this.buf.length + Math.ceil(this.kept / 3) * 4;
+  }
+
+  /**
+   * The first `kept` bytes (what a snapshot made at that length holds). Bytes are only ever
+   * appended past `kept`, so an earlier snapshot's prefix never changes.
+   */
   bytes(kept: number): Buffer {
-    if (this.chunks.length > 0) {
-      // Chunks are never altered, so joining them keeps every earlier snapshot's prefix.
-      this.joined = Buffer.concat([this.joined, ...this.chunks]);
-      this.chunks.length = 0;
-      this.joinedBase64 = null;
+    if (kept !== this.kept) return this.buf.subarray(0, kept);
+    if (this.view.length !== kept || this.view.buffer !== this.buf.buffer) {
+      this.view = this.buf.subarray(0, kept);
+      this.viewBase64 = null;
     }
-    return kept === this.joined.length ? this.joined : this.joined.subarray(0, kept);
+    return this.view;
   }
 
   base64(kept: number): string {
     const buf = this.bytes(kept);
-    if (buf !== this.joined) return buf.toString('base64');
-    this.joinedBase64 ??= buf.toString('base64');
-    return this.joinedBase64;
+    if (buf !== this.view) return buf.toString('base64');
+    this.viewBase64 ??= buf.toString('base64');
+    return this.viewBase64;
   }
 }
 
@@ -675,6 +866,34 @@ class LiveWireBytes implements WireBytes {
   toJSON(): WireBytes {
     return { base64: this.base64, size: this.size, truncated: this.truncated };
   }
+}
+
+/**
+ * Bytes of body and wire an event waiting in the queue holds (its strings' lengths). Runs on the
+ * proxy's path for every event, before any check of the event's shape: never throws.
+ */
+function queuedBytes(e: ProxyEvent): number {
+  const x = e as {
+    body?: { text?: unknown; base64?: unknown };
+    up?: { base64?: unknown };
+    down?: { base64?: unknown };
+    wire?: { up?: { base64?: unknown }; down?: { base64?: unknown } };
+    preview?: unknown;
+  };
+  return (
+    OBJECT_BYTES +
+    2 * chars(x.body?.text) +
+    chars(x.body?.base64) +
+    chars(x.up?.base64) +
+    chars(x.down?.base64) +
+    chars(x.wire?.up?.base64) +
+    chars(x.wire?.down?.base64) +
+    2 * chars(x.preview)
+  );
+}
+
+function chars(s: unknown): number {
+  return typeof s === 'string' ? s.length : 0;
 }
 
 /** Decoded length of a base64 string (padding aware; no decoding). */

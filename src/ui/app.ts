@@ -244,7 +244,21 @@ export function startUi(opts: UiOptions): RunningUi {
     return lines;
   }
 
+  /** Frames skipped because the terminal had not taken the previous one yet. */
+  let skippedFrames = 0;
+
   function draw(): void {
+    // The terminal is not reading (a stopped emulator, a stalled SSH session): drawing now would
+    // only queue more output behind what it has not taken. Skip, and draw once it has.
+    if (screen.backlog > 0) {
+      skippedFrames++;
+      dirty = true;
+      return;
+    }
+    if (skippedFrames > 0) {
+      say(`terminal not reading: ${skippedFrames} frame${skippedFrames === 1 ? '' : 's'} skipped`);
+      skippedFrames = 0;
+    }
     const started = performance.now();
     try {
       drawFrame();

@@ -31,6 +31,11 @@ export interface TermScreen {
   /** Key presses by blessed name (`up`, `S-tab`, `C-c`, `q`, `/`…) and the character typed. */
   onKey(fn: (name: string, ch: string | undefined) => void): void;
   onResize(fn: () => void): void;
+  /**
+   * Bytes handed to the terminal and not written yet: above 0, the terminal is not reading (a
+   * stopped emulator, a stalled SSH session) and the next frame should be skipped.
+   */
+  readonly backlog: number;
   /** The rendered screen as plain text, one string per row (for tests and captures). */
   text(): string[];
   /** Leave the alternate screen, show the cursor, give the terminal back. Idempotent. */
@@ -52,11 +57,28 @@ export const TAB_ROWS = 1;
 
 type BlessedScreen = blessed.Widgets.Screen & { lines?: Array<Array<[number, string]>> };
 
+/**
+ * Make writes to a terminal asynchronous. Node writes to a TTY synchronously on Linux and macOS
+ * (its tty.WriteStream sets its libuv handle blocking): when the terminal stops reading, the
+ * pty buffer (~64 KiB) fills and the next write blocks the whole event loop — the proxy with it
+ * (issue 13, item 11: a SIGSTOPped terminal made every request time out). Non-blocking, a write
+ * that does not fit waits in the stream (`writableLength`), and the app skips frames until the
+ * terminal has taken it. `setBlocking` is the handle's own method (libuv
+ * uv_stream_set_blocking); streams without one (tests' fake TTYs, pipes) are left as they are.
+ */
+function neverBlock(output: NodeJS.WritableStream): void {
+  const handle = (output as { _handle?: { setBlocking?: (blocking: boolean) => unknown } })._handle;
+  if ((output as { isTTY?: boolean }).isTTY && typeof handle?.setBlocking === 'function')
+    handle.setBlocking(false);
+}
+
 export function openScreen(opts: ScreenOptions = {}): TermScreen {
+  const output = opts.output ?? process.stdout;
+  neverBlock(output);
   const screen = blessed.screen({
     // @types/blessed has these two swapped (see the header comment).
     input: (opts.input ?? process.stdin) as unknown as Writable,
-    output: (opts.output ?? process.stdout) as unknown as Readable,
+    output: output as unknown as Readable,
     smartCSR: true,
     fullUnicode: false,
     warnings: false,
@@ -120,6 +142,9 @@ export function openScreen(opts: ScreenOptions = {}): TermScreen {
     },
     get height() {
       return screen.height as number;
+    },
+    get backlog() {
+      return (output as { writableLength?: number }).writableLength ?? 0;
     },
     draw(frame) {
       if (destroyed) return;

@@ -14,7 +14,9 @@ import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-'));
-const har = path.join(tmp, 'flows.har');
+// Outputs may not go in the CA folder (issue 13): the HAR gets a folder of its own.
+const outDir = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-out-'));
+const har = path.join(outDir, 'flows.har');
 const curl = hasTool('curl');
 
 let start: CliProcess;
@@ -37,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await start?.stop(); // only if a test failed before the SIGINT test
   rmSync(tmp, { recursive: true, force: true });
+  rmSync(outDir, { recursive: true, force: true });
 });
 
 describe('mitm-lab start (stdout not a terminal)', () => {

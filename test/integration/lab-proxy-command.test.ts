@@ -24,11 +24,14 @@ const hasCurl = hasTool('curl', ['--version']);
 
 describe('the proxy command `mitm-lab lab` prints', () => {
   const dir = tempDir('lab-proxy');
+  // Outputs may not go in the CA folder (issue 13): the events log gets a folder of its own.
+  const out = tempDir('lab-proxy-out');
   const started: CliProcess[] = [];
   afterAll(async () => {
     for (const p of started) p.kill('SIGTERM');
     await Promise.all(started.map((p) => p.exited));
     rmSync(dir, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   });
 
   it.skipIf(!hasCurl)(
@@ -44,7 +47,7 @@ describe('the proxy command `mitm-lab lab` prints', () => {
       expect(words).toContain('--upstream-ca');
       expect(words.filter((w) => /^bank\.test:(80|443)=127\.0\.0\.1:\d+$/.test(w))).toHaveLength(2);
 
-      const events = path.join(dir, 'events.jsonl');
+      const events = path.join(out, 'events.jsonl');
       const proxy = spawnCli([...words.slice(1), '--listen', '127.0.0.1:0', '--events', events]);
       started.push(proxy);
       const [, url = ''] = await proxy.waitForOutput(

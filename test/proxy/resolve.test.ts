@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { formatResolveRule, parseResolveRule, Resolver } from '../../src/proxy/resolve.ts';
+import {
+  formatResolveRule,
+  parseResolveRule,
+  Resolver,
+  targetWithoutUserinfo,
+} from '../../src/proxy/resolve.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 
 describe('parseResolveRule', () => {
@@ -137,5 +142,49 @@ describe('Resolver', () => {
       r.lookup('x.a.test', { all: true }, (err, addresses) => resolve({ err, addresses })),
     );
     expect(all).toEqual({ err: null, addresses: [{ address: '127.0.0.4', family: 4 }] });
+  });
+});
+
+describe('targetWithoutUserinfo', () => {
+  it('reads the host and port of a URL with credentials, never the user name', () => {
+    expect(targetWithoutUserinfo('http://alice:s3cret@bank.test/x')).toEqual({
+      host: 'bank.test',
+      port: 80,
+    });
+    expect(targetWithoutUserinfo('http://alice@bank.test:8080/')).toEqual({
+      host: 'bank.test',
+      port: 8080,
+    });
+    expect(targetWithoutUserinfo('http://u:p@[::1]:81/')).toEqual({ host: '::1', port: 81 });
+  });
+
+  it('leaves URLs without credentials (and non-http ones) to the usual path', () => {
+    expect(targetWithoutUserinfo('http://bank.test/a@b')).toBeNull(); // @ in the path only
+    expect(targetWithoutUserinfo('/relative')).toBeNull();
+    expect(targetWithoutUserinfo('https://u:p@bank.test/')).toBeNull();
+  });
+});
+
+describe('Resolver refuseUnknown', () => {
+  it('refuses a name no rule covers with the sentence, and still resolves ruled names', async () => {
+    const r = new Resolver([{ pattern: 'bank.test', address: '127.0.0.1' }], {
+      refuseUnknown: 'not a lab name',
+      systemLookup: () => {
+        throw new Error('the system lookup must not be asked');
+      },
+    });
+    const ask = (host: string) =>
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+        (r.lookup as unknown as (h: string, o: object, cb: (...a: unknown[]) => void) => void)(
+          host,
+          {},
+          (err, address) => resolve({ err: err as NodeJS.ErrnoException | null, address }),
+        ),
+      );
+    expect(await ask('bank.test')).toEqual({ err: null, address: '127.0.0.1' });
+    expect((await ask('shop.localhost')).address).toBe('127.0.0.1');
+    const refused = await ask('example.com');
+    expect(refused.err?.code).toBe('ENOTFOUND');
+    expect(refused.err?.message).toBe('not a lab name');
   });
 });

@@ -33,8 +33,10 @@ names (.test, .localhost, loopback IPs): other sites are tunnelled, never forged
 A projector: add --feed, then run the printed \`mitm-lab attach '…'\` in another terminal.
 Events: --events - prints JSON Lines (docs/events.md); the lines above then go to stderr and
 the terminal UI is off.
-Stop with Ctrl-C (or q in the UI): sockets are closed and the HAR (--har) is written.
-Exit codes: 0 stopped normally, 1 could not start (e.g. port in use), 2 bad options.
+Stop with Ctrl-C (or q in the UI, SIGTERM, or closing the terminal): sockets are closed and
+the HAR (--har) is written; a second Ctrl-C while stopping writes it at once and exits.
+Exit codes: 0 stopped normally, 1 could not start (e.g. port in use) or could not write the
+HAR, 2 bad options (bad paths included: they are checked before anything starts).
 `;
 
 export const command: Command = {

@@ -28,14 +28,18 @@ Starts, on this machine only:
     chat), the index http://lab.test/ and the broken-certificate gallery, with certificates
     from the "${LAB_ROOT_CN}" (it plays the public web PKI);
   - the proxy, in auto mode by default, which routes every lab name to the lab and trusts
-    the lab root when it validates upstream servers;
+    the lab root when it validates upstream servers. It is offline: a name outside the lab
+    (and outside --resolve) gets a 502 at once ("not a lab name") and no DNS query is sent
+    (a browser's background requests included); --online reaches real sites;
   - the terminal UI at once when stdin and stdout are a terminal. Its start page (shown
     while there are no flows, and at any time with g) has the commands to copy: curl over
     HTTP, HTTPS without and with --cacert, the victim, Chromium. Otherwise (or --headless)
     it prints the same commands as a banner, then one line per event.
 
 Options:
-${PROXY_OPTIONS_HELP}  --headless             no terminal UI: the banner, then one line per event on stdout
+${PROXY_OPTIONS_HELP}  --online               also reach real sites (looked up with the system resolver); without
+                         it, names outside the lab are refused at once and nothing is looked up
+  --headless             no terminal UI: the banner, then one line per event on stdout
 ${UI_OPTIONS_HELP}  -h, --help             this help
 
 The victim tour: t in the terminal UI (or Enter with --headless on a terminal) runs the
@@ -46,15 +50,25 @@ result shows in the UI's footer and on the start page (g). From another terminal
 
 A projector: add --feed, then run the printed \`mitm-lab attach '…'\` (g shows it in the UI).
 
-Stop with Ctrl-C (or q in the UI): everything closes and the HAR (--har) is written.
-Exit codes: 0 stopped normally, 1 could not start (e.g. port in use), 2 bad options.
+Stop with Ctrl-C (or q in the UI, SIGTERM, or closing the terminal): everything closes and
+the HAR (--har) is written; a second Ctrl-C while stopping writes it at once and exits.
+Exit codes: 0 stopped normally, 1 could not start (e.g. port in use) or could not write the
+HAR, 2 bad options (bad paths included: they are checked before anything starts).
 `;
+
+/**
+ * What a client asking the offline lab for a real site reads (in the 502 and the event): no
+ * resolver is asked, so a classroom without internet answers at once and a browser's
+ * background hosts leak no DNS queries.
+ */
+export const OFFLINE_REFUSAL =
+  'not a lab name: mitm-lab start is offline; use --online to reach real sites';
 
 export const command: Command = {
   name: 'start',
   help: HELP,
   async run(argv: string[], io: CommandIO): Promise<number> {
-    const args = readSessionArgs('start', argv, HELP, io);
+    const args = readSessionArgs('start', argv, HELP, io, { online: true });
     if (!args) return 0;
     const { settings } = args;
     const lab = await startLab({ dir: path.join(settings.caDir, 'lab') });
@@ -63,7 +77,11 @@ export const command: Command = {
       io,
       headless: args.headless,
       mouse: args.mouse,
-      extra: { resolve: lab.resolve, upstreamCa: [lab.rootPem] },
+      extra: {
+        resolve: lab.resolve,
+        upstreamCa: [lab.rootPem],
+        ...(args.online ? {} : { refuseUnknownNames: OFFLINE_REFUSAL }),
+      },
       cleanup: () => lab.close(),
       describe: (ctx) => {
         const { proxy, ca } = ctx.launched;
