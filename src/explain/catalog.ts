@@ -1070,7 +1070,7 @@ export const CATALOG = {
   'upstream.ENOTFOUND': {
     title: 'DNS: {host} does not resolve',
     whatHappened:
-      'mitm-lab asked DNS for {host} and got no address (the name does not exist, or there is no network). ' +
+      'mitm-lab found no address for {host} ({raw}): the name does not exist, there is no network, or, in the offline lab (`mitm-lab start` without --online), it is not a lab name and no resolver was asked at all. ' +
       VIA_PROXY,
     handshakeStep:
       'DNS, the very first step: before TCP and TLS. Behind a proxy, the proxy resolves names, not the client.',
