@@ -176,7 +176,7 @@ export class ConnectDecision {
       return openTunnel(core, conn, 'mode-eavesdrop', host, port, hello.sni);
     if (!core.ca.permits(name))
       return openTunnel(core, conn, 'outside-name-constraints', host, port, hello.sni);
-    if (core.mode === 'auto' && core.rejected.has(name))
+    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, name))
       return openTunnel(core, conn, 'auto-refused-before', host, port, hello.sni);
     if (net.isIPv6(name)) {
       // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.

@@ -68,6 +68,7 @@ import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-han
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
+import { AutoRefusals } from './auto-refusals.ts';
 import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
@@ -95,7 +96,7 @@ class Engine implements EngineCore {
   private readonly resolver: Resolver;
   readonly upstream: Upstream;
   mode: Mode;
-  readonly rejected = new Set<string>();
+  readonly refusals = new AutoRefusals();
   readonly conns = new Map<net.Socket, Conn>();
   readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
   private readonly internalKeys = new WeakMap<net.Socket, string>();
@@ -368,11 +369,7 @@ class Engine implements EngineCore {
       setMode: (mode: Mode) => {
         this.mode = mode;
       },
-      forgetRejected: () => {
-        const n = this.rejected.size;
-        this.rejected.clear();
-        return n;
-      },
+      forgetRejected: () => this.refusals.clear(),
     };
     return {
       host,
@@ -635,6 +632,7 @@ class Engine implements EngineCore {
     const conn: Conn = {
       id: `c${++this.connSeq}`,
       socket,
+      clientAddress: socket.remoteAddress ?? '',
       openedAt: nowMs(),
       wire,
       tap: tapSocket(socket, wire),
@@ -684,7 +682,7 @@ class Engine implements EngineCore {
     this.emit({
       type: 'conn.open',
       connId: conn.id,
-      clientAddress: socket.remoteAddress ?? '',
+      clientAddress: conn.clientAddress,
       clientPort: socket.remotePort ?? 0,
     });
   }
