@@ -47,7 +47,9 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                                       that host from then on (default)
                            intercept  always forge (clients that do not trust the CA fail)
                            eavesdrop  never forge: tunnel, and show what a passive observer sees
-  --auth USER:PASS       require Proxy-Authorization (Basic); others get 407
+  --auth USER:PASS       require Proxy-Authorization (Basic); others get 407. After 5 wrong
+                         passwords from one address, each further 407 waits (20 ms, doubling
+                         every 200 more, at most 1 s; a right password clears the count)
   --resolve NAME[:PORT]=ADDR[:PORT]
                          the proxy resolves NAME (or *.DOMAIN) to ADDR (repeatable); with
                          ports, NAME:PORT goes to ADDR:PORT (bank.test:443=127.0.0.1:41235,

@@ -45,15 +45,24 @@ export class ConnectDecision {
       return;
     }
     socket.removeListener('data', noop);
-    if (core.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
-      core.diag(
-        'info',
-        'connect',
-        `CONNECT ${req.url ?? ''}: proxy authentication required (407)`,
-        conn.id,
-      );
-      socket.end(PROXY_AUTH_REQUIRED);
-      return;
+    if (core.opts.auth) {
+      if (!checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
+        const wait = core.authThrottle.failed(conn.clientAddress);
+        core.diag(
+          'info',
+          'connect',
+          `CONNECT ${req.url ?? ''}: proxy authentication required (407)` +
+            (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
+          conn.id,
+        );
+        const answer = (): void => {
+          if (!socket.destroyed) socket.end(PROXY_AUTH_REQUIRED);
+        };
+        if (wait > 0) core.later(wait, answer);
+        else answer();
+        return;
+      }
+      core.authThrottle.succeeded(conn.clientAddress);
     }
     if (core.outOfDescriptors()) {
       core.diag(

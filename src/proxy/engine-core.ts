@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
 import type { AutoRefusals } from './auto-refusals.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
@@ -50,6 +51,8 @@ export interface EngineCore {
   readonly mode: Mode;
   /** Which client address refused a forged certificate for which host (auto mode tunnels them). */
   readonly refusals: AutoRefusals;
+  /** Wrong proxy passwords per client address: how long each 407 waits. */
+  readonly authThrottle: AuthThrottle;
   /** Open client connections by socket. */
   readonly conns: Map<net.Socket, Conn>;
   /** The client connection an accepted CONNECT request arrived on. */

@@ -48,6 +48,7 @@ import {
   isAbsoluteForm,
   NOT_A_WEB_SERVER_TEXT,
   OUT_OF_DESCRIPTORS_TEXT,
+  PROXY_AUTH_REQUIRED,
   refuseDirectUpgrade,
 } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
@@ -68,6 +69,7 @@ import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-han
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
+import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
 import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
@@ -97,6 +99,7 @@ class Engine implements EngineCore {
   readonly upstream: Upstream;
   mode: Mode;
   readonly refusals = new AutoRefusals();
+  readonly authThrottle = new AuthThrottle();
   readonly conns = new Map<net.Socket, Conn>();
   readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
   private readonly internalKeys = new WeakMap<net.Socket, string>();
@@ -507,6 +510,10 @@ class Engine implements EngineCore {
   private observeInternalServer(server: https.Server): void {
     this.internalServers.add(server);
     server.on('connection', (socket: net.Socket) => {
+      this.tlsHandOff.admit(socket, (why) => {
+        this.diag('warn', 'tls', `internal TLS server: ${why}: closed without an answer`);
+        socket.destroy();
+      });
       this.internalSockets.add(socket);
       socket.setNoDelay(true);
       socket.once('close', () => this.internalSockets.delete(socket));
@@ -561,9 +568,20 @@ class Engine implements EngineCore {
             `${req.method ?? ''} ${req.url ?? ''} (upgrade): ${refusal.reason}`,
             conn?.id ?? null,
           );
+          if (refusal.answer === PROXY_AUTH_REQUIRED) {
+            const wait = this.authThrottle.failed(socket.remoteAddress ?? '');
+            const answer = (): void => {
+              if (!socket.destroyed) socket.end(refusal.answer);
+            };
+            if (wait > 0) this.later(wait, answer);
+            else answer();
+            return;
+          }
           socket.end(refusal.answer);
           return;
         }
+        if (this.opts.auth && !conn?.connect)
+          this.authThrottle.succeeded(socket.remoteAddress ?? '');
         for (const listener of relay) listener.call(server, req, socket, head);
       } catch (err) {
         this.diag(
@@ -719,6 +737,13 @@ class Engine implements EngineCore {
     const req = ctx.clientToProxyRequest;
     const res = ctx.proxyToClientResponse;
     const options = ctx.proxyToServerRequestOptions;
+    if (ctx.isSSL && !conn) {
+      // Decrypted, yet no CONNECT behind it: not a connection the engine handed over (the
+      // internal server's door check closes those first; this is the second lock).
+      this.diag('warn', 'http', 'a decrypted request with no CONNECT behind it: closed');
+      req.socket.destroy();
+      return;
+    }
     if (this.outOfDescriptors()) {
       req.resume();
       res.writeHead(503, {
@@ -736,21 +761,30 @@ class Engine implements EngineCore {
       return;
     }
     if (!ctx.isSSL && !conn?.connect) {
+      const address = conn?.clientAddress ?? req.socket.remoteAddress ?? '';
       if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
         req.resume();
-        res.writeHead(407, {
-          'Proxy-Authenticate': 'Basic realm="mitm-lab"',
-          'Content-Type': 'text/plain; charset=utf-8',
-        });
-        res.end('mitm-lab: proxy authentication required.\n');
+        const wait = this.authThrottle.failed(address);
+        const answer = (): void => {
+          if (res.destroyed || res.writableEnded) return;
+          res.writeHead(407, {
+            'Proxy-Authenticate': 'Basic realm="mitm-lab"',
+            'Content-Type': 'text/plain; charset=utf-8',
+          });
+          res.end('mitm-lab: proxy authentication required.\n');
+        };
+        if (wait > 0) this.later(wait, answer);
+        else answer();
         this.diag(
           'info',
           'http',
-          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)`,
+          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)` +
+            (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
           conn?.id ?? null,
         );
         return;
       }
+      if (this.opts.auth) this.authThrottle.succeeded(address);
       if (!isAbsoluteForm(this.originalUrls.get(req))) {
         // An origin-form request sent to the proxy itself: forwarding it would loop.
         req.resume();
