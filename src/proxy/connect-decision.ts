@@ -9,6 +9,7 @@ import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
   checkProxyAuth,
+  forbiddenTargetResponse,
   OUT_OF_DESCRIPTORS_RESPONSE,
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
@@ -81,6 +82,12 @@ export class ConnectDecision {
       return;
     }
     const { host, port } = target;
+    const forbidden = core.targetGuard.check(host, port);
+    if (forbidden) {
+      core.diag('warn', 'connect', `refused CONNECT ${host}:${port} (403): ${forbidden}`, conn.id);
+      socket.end(forbiddenTargetResponse(forbidden));
+      return;
+    }
     conn.connect = { host, port };
     core.byConnectReq.set(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');

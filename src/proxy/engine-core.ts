@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
 import type { AutoRefusals } from './auto-refusals.ts';
+import type { TargetGuard } from './target-guard.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
 import type { TunnelEnding } from './client-verdict.ts';
@@ -53,6 +54,8 @@ export interface EngineCore {
   readonly refusals: AutoRefusals;
   /** Wrong proxy passwords per client address: how long each 407 waits. */
   readonly authThrottle: AuthThrottle;
+  /** Which targets the proxy refuses to reach (its own machine, itself). */
+  readonly targetGuard: TargetGuard;
   /** Open client connections by socket. */
   readonly conns: Map<net.Socket, Conn>;
   /** The client connection an accepted CONNECT request arrived on. */

@@ -9,7 +9,10 @@
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
-//  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures.
+//  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
+//  - ./auto-refusals.ts — auto mode's memory, per client address + host;
+//  - ./auth-throttle.ts — wrong passwords slowed per client address;
+//  - ./target-guard.ts — targets on the proxy's own machine, and the proxy itself, refused.
 //
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
@@ -22,7 +25,8 @@
 //  - certificates: minted with our CA, in memory (the hand-off gives them to the servers);
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
 //    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
-//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
+//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`; they
+//    admit only the engine's own hops (one door: no way around --auth from a local process);
 //  - upgrades: checked before the library's WebSocket server sees them (authentication,
 //    origin-form), and the upstream WebSocket handshake done before the client's (its
 //    servers' `verifyClient`), then handed to the library's relay;
@@ -45,6 +49,7 @@ import { LabError } from '../util/lab-error.ts';
 import { WebSocket } from '../util/ws.ts';
 import {
   checkProxyAuth,
+  forbiddenTargetResponse,
   isAbsoluteForm,
   NOT_A_WEB_SERVER_TEXT,
   OUT_OF_DESCRIPTORS_TEXT,
@@ -71,6 +76,7 @@ import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
+import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
@@ -100,6 +106,7 @@ class Engine implements EngineCore {
   mode: Mode;
   readonly refusals = new AutoRefusals();
   readonly authThrottle = new AuthThrottle();
+  readonly targetGuard: TargetGuard;
   readonly conns = new Map<net.Socket, Conn>();
   readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
   private readonly internalKeys = new WeakMap<net.Socket, string>();
@@ -136,6 +143,7 @@ class Engine implements EngineCore {
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.resolver = new Resolver(opts.resolve ?? []);
+    this.targetGuard = new TargetGuard(opts.host, this.resolver, opts.allowTargets ?? []);
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
@@ -352,6 +360,7 @@ class Engine implements EngineCore {
     this.gateUpgrades(server);
     if (this.lib.wsServer) this.verifyUpgrades(this.lib.wsServer, false);
     const address = server.address() as net.AddressInfo;
+    this.targetGuard.listening(address.port);
     const host = this.opts.host;
     const urlHost = net.isIPv6(host) ? `[${host}]` : host;
     this.emit({
@@ -582,6 +591,17 @@ class Engine implements EngineCore {
         }
         if (this.opts.auth && !conn?.connect)
           this.authThrottle.succeeded(socket.remoteAddress ?? '');
+        const forbidden = conn?.connect ? null : this.forbiddenUpgrade(req);
+        if (forbidden) {
+          this.diag(
+            'warn',
+            'websocket',
+            `${req.method ?? ''} ${req.url ?? ''} (upgrade): refused (403): ${forbidden}`,
+            conn?.id ?? null,
+          );
+          socket.end(forbiddenTargetResponse(forbidden));
+          return;
+        }
         for (const listener of relay) listener.call(server, req, socket, head);
       } catch (err) {
         this.diag(
@@ -593,6 +613,19 @@ class Engine implements EngineCore {
         socket.destroy();
       }
     });
+  }
+
+  /** Why an absolute-form upgrade's target may not be reached (./target-guard.ts), or null. */
+  private forbiddenUpgrade(req: http.IncomingMessage): string | null {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      return null;
+    }
+    const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+    const port = url.port ? Number(url.port) : secure ? 443 : 80;
+    return this.targetGuard.check(url.hostname, port);
   }
 
   /**
@@ -811,6 +844,25 @@ class Engine implements EngineCore {
       res.end(text);
       this.diag('warn', 'http', text.trim(), conn?.id ?? null);
       return;
+    }
+    if (!conn?.connect) {
+      const forbidden = this.targetGuard.check(options.host ?? '', options.port);
+      if (forbidden) {
+        const text = `mitm-lab: refused: ${forbidden}\n`;
+        req.resume();
+        res.writeHead(403, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Content-Length': Buffer.byteLength(text),
+        });
+        res.end(text);
+        this.diag(
+          'warn',
+          'http',
+          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (403): ${forbidden}`,
+          conn?.id ?? null,
+        );
+        return;
+      }
     }
     let shownHost = options.host;
     let urlPort = options.port;

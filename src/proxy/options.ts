@@ -33,6 +33,11 @@ export interface ProxyOptions {
   auth?: { user: string; pass: string };
   /** Name resolution rules (`--resolve`). */
   resolve?: ResolveRule[];
+  /**
+   * Targets on the proxy's own machine that clients may reach although the proxy listens on
+   * an address other than 127.0.0.1 / ::1 (`--allow-target HOST[:PORT]`, ./target-guard.ts).
+   */
+  allowTargets?: { host: string; port: number | null }[];
   /** Extra trusted roots (PEM) for validating upstream servers, besides the system roots. */
   upstreamCa?: string[];
   /** Do not validate upstream certificates (`--insecure-upstream`). Loudly discouraged. */
