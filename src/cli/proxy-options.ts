@@ -9,7 +9,9 @@ import { openCa, type Ca } from '../ca/index.ts';
 import { EventBus } from '../events/bus.ts';
 import { MODES, type Mode } from '../events/types.ts';
 import {
+  parseAllowTarget,
   parseResolveRule,
+  type AllowedTarget,
   startProxy,
   type ResolveRule,
   type RunningProxy,
@@ -28,6 +30,7 @@ export const PROXY_OPTIONS = {
   mode: { type: 'string' },
   auth: { type: 'string' },
   resolve: { type: 'string', multiple: true },
+  'allow-target': { type: 'string', multiple: true },
   'upstream-ca': { type: 'string', multiple: true },
   'insecure-upstream': { type: 'boolean' },
   'ca-dir': { type: 'string' },
@@ -48,12 +51,20 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                                       that host from then on (default)
                            intercept  always forge (clients that do not trust the CA fail)
                            eavesdrop  never forge: tunnel, and show what a passive observer sees
-  --auth USER:PASS       require Proxy-Authorization (Basic); others get 407
+  --auth USER:PASS       require Proxy-Authorization (Basic); others get 407. After 5 wrong
+                         passwords from one address, each further 407 waits (20 ms, doubling
+                         every 200 more, at most 1 s; a right password clears the count)
   --resolve NAME[:PORT]=ADDR[:PORT]
                          the proxy resolves NAME (or *.DOMAIN) to ADDR (repeatable); with
                          ports, NAME:PORT goes to ADDR:PORT (bank.test:443=127.0.0.1:41235,
                          what \`mitm-lab lab\` prints). Names under .localhost always resolve
                          to 127.0.0.1
+  --allow-target HOST[:PORT]
+                         let clients reach HOST (or only HOST:PORT) on the proxy's own machine
+                         (repeatable). Unless the proxy listens on 127.0.0.1 or ::1, targets
+                         on its own machine (loopback, link-local, its addresses) get 403 if
+                         no --resolve rule or --allow-target names them; the proxy's own
+                         address and port get 403 always (a loop)
   --upstream-ca FILE     also trust this root (PEM) for upstream servers (repeatable)
   --insecure-upstream    do not validate upstream certificates, nor hold servers to the key,
                          signature and TLS-version policy (NOT recommended: a proxy must
@@ -83,6 +94,7 @@ type ProxyValues = {
   mode?: string | undefined;
   auth?: string | undefined;
   resolve?: string[] | undefined;
+  'allow-target'?: string[] | undefined;
   'upstream-ca'?: string[] | undefined;
   'insecure-upstream'?: boolean | undefined;
   'ca-dir'?: string | undefined;
@@ -101,6 +113,8 @@ export interface ProxySettings {
   mode: Mode;
   auth: { user: string; pass: string } | null;
   resolve: ResolveRule[];
+  /** `--allow-target`: targets on the proxy's own machine clients may reach anyway. */
+  allowTargets: AllowedTarget[];
   /** PEM text of each --upstream-ca file. */
   upstreamCa: string[];
   insecureUpstream: boolean;
@@ -151,6 +165,16 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     );
   }
   const resolve = (values.resolve ?? []).map(parseResolveRule);
+  const allowTargets = (values['allow-target'] ?? []).map((text) => {
+    const t = parseAllowTarget(text);
+    if (!t)
+      throw new LabError(
+        'usage',
+        `--allow-target wants HOST[:PORT] (port 1-65535), got "${text}"`,
+        'for example --allow-target 127.0.0.1:5432 or --allow-target [::1]:8000',
+      );
+    return t;
+  });
   const upstreamCa = (values['upstream-ca'] ?? []).map((file) => {
     let text: string;
     try {
@@ -205,6 +229,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     mode,
     auth,
     resolve,
+    allowTargets,
     upstreamCa,
     insecureUpstream,
     caDir: values['ca-dir'] ? path.resolve(values['ca-dir']) : defaultCaDir(env),
@@ -283,6 +308,7 @@ export async function launchProxy(
       bus,
       ...(settings.auth ? { auth: settings.auth } : {}),
       resolve: [...settings.resolve, ...(extra.resolve ?? [])],
+      allowTargets: settings.allowTargets,
       upstreamCa: [...settings.upstreamCa, ...(extra.upstreamCa ?? [])],
       insecureUpstream: settings.insecureUpstream,
       ...(extra.refuseUnknownNames !== undefined

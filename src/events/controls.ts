@@ -7,7 +7,7 @@ export interface Controls {
   getMode(): Mode;
   /** Switch mode for new connections; existing ones keep theirs. */
   setMode(mode: Mode): void;
-  /** Forget the hosts `auto` mode tunnels because a client refused them; returns how many. */
+  /** Forget every (client address, host) pair `auto` mode tunnels because that client refused it; returns how many. */
   forgetRejected(): number;
   /** Write the HAR export now; resolves to the file written. Absent when no HAR is possible. */
   exportHar?(): Promise<string>;

@@ -9,6 +9,7 @@ import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
   checkProxyAuth,
+  forbiddenTargetResponse,
   OUT_OF_DESCRIPTORS_RESPONSE,
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
@@ -45,15 +46,24 @@ export class ConnectDecision {
       return;
     }
     socket.removeListener('data', noop);
-    if (core.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
-      core.diag(
-        'info',
-        'connect',
-        `CONNECT ${req.url ?? ''}: proxy authentication required (407)`,
-        conn.id,
-      );
-      socket.end(PROXY_AUTH_REQUIRED);
-      return;
+    if (core.opts.auth) {
+      if (!checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
+        const wait = core.authThrottle.failed(conn.clientAddress);
+        core.diag(
+          'info',
+          'connect',
+          `CONNECT ${req.url ?? ''}: proxy authentication required (407)` +
+            (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
+          conn.id,
+        );
+        const answer = (): void => {
+          if (!socket.destroyed) socket.end(PROXY_AUTH_REQUIRED);
+        };
+        if (wait > 0) core.later(wait, answer);
+        else answer();
+        return;
+      }
+      core.authThrottle.succeeded(conn.clientAddress);
     }
     if (core.outOfDescriptors()) {
       core.diag(
@@ -72,6 +82,12 @@ export class ConnectDecision {
       return;
     }
     const { host, port } = target;
+    const forbidden = core.targetGuard.check(host, port);
+    if (forbidden) {
+      core.diag('warn', 'connect', `refused CONNECT ${host}:${port} (403): ${forbidden}`, conn.id);
+      socket.end(forbiddenTargetResponse(forbidden));
+      return;
+    }
     conn.connect = { host, port };
     core.byConnectReq.set(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
@@ -176,7 +192,7 @@ export class ConnectDecision {
       return openTunnel(core, conn, 'mode-eavesdrop', host, port, hello.sni);
     if (!core.ca.permits(name))
       return openTunnel(core, conn, 'outside-name-constraints', host, port, hello.sni);
-    if (core.mode === 'auto' && core.rejected.has(name))
+    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, name))
       return openTunnel(core, conn, 'auto-refused-before', host, port, hello.sni);
     if (net.isIPv6(name)) {
       // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.

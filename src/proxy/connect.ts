@@ -122,3 +122,15 @@ export function badConnectResponse(reason: string): string {
     body
   );
 }
+
+/** A raw 403 answer for a target the proxy will not reach, saying why (a sentence). */
+export function forbiddenTargetResponse(sentence: string): string {
+  const body = `mitm-lab: refused: ${sentence}\r\n`;
+  return (
+    'HTTP/1.1 403 Forbidden\r\n' +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}

@@ -5,6 +5,9 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { AutoRefusals } from './auto-refusals.ts';
+import type { TargetGuard } from './target-guard.ts';
 import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
 import type { TunnelEnding } from './client-verdict.ts';
@@ -17,6 +20,8 @@ import type { SocketTap, WireTap } from './wire-tap.ts';
 export interface Conn {
   id: string;
   socket: net.Socket;
+  /** The client's address (the socket's remoteAddress when it connected). */
+  clientAddress: string;
   openedAt: number;
   wire: WireTap;
   tap: SocketTap;
@@ -45,8 +50,12 @@ export interface EngineCore {
   readonly upstream: Upstream;
   /** The interception mode right now (Controls may switch it). */
   readonly mode: Mode;
-  /** Host names whose clients refused a forged certificate (auto mode tunnels them). */
-  readonly rejected: Set<string>;
+  /** Which client address refused a forged certificate for which host (auto mode tunnels them). */
+  readonly refusals: AutoRefusals;
+  /** Wrong proxy passwords per client address: how long each 407 waits. */
+  readonly authThrottle: AuthThrottle;
+  /** Which targets the proxy refuses to reach (its own machine, itself). */
+  readonly targetGuard: TargetGuard;
   /** Open client connections by socket. */
   readonly conns: Map<net.Socket, Conn>;
   /** The client connection an accepted CONNECT request arrived on. */

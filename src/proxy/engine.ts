@@ -9,7 +9,10 @@
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
-//  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures.
+//  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
+//  - ./auto-refusals.ts — auto mode's memory, per client address + host;
+//  - ./auth-throttle.ts — wrong passwords slowed per client address;
+//  - ./target-guard.ts — targets on the proxy's own machine, and the proxy itself, refused.
 //
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
@@ -22,7 +25,8 @@
 //  - certificates: minted with our CA, in memory (the hand-off gives them to the servers);
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
 //    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
-//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`;
+//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`; they
+//    admit only the engine's own hops (one door: no way around --auth from a local process);
 //  - upgrades: checked before the library's WebSocket server sees them (authentication,
 //    origin-form), and the upstream WebSocket handshake done before the client's (its
 //    servers' `verifyClient`), then handed to the library's relay;
@@ -45,9 +49,11 @@ import { LabError } from '../util/lab-error.ts';
 import { WebSocket } from '../util/ws.ts';
 import {
   checkProxyAuth,
+  forbiddenTargetResponse,
   isAbsoluteForm,
   NOT_A_WEB_SERVER_TEXT,
   OUT_OF_DESCRIPTORS_TEXT,
+  PROXY_AUTH_REQUIRED,
   refuseDirectUpgrade,
 } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
@@ -68,6 +74,9 @@ import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-han
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './tls-records.ts';
 import { emitTunnelSummary } from './tunnel.ts';
+import { AuthThrottle } from './auth-throttle.ts';
+import { AutoRefusals } from './auto-refusals.ts';
+import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
@@ -95,7 +104,9 @@ class Engine implements EngineCore {
   private readonly resolver: Resolver;
   readonly upstream: Upstream;
   mode: Mode;
-  readonly rejected = new Set<string>();
+  readonly refusals = new AutoRefusals();
+  readonly authThrottle = new AuthThrottle();
+  readonly targetGuard: TargetGuard;
   readonly conns = new Map<net.Socket, Conn>();
   readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
   private readonly internalKeys = new WeakMap<net.Socket, string>();
@@ -135,6 +146,7 @@ class Engine implements EngineCore {
       ...(opts.refuseUnknownNames !== undefined ? { refuseUnknown: opts.refuseUnknownNames } : {}),
       ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
     });
+    this.targetGuard = new TargetGuard(opts.host, this.resolver, opts.allowTargets ?? []);
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
@@ -351,6 +363,7 @@ class Engine implements EngineCore {
     this.gateUpgrades(server);
     if (this.lib.wsServer) this.verifyUpgrades(this.lib.wsServer, false);
     const address = server.address() as net.AddressInfo;
+    this.targetGuard.listening(address.port);
     const host = this.opts.host;
     const urlHost = net.isIPv6(host) ? `[${host}]` : host;
     this.emit({
@@ -371,11 +384,7 @@ class Engine implements EngineCore {
       setMode: (mode: Mode) => {
         this.mode = mode;
       },
-      forgetRejected: () => {
-        const n = this.rejected.size;
-        this.rejected.clear();
-        return n;
-      },
+      forgetRejected: () => this.refusals.clear(),
     };
     return {
       host,
@@ -513,6 +522,10 @@ class Engine implements EngineCore {
   private observeInternalServer(server: https.Server): void {
     this.internalServers.add(server);
     server.on('connection', (socket: net.Socket) => {
+      this.tlsHandOff.admit(socket, (why) => {
+        this.diag('warn', 'tls', `internal TLS server: ${why}: closed without an answer`);
+        socket.destroy();
+      });
       this.internalSockets.add(socket);
       socket.setNoDelay(true);
       socket.once('close', () => this.internalSockets.delete(socket));
@@ -567,7 +580,29 @@ class Engine implements EngineCore {
             `${req.method ?? ''} ${req.url ?? ''} (upgrade): ${refusal.reason}`,
             conn?.id ?? null,
           );
+          if (refusal.answer === PROXY_AUTH_REQUIRED) {
+            const wait = this.authThrottle.failed(socket.remoteAddress ?? '');
+            const answer = (): void => {
+              if (!socket.destroyed) socket.end(refusal.answer);
+            };
+            if (wait > 0) this.later(wait, answer);
+            else answer();
+            return;
+          }
           socket.end(refusal.answer);
+          return;
+        }
+        if (this.opts.auth && !conn?.connect)
+          this.authThrottle.succeeded(socket.remoteAddress ?? '');
+        const forbidden = conn?.connect ? null : this.forbiddenUpgrade(req);
+        if (forbidden) {
+          this.diag(
+            'warn',
+            'websocket',
+            `${req.method ?? ''} ${req.url ?? ''} (upgrade): refused (403): ${forbidden}`,
+            conn?.id ?? null,
+          );
+          socket.end(forbiddenTargetResponse(forbidden));
           return;
         }
         for (const listener of relay) listener.call(server, req, socket, head);
@@ -581,6 +616,19 @@ class Engine implements EngineCore {
         socket.destroy();
       }
     });
+  }
+
+  /** Why an absolute-form upgrade's target may not be reached (./target-guard.ts), or null. */
+  private forbiddenUpgrade(req: http.IncomingMessage): string | null {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      return null;
+    }
+    const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+    const port = url.port ? Number(url.port) : secure ? 443 : 80;
+    return this.targetGuard.check(url.hostname, port);
   }
 
   /**
@@ -638,6 +686,7 @@ class Engine implements EngineCore {
     const conn: Conn = {
       id: `c${++this.connSeq}`,
       socket,
+      clientAddress: socket.remoteAddress ?? '',
       openedAt: nowMs(),
       wire,
       tap: tapSocket(socket, wire),
@@ -687,7 +736,7 @@ class Engine implements EngineCore {
     this.emit({
       type: 'conn.open',
       connId: conn.id,
-      clientAddress: socket.remoteAddress ?? '',
+      clientAddress: conn.clientAddress,
       clientPort: socket.remotePort ?? 0,
     });
   }
@@ -724,6 +773,13 @@ class Engine implements EngineCore {
     const req = ctx.clientToProxyRequest;
     const res = ctx.proxyToClientResponse;
     const options = ctx.proxyToServerRequestOptions;
+    if (ctx.isSSL && !conn) {
+      // Decrypted, yet no CONNECT behind it: not a connection the engine handed over (the
+      // internal server's door check closes those first; this is the second lock).
+      this.diag('warn', 'http', 'a decrypted request with no CONNECT behind it: closed');
+      req.socket.destroy();
+      return;
+    }
     if (this.outOfDescriptors()) {
       req.resume();
       res.writeHead(503, {
@@ -741,21 +797,30 @@ class Engine implements EngineCore {
       return;
     }
     if (!ctx.isSSL && !conn?.connect) {
+      const address = conn?.clientAddress ?? req.socket.remoteAddress ?? '';
       if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
         req.resume();
-        res.writeHead(407, {
-          'Proxy-Authenticate': 'Basic realm="mitm-lab"',
-          'Content-Type': 'text/plain; charset=utf-8',
-        });
-        res.end('mitm-lab: proxy authentication required.\n');
+        const wait = this.authThrottle.failed(address);
+        const answer = (): void => {
+          if (res.destroyed || res.writableEnded) return;
+          res.writeHead(407, {
+            'Proxy-Authenticate': 'Basic realm="mitm-lab"',
+            'Content-Type': 'text/plain; charset=utf-8',
+          });
+          res.end('mitm-lab: proxy authentication required.\n');
+        };
+        if (wait > 0) this.later(wait, answer);
+        else answer();
         this.diag(
           'info',
           'http',
-          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)`,
+          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)` +
+            (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
           conn?.id ?? null,
         );
         return;
       }
+      if (this.opts.auth) this.authThrottle.succeeded(address);
       if (!isAbsoluteForm(this.originalUrls.get(req))) {
         // An origin-form request sent to the proxy itself: forwarding it would loop.
         req.resume();
@@ -786,6 +851,25 @@ class Engine implements EngineCore {
       res.end(text);
       this.diag('warn', 'http', text.trim(), conn?.id ?? null);
       return;
+    }
+    if (!conn?.connect) {
+      const forbidden = this.targetGuard.check(options.host ?? '', options.port);
+      if (forbidden) {
+        const text = `mitm-lab: refused: ${forbidden}\n`;
+        req.resume();
+        res.writeHead(403, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Content-Length': Buffer.byteLength(text),
+        });
+        res.end(text);
+        this.diag(
+          'warn',
+          'http',
+          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (403): ${forbidden}`,
+          conn?.id ?? null,
+        );
+        return;
+      }
     }
     let shownHost = options.host;
     let urlPort = options.port;

@@ -5,3 +5,4 @@ export { DEFAULT_BODY_LIMIT_BYTES, DEFAULT_CAPTURE_LIMIT_BYTES } from './options
 export { DEFAULT_TIMEOUTS, type Timeouts } from './timeouts.ts';
 export { formatResolveRule, parseResolveRule, Resolver } from './resolve.ts';
 export { parseConnectTarget } from './connect.ts';
+export { parseAllowTarget, type AllowedTarget } from './target-guard.ts';

@@ -45,6 +45,11 @@ export interface ProxyOptions {
    * no test ever queries the real resolver.
    */
   systemLookup?: LookupFunction;
+  /**
+   * Targets on the proxy's own machine that clients may reach although the proxy listens on
+   * an address other than 127.0.0.1 / ::1 (`--allow-target HOST[:PORT]`, ./target-guard.ts).
+   */
+  allowTargets?: { host: string; port: number | null }[];
   /** Extra trusted roots (PEM) for validating upstream servers, besides the system roots. */
   upstreamCa?: string[];
   /** Do not validate upstream certificates (`--insecure-upstream`). Loudly discouraged. */

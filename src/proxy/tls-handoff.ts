@@ -67,7 +67,21 @@ export function isDescriptorShortage(err: unknown): boolean {
   return code === 'EMFILE' || code === 'ENFILE';
 }
 
+/**
+ * How long a connection to an internal server whose peer port no hop of ours holds yet may wait
+ * for a hop still connecting (the server may see its side of a loopback connect before the hop
+ * sees its own). Loopback connects take well under a millisecond.
+ */
+const ADMIT_WAIT_MS = 1_000;
+
 export class TlsHandOff {
+  /** Local ports of hops that are up: the only peers the internal servers accept. */
+  private readonly hopPorts = new Set<number>();
+  /** Hops still connecting. */
+  private connecting = 0;
+  /** Internal connections waiting for a connecting hop to name their port. */
+  private readonly waiting = new Set<() => void>();
+
   /** Names whose certificate the SNI server already holds. */
   private readonly sniNames = new Set<string>();
   private noSniWatched = false;
@@ -95,6 +109,50 @@ export class TlsHandOff {
     }
     this.queue.push(() => this.handNoSni(h, ready));
     this.drain();
+  }
+
+  /**
+   * One door (issue 13, item 12): an internal server takes only connections the engine opened,
+   * its hops. Any other local process could connect to the loopback port and have decrypted
+   * requests forwarded without the proxy's authentication. Called for every connection an
+   * internal server accepts; `refuse` closes it without a byte of answer.
+   */
+  admit(raw: net.Socket, refuse: (why: string) => void): void {
+    const from = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
+    if (raw.remoteAddress !== '127.0.0.1' || raw.remotePort === undefined) {
+      refuse(`a connection from ${from}, not one of the proxy's own`);
+      return;
+    }
+    const port = raw.remotePort;
+    if (this.hopPorts.has(port)) return;
+    if (this.connecting === 0) {
+      refuse(`a connection from ${from} that did not come through CONNECT`);
+      return;
+    }
+    const check = (): void => {
+      if (this.hopPorts.has(port)) return done();
+      if (this.connecting === 0) {
+        done();
+        refuse(`a connection from ${from} that did not come through CONNECT`);
+      }
+    };
+    const done = (): void => {
+      this.waiting.delete(check);
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      done();
+      if (!this.hopPorts.has(port))
+        refuse(`a connection from ${from} that did not come through CONNECT`);
+    }, ADMIT_WAIT_MS);
+    timer.unref();
+    this.waiting.add(check);
+    raw.once('close', done);
+  }
+
+  /** A hop connected or failed: connections waiting for their port may be decided now. */
+  private recheck(): void {
+    for (const check of [...this.waiting]) check();
   }
 
   /** Start queued no-SNI hand-offs until one is waiting for its connection to arrive. */
@@ -133,12 +191,25 @@ export class TlsHandOff {
     const client = h.conn.socket;
     const hop = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     let key: string | null = null;
+    let hopPort: number | null = null;
+    this.connecting++;
+    let counted = true;
+    const connected = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.connecting--;
+    };
     hop.once('connect', () => {
+      connected();
       if (client.destroyed) {
         hop.destroy();
+        this.recheck();
         return;
       }
       hop.setNoDelay(true);
+      hopPort = hop.localPort ?? null;
+      if (hopPort !== null) this.hopPorts.add(hopPort);
+      this.recheck();
       key = `${hop.localPort}:${hop.remotePort}`;
       this.deps.connectRequests()[key] = h.req;
       ready();
@@ -152,6 +223,11 @@ export class TlsHandOff {
       if (key === null) this.fail(h, err);
     });
     hop.once('close', () => {
+      if (counted) {
+        connected();
+        this.recheck();
+      }
+      if (hopPort !== null) this.hopPorts.delete(hopPort);
       if (key !== null) delete this.deps.connectRequests()[key];
       client.destroy();
     });

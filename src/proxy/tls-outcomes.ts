@@ -133,8 +133,11 @@ export class TlsOutcomes {
       handshakeMs: attempt.handshakeMs,
       now: nowMs(),
     });
-    const willTunnel = this.core.mode === 'auto' && counts;
-    if (willTunnel) this.core.rejected.add(attempt.host);
+    // Auto mode remembers the refusal for this client address only, and never for a
+    // ClientHello without SNI: such a client (an IP literal, a scanner, a probe) says nothing
+    // about what the name's other clients will do (issue 13, item 14).
+    const willTunnel = this.core.mode === 'auto' && counts && attempt.sni !== null;
+    if (willTunnel) this.core.refusals.remember(conn.clientAddress, attempt.host);
     this.core.emit({
       type: 'tls.client-rejected',
       connId: conn.id,

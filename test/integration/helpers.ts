@@ -365,10 +365,10 @@ export async function nodeHttpsViaProxy(
 export function rawExchange(
   proxyPort: number,
   data: Buffer | string,
-  opts: { endAfterWrite?: boolean; timeoutMs?: number } = {},
+  opts: { endAfterWrite?: boolean; timeoutMs?: number; host?: string } = {},
 ): Promise<{ reply: string; closed: boolean }> {
   return new Promise((resolve) => {
-    const socket = net.connect(proxyPort, '127.0.0.1');
+    const socket = net.connect(proxyPort, opts.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
     let closed = false;
     const finish = (): void => {
