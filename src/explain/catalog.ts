@@ -476,9 +476,9 @@ export const VERDICTS = {
   'encrypted-alert':
     "The client refused the real server's certificate: {evidence}. Even encrypted, the sizes tell an eavesdropper that the client hung up on the certificate.",
   closed:
-    'The client hung up without a request: {evidence}. Node refuses a certificate this way, and so does curl on a wrong name: it checks the name after the handshake. A client may also just have had nothing to send.',
+    'The client hung up without a request: {evidence}. Node and wget (GnuTLS) refuse a certificate this way, and so does curl on a wrong name: it checks the name after the handshake. A client may also just have had nothing to send.',
   reset:
-    'The client reset the connection without a request: {evidence}. wget (GnuTLS) refuses a certificate this way, after the handshake.',
+    'The client reset the connection without a request: {evidence}. wget (GnuTLS) refuses a certificate this way after the handshake (a reset when unread bytes are left, a close otherwise).',
   unknown: 'The bytes do not show what the client made of {host}: {evidence}.',
 } as const;
 

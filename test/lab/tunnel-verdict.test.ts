@@ -82,7 +82,7 @@ describe.skipIf(!hasTool('python3'))('Python on the retry', () => {
 });
 
 describe.skipIf(!hasTool('wget', ['--version']))('wget (GnuTLS) on the retry', () => {
-  it('finishes the handshake on expired.bank.test, then resets: no alert, no request', async () => {
+  it('finishes the handshake on expired.bank.test, then hangs up (reset or close): no alert, no request', async () => {
     const v = await retryVerdict('expired.bank.test', (u) =>
       runTool('wget', [
         '-q',
@@ -98,6 +98,9 @@ describe.skipIf(!hasTool('wget', ['--version']))('wget (GnuTLS) on the retry', (
         'https://expired.bank.test/',
       ]),
     );
-    expect(v?.outcome).toBe('reset');
+    // GnuTLS's hang-up is a reset when unread bytes are left in the socket, a close otherwise:
+    // both were measured (a loaded machine gives the close more often).
+    expect(['reset', 'closed']).toContain(v?.outcome);
+    expect(v?.evidence).toContain('finished the handshake');
   });
 });
