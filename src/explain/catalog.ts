@@ -114,13 +114,38 @@ const VIA_PROXY_502: ClientLines = {
 
 /** Too slow: the proxy answers 504 itself (src/proxy/timeouts.ts). */
 const VIA_PROXY_504: ClientLines = {
-  chromium: { outcome: 'ok', code: '504', note: "mitm-lab's 504 page naming the reason" },
-  firefox: { outcome: 'ok', code: '504', note: "mitm-lab's 504 page naming the reason" },
-  curl: { outcome: 'ok', code: '504', note: 'exit 0 (without -f) and the 504 page' },
-  wget: { outcome: 'ok', code: '504', note: 'exit 8, "ERROR 504: Gateway Timeout"' },
-  python: { outcome: 'ok', code: '504', note: 'urllib raises HTTPError 504; requests returns it' },
-  node: { outcome: 'ok', code: '504', note: 'statusCode 504' },
-  openssl: { outcome: 'ok', code: '504', note: 'the 504 response' },
+  chromium: {
+    outcome: 'ok',
+    code: '504',
+    note: "mitm-lab's 504 page naming the reason",
+    unverified: true,
+  },
+  firefox: {
+    outcome: 'ok',
+    code: '504',
+    note: "mitm-lab's 504 page naming the reason",
+    unverified: true,
+  },
+  curl: {
+    outcome: 'ok',
+    code: '504',
+    note: 'exit 0 (without -f) and the 504 page',
+    unverified: true,
+  },
+  wget: {
+    outcome: 'ok',
+    code: '504',
+    note: 'exit 8, "ERROR 504: Gateway Timeout"',
+    unverified: true,
+  },
+  python: {
+    outcome: 'ok',
+    code: '504',
+    note: 'urllib raises HTTPError 504; requests returns it',
+    unverified: true,
+  },
+  node: { outcome: 'ok', code: '504', note: 'statusCode 504', unverified: true },
+  openssl: { outcome: 'ok', code: '504', note: 'the 504 response', unverified: true },
 };
 
 const DATE_INVALID_CHROMIUM: ClientShows = {
