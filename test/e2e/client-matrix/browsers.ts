@@ -10,9 +10,10 @@
 // browsers' own background requests die there instead of reaching the internet.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { closedPort } from '../../support/chromium.ts';
+import { sleep } from '../../support/wait.ts';
 import type { Said } from './types.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -42,15 +43,6 @@ export interface BrowserSession {
   /** Open `url` in a new tab and say what the browser showed. */
   visit(url: string): Promise<Said>;
   close(): Promise<void>;
-}
-
-/** A loopback port with nothing listening (where the PAC sends every non-lab request). */
-export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** PAC as a data: URL: lab names → the proxy (or DIRECT); anything else → a dead port. */
@@ -112,10 +104,6 @@ interface PageView {
   netCode: string | null;
   /** The first line of the page's text (a plain-text page has no title or heading). */
   body: string;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Launch one browser for one mode. */
