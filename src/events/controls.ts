@@ -9,6 +9,11 @@ export interface Controls {
   setMode(mode: Mode): void;
   /** Forget every (client address, host) pair `auto` mode tunnels because that client refused it; returns how many. */
   forgetRejected(): number;
+  /**
+   * Reset the lab state: forget every refused host (as forgetRejected) and emit `lab.reset`, on
+   * which the flow list empties and lesson progress restarts. Returns how many were forgotten.
+   */
+  resetLab(): number;
   /** Write the HAR export now; resolves to the file written. Absent when no HAR is possible. */
   exportHar?(): Promise<string>;
 }

@@ -374,6 +374,17 @@ export interface DiagEvent extends Base {
   message: string;
 }
 
+/**
+ * The lab state was reset on request (the UI's `R`): the flow list restarts empty, auto mode
+ * forgets every refused host, and lesson progress counts only what comes after this event.
+ */
+export interface LabResetEvent extends Base {
+  type: 'lab.reset';
+  connId: null;
+  /** The (client address, host) pairs auto mode stopped tunnelling. */
+  forgotten: number;
+}
+
 export type ProxyEvent =
   | ProxyListeningEvent
   | ConnOpenEvent
@@ -388,6 +399,7 @@ export type ProxyEvent =
   | HttpResponseEvent
   | WsMessageEvent
   | UpstreamErrorEvent
+  | LabResetEvent
   | DiagEvent;
 
 export type EventType = ProxyEvent['type'];
@@ -407,6 +419,7 @@ export const EVENT_TYPES = [
   'http.response',
   'ws.message',
   'upstream.error',
+  'lab.reset',
   'diag',
 ] as const satisfies readonly EventType[];
 

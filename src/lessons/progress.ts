@@ -102,10 +102,20 @@ export class LessonProgress {
   private readonly ticked = new Map<string, { eventId: string; at: string }>();
   /** Called with each checkpoint the moment it becomes done (the UI announces it). */
   onDone: ((c: CheckpointProgress, exercise: Exercise) => void) | null = null;
+  /** Called when a `lab.reset` event restarts progress. */
+  onReset: (() => void) | null = null;
 
   constructor(private readonly list: readonly Exercise[] = EXERCISES) {}
 
   apply(e: ProxyEvent): void {
+    if (e.type === 'lab.reset') {
+      // Progress counts what was done since the last reset (the UI's R).
+      this.ticked.clear();
+      this.memory.hints.clear();
+      this.memory.galleryHosts.clear();
+      this.onReset?.();
+      return;
+    }
     this.remember(e);
     for (const ex of this.list)
       for (const c of ex.checkpoints) {

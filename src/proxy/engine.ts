@@ -385,6 +385,11 @@ class Engine implements EngineCore {
         this.mode = mode;
       },
       forgetRejected: () => this.refusals.clear(),
+      resetLab: () => {
+        const forgotten = this.refusals.clear();
+        this.bus.emit({ type: 'lab.reset', connId: null, forgotten });
+        return forgotten;
+      },
     };
     return {
       host,

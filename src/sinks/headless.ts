@@ -212,6 +212,12 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         timers.add(timer);
         break;
       }
+      case 'lab.reset':
+        print(
+          e.at,
+          `${pad('RESET')}lab state reset: the list restarts; forgot ${e.forgotten} refused host${e.forgotten === 1 ? '' : 's'}`,
+        );
+        break;
       case 'diag':
         if (e.level === 'warn') print(e.at, `${pad('WARN')}[${e.source}] ${e.message}`);
         else if (e.level === 'error') print(e.at, `${pad('ERROR')}[${e.source}] ${e.message}`);

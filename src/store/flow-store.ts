@@ -360,6 +360,10 @@ export class FlowStore {
       case 'upstream.error':
         this.applyUpstreamError(e);
         break;
+      case 'lab.reset':
+        // The lab restarts: every view of this event stream (UI, attach, replay) empties alike.
+        this.forgetAll();
+        break;
       case 'diag':
         this.diagList.push(e);
         if (this.diagList.length > MAX_DIAGS) this.diagList.shift();
@@ -413,6 +417,11 @@ export class FlowStore {
   /** Forget every flow and connection (the `c` key). The proxy's announcement is kept. */
   clear(): void {
     this.drain(); // what was queued happened before the clear
+    this.forgetAll();
+    this.changed();
+  }
+
+  private forgetAll(): void {
     this.flows.clear();
     this.order = [];
     this.head = 0;
@@ -424,7 +433,6 @@ export class FlowStore {
     this.bytesKept = 0;
     this.books = new WeakMap();
     this.flowBooks = new WeakMap();
-    this.changed();
   }
 
   private changed(): void {

@@ -82,6 +82,9 @@ describe('events of a real run match the documentation', () => {
     await tp.waitFor('conn.close', (e) =>
       tp.of('tunnel.summary').some((t) => t.connId === e.connId),
     );
+    // The UI's R: refuse.test was refused above, so one (client, host) pair is forgotten.
+    expect(tp.proxy.controls.resetLab()).toBeGreaterThanOrEqual(1);
+    await tp.waitFor('lab.reset');
   });
 
   afterAll(async () => {

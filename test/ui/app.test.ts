@@ -44,6 +44,11 @@ class RecordingControls implements Controls {
     this.forgets++;
     return 2;
   }
+  resets = 0;
+  resetLab(): number {
+    this.resets++;
+    return 2;
+  }
 }
 
 /** The line of the tab bar (it carries the selected flow's id at its right). */
