@@ -124,6 +124,7 @@ export function checkOutputPaths(settings: ProxySettings): void {
     if (
       option === '--events' &&
       fileStat &&
+      !settings.fresh &&
       settings.eventsMaxBytes > 0 &&
       fileStat.size >= settings.eventsMaxBytes
     )

@@ -36,6 +36,7 @@ export const PROXY_OPTIONS = {
   'ca-dir': { type: 'string' },
   events: { type: 'string' },
   'events-max-mb': { type: 'string' },
+  fresh: { type: 'boolean' },
   har: { type: 'string' },
   keylog: { type: 'string' },
   feed: { type: 'boolean' },
@@ -76,6 +77,9 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --events-max-mb N      stop writing the --events file when it reaches N MiB, with a last
                          line saying so; the proxy goes on (default ${DEFAULT_EVENTS_MAX_BYTES / 1024 / 1024}; 0 = no limit;
                          not applied to -)
+  --fresh                start from a clean lab state: empty the --events file instead of
+                         appending to it, so \`mitm-lab check\` counts only this session (in
+                         the UI, R resets a running session the same way)
   --har FILE             write a HAR 1.2 file of the HTTP flows on exit (Ctrl-C, SIGTERM, a
                          closed terminal, q; a second Ctrl-C writes it at once and exits)
   --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
@@ -100,6 +104,7 @@ type ProxyValues = {
   'ca-dir'?: string | undefined;
   events?: string | undefined;
   'events-max-mb'?: string | undefined;
+  fresh?: boolean | undefined;
   har?: string | undefined;
   keylog?: string | undefined;
   feed?: boolean | undefined;
@@ -123,6 +128,8 @@ export interface ProxySettings {
   events: string | null;
   /** The events file stops at this many bytes (0 = no limit). */
   eventsMaxBytes: number;
+  /** `--fresh`: the events file is emptied at start rather than appended to. */
+  fresh: boolean;
   har: string | null;
   keylog: string | null;
   /** Where the event feed listens (--feed / --feed-listen), or null: no feed. */
@@ -235,6 +242,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     caDir: values['ca-dir'] ? path.resolve(values['ca-dir']) : defaultCaDir(env),
     events: values.events ?? null,
     eventsMaxBytes,
+    fresh: values.fresh === true,
     har: values.har ?? null,
     keylog: values.keylog ?? null,
     feed,
@@ -284,6 +292,7 @@ export async function launchProxy(
     const sink = openJsonlSink(settings.events, bus, {
       stdout: io.stdout,
       maxBytes: settings.eventsMaxBytes,
+      truncate: settings.fresh,
       limitLabel: `--events-max-mb ${settings.eventsMaxBytes / 1024 / 1024}`,
     });
     closers.push(() => sink.close());

@@ -40,6 +40,8 @@ export interface JsonlOptions {
   maxBytes?: number;
   /** How the limit was given, for the stop message (e.g. `--events-max-mb 256`). */
   limitLabel?: string;
+  /** Empty the file first instead of appending (`--fresh`: a new session's progress). */
+  truncate?: boolean;
 }
 
 /** Default bound of an events file: 256 MiB (hours of a workshop; about a minute of a load test). */
@@ -52,7 +54,8 @@ function reason(err: unknown): string {
 }
 
 /**
- * Start writing the bus's events to `target` (a file path, appended to; or `-` for stdout).
+ * Start writing the bus's events to `target` (a file path, appended to unless `truncate`; or
+ * `-` for stdout).
  * Throws LabError('config') when the file cannot be opened for writing.
  */
 export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions = {}): JsonlSink {
@@ -62,7 +65,7 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
   let size = 0;
   if (out === null) {
     try {
-      fd = fs.openSync(target, 'a', EVENTS_FILE_MODE);
+      fd = fs.openSync(target, opts.truncate === true ? 'w' : 'a', EVENTS_FILE_MODE);
     } catch (err) {
       throw new LabError(
         'config',
