@@ -82,17 +82,35 @@ function bodySecrets(text: string): Array<[field: string, value: string]> {
   return out;
 }
 
-/** Fold events into the report. `reveal` shows secret values instead of masking them. */
-export function leakReport(events: Iterable<ProxyEvent>, reveal = false): LeakReport {
-  const hosts = new Map<string, HostLeak & { connIds: Set<string> }>();
-  const hostOfConn = new Map<string, string>();
-  const clientOfConn = new Map<string, string>();
-  const secrets: PlaintextSecret[] = [];
-  const certs = new Map<string, CertificateInClear>();
-  const show = (v: string) => (reveal ? v : mask(v));
+/** Secrets kept for the report; beyond this the oldest go (a UI that runs all day). */
+const MAX_SECRETS = 500;
+/** Certificates kept for the report. */
+const MAX_CERTS = 500;
 
-  const entry = (host: string, at: string) => {
-    let h = hosts.get(host);
+type HostEntry = HostLeak & { counted: Set<string> };
+
+/**
+ * The report as a running fold (the UI keeps one live): feed events in order with `apply`, read
+ * `report()` at any time. Per-connection memory is dropped at `conn.close`, so it stays bounded
+ * by the number of hosts; a `lab.reset` event starts it over.
+ */
+export class LeakFold {
+  private hosts = new Map<string, HostEntry>();
+  private hostOfConn = new Map<string, string>();
+  private clientOfConn = new Map<string, string>();
+  /** The hosts each open connection was counted for (forgotten at its close). */
+  private countedFor = new Map<string, Set<HostEntry>>();
+  private secrets: Array<Omit<PlaintextSecret, 'value'> & { raw: string }> = [];
+  private certs = new Map<string, CertificateInClear>();
+  /** Bumped by every event that changed the report (views redraw on a change). */
+  version = 0;
+
+  apply(e: ProxyEvent): void {
+    if (this.fold(e)) this.version++;
+  }
+
+  private entry(host: string, at: string): HostEntry {
+    let h = this.hosts.get(host);
     if (!h) {
       h = {
         host,
@@ -107,92 +125,109 @@ export function leakReport(events: Iterable<ProxyEvent>, reveal = false): LeakRe
         lastSeen: at,
         tlsVersions: [],
         alpn: [],
-        connIds: new Set(),
+        counted: new Set(),
       };
-      hosts.set(host, h);
+      this.hosts.set(host, h);
     }
     if (at < h.firstSeen) h.firstSeen = at;
     if (at > h.lastSeen) h.lastSeen = at;
     return h;
-  };
-  const add = <T>(list: T[], v: T | null | undefined) => {
-    if (v !== null && v !== undefined && v !== '' && !list.includes(v)) list.push(v);
-  };
-  const onConn = (h: ReturnType<typeof entry>, connId: string) => {
-    if (!h.connIds.has(connId)) {
-      h.connIds.add(connId);
-      h.connections++;
-      add(h.clients, clientOfConn.get(connId));
-    }
-    hostOfConn.set(connId, h.host);
-  };
+  }
 
-  for (const e of events) {
+  private onConn(h: HostEntry, connId: string): void {
+    if (!h.counted.has(connId)) {
+      h.counted.add(connId);
+      h.connections++;
+      let set = this.countedFor.get(connId);
+      if (!set) this.countedFor.set(connId, (set = new Set()));
+      set.add(h);
+      add(h.clients, this.clientOfConn.get(connId));
+    }
+    this.hostOfConn.set(connId, h.host);
+  }
+
+  private secret(s: Omit<PlaintextSecret, 'value'> & { raw: string }): void {
+    this.secrets.push(s);
+    if (this.secrets.length > MAX_SECRETS) this.secrets.shift();
+  }
+
+  private fold(e: ProxyEvent): boolean {
     switch (e.type) {
+      case 'lab.reset':
+        this.hosts = new Map();
+        this.hostOfConn = new Map();
+        this.clientOfConn = new Map();
+        this.countedFor = new Map();
+        this.secrets = [];
+        this.certs = new Map();
+        return true;
       case 'conn.open':
-        clientOfConn.set(e.connId, e.clientAddress);
-        break;
+        this.clientOfConn.set(e.connId, e.clientAddress);
+        return false;
       case 'tls.client-hello': {
-        const h = entry(e.sni ?? e.host, e.at);
+        const h = this.entry(e.sni ?? e.host, e.at);
         add(h.seenVia, 'CONNECT target');
         if (e.sni) add(h.seenVia, 'SNI');
         add(h.ports, e.port);
         for (const a of e.alpn) add(h.alpn, a);
-        onConn(h, e.connId);
-        break;
+        this.onConn(h, e.connId);
+        return true;
       }
       case 'http.request': {
-        const h = entry(e.host, e.at);
+        const h = this.entry(e.host, e.at);
         h.requests++;
-        onConn(h, e.connId);
-        if (e.visibility !== 'wire') break;
+        this.onConn(h, e.connId);
+        if (e.visibility !== 'wire') return true;
         add(h.seenVia, 'Host header');
         add(h.seenVia, 'plain-HTTP URL');
         const port = Number(new URL(e.url).port || 80);
         add(h.ports, port);
         const where = `${e.method} ${e.url}`;
         for (const v of headerValues(e.headers, 'cookie'))
-          secrets.push({
-            host: e.host,
-            kind: 'cookie',
-            where: `${where} (Cookie)`,
-            value: show(v),
-          });
+          this.secret({ host: e.host, kind: 'cookie', where: `${where} (Cookie)`, raw: v });
         for (const v of headerValues(e.headers, 'authorization'))
-          secrets.push({
+          this.secret({
             host: e.host,
             kind: /^bearer /i.test(v) ? 'token' : 'authorization',
             where: `${where} (Authorization)`,
-            value: show(v),
+            raw: v,
           });
         if ('text' in e.body)
           for (const [k, v] of bodySecrets(e.body.text))
-            secrets.push({
+            this.secret({
               host: e.host,
               kind: /pass|pin/i.test(k) ? 'password' : 'token',
               where: `${where} (body field ${k})`,
-              value: show(v),
+              raw: v,
             });
-        break;
+        return true;
       }
       case 'http.response': {
-        if (e.visibility !== 'wire') break;
-        const host = hostOfConn.get(e.connId);
-        if (!host) break;
+        if (e.visibility !== 'wire') return false;
+        const host = this.hostOfConn.get(e.connId);
+        if (!host) return false;
         for (const v of headerValues(e.headers, 'set-cookie'))
-          secrets.push({
+          this.secret({
             host,
             kind: 'set-cookie',
             where: `response ${e.status} (Set-Cookie)`,
-            value: show(v.split(';')[0] ?? v),
+            raw: v.split(';')[0] ?? v,
           });
-        break;
+        return true;
       }
       case 'tunnel.summary':
       case 'conn.close': {
-        const host = e.type === 'tunnel.summary' ? (e.sni ?? e.host) : hostOfConn.get(e.connId);
-        if (!host) break;
-        const h = entry(host, e.at);
+        const host =
+          e.type === 'tunnel.summary' ? (e.sni ?? e.host) : this.hostOfConn.get(e.connId);
+        if (e.type === 'conn.close') {
+          // The connection's last event: its per-connection memory goes.
+          this.hostOfConn.delete(e.connId);
+          this.clientOfConn.delete(e.connId);
+          for (const h of this.countedFor.get(e.connId) ?? []) h.counted.delete(e.connId);
+          this.countedFor.delete(e.connId);
+        }
+        if (!host) return false;
+        const h = this.entry(host, e.at);
         if (e.type === 'conn.close') {
           h.bytesUp += e.wire.up.size;
           h.bytesDown += e.wire.down.size;
@@ -201,29 +236,54 @@ export function leakReport(events: Iterable<ProxyEvent>, reveal = false): LeakRe
         add(h.tlsVersions, version);
         const chain = e.type === 'conn.close' ? e.wire.serverCertificates : e.serverCertificates;
         for (const c of chain ?? [])
-          if (!certs.has(`${host} ${c.sha256}`))
-            certs.set(`${host} ${c.sha256}`, {
+          if (!this.certs.has(`${host} ${c.sha256}`) && this.certs.size < MAX_CERTS)
+            this.certs.set(`${host} ${c.sha256}`, {
               host,
               subject: c.subject,
               issuer: c.issuer,
               sha256: c.sha256,
             });
-        break;
+        return true;
       }
       case 'tls.client-accepted': {
-        const host = hostOfConn.get(e.connId);
-        if (host) add(entry(host, e.at).alpn, e.alpn);
-        break;
+        const host = this.hostOfConn.get(e.connId);
+        if (host) add(this.entry(host, e.at).alpn, e.alpn);
+        return host !== undefined;
       }
       default:
-        break;
+        return false;
     }
   }
-  return {
-    hosts: [...hosts.values()]
-      .map(({ connIds: _c, ...h }) => h)
-      .sort((a, b) => a.firstSeen.localeCompare(b.firstSeen)),
-    plaintextSecrets: secrets,
-    certificatesInClear: [...certs.values()],
-  };
+
+  /** The report so far. `reveal` shows secret values instead of masking them. */
+  report(reveal = false): LeakReport {
+    return {
+      hosts: [...this.hosts.values()]
+        .map(({ counted: _c, ...h }) => ({
+          ...h,
+          seenVia: [...h.seenVia],
+          ports: [...h.ports],
+          clients: [...h.clients],
+          tlsVersions: [...h.tlsVersions],
+          alpn: [...h.alpn],
+        }))
+        .sort((a, b) => a.firstSeen.localeCompare(b.firstSeen)),
+      plaintextSecrets: this.secrets.map(({ raw, ...s }) => ({
+        ...s,
+        value: reveal ? raw : mask(raw),
+      })),
+      certificatesInClear: [...this.certs.values()],
+    };
+  }
+}
+
+function add<T>(list: T[], v: T | null | undefined): void {
+  if (v !== null && v !== undefined && v !== '' && !list.includes(v)) list.push(v);
+}
+
+/** Fold events into the report. `reveal` shows secret values instead of masking them. */
+export function leakReport(events: Iterable<ProxyEvent>, reveal = false): LeakReport {
+  const fold = new LeakFold();
+  for (const e of events) fold.apply(e);
+  return fold.report(reveal);
 }
