@@ -35,6 +35,10 @@ export const COMMANDS: Record<string, Entry> = {
     summary: "show a running proxy's terminal UI from its --feed URL (e.g. on a projector)",
     load: () => import('./commands/attach.ts'),
   },
+  replay: {
+    summary: 'the terminal UI on a recorded events file (a demo when the live one fails)',
+    load: () => import('./commands/replay.ts'),
+  },
   check: {
     summary: 'which lab exercise checkpoints an events file shows done',
     load: () => import('./commands/check.ts'),

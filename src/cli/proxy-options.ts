@@ -4,6 +4,7 @@
 // error naming the option), and `launchProxy`, which opens the CA and the sinks and starts
 // the engine — so both commands behave the same way and flush the HAR the same way.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { openCa, type Ca } from '../ca/index.ts';
 import { EventBus } from '../events/bus.ts';
@@ -19,6 +20,7 @@ import {
 import { startFeedServer, type FeedServer } from '../feed/index.ts';
 import { HarRecorder } from '../sinks/har.ts';
 import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
+import { timestampedName } from './user-files.ts';
 import { openKeylogSink } from '../sinks/keylog.ts';
 import { LabError } from '../util/lab-error.ts';
 import { defaultCaDir, parseHostPort } from './args.ts';
@@ -86,7 +88,7 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                          (0600). --events, --har and --keylog must be in an existing folder,
                          outside the CA folder (checked at start)
   --feed                 serve the events to \`mitm-lab attach\` (a projector on another
-                         terminal): prints "Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
+                         terminal): prints "Projector: npx mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
                          (loopback only, a new random token each run)
   --feed-listen HOST:PORT
                          where the feed listens (implies --feed; loopback addresses only;
@@ -280,6 +282,11 @@ export async function launchProxy(
   io: CommandIO,
   extra: {
     bus?: EventBus;
+    /**
+     * Record a HAR even without --har, so the UI's `e` writes one (to a new file in the working
+     * folder, see user-files.ts). Nothing is written at exit without --har.
+     */
+    harForExport?: boolean;
     resolve?: ResolveRule[];
     upstreamCa?: string[];
     refuseUnknownNames?: string;
@@ -297,7 +304,7 @@ export async function launchProxy(
     });
     closers.push(() => sink.close());
   }
-  const har = settings.har !== null ? new HarRecorder(bus) : null;
+  const har = settings.har !== null || extra.harForExport === true ? new HarRecorder(bus) : null;
   const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
   if (keylog) closers.push(() => keylog.close());
   let proxy: RunningProxy;
@@ -334,6 +341,19 @@ export async function launchProxy(
     proxy.controls.exportHar = async () => {
       await har.writeTo(file);
       return file;
+    };
+  } else if (har) {
+    proxy.controls.exportHar = async () => {
+      const file = path.resolve(timestampedName('mitm-lab', 'har'));
+      try {
+        await har.writeTo(file);
+        return file;
+      } catch {
+        // The working folder is not writable: the temporary one is.
+        const fallback = path.join(os.tmpdir(), path.basename(file));
+        await har.writeTo(fallback);
+        return fallback;
+      }
     };
   }
   const harFailed = (err: unknown): boolean => {

@@ -21,6 +21,8 @@ import {
 } from './proxy-options.ts';
 import { checkCaDir, checkOutputPaths } from './output-paths.ts';
 import { onStopSignal } from './signals.ts';
+import { liveLessons } from './ui-lessons.ts';
+import { writeUserFile } from './user-files.ts';
 
 /** What the caller knows once the proxy runs, to describe it. */
 export interface SessionContext {
@@ -45,8 +47,16 @@ export interface SessionPage {
   guide: string[];
   /** A note for the UI header (e.g. `lab http://lab.test/`). */
   source?: string;
-  /** The victim tour (start): `t` in the UI, Enter on a headless terminal. */
-  tour?: (print: (line: string) => void) => void;
+  /**
+   * The victim tour (start): `t` in the UI, Enter on a headless terminal. `beforeStep` (the UI's
+   * tour panel) is awaited before each step; without it the steps run one after the other.
+   */
+  tour?: (
+    print: (line: string) => void,
+    beforeStep?: (index: number, total: number, title: string) => Promise<void>,
+  ) => Promise<void> | void;
+  /** Values for the lessons' `{labRoot}` and other slots beyond `{proxy}` and `{ca}`. */
+  fill?: Record<string, string>;
 }
 
 export interface SessionOptions {
@@ -118,7 +128,7 @@ export function readSessionArgs(
 
 /** The line that tells a second terminal how to show this proxy (printed and on the page). */
 export function projectorLine(feedUrl: string): string {
-  return `Projector: mitm-lab attach '${feedUrl}'`;
+  return `Projector: npx mitm-lab attach '${feedUrl}'`;
 }
 
 /** Run a proxy session until stopped; resolves to the exit code. */
@@ -135,12 +145,18 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
 
   const bus = new EventBus();
   const store = useUi ? new FlowStore() : null;
+  // The lessons see the same events as the store, from the first (a late subscriber would
+  // miss proxy.listening and the first connections).
+  const fill: Record<string, string> = {};
+  const lessons = useUi ? liveLessons(fill) : null;
   if (store) bus.on((e) => store.enqueue(e));
   else attachHeadlessPrinter(bus, human);
+  if (lessons) bus.on((e) => lessons.apply(e));
 
   let launched: LaunchedProxy;
   try {
-    launched = await launchProxy(settings, io, { bus, ...opts.extra });
+    // With the UI, `e` always has somewhere to write: the --har file, else a new file here.
+    launched = await launchProxy(settings, io, { bus, harForExport: useUi, ...opts.extra });
   } catch (err) {
     await opts.cleanup?.();
     throw err;
@@ -158,6 +174,11 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
     signal: stopping.signal,
   });
   const projector = feed ? projectorLine(feed.url) : null;
+  Object.assign(
+    fill,
+    { proxy: `http://${hostPart}:${proxy.port}`, ca: launched.ca.certPath },
+    page.fill,
+  );
 
   // One subscription for the whole session: the first stop signal stops it; one more while it
   // is stopping means "now" (see below). Subscribed, the signals never kill the process by
@@ -172,7 +193,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   let stopReason: Promise<unknown> = signal;
   let cleanupInput: () => void = () => undefined;
   if (useUi && store) {
-    let ui: RunningUi | null = null;
+    let ui: RunningUi;
     const tour = page.tour;
     const uiOpts: UiOptions = {
       store,
@@ -189,13 +210,19 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       // Warnings first (the UI hides what went to stderr before it), then the projector line.
       guide: [
         ...settings.warnings.map((w) => `WARNING: ${w}`),
-        // The command on a line of its own: it fits 80 columns, so it copies in one piece.
-        ...(feed ? ['Projector (run in a second terminal):', `mitm-lab attach '${feed.url}'`] : []),
+        // The command on a line of its own, indented: the start page never wraps it.
+        ...(feed
+          ? ['Projector (run in a second terminal):', `   npx mitm-lab attach '${feed.url}'`]
+          : []),
         ...(settings.warnings.length || projector ? [''] : []),
         ...page.guide,
       ],
-      // The narration goes to the UI's footer and start page: printing would tear the screen.
-      actions: tour ? { tour: () => tour((line) => ui?.log(line)) } : {},
+      // The narration goes to the UI's tour panel and start page: printing would tear the screen.
+      actions: {
+        ...(tour ? { tour: (print, beforeStep) => tour(print, beforeStep) } : {}),
+        saveText: (text) => writeUserFile('mitm-lab-commands.txt', text),
+      },
+      ...(lessons ? { lessons } : {}),
     };
     const note = [page.source, feed ? `feed :${feed.port} (g: attach command)` : undefined]
       .filter(Boolean)

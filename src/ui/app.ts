@@ -1,23 +1,36 @@
-// The terminal UI's controller: UI state (selection, view, filter, pause, redaction, help),
-// key handling driven by KEYMAP, and a redraw timer that draws only when something changed.
-// It reads the flow store and asks the engine for things only through `Controls`, so it runs
-// the same in `start`, `proxy` and `attach`.
+// The terminal UI's controller: it owns the screen, turns keys into inputs for the pure reducer
+// (state.ts), runs the effects the reducer asks for through `Controls` and the caller's
+// actions, and draws a frame from the state, the flow store and the lessons. The redraw timer
+// (scheduler.ts) draws only when something changed. It reads the flow store and asks the engine
+// for things only through `Controls`, so it runs the same in `start`, `proxy`, `attach` and
+// `replay`.
 import type { ExplainContext } from '../explain/index.ts';
 import type { Controls } from '../events/controls.ts';
 import { MODES } from '../events/types.ts';
-import {
-  describeFilter,
-  parseFilter,
-  type Flow,
-  type FlowFilter,
-  type FlowStore,
-} from '../store/index.ts';
+import type { Exercise, ExerciseProgress, LeakReport } from '../lessons/index.ts';
+import { describeFilter, type Flow, type FlowStore } from '../store/index.ts';
 import { footerHints, headerLines, helpLines, listHeader, listRow, tabsLine } from './frame.ts';
-import { BINDINGS, VIEWS, type Action } from './keymap.ts';
+import { BINDINGS } from './keymap.ts';
+import { scheduleRedraws } from './scheduler.ts';
 import { FOOTER_ROWS, HEADER_ROWS, TAB_ROWS, openScreen, type TermScreen } from './screen.ts';
+import { startPageLines, tourPanelLines } from './start-page.ts';
+import {
+  initialState,
+  MESSAGE_MS,
+  reduce,
+  say as withMessage,
+  settle,
+  shownPanel,
+  type UiEffect,
+  type UiEnv,
+  type UiInput,
+  type UiState,
+} from './state.ts';
 import { dim, esc } from './text.ts';
 import { certificatesView } from './views/certificates.ts';
 import { decryptedView } from './views/decrypted.ts';
+import { leaksView } from './views/leaks.ts';
+import { lessonsView } from './views/lessons.ts';
 import { timelineView } from './views/timeline.ts';
 import { whyView } from './views/why.ts';
 import { wireView, type ViewContext } from './views/wire.ts';
@@ -31,10 +44,32 @@ export interface UiInfo {
   caSha256: string;
 }
 
+/**
+ * The lessons as the UI shows them: the exercises (data), their progress and the leak report,
+ * both folded from the same events as the store by the caller (src/lessons), so `check` and
+ * `report` on the events file agree with what the UI shows.
+ */
+export interface UiLessons {
+  exercises: readonly Exercise[];
+  progress(): ExerciseProgress[];
+  leaks(reveal: boolean): LeakReport;
+  /** Changes with every change of progress or report (the UI redraws on it). */
+  version(): number;
+  /**
+   * Subscribe to checkpoints becoming done (the footer announces them) and to a reset; returns
+   * the unsubscribe function.
+   */
+  onProgress(listener: (done: { exercise: Exercise; title: string } | 'reset') => void): () => void;
+  /** Values for `{proxy}`, `{ca}`, `{labRoot}` in the exercises' steps. */
+  fill: Readonly<Record<string, string>>;
+}
+
 export interface UiOptions {
   store: FlowStore;
-  /** Absent when attached to a feed: the mode, forget and export keys then say so. */
+  /** Absent when attached to a feed or replaying a file: the engine's keys then say so. */
   controls?: Controls;
+  /** Why `controls` is absent, for the footer (default "when attached (… on the proxy)"). */
+  readOnlyWhy?: string;
   info: UiInfo;
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
@@ -60,17 +95,30 @@ export interface UiOptions {
    */
   actions?: UiActions;
   /**
-   * The start page: plain-text lines (commands to copy, the projector URL…) shown in the detail
-   * pane while no flow is selected, and at any time with `g`.
+   * The start page: plain-text lines (commands to copy, the projector command…) shown in the
+   * detail pane while no flow is selected, and at any time with `g`. A line that starts with a
+   * space is a command: never wrapped (cut with a marker), and `y` writes it whole to a file.
    */
   guide?: readonly string[];
+  /** The Lessons panel (`l`) and the leak report (`w`); absent: those keys say so. */
+  lessons?: UiLessons;
   /** Called after each frame with the time it took, ms (the UI benchmark uses it). */
   onFrame?: (ms: number) => void;
 }
 
 export interface UiActions {
-  /** `t`: run the victim tour (start). Its narration comes back through RunningUi.log. */
-  tour?: () => void;
+  /**
+   * `t`: run the victim tour (start). Its narration comes back through `print`; it awaits
+   * `beforeStep` before each step, which the UI resolves when Enter is pressed in the tour panel.
+   */
+  tour?: (
+    print: (line: string) => void,
+    beforeStep: (index: number, total: number, title: string) => Promise<void>,
+  ) => Promise<void> | void;
+  /** `y`: write these lines to a file the user can copy from; resolves to its path. */
+  saveText?: (text: string) => Promise<string>;
+  /** `e` without a HAR file of the caller's: write the HAR somewhere new; resolves to its path. */
+  exportHar?: () => Promise<string>;
 }
 
 export interface RunningUi {
@@ -88,7 +136,7 @@ export interface RunningUi {
   notify(text: string, ms?: number): void;
   /**
    * A narration line (e.g. each victim step's result): shown in the footer for a while and
-   * kept, with the recent ones, on the start page (`g`).
+   * kept, with the recent ones, on the start page (`g`) and in the tour panel.
    */
   log(line: string): void;
 }
@@ -105,77 +153,127 @@ const VIEW_FNS: readonly ViewFn[] = [
   timelineView,
 ];
 
-/** The frame-rate ceiling while the store changes fast (the issue allows 10-20 fps). */
-const BUSY_FPS = 10;
-/** Store changes between two frames above which the list counts as changing fast. */
-const BUSY_CHANGES = 50;
-
-/** How long a footer message stays, ms. */
-const MESSAGE_MS = 4000;
+/** Lab names (RFC 2606 `.test`, `.localhost`) and loopback: what `o` keeps in the list. */
+export function isLabHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return (
+    h.endsWith('.test') ||
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    /^127\./.test(h) ||
+    h === '::1' ||
+    h === '[::1]'
+  );
+}
 
 export function startUi(opts: UiOptions): RunningUi {
-  const { store, controls } = opts;
+  const { store, controls, lessons } = opts;
   const screenOpts: Parameters<typeof openScreen>[0] = { mouse: opts.mouse ?? false };
   if (opts.stdin) screenOpts.input = opts.stdin;
   if (opts.stdout) screenOpts.output = opts.stdout;
   const screen: TermScreen = openScreen(screenOpts);
 
-  // ---- UI state ----
-  let view = 0;
-  let selectedId: string | null = null;
-  let selectedIndex = 0;
-  let follow = true;
-  let listTop = 0;
-  let open = false;
-  let detailScroll = 0;
-  let detailRows = 0;
-  let filter: FlowFilter = {};
-  let editing: string | null = null;
-  let paused: { flows: Flow[]; version: number; size: number } | null = null;
-  let redact = opts.redact ?? true;
-  let help = false;
-  let helpScroll = 0;
-  let message: { text: string; until: number } | null = null;
-  let guideOpen = false;
-  let guideWasShown = false;
+  let state: UiState = initialState({
+    redact: opts.redact ?? true,
+    mode: controls?.getMode() ?? store.listening?.mode ?? '?',
+  });
   const narration: string[] = [];
-  let mode: string = controls?.getMode() ?? store.listening?.mode ?? '?';
+  /** The tour's step waiting for Enter, and how to let it run. */
+  let tourGate: {
+    index: number;
+    total: number;
+    title: string;
+    go: () => void;
+  } | null = null;
+  let tourRunning = false;
+  let guideWasShown = false;
+  let dirty = true;
+  let finished = false;
+  let drawFailures = 0;
+  /** Frames skipped because the terminal had not taken the previous one yet. */
+  let skippedFrames = 0;
+  const readOnlyWhy = opts.readOnlyWhy ?? 'when attached (use the key on the proxy)';
+
+  function say(text: string, ms = MESSAGE_MS): void {
+    state = withMessage(state, text, Date.now(), ms);
+    dirty = true;
+  }
 
   // ---- derived data, cached per store version + filter ----
-  let rowsCache: { version: number; filterKey: string; rows: Flow[] } | null = null;
-  function rows(): Flow[] {
-    if (paused) return paused.flows;
-    const filterKey = describeFilter(filter);
-    if (!rowsCache || rowsCache.version !== store.version || rowsCache.filterKey !== filterKey)
-      rowsCache = { version: store.version, filterKey, rows: store.query(filter) };
+  let rowsCache: { version: number; key: string; rows: Flow[] } | null = null;
+  function rows(): readonly Flow[] {
+    if (state.paused) return state.paused.flows;
+    const key = `${describeFilter(state.filter)}|${state.labOnly}`;
+    if (!rowsCache || rowsCache.version !== store.version || rowsCache.key !== key) {
+      const all = store.query(state.filter);
+      rowsCache = {
+        version: store.version,
+        key,
+        rows: state.labOnly ? all.filter((f) => isLabHost(f.host)) : all,
+      };
+    }
     return rowsCache.rows;
   }
 
-  function say(text: string, ms = MESSAGE_MS): void {
-    message = { text, until: Date.now() + ms };
-  }
-
-  /** The start page fills the detail pane: asked for with g, or nothing to list yet. */
-  function guideShown(): boolean {
-    return guideOpen || (opts.guide !== undefined && !paused && store.size === 0);
+  function panel(): ReturnType<typeof shownPanel> {
+    return shownPanel(state, { hasGuide: opts.guide !== undefined, storeSize: store.size });
   }
 
   function layout(): { listRows: number; detailHeight: number } {
     const body = Math.max(3, screen.height - HEADER_ROWS - FOOTER_ROWS - TAB_ROWS);
     // An empty list needs little room: the start page's commands get the rest.
-    const share = guideShown() && store.size === 0 ? 0 : 0.4;
-    const listRows = open ? 0 : Math.max(3, Math.min(body - 3, Math.round(body * share)));
+    const share = panel() === 'guide' && store.size === 0 ? 0 : 0.4;
+    const listRows = state.open ? 0 : Math.max(3, Math.min(body - 3, Math.round(body * share)));
     return { listRows, detailHeight: Math.max(1, body - listRows) };
   }
 
-  function selectIndex(list: Flow[]): number {
-    if (list.length === 0) return -1;
-    if (follow) return list.length - 1;
-    if (selectedId !== null) {
-      const i = list.findIndex((f) => f.id === selectedId);
-      if (i >= 0) return i;
+  function env(): UiEnv {
+    const { listRows, detailHeight } = layout();
+    return {
+      now: Date.now(),
+      rows: rows(),
+      storeSize: store.size,
+      listRows,
+      detailRows: detailHeight,
+      hasGuide: opts.guide !== undefined,
+      readOnly: !controls,
+      readOnlyWhy,
+      canTour: opts.actions?.tour !== undefined,
+      tourWaiting: tourGate !== null,
+      lessons: lessons?.exercises.length ?? 0,
+    };
+  }
+
+  function panelLines(width: number): string[] | null {
+    switch (panel()) {
+      case 'guide':
+        return startPageLines({
+          empty: store.size === 0,
+          guide: opts.guide ?? null,
+          listen: opts.info.listen,
+          narration,
+          width,
+        });
+      case 'lessons':
+        return lessons
+          ? lessonsView(lessons.exercises, lessons.progress(), {
+              width,
+              index: state.lesson.index,
+              open: state.lesson.open,
+              fill: lessons.fill,
+            })
+          : null;
+      case 'leaks':
+        return lessons ? leaksView(lessons.leaks(!state.redact)) : null;
+      case 'tour':
+        return tourPanelLines({
+          narration,
+          waiting: tourGate,
+          running: tourRunning,
+        });
+      case 'none':
+        return null;
     }
-    return Math.min(Math.max(0, selectedIndex), list.length - 1);
   }
 
   function frameDetail(
@@ -184,12 +282,13 @@ export function startUi(opts: UiOptions): RunningUi {
     height: number,
   ): { lines: string[]; total: number } {
     let lines: string[];
-    const showGuide = guideShown();
-    // From the start page to the first flow (or back): each starts at its top.
-    if (showGuide !== guideWasShown) detailScroll = 0;
+    const fromPanel = panelLines(width);
+    const showGuide = fromPanel !== null;
+    // From a panel to the first flow (or back): each starts at its top.
+    if (showGuide !== guideWasShown) state = { ...state, detailScroll: 0 };
     guideWasShown = showGuide;
-    if (showGuide) {
-      lines = guideLines(store.size === 0);
+    if (fromPanel) {
+      lines = fromPanel;
     } else if (!flow) {
       lines = [
         '{bold}No flows yet.{/bold}',
@@ -200,12 +299,17 @@ export function startUi(opts: UiOptions): RunningUi {
         '',
         dim('Each request or TLS connection becomes a row above; ? lists the keys.'),
       ];
-      if (paused) lines = ['Paused: p resumes the list.'];
-      else if (store.size > 0) lines = ['No flow matches the filter. Esc clears it, / edits it.'];
+      if (state.paused) lines = ['Paused: p resumes the list.'];
+      else if (store.size > 0)
+        lines = [
+          state.labOnly
+            ? 'No flow to a lab host matches. o lists every host; Esc clears a filter.'
+            : 'No flow matches the filter. Esc clears it, / edits it.',
+        ];
     } else {
       try {
-        lines = VIEW_FNS[view]!(flow, {
-          redact,
+        lines = VIEW_FNS[state.view]!(flow, {
+          redact: state.redact,
           width,
           ...(opts.explain ? { explain: opts.explain } : {}),
         });
@@ -220,32 +324,10 @@ export function startUi(opts: UiOptions): RunningUi {
     }
     const wrapped = wrapAll(lines, width);
     const maxScroll = Math.max(0, wrapped.length - height);
-    if (detailScroll > maxScroll) detailScroll = maxScroll;
-    return { lines: wrapped.slice(detailScroll, detailScroll + height), total: wrapped.length };
+    if (state.detailScroll > maxScroll) state = { ...state, detailScroll: maxScroll };
+    const top = state.detailScroll;
+    return { lines: wrapped.slice(top, top + height), total: wrapped.length };
   }
-
-  /** The start page: the caller's guide (or a default), then the narration so far. */
-  function guideLines(empty: boolean): string[] {
-    const title = empty
-      ? '{bold}No flows yet.{/bold} Try these, from another terminal:'
-      : '{bold}Start page{/bold}  (g goes back to the flow)';
-    const body = opts.guide
-      ? opts.guide.map(esc)
-      : [
-          'Point a client at the proxy, for example:',
-          `  curl -x http://${esc(opts.info.listen)} http://bank.test/`,
-          `  curl -x http://${esc(opts.info.listen)} https://bank.test/`,
-        ];
-    // The narration first: after a tour it is what the audience asks about; the commands follow.
-    const lines = [title, ''];
-    if (narration.length) lines.push('{bold}Victim tour{/bold}', ...narration.map(esc), '');
-    lines.push(...body);
-    lines.push('', dim('Each request or TLS connection becomes a row above; ? lists the keys.'));
-    return lines;
-  }
-
-  /** Frames skipped because the terminal had not taken the previous one yet. */
-  let skippedFrames = 0;
 
   function draw(): void {
     // The terminal is not reading (a stopped emulator, a stalled SSH session): drawing now would
@@ -268,75 +350,77 @@ export function startUi(opts: UiOptions): RunningUi {
       if (drawFailures <= 3)
         say(`display error: ${err instanceof Error ? err.message : String(err)}`);
       dirty = false;
-      lastVersion = store.version;
     }
     opts.onFrame?.(performance.now() - started);
   }
-  let drawFailures = 0;
-  const available: ReadonlySet<string> = new Set(opts.actions?.tour ? ['tour'] : []);
+
+  const available: ReadonlySet<string> = new Set([
+    ...(opts.actions?.tour ? ['tour'] : []),
+    ...(lessons ? ['lessons'] : []),
+  ]);
 
   function drawFrame(): void {
     const width = screen.width;
     const list = rows();
-    selectedIndex = selectIndex(list);
-    const selected = selectedIndex >= 0 ? list[selectedIndex] : undefined;
-    selectedId = selected?.id ?? null;
     const { listRows, detailHeight } = layout();
-    detailRows = detailHeight;
+    state = settle(state, list, Math.max(0, listRows - 1));
+    const selected = state.selectedIndex >= 0 ? list[state.selectedIndex] : undefined;
 
     const listLines: string[] = [];
     if (listRows > 0) {
       const visible = listRows - 1;
-      if (selectedIndex < listTop) listTop = selectedIndex;
-      if (selectedIndex >= listTop + visible) listTop = selectedIndex - visible + 1;
-      listTop = Math.max(0, Math.min(listTop, Math.max(0, list.length - visible)));
       listLines.push(listHeader(width));
-      for (let i = listTop; i < Math.min(list.length, listTop + visible); i++)
-        listLines.push(listRow(list[i]!, width, i === selectedIndex, redact));
+      for (let i = state.listTop; i < Math.min(list.length, state.listTop + visible); i++)
+        listLines.push(listRow(list[i]!, width, i === state.selectedIndex, state.redact));
       while (listLines.length < listRows) listLines.push('');
     }
 
     const detail = frameDetail(selected, width, detailHeight);
+    const shown = panel();
     const position =
-      selected === undefined || guideOpen
-        ? guideOpen
-          ? 'start page: g closes'
-          : ''
-        : `${selected.id}  ${detail.total > detailHeight ? `${detailScroll + 1}-${Math.min(detail.total, detailScroll + detailHeight)}/${detail.total}` : ''}`;
+      shown !== 'none'
+        ? shown === 'guide' && state.panel === 'none'
+          ? '' // the start page by itself, while nothing is listed
+          : PANEL_TITLES[shown]
+        : selected === undefined
+          ? ''
+          : `${selected.id}  ${detail.total > detailHeight ? `${state.detailScroll + 1}-${Math.min(detail.total, state.detailScroll + detailHeight)}/${detail.total}` : ''}`;
 
-    if (message && message.until < Date.now()) message = null;
+    if (state.message && state.message.until < Date.now()) state = { ...state, message: null };
     const footer =
-      editing !== null
-        ? `/${esc(editing)}_  ${dim('Enter apply, Esc cancel   host:  badge:  vis:  outcome:  text')}`
-        : message
-          ? esc(message.text)
+      state.editing !== null
+        ? `/${esc(state.editing)}_  ${dim('Enter apply, Esc cancel   host:  badge:  vis:  outcome:  text')}`
+        : state.message
+          ? esc(state.message.text)
           : footerHints(width, available);
 
+    const filterText = [describeFilter(state.filter), state.labOnly ? 'lab hosts only' : '']
+      .filter(Boolean)
+      .join(', ');
     screen.draw({
       header: headerLines(
         {
           listen: opts.info.listen,
-          mode,
+          mode: state.mode,
           caName: opts.info.caName || store.listening?.caName || '',
           caSha256: opts.info.caSha256 || store.listening?.caSha256 || '',
           counts: store.counts(),
           shown: list.length,
           total: store.size,
           maxFlows: store.maxFlows,
-          paused: paused ? { newSince: Math.max(0, store.size - paused.size) } : null,
-          redact,
-          filter: describeFilter(filter),
+          paused: state.paused ? { newSince: Math.max(0, store.size - state.paused.size) } : null,
+          redact: state.redact,
+          filter: filterText,
           source: opts.source ?? null,
         },
         width,
       ),
       list: listLines,
-      tabs: tabsLine(view, position, width),
+      tabs: tabsLine(state.view, position, width),
       detail: detail.lines,
       footer,
-      overlay: help ? helpOverlay() : null,
+      overlay: state.help ? helpOverlay() : null,
     });
-    lastVersion = store.version;
     dirty = false;
   }
 
@@ -346,10 +430,11 @@ export function startUi(opts: UiOptions): RunningUi {
     const all = wrapAll(helpLines(!controls, opts.extraKeys ?? []), Math.max(20, screen.width - 4));
     const room = Math.max(3, screen.height - 5); // margin, border, and one line for "more"
     if (all.length <= room + 1) {
-      helpScroll = 0;
+      if (state.helpScroll !== 0) state = { ...state, helpScroll: 0 };
       return all;
     }
-    helpScroll = Math.min(helpScroll, all.length - room);
+    const helpScroll = Math.min(state.helpScroll, all.length - room);
+    if (helpScroll !== state.helpScroll) state = { ...state, helpScroll };
     const shown = all.slice(helpScroll, helpScroll + room);
     shown.push(
       dim(
@@ -359,210 +444,165 @@ export function startUi(opts: UiOptions): RunningUi {
     return shown;
   }
 
-  // ---- actions ----
-  function move(delta: number): void {
-    const list = rows();
-    if (list.length === 0) return;
-    const i = Math.max(0, Math.min(list.length - 1, selectIndex(list) + delta));
-    selectedIndex = i;
-    selectedId = list[i]!.id;
-    follow = i === list.length - 1 && delta > 0;
-    detailScroll = 0;
-  }
-
-  function scroll(delta: number): void {
-    detailScroll = Math.max(0, detailScroll + delta);
-  }
-
+  // ---- effects ----
   async function exportHar(): Promise<void> {
-    if (!controls?.exportHar) {
+    const write = controls?.exportHar?.bind(controls) ?? opts.actions?.exportHar;
+    if (!write) {
       say(
         controls
           ? 'HAR export: not available (no HAR recorder in this run)'
-          : 'HAR export: not available when attached (export on the proxy)',
+          : `HAR export: not available ${readOnlyWhy}`,
       );
       return;
     }
     say('HAR export: writing...');
     try {
-      const file = await controls.exportHar();
-      say(`HAR written: ${file}`);
+      const file = await write();
+      say(`HAR written: ${file}`, MESSAGE_MS * 3);
     } catch (err) {
       say(`HAR export failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    dirty = true;
   }
 
-  function act(action: Action): void {
-    const page = Math.max(1, (open ? detailRows : layout().listRows - 1) - 1);
-    // The start page scrolls like an open flow (it may be longer than the pane).
-    if (guideShown() && !open) {
-      const step = { up: -1, down: 1, pageUp: -detailRows + 1, pageDown: detailRows - 1 } as const;
-      if (action === 'up' || action === 'down' || action === 'pageUp' || action === 'pageDown')
-        return scroll(step[action]);
+  /** Every command the UI offers (start page, then each exercise's steps), whole. */
+  function commandsText(): string {
+    const out: string[] = ['# mitm-lab: the commands of the start page and the lessons', ''];
+    for (const line of opts.guide ?? []) out.push(line.trim() === '' ? '' : line);
+    for (const ex of lessons?.exercises ?? []) {
+      out.push('', `# Exercise ${ex.id}: ${ex.title} (${ex.page})`);
+      for (const step of ex.steps)
+        out.push(step.replace(/\{(\w+)\}/g, (all, n: string) => lessons?.fill[n] ?? all));
     }
-    switch (action) {
-      case 'up':
-        return open ? scroll(-1) : move(-1);
-      case 'down':
-        return open ? scroll(1) : move(1);
-      case 'pageUp':
-        return open ? scroll(-page) : move(-page);
-      case 'pageDown':
-        return open ? scroll(page) : move(page);
-      case 'home':
-        if (open) detailScroll = 0;
-        else move(-Number.MAX_SAFE_INTEGER);
-        return;
-      case 'end':
-        if (open) detailScroll = Number.MAX_SAFE_INTEGER;
-        else {
-          follow = true;
-          detailScroll = 0;
-        }
-        return;
-      case 'open':
-        open = !open;
-        detailScroll = 0;
-        return;
-      case 'back':
-        if (open) open = false;
-        else if (describeFilter(filter)) {
-          filter = {};
-          say('filter cleared');
-        }
-        return;
-      case 'nextView':
-      case 'prevView':
-        view = (view + (action === 'nextView' ? 1 : VIEWS.length - 1)) % VIEWS.length;
-        detailScroll = 0;
-        return;
-      case 'view1':
-      case 'view2':
-      case 'view3':
-      case 'view4':
-      case 'view5':
-        view = Number(action.slice(4)) - 1;
-        detailScroll = 0;
-        return;
-      case 'filter':
-        editing = describeFilter(filter);
-        return;
-      case 'pause':
-        if (paused) {
-          paused = null;
-          say('resumed');
-        } else {
-          paused = { flows: rows().slice(), version: store.version, size: store.size };
-          say('paused: the proxy keeps running; p resumes the list');
-        }
-        return;
-      case 'clear':
+    return `${out.join('\n')}\n`;
+  }
+
+  async function saveGuide(): Promise<void> {
+    const save = opts.actions?.saveText;
+    if (!save) {
+      say('save commands: not available here');
+      return;
+    }
+    try {
+      say(`commands written, unwrapped: ${await save(commandsText())}`, MESSAGE_MS * 3);
+    } catch (err) {
+      say(`could not write the commands: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  function startTour(): void {
+    const tour = opts.actions?.tour;
+    if (!tour) return;
+    if (tourRunning) return; // the panel shows the running tour again
+    tourRunning = true;
+    narration.length = 0;
+    const beforeStep = (index: number, total: number, title: string): Promise<void> =>
+      new Promise<void>((resolve) => {
+        if (finished) return resolve();
+        tourGate = {
+          index,
+          total,
+          title,
+          go: () => {
+            tourGate = null;
+            resolve();
+          },
+        };
+        dirty = true;
+      });
+    void Promise.resolve()
+      .then(() => tour((line) => log(line), beforeStep))
+      .catch((err: unknown) => log(`victim tour failed: ${String(err)}`))
+      .finally(() => {
+        tourRunning = false;
+        tourGate = null;
+        dirty = true;
+      });
+  }
+
+  function run(effect: UiEffect): void {
+    switch (effect.kind) {
+      case 'clearStore':
         store.clear();
-        if (paused) paused = { flows: [], version: store.version, size: 0 };
-        follow = true;
-        selectedId = null;
-        detailScroll = 0;
-        say('cleared');
+        rowsCache = null;
         return;
-      case 'mode': {
-        if (!controls) {
-          say('mode: not available when attached (change it on the proxy)');
-          return;
-        }
-        const current = controls.getMode();
-        const next = MODES[(MODES.indexOf(current) + 1) % MODES.length]!;
+      case 'cycleMode': {
+        if (!controls) return;
+        const next = MODES[(MODES.indexOf(controls.getMode()) + 1) % MODES.length]!;
         controls.setMode(next);
-        mode = controls.getMode();
-        say(`mode ${mode}: applies to new connections`);
+        state = { ...state, mode: controls.getMode() };
+        say(`mode ${state.mode}: applies to new connections`);
         return;
       }
       case 'forget': {
-        if (!controls) {
-          say('forget: not available when attached (use f on the proxy)');
-          return;
-        }
-        const n = controls.forgetRejected();
+        const n = controls?.forgetRejected() ?? 0;
         say(`forgot ${n} refused host${n === 1 ? '' : 's'}: auto mode will intercept them again`);
         return;
       }
-      case 'redact':
-        redact = !redact;
-        say(redact ? 'secrets hidden' : 'secrets shown: r hides them again');
+      case 'reset': {
+        const n = controls?.resetLab() ?? 0;
+        say(
+          `lab reset: list emptied, ${n} refused host${n === 1 ? '' : 's'} forgotten, lessons restarted`,
+        );
         return;
+      }
       case 'export':
         void exportHar();
         return;
       case 'tour':
-        if (!opts.actions?.tour) {
-          say('tour: not available here (the victim tour runs in mitm-lab start)');
-          return;
-        }
-        opts.actions.tour();
+        startTour();
         return;
-      case 'guide':
-        guideOpen = !guideOpen;
-        detailScroll = 0;
+      case 'tourNext':
+        tourGate?.go();
         return;
-      case 'help':
-        help = !help;
-        helpScroll = 0;
+      case 'saveGuide':
+        void saveGuide();
         return;
       case 'quit':
         finish();
         return;
       default: {
-        const never: never = action;
+        const never: never = effect;
         return never;
+      }
+    }
+  }
+
+  function dispatch(input: UiInput): void {
+    const step = reduce(state, input, env());
+    state = step.state;
+    dirty = true;
+    for (const effect of step.effects) {
+      try {
+        run(effect);
+      } catch (err) {
+        say(`${effect.kind}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
   }
 
   function onKey(name: string, ch: string | undefined): void {
     if (finished) return;
-    if (editing !== null) {
-      if (name === 'enter') {
-        filter = parseFilter(editing);
-        editing = null;
-        follow = true;
-        detailScroll = 0;
-      } else if (name === 'escape') editing = null;
-      else if (name === 'backspace') editing = editing.slice(0, -1);
-      else if (name === 'C-c') finish();
-      else if (name === 'C-u') editing = '';
-      else if (ch && ch.length === 1 && ch >= ' ' && ch !== '\x7f') editing += ch;
-      draw();
-      return;
-    }
-    const action = BINDINGS.get(name);
-    if (
-      help &&
-      (action === 'up' || action === 'down' || action === 'pageUp' || action === 'pageDown')
-    ) {
-      // A small terminal (a projector at 80x24) cannot show every key at once: scroll.
-      const step = action === 'up' ? -1 : action === 'down' ? 1 : action === 'pageUp' ? -10 : 10;
-      helpScroll = Math.max(0, helpScroll + step);
-      draw();
-      return;
-    }
-    if (help && action !== 'quit') {
-      help = false;
-      draw();
-      return;
-    }
-    if (!action) return;
-    try {
-      act(action);
-    } catch (err) {
-      say(`${action}: ${err instanceof Error ? err.message : String(err)}`);
+    if (state.editing !== null) {
+      if (name === 'C-c') return finish();
+      dispatch({ type: 'edit', name, ch });
+    } else {
+      const action = BINDINGS.get(name);
+      if (!action && !state.help) return;
+      dispatch(action ? { type: 'action', action } : { type: 'unbound' });
     }
     if (!finished) draw();
   }
 
+  function log(line: string): void {
+    if (line.trim() === '') return; // spacing between steps: the page has its own
+    narration.push(line);
+    if (narration.length > LOG_LINES) narration.splice(0, narration.length - LOG_LINES);
+    // In the tour panel the line is on screen already; elsewhere the footer shows it a while.
+    if (panel() !== 'tour') say(line, MESSAGE_MS * 2);
+    dirty = true;
+  }
+
   // ---- lifecycle ----
-  let finished = false;
-  let dirty = true;
-  let lastVersion = -1;
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     resolveDone = resolve;
@@ -570,42 +610,40 @@ export function startUi(opts: UiOptions): RunningUi {
   const unsubscribe = store.subscribe(() => {
     dirty = true;
   });
-  const fps = Math.max(1, Math.min(30, opts.fps ?? 12));
-  // While the list changes fast (a load test, a browser opening a page), a frame is stale by
-  // the next one anyway: the next frame then waits the BUSY_FPS interval instead, so the proxy
-  // keeps the CPU. Fast = more than BUSY_CHANGES store changes since the previous frame.
-  const tickMs = Math.round(1000 / fps);
-  const busyMs = Math.max(tickMs, Math.round(1000 / BUSY_FPS));
-  let lastFrameVersion = store.version;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  function tick(): void {
-    timer = null;
-    if (finished) return;
-    if (controls) {
-      const m = controls.getMode();
-      if (m !== mode) {
-        mode = m;
-        dirty = true;
+  const offProgress =
+    lessons?.onProgress((what) => {
+      if (what === 'reset') say('lessons restarted: nothing done yet since the reset');
+      else say(`✓ Exercise ${what.exercise.id}: ${what.title}  (l: the lessons)`, MESSAGE_MS * 2);
+    }) ?? (() => undefined);
+  let lessonsVersion = lessons?.version() ?? 0;
+  const scheduler = scheduleRedraws({
+    fps: opts.fps ?? 12,
+    version: () => store.version,
+    dirty: () => {
+      if (controls) {
+        const m = controls.getMode();
+        if (m !== state.mode) {
+          state = { ...state, mode: m };
+          dirty = true;
+        }
       }
-    }
-    if (message && message.until < Date.now()) dirty = true;
-    let next = tickMs;
-    if (dirty || store.version !== lastVersion) {
-      if (store.version - lastFrameVersion > BUSY_CHANGES) next = busyMs;
-      lastFrameVersion = store.version;
-      draw();
-    }
-    timer = setTimeout(tick, next);
-    timer.unref?.();
-  }
-  timer = setTimeout(tick, tickMs);
-  timer.unref?.();
+      if (lessons && lessons.version() !== lessonsVersion) {
+        lessonsVersion = lessons.version();
+        if (panel() === 'lessons' || panel() === 'leaks') dirty = true;
+      }
+      if (state.message && state.message.until < Date.now()) dirty = true;
+      return dirty;
+    },
+    draw,
+  });
 
   function finish(): void {
     if (finished) return;
     finished = true;
-    if (timer) clearTimeout(timer);
+    scheduler.stop();
     unsubscribe();
+    offProgress();
+    tourGate?.go(); // a tour waiting for Enter goes on (and stops at the proxy's shutdown)
     screen.destroy();
     resolveDone();
   }
@@ -623,16 +661,15 @@ export function startUi(opts: UiOptions): RunningUi {
       if (!finished) draw();
     },
     text: () => screen.text(),
-    notify: (text, ms) => {
-      say(text, ms ?? Number.MAX_SAFE_INTEGER / 2);
-      dirty = true;
-    },
-    log: (line) => {
-      if (line.trim() === '') return; // spacing between steps: the page has its own
-      narration.push(line);
-      if (narration.length > LOG_LINES) narration.splice(0, narration.length - LOG_LINES);
-      say(line, MESSAGE_MS * 2);
-      dirty = true;
-    },
+    notify: (text, ms) => say(text, ms ?? Number.MAX_SAFE_INTEGER / 2),
+    log,
   };
 }
+
+/** What the tab bar's right side says while a panel fills the detail pane. */
+const PANEL_TITLES = {
+  guide: 'start page: g closes',
+  lessons: 'Lessons: l closes',
+  leaks: 'What HTTPS does not hide: w closes',
+  tour: 'Victim tour: Enter next step',
+} as const;

@@ -23,10 +23,15 @@ export type Action =
   | 'clear'
   | 'mode'
   | 'forget'
+  | 'reset'
+  | 'labOnly'
   | 'redact'
   | 'export'
   | 'tour'
   | 'guide'
+  | 'saveGuide'
+  | 'lessons'
+  | 'leaks'
   | 'help'
   | 'quit';
 
@@ -130,18 +135,35 @@ export const KEYMAP: readonly KeyBinding[] = [
     help: 'forget refused hosts, so auto mode intercepts them again',
   },
   {
+    keys: ['S-r'],
+    label: 'R',
+    action: 'reset',
+    help: 'reset the lab: empty the list, forget refused hosts, restart lesson progress',
+  },
+  {
+    keys: ['o'],
+    label: 'o',
+    action: 'labOnly',
+    help: "list only the lab's hosts (.test, .localhost): hide a browser's background traffic",
+  },
+  {
     keys: ['r'],
     label: 'r',
     action: 'redact',
     help: 'reveal / hide passwords, cookies and tokens (hidden at start)',
     hint: 'r reveal',
   },
-  { keys: ['e'], label: 'e', action: 'export', help: 'export the flows as HAR' },
+  {
+    keys: ['e'],
+    label: 'e',
+    action: 'export',
+    help: 'export the flows as HAR (to the --har file, else to a new file in this folder)',
+  },
   {
     keys: ['t', 'C-t'],
     label: 't / Ctrl-T',
     action: 'tour',
-    help: 'run the victim tour (start only): a normal device, then a compromised one',
+    help: 'the victim tour (start only), step by step in a panel: Enter runs each step; a normal device, then a compromised one',
     hint: 't tour',
   },
   {
@@ -150,6 +172,25 @@ export const KEYMAP: readonly KeyBinding[] = [
     action: 'guide',
     help: 'the start page: commands to try, the projector URL, the tour narration',
     hint: 'g start page',
+  },
+  {
+    keys: ['y'],
+    label: 'y',
+    action: 'saveGuide',
+    help: "write the start page's commands, unwrapped, to a file to copy them from",
+  },
+  {
+    keys: ['l'],
+    label: 'l',
+    action: 'lessons',
+    help: 'Lessons: every exercise with its ticks, live; Enter shows its steps and the next hint',
+    hint: 'l lessons',
+  },
+  {
+    keys: ['w'],
+    label: 'w',
+    action: 'leaks',
+    help: 'what HTTPS does not hide: per host, how it was seen, connections, bytes; secrets in clear',
   },
   { keys: ['?', 'h'], label: '? / h', action: 'help', help: 'this help', hint: '? help' },
   {

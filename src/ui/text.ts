@@ -92,3 +92,11 @@ export function stripTags(s: string): string {
     oc === 'open' ? '{' : oc === 'close' ? '}' : '',
   );
 }
+
+/**
+ * A line that must not be wrapped (a command to copy: a wrapped one pastes broken), cut to
+ * `width` with a marker instead. Plain text, before escaping.
+ */
+export function cutLine(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}\u2026`;
+}

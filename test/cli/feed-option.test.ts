@@ -37,7 +37,7 @@ function start(args: string[]): CliProcess {
 
 const curl = (args: string[]) => runTool('curl', ['-sS', '--max-time', '10', ...args]);
 
-const ATTACH_RE = /Projector: mitm-lab attach '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/;
+const ATTACH_RE = /Projector: npx mitm-lab attach '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/;
 
 describe.skipIf(!HAVE_CURL)('mitm-lab start --feed (headless)', () => {
   it('prints the attach URL; a viewer gets the replayed history, curl included, then live events', async () => {
@@ -141,7 +141,7 @@ describe('mitm-lab proxy --feed (headless)', () => {
       const s = start([cmd, '--help']);
       expect((await s.exited).code).toBe(0);
       expect(s.out()).toContain('--feed');
-      expect(s.out()).toContain("Projector: mitm-lab attach 'ws://127.0.0.1:PORT/?token=");
+      expect(s.out()).toContain("Projector: npx mitm-lab attach 'ws://127.0.0.1:PORT/?token=");
       expect(s.out()).toContain('--feed-listen HOST:PORT');
     }
   });

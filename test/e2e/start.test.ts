@@ -12,6 +12,7 @@ import { BIN, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
+import { sleep } from '../support/wait.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mitm-lab-start-'));
 // Outputs may not go in the CA folder (issue 13): the HAR gets a folder of its own.
@@ -199,22 +200,46 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab start on a terminal (tmux)', () => {
     expect(page).toContain('press t');
     expect(page).toMatch(/t tour/); // the footer hints it
     // --feed: the projector's command on a line of its own, and the feed port in the header.
-    expect(page).toMatch(/^mitm-lab attach 'ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+'$/m);
+    expect(page).toMatch(/^ {3}npx mitm-lab attach 'ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+'$/m);
     expect(page).toMatch(/feed :\d+/);
+    /** Run a tour step by step: Enter on each "run step N/M" until the panel says it is over. */
+    const runTour = async (): Promise<string> => {
+      let last = '';
+      for (let i = 0; i < 60; i++) {
+        const screen = await waitFor(/Enter: run step \d+\/\d+|The tour is over/, 30_000);
+        if (/The tour is over/.test(screen)) return screen;
+        const step = /Enter: run step (\d+\/\d+)/.exec(screen)![1]!;
+        if (step !== last) {
+          last = step;
+          tmux.send('Enter');
+        }
+        // The next step's offer (or the end) replaces this one once the step ran.
+        const until = Date.now() + 30_000;
+        while (Date.now() < until) {
+          const now = tmux.screen();
+          if (!now.includes(`Enter: run step ${step} `) || now.includes('The tour is over')) break;
+          await sleep(250);
+        }
+      }
+      throw new Error('the tour did not end within 60 steps');
+    };
     tmux.send('t');
+    // Step by step: nothing runs before Enter, the panel names the first step.
+    const first = await waitFor(/Enter: run step 1\/\d+/);
+    expect(first).toContain('Victim tour');
+    const over = await runTour();
+    expect(over).toContain('victim tour done (normal)');
     // The normal device: HTTP in clear, HTTPS refused then tunnelled, nothing decrypted.
-    const normal = await waitFor(
-      /plaintext [1-9]\d*\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/,
-    );
-    expect(normal).toContain('bank.test');
-    // The narration is on screen: the footer, and the start page (g) keeps every line.
-    await waitFor(/victim tour done \(normal\)/, 20_000);
+    expect(over).toMatch(/plaintext [1-9]\d*\s+decrypted 0\s+refused \d+\s+tunnelled [1-9]/);
+    expect(over).toContain('bank.test');
+    // The start page (g) keeps every narration line.
     tmux.send('g');
-    const narrated = await waitFor(/Victim tour/);
+    const narrated = await waitFor(/Start page/);
     expect(narrated).toMatch(/\[1\/\d+\] Log in over plain HTTP/);
     tmux.send('g');
     // The compromised device: the proxy now decrypts HTTPS.
     tmux.send('t');
+    await runTour();
     await waitFor(/decrypted [1-9]/, 20_000);
     tmux.send('C-c');
     const end = await waitFor(/EXITED \d+/);

@@ -469,7 +469,7 @@ describe('keys', () => {
   });
 
   it('? opens the help overlay, listing every key from the keymap; any key closes it', async () => {
-    const { h } = setup({ rows: 40 });
+    const { h } = setup({ rows: 48 });
     await h.press('?');
     let s = h.screen();
     expect(s).toContain('mitm-lab keys');
@@ -502,7 +502,7 @@ describe('keys', () => {
 
   it("lists the caller's own keys in the help overlay too", async () => {
     const { h } = setup({
-      rows: 40,
+      rows: 48,
       extraKeys: [{ label: 'F9', help: 'a key the caller handles itself' }],
     });
     await h.press('?');

@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlowStore } from '../../src/store/index.ts';
 import { lesson } from '../store/fixtures.ts';
+import { waitFor } from '../support/wait.ts';
 import { headless, type Harness } from './harness.ts';
 
 let open: Harness[] = [];
@@ -28,24 +29,54 @@ function ui(opts: Parameters<typeof headless>[1] = {}, withFlows = false): Harne
 }
 
 describe('the tour key', () => {
-  it('t calls the tour action, Ctrl-T too; narration shows in the footer and on the start page', async () => {
+  it('t opens the tour panel and runs the tour step by step: Enter runs each step', async () => {
     let runs = 0;
-    const h = ui({ guide: GUIDE, actions: { tour: () => void runs++ } });
+    const ran: number[] = [];
+    const h = ui({
+      guide: GUIDE,
+      actions: {
+        tour: async (print, beforeStep) => {
+          runs++;
+          print('victim tour: a normal device');
+          for (const [i, title] of ['Log in over plain HTTP', 'HTTPS'].entries()) {
+            await beforeStep(i + 1, 2, title);
+            ran.push(i + 1);
+            print(`[${i + 1}/2] ${title} — http://bank.test/`);
+            print(i === 0 ? '    ok: 200' : '    refused: unable to get local issuer certificate');
+          }
+          print('victim tour done (normal)');
+        },
+      },
+    });
     expect(h.screen()).toMatch(/t tour/); // hinted in the footer where it works
     await h.press('t');
     expect(runs).toBe(1);
-    await h.press('C-t');
-    expect(runs).toBe(2);
-    h.ui.log('[1/3] Log in over plain HTTP: ok, 200');
+    await waitFor(() => h.screen().includes('Enter: run step 1/2'), 'the first step offered');
     let s = h.screen();
-    const rows = s.split('\n');
-    expect(rows[rows.length - 1]).toContain('[1/3] Log in over plain HTTP: ok, 200');
-    h.ui.log('[2/3] HTTPS: refused, unable to get local issuer certificate');
+    expect(s).toContain('Victim tour: Enter next step'); // the tab bar names the panel
+    expect(s).toContain('victim tour: a normal device');
+    expect(ran).toEqual([]); // nothing runs before Enter: the room reads at its own pace
+    await h.press('enter');
+    await waitFor(() => h.screen().includes('Enter: run step 2/2'), 'the second step offered');
     s = h.screen();
-    // The start page keeps every narration line, under its own heading.
+    expect(ran).toEqual([1]);
+    expect(s).toContain('[1/2] Log in over plain HTTP');
+    expect(s).toContain('ok: 200'); // the current step in full
+    // t again while it runs shows the same tour; it does not start another.
+    await h.press('escape', 't');
+    expect(runs).toBe(1);
+    await h.press('C-t');
+    expect(runs).toBe(1);
+    await h.press('enter');
+    await waitFor(() => h.screen().includes('The tour is over'), 'the end of the tour');
+    s = h.screen();
+    expect(ran).toEqual([1, 2]);
+    expect(s).toContain('refused: unable to get local issuer certificate');
+    // The start page keeps the narration, under its own heading.
+    await h.press('g');
+    s = h.screen();
     expect(s).toContain('Victim tour');
-    expect(s).toContain('[1/3] Log in over plain HTTP: ok, 200');
-    expect(s).toContain('[2/3] HTTPS: refused, unable to get local issuer certificate');
+    expect(s).toContain('[2/2] HTTPS');
   });
 
   it('without a tour action, t says it is not available here and the footer does not hint it', async () => {
@@ -58,7 +89,7 @@ describe('the tour key', () => {
   it('is in the help overlay like every other key', async () => {
     const h = ui();
     await h.press('?');
-    expect(h.screen()).toMatch(/t \/ Ctrl-T\s+run the victim tour/);
+    expect(h.screen()).toMatch(/t \/ Ctrl-T\s+the victim tour \(start only\), step by step/);
     expect(h.screen()).toMatch(/g\s+the start page/);
   });
 

@@ -6,6 +6,7 @@
 import { followFeed, parseFeedUrl } from '../../feed/index.ts';
 import { FlowStore } from '../../store/index.ts';
 import { startUi } from '../../ui/index.ts';
+import { liveLessons } from '../ui-lessons.ts';
 import { LAB_EXPLAIN_CONTEXT } from '../explain-context.ts';
 import { UI_OPTIONS } from '../proxy-session.ts';
 import { LabError } from '../../util/lab-error.ts';
@@ -19,7 +20,7 @@ Usage: mitm-lab attach [options] URL
   URL   the feed URL a proxy started with --feed (mitm-lab start --feed, or
         mitm-lab proxy --feed) printed, for example
         ws://127.0.0.1:41234/?token=Xy3...  (loopback only; the token changes every run).
-        Headless, the proxy prints "Projector: mitm-lab attach '...'"; in its terminal UI
+        Headless, the proxy prints "Projector: npx mitm-lab attach '...'"; in its terminal UI
         the same line is on the start page (press g there).
 
 Options:
@@ -41,7 +42,7 @@ footer says so and q quits. A restarted proxy has a new feed URL: attach to that
 
 Typical use, projector on a second terminal:
   terminal 1:  mitm-lab start --feed            (shows the attach command: g in its UI)
-  terminal 2:  mitm-lab attach 'ws://127.0.0.1:PORT/?token=...'
+  terminal 2:  npx mitm-lab attach 'ws://127.0.0.1:PORT/?token=...'
 Quote the URL: shells treat ? and & specially.
 
 Exit codes: 0 quit, or the proxy stopped; 1 cannot connect (refused, wrong token), or the
@@ -74,14 +75,23 @@ export const command: Command = {
         ? parsePositiveInt(maxFlowsText, '--max-flows', 1_000_000)
         : 2000;
     const store = new FlowStore({ maxFlows });
+    // {proxy} is filled once the feed's hello names it; the CA file is on the proxy's side.
+    const fill: Record<string, string> = { ca: '<the mitm-lab CA: npx mitm-lab ca info>' };
+    const lessons = liveLessons(fill);
     let skipped = 0;
     // Set once the UI is up; news before that (there is none: the first connect throws) is dropped.
     let status: (text: string) => void = () => {};
     const client = await followFeed(url.href, {
-      onEvent: (e) => store.enqueue(e),
+      onEvent: (e) => {
+        store.enqueue(e);
+        lessons.apply(e);
+      },
       onSkipped: (n) => (skipped += n),
       // The feed replays its history on a reconnect: start from it, not from a doubled list.
-      onReset: () => store.clear(),
+      onReset: () => {
+        store.clear();
+        lessons.clear();
+      },
       onStatus: (text) => status(text),
     });
     // Connect first: a wrong token or a stopped proxy is the likelier mistake to report.
@@ -94,7 +104,10 @@ export const command: Command = {
       );
     }
     const l = client.hello.listening;
+    if (l) fill['proxy'] = `http://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`;
     const ui = startUi({
+      lessons,
+      readOnlyWhy: 'when attached (use the key on the proxy)',
       store,
       info: {
         listen: l ? `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}` : 'unknown',

@@ -30,7 +30,7 @@ Trust the CA (only on a lab machine or profile): \`mitm-lab ca info\` prints the
 commands; \`mitm-lab ca export\` writes the certificate. The CA is name-constrained to lab
 names (.test, .localhost, loopback IPs): other sites are tunnelled, never forged.
 
-A projector: add --feed, then run the printed \`mitm-lab attach '…'\` in another terminal.
+A projector: add --feed, then run the printed \`npx mitm-lab attach '…'\` in another terminal.
 Events: --events - prints JSON Lines (docs/events.md); the lines above then go to stderr and
 the terminal UI is off.
 Stop with Ctrl-C (or q in the UI, SIGTERM, or closing the terminal): sockets are closed and

@@ -48,7 +48,7 @@ one (each tour first makes auto mode forget refused hosts, so it starts fresh). 
 result shows in the UI's footer and on the start page (g). From another terminal:
 \`mitm-lab victim\` or \`mitm-lab demo\` (step by step).
 
-A projector: add --feed, then run the printed \`mitm-lab attach '…'\` (g shows it in the UI).
+A projector: add --feed, then run the printed \`npx mitm-lab attach '…'\` (g shows it in the UI).
 
 Stop with Ctrl-C (or q in the UI, SIGTERM, or closing the terminal): everything closes and
 the HAR (--har) is written; a second Ctrl-C while stopping writes it at once and exits.
@@ -94,11 +94,14 @@ export const command: Command = {
         // The in-process tour: alternate normal / compromised, each starting fresh.
         let tourRunning = false;
         let nextProfile: VictimProfile = 'normal';
-        const tour = (print: (line: string) => void): void => {
-          if (ctx.signal.aborted) return;
+        const tour = (
+          print: (line: string) => void,
+          beforeStep?: (index: number, total: number, title: string) => Promise<void>,
+        ): Promise<void> => {
+          if (ctx.signal.aborted) return Promise.resolve();
           if (tourRunning) {
             print('the victim tour is still running: wait for its last step');
-            return;
+            return Promise.resolve();
           }
           tourRunning = true;
           const profile = nextProfile;
@@ -107,7 +110,7 @@ export const command: Command = {
           print(
             `victim tour: a ${profile} device${n ? ` (forgot ${n} refused host${n === 1 ? '' : 's'} first)` : ''}`,
           );
-          runVictim({
+          return runVictim({
             proxy: parseProxyUrl(tourUrl),
             profile,
             trust: [
@@ -116,6 +119,7 @@ export const command: Command = {
             ],
             print,
             signal: ctx.signal,
+            ...(beforeStep ? { beforeStep } : {}),
           })
             .then(() => {
               if (!ctx.signal.aborted)
@@ -143,6 +147,7 @@ export const command: Command = {
           guide: guideLines(info),
           source: 'lab http://lab.test/',
           tour,
+          fill: { labRoot: lab.rootPath },
         };
       },
     });
@@ -221,10 +226,13 @@ export function guideLines(b: BannerInfo): string[] {
     `Proxy ${b.proxyUrl} (mode ${b.mode})   CA ${b.caName}`,
     `CA SHA-256 ${b.caSha256}`,
     `CA certificate ${b.caPath}`,
+    `Lab public root (what the lab's real sites are signed by) ${b.lab.rootPath}`,
     '',
     ...tries(b).flatMap((t) => (t.command ? [t.title, `   ${t.command}`] : [t.title])),
     '',
-    'The victim tour, here: press t (a normal device; t again: a compromised one).',
+    'The victim tour, here: press t. It goes step by step in a panel: Enter runs each step',
+    '(a normal device; t again: a compromised one).',
+    'The lessons (docs/labs/): press l for every exercise, ticked as you do it.',
     'g shows this page again; q quits.',
   ];
 }
