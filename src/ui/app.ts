@@ -613,7 +613,8 @@ export function startUi(opts: UiOptions): RunningUi {
   const offProgress =
     lessons?.onProgress((what) => {
       if (what === 'reset') say('lessons restarted: nothing done yet since the reset');
-      else say(`✓ Exercise ${what.exercise.id}: ${what.title}  (l: the lessons)`, MESSAGE_MS * 2);
+      else
+        say(`done: Exercise ${what.exercise.id}: ${what.title}  (l: the lessons)`, MESSAGE_MS * 2);
     }) ?? (() => undefined);
   let lessonsVersion = lessons?.version() ?? 0;
   const scheduler = scheduleRedraws({

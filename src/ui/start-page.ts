@@ -7,7 +7,7 @@ import { bold, cutLine, dim, esc, tag } from './text.ts';
 
 /** The keys a newcomer needs next, shown at the foot of the start page. */
 const NEXT_KEYS =
-  'l the lessons, ticked as you go · w what HTTPS does not hide · R reset the lab · y save these commands to a file · ? every key';
+  'l the lessons, ticked as you go;  w what HTTPS does not hide;  R reset the lab;  y save these commands to a file;  ? every key';
 
 export interface StartPageInput {
   /** Nothing listed yet (the page fills the pane by itself). */
@@ -61,16 +61,16 @@ const STEP_LINE = /^\[(\d+)\/(\d+)\] /;
  */
 export function tourPanelLines(t: TourPanelInput): string[] {
   const out: string[] = [
-    `${bold('Victim tour')}  ${dim('Enter runs the next step · Esc hides this panel (t shows it again)')}`,
+    `${bold('Victim tour')}  ${dim('Enter runs the next step; Esc hides this panel (t shows it again)')}`,
   ];
   if (t.waiting)
     out.push(
       tag(
         'green-fg',
-        bold(esc(`Enter: run step ${t.waiting.index}/${t.waiting.total} — ${t.waiting.title}`)),
+        bold(esc(`Enter: run step ${t.waiting.index}/${t.waiting.total}: ${t.waiting.title}`)),
       ),
     );
-  else if (t.running) out.push(dim('running this step…'));
+  else if (t.running) out.push(dim('running this step...'));
   else out.push(dim('The tour is over: t runs it again on the other device.'));
   out.push('');
   let lastStep = -1;

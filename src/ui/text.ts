@@ -98,5 +98,5 @@ export function stripTags(s: string): string {
  * `width` with a marker instead. Plain text, before escaping.
  */
 export function cutLine(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}\u2026`;
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}>`;
 }

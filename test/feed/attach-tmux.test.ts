@@ -67,6 +67,14 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab attach under tmux (needs tmux)', () => {
     // Engine actions are not available here.
     tmux.send('m');
     await tmux.waitForScreen(/mode: not available when attached/, 'the read-only notice', QUICK);
+    // The Lessons panel works the same here, folded from the feed's events.
+    tmux.send('l');
+    await tmux.waitForScreen(
+      /\[x\] a password seen over plain HTTP/,
+      'the Lessons panel with the replayed login ticked',
+      QUICK,
+    );
+    tmux.send('l');
     // The proxy stops: the viewer says so and keeps the picture.
     await server.close();
     server = null;
