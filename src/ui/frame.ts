@@ -1,6 +1,7 @@
 // Pure rendering of the fixed parts of the screen: the header, the flow list window, the view
 // tabs, the footer and the help overlay. The app decides what is selected; these functions
 // only turn state into tagged lines, so they are tested without a terminal.
+import type { RejectOutcome, TunnelReason } from '../events/types.ts';
 import type { BadgeCounts, Flow } from '../store/index.ts';
 import { KEYMAP, VIEWS } from './keymap.ts';
 import { maskPlain } from './redact.ts';
@@ -80,13 +81,33 @@ export function listHeader(width: number): string {
   )}{/underline}`;
 }
 
+/** A refusal's outcome in words for the list (the raw key stays in the Why view's facts). */
+export const REJECT_WORDS: Record<RejectOutcome, string> = {
+  alert: 'refused with an alert',
+  'closed-after-handshake': 'closed after the handshake',
+  'reset-during-handshake': 'reset during the handshake',
+  timeout: 'no answer in time',
+  'no-shared-version-or-cipher': 'no shared TLS version or cipher',
+  'not-tls': 'not TLS',
+  unknown: 'ended, cause unknown',
+};
+
+/** Why a connection was tunnelled, in words for the list. */
+export const TUNNEL_WORDS: Record<TunnelReason, string> = {
+  'mode-eavesdrop': 'tunnelled: eavesdrop mode',
+  'auto-refused-before': 'tunnelled: this client refused the forgery before',
+  'outside-name-constraints': "tunnelled: outside the CA's allowed names",
+  'not-tls': 'tunnelled: not TLS',
+  'mint-failed': 'tunnelled: no certificate could be made',
+};
+
 /** The path column: the path for HTTP, the outcome for a TLS-only flow. */
 function pathOrOutcome(f: Flow, redact: boolean): string {
   if (f.kind === 'tls') {
     const r = f.conn.rejected;
     if (f.upstreamError) return `upstream ${f.upstreamError.code}`;
-    if (r) return r.alert ? `alert ${r.alert.code} ${r.alert.name}` : r.outcome;
-    if (f.conn.tunnel) return `tunnel: ${f.conn.tunnel.reason}`;
+    if (r) return r.alert ? `alert ${r.alert.code} ${r.alert.name}` : REJECT_WORDS[r.outcome];
+    if (f.conn.tunnel) return TUNNEL_WORDS[f.conn.tunnel.reason];
     return '';
   }
   const p = f.path ?? '';

@@ -8,7 +8,7 @@ import type { ViewContext } from './wire.ts';
 export function whyView(flow: Flow, ctx: ViewContext): string[] {
   const x = explain(flow, ctx.explain);
   const out: string[] = [
-    bold('WHY') + dim(` - ${esc(x.key)}`),
+    bold('WHY'),
     '',
     tag('yellow-fg', bold(esc(x.title))),
     '',
@@ -44,6 +44,7 @@ export function whyView(flow: Flow, ctx: ViewContext): string[] {
   }
   out.push('', `${bold('Lesson')}  ${esc(x.lesson)}`);
   if (x.labEndpoint) out.push('', `${bold('Try it')}  ${esc(x.labEndpoint)}`);
+  // The catalog entry's key last, for an instructor checking the text against the catalog.
   const facts: string[] = [];
   const r = flow.conn.rejected;
   if (r && flow.kind === 'tls') {
@@ -56,7 +57,7 @@ export function whyView(flow: Flow, ctx: ViewContext): string[] {
     facts.push(`tunnel reason ${flow.conn.tunnel.reason}`);
   if (flow.upstreamError)
     facts.push(`upstream ${flow.upstreamError.code}: "${flow.upstreamError.message}"`);
-  if (facts.length)
-    out.push('', bold('What the engine saw'), ...facts.map((f) => `  ${dim(esc(f))}`));
+  facts.push(`explanation ${x.key} (src/explain/catalog.ts)`);
+  out.push('', bold('What the engine saw'), ...facts.map((f) => `  ${dim(esc(f))}`));
   return out;
 }
