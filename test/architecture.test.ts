@@ -17,7 +17,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['events', 'util'],
   explain: ['events', 'util'],
   lessons: ['events', 'util'],
-  ui: ['store', 'explain', 'lessons', 'events', 'util'],
+  classroom: ['lessons', 'events', 'util'],
+  ui: ['store', 'explain', 'lessons', 'classroom', 'events', 'util'],
   sinks: ['store', 'explain', 'events', 'util'],
   feed: ['ui', 'store', 'explain', 'events', 'util'],
   lab: ['ca', 'events', 'util'],
@@ -28,6 +29,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'store',
     'explain',
     'lessons',
+    'classroom',
     'ui',
     'sinks',
     'feed',
@@ -43,6 +45,7 @@ const ADAPTERS: Record<string, string> = {
   'read-tls-client-hello': 'proxy/client-hello.ts',
   blessed: 'ui/screen.ts',
   ws: 'util/ws.ts',
+  'qrcode-terminal': 'ui/qr.ts',
 };
 
 /**

@@ -47,6 +47,10 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'what HTTPS does not hide: hosts, volumes and plain-HTTP secrets in an events file',
     load: () => import('./commands/report.ts'),
   },
+  classroom: {
+    summary: "the instructor's live grid of every student's lesson progress",
+    load: () => import('./commands/classroom.ts'),
+  },
   ca: {
     summary: 'the throwaway CA: ca init | info | export | remove',
     load: () => import('./commands/ca.ts'),

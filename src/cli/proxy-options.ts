@@ -20,6 +20,7 @@ import {
 import { startFeedServer, type FeedServer } from '../feed/index.ts';
 import { HarRecorder } from '../sinks/har.ts';
 import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
+import { validName } from '../classroom/index.ts';
 import { timestampedName } from './user-files.ts';
 import { openKeylogSink } from '../sinks/keylog.ts';
 import { LabError } from '../util/lab-error.ts';
@@ -43,6 +44,8 @@ export const PROXY_OPTIONS = {
   keylog: { type: 'string' },
   feed: { type: 'boolean' },
   'feed-listen': { type: 'string' },
+  classroom: { type: 'string' },
+  name: { type: 'string' },
 } as const;
 
 /** The --help lines for PROXY_OPTIONS (two-space indent, aligned). */
@@ -93,6 +96,11 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --feed-listen HOST:PORT
                          where the feed listens (implies --feed; loopback addresses only;
                          default 127.0.0.1:0 = any free port)
+  --classroom URL        report your lesson progress to the instructor's \`mitm-lab classroom\`
+                         (the ws://…?token=… URL it shows; needs --name). Only which lab
+                         checkpoints are done and counts of flows by badge leave the machine
+                         (printed at start; see docs/classroom.md); reconnects by itself
+  --name NAME            your name in the classroom (1-32 letters, digits, space . _ ' -)
 `;
 
 type ProxyValues = {
@@ -111,6 +119,8 @@ type ProxyValues = {
   keylog?: string | undefined;
   feed?: boolean | undefined;
   'feed-listen'?: string | undefined;
+  classroom?: string | undefined;
+  name?: string | undefined;
 };
 
 /** What the options say, validated. */
@@ -134,6 +144,8 @@ export interface ProxySettings {
   fresh: boolean;
   har: string | null;
   keylog: string | null;
+  /** `--classroom URL --name NAME`: where to report lesson progress, or null. */
+  classroom: { url: string; name: string } | null;
   /** Where the event feed listens (--feed / --feed-listen), or null: no feed. */
   feed: { host: string; port: number } | null;
   /** Sentences to print before starting (non-loopback listen, insecure upstream). */
@@ -220,6 +232,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
         'use 127.0.0.1:PORT (attach from a terminal on the same machine)',
       );
   } else if (values.feed === true) feed = { host: '127.0.0.1', port: 0 };
+  const classroom = readClassroom(values.classroom, values.name);
   let eventsMaxBytes = DEFAULT_EVENTS_MAX_BYTES;
   const maxMb = values['events-max-mb'];
   if (maxMb !== undefined) {
@@ -248,8 +261,52 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     har: values.har ?? null,
     keylog: values.keylog ?? null,
     feed,
+    classroom,
     warnings,
   };
+}
+
+/** `--classroom URL --name NAME`, checked: a ws:// URL with a token, and a showable name. */
+function readClassroom(
+  url: string | undefined,
+  name: string | undefined,
+): ProxySettings['classroom'] {
+  if (url === undefined && name === undefined) return null;
+  if (url === undefined)
+    throw new LabError(
+      'usage',
+      '--name is for the classroom and needs --classroom URL',
+      "for example --classroom 'ws://192.168.1.10:4000/?token=…' --name Ada",
+    );
+  if (name === undefined)
+    throw new LabError(
+      'usage',
+      '--classroom needs --name NAME: the name the instructor sees',
+      'for example --name Ada',
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new LabError(
+      'usage',
+      `--classroom ${url}: not a URL`,
+      'copy the join command the instructor shows (ws://HOST:PORT/?token=…)',
+    );
+  }
+  if (parsed.protocol !== 'ws:' || !parsed.port || !parsed.searchParams.get('token'))
+    throw new LabError(
+      'usage',
+      `--classroom ${url}: wants ws://HOST:PORT/?token=…`,
+      'copy the join command the instructor shows',
+    );
+  if (!validName(name))
+    throw new LabError(
+      'usage',
+      `--name "${name}": use 1-32 letters, digits, spaces or . _ ' -, starting with a letter or digit`,
+      'for example --name Ada',
+    );
+  return { url, name };
 }
 
 export interface LaunchedProxy {

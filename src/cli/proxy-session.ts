@@ -21,6 +21,7 @@ import {
 } from './proxy-options.ts';
 import { checkCaDir, checkOutputPaths } from './output-paths.ts';
 import { onStopSignal } from './signals.ts';
+import { classroomNotice, startClassroomReporter } from '../classroom/index.ts';
 import { liveLessons } from './ui-lessons.ts';
 import { writeUserFile } from './user-files.ts';
 
@@ -174,6 +175,21 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
     signal: stopping.signal,
   });
   const projector = feed ? projectorLine(feed.url) : null;
+  // The classroom: one line says exactly what leaves the machine; its news goes to the UI's
+  // footer (or a line, headless) and never holds up the proxy.
+  let classroomNews: (text: string) => void = (text) => void human.write(`mitm-lab: ${text}\n`);
+  const reporter = settings.classroom
+    ? startClassroomReporter({
+        url: settings.classroom.url,
+        name: settings.classroom.name,
+        bus,
+        onStatus: (text) => classroomNews(text),
+      })
+    : null;
+  const classroomLine = settings.classroom
+    ? classroomNotice(settings.classroom.url, settings.classroom.name)
+    : null;
+  if (classroomLine) io.stderr.write(`mitm-lab: ${classroomLine}\n`);
   Object.assign(
     fill,
     { proxy: `http://${hostPart}:${proxy.port}`, ca: launched.ca.certPath },
@@ -210,6 +226,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       // Warnings first (the UI hides what went to stderr before it), then the projector line.
       guide: [
         ...settings.warnings.map((w) => `WARNING: ${w}`),
+        ...(classroomLine ? [classroomLine] : []),
         // The command on a line of its own, indented: the start page never wraps it.
         ...(feed
           ? ['Projector (run in a second terminal):', `   npx mitm-lab attach '${feed.url}'`]
@@ -238,6 +255,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       throw err;
     }
     const running = ui;
+    classroomNews = (text) => running.notify(text, 8000);
     stopReason = Promise.race([running.done, signal]).finally(() => running.destroy());
   } else {
     human.write(page.banner);
@@ -263,6 +281,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
     process.exit(saved ? 0 : 1);
   };
   stopping.abort();
+  reporter?.close();
   cleanupInput();
   human.write('mitm-lab: stopping…\n');
   const saved = await launched.shutdown();
