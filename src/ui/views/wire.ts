@@ -8,6 +8,7 @@ import type { CertSummary, TlsRecord, WireBytes } from '../../events/types.ts';
 import { wireBuffer, type Flow } from '../../store/index.ts';
 import { markSecrets } from '../redact.ts';
 import { bold, bytes, dim, esc, field, ms, printable, tag } from '../text.ts';
+import { headEnd, OPCODE_NAMES, parseWsFrames } from './ws-frames.ts';
 
 /** Bytes of ciphertext shown per direction: enough to see it is noise, bounded for speed. */
 const HEX_BYTES = 256;
@@ -103,7 +104,8 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       `--- client -> server: ${bytes(wire.up.size)}${wire.up.truncated ? ' (capture cut)' : ''} ---`,
     ),
   );
-  out.push(...readableLines(wire.up, ctx.redact));
+  const websocket = isWebSocket(flow);
+  out.push(...(websocket ? wsLines(wire.up, 'client', ctx) : readableLines(wire.up, ctx.redact)));
   out.push(
     '',
     tag(
@@ -111,7 +113,83 @@ function httpWire(flow: Flow, ctx: ViewContext): string[] {
       `--- server -> client: ${bytes(wire.down.size)}${wire.down.truncated ? ' (capture cut)' : ''} ---`,
     ),
   );
-  out.push(...readableLines(wire.down, ctx.redact));
+  out.push(
+    ...(websocket ? wsLines(wire.down, 'server', ctx) : readableLines(wire.down, ctx.redact)),
+  );
+  return out;
+}
+
+/** A WebSocket upgrade (its messages were seen, or the request asked for one). */
+function isWebSocket(flow: Flow): boolean {
+  if (flow.ws.length > 0) return true;
+  return (flow.request?.headers ?? []).some(
+    ([n, v]) => n.toLowerCase() === 'upgrade' && v.toLowerCase() === 'websocket',
+  );
+}
+
+/** Most frames shown per direction (a chat has few; a stream would fill the screen). */
+const MAX_FRAMES_SHOWN = 20;
+
+const hex = (b: Buffer, max = 24): string =>
+  [...b.subarray(0, max)].map((x) => x.toString(16).padStart(2, '0')).join(' ') +
+  (b.length > max ? ' ..' : '');
+
+/**
+ * One direction of a WebSocket connection: the HTTP upgrade as text, then each frame as it
+ * crossed. A client's frames are masked: the key is in the frame, so the unmasked payload is
+ * shown beside the bytes, as readable by anyone on the path.
+ */
+function wsLines(b: WireBytes, from: 'client' | 'server', ctx: ViewContext): string[] {
+  const buf = decode(b);
+  // The heads before the frames (a CONNECT and its answer first, when the client tunnelled):
+  // the frames start after the upgrade's own head.
+  let end = -1;
+  for (let pos = 0; ; ) {
+    const next = headEnd(buf.subarray(pos));
+    if (next < 0) break;
+    const head = buf.subarray(pos, pos + next).toString('latin1');
+    pos += next;
+    if (/^upgrade:\s*websocket/im.test(head) || /^HTTP\/1\.1 101 /.test(head)) {
+      end = pos;
+      break;
+    }
+  }
+  if (end < 0) return readableLines(b, ctx.redact);
+  const out = markSecrets(
+    printable(buf.subarray(0, end).toString('latin1').replace(/\r\n/g, '\n')),
+    ctx.redact,
+  )
+    .split('\n')
+    .filter((l, i, all) => i < all.length - 1 || l !== '');
+  const frames = parseWsFrames(buf.subarray(end), MAX_FRAMES_SHOWN);
+  if (frames.length === 0) return out;
+  out.push(
+    '',
+    from === 'client'
+      ? tag('yellow-fg', bold('WebSocket frames, masked - NOT encrypted'))
+      : tag('yellow-fg', bold('WebSocket frames, not masked - readable as they are')),
+  );
+  if (from === 'client')
+    out.push(
+      dim(
+        'Masking (RFC 6455 5.3) is not encryption: the 4-byte key travels in each frame header, so anyone on the path unmasks it. It only keeps caches in between from mistaking frames for HTTP.',
+      ),
+    );
+  for (const f of frames) {
+    const name = OPCODE_NAMES[f.opcode] ?? `opcode ${f.opcode}`;
+    const cut = f.onWire.length < f.declared ? ` (capture has ${f.onWire.length})` : '';
+    out.push(
+      `  ${name} frame, ${f.declared} byte${f.declared === 1 ? '' : 's'}${cut}${f.mask ? `, key ${hex(f.mask)}` : ''}`,
+    );
+    if (f.mask) out.push(`    ${dim('on the wire')}  ${esc(hex(f.onWire))}`);
+    const text =
+      f.opcode === 1 || (f.opcode === 0 && f.payload.every((x) => x >= 0x20 || x === 0x0a))
+        ? markSecrets(printable(f.payload.toString('utf8')), ctx.redact)
+        : dim(esc(hex(f.payload)));
+    out.push(
+      `    ${dim(f.mask ? 'unmasked   ' : 'payload    ')}  ${text}  ${tag('red-fg', 'readable by anyone on the path')}`,
+    );
+  }
   return out;
 }
 
