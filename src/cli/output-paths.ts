@@ -1,4 +1,4 @@
-// The files a proxy session writes (--events, --har, --keylog) and the CA folder, checked
+// The files a proxy session writes (--events, --har, --keylog, --pcap) and the CA folder, checked
 // before anything starts: a mistake found at exit is found too late (issue 13, item 15: a --har
 // in a missing folder was accepted and every flow was lost at exit, with exit code 0; --har or
 // --keylog could overwrite the CA's own files; --ca-dir /proc/x spun at 100 % CPU). Each problem
@@ -78,6 +78,7 @@ export function checkOutputPaths(settings: ProxySettings): void {
     outputs.push(['--events', settings.events]);
   if (settings.har !== null) outputs.push(['--har', settings.har]);
   if (settings.keylog !== null) outputs.push(['--keylog', settings.keylog]);
+  if (settings.pcap !== null) outputs.push(['--pcap', settings.pcap]);
   const caReal = realish(settings.caDir);
   const seen = new Map<string, string>();
   for (const [option, file] of outputs) {

@@ -23,6 +23,7 @@ import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
 import { validName } from '../classroom/index.ts';
 import { timestampedName } from './user-files.ts';
 import { openKeylogSink } from '../sinks/keylog.ts';
+import { openPcapSink } from '../sinks/pcap.ts';
 import { LabError } from '../util/lab-error.ts';
 import { defaultCaDir, parseHostPort } from './args.ts';
 import type { CommandIO } from './command.ts';
@@ -42,6 +43,7 @@ export const PROXY_OPTIONS = {
   fresh: { type: 'boolean' },
   har: { type: 'string' },
   keylog: { type: 'string' },
+  pcap: { type: 'string' },
   feed: { type: 'boolean' },
   'feed-listen': { type: 'string' },
   classroom: { type: 'string' },
@@ -88,7 +90,12 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --har FILE             write a HAR 1.2 file of the HTTP flows on exit (Ctrl-C, SIGTERM, a
                          closed terminal, q; a second Ctrl-C writes it at once and exits)
   --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
-                         (0600). --events, --har and --keylog must be in an existing folder,
+                         (0600)
+  --pcap FILE            write the client leg of every connection as pcapng for Wireshark /
+                         tshark (0600; the bounded wire capture, framed as TCP). With the
+                         --keylog file, tshark -r FILE -o tls.keylog_file:KEYS -Y http shows the
+                         decrypted requests. --events, --har, --keylog and --pcap must be in an
+                         existing folder,
                          outside the CA folder (checked at start)
   --feed                 serve the events to \`mitm-lab attach\` (a projector on another
                          terminal): prints "Projector: npx mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
@@ -117,6 +124,7 @@ type ProxyValues = {
   fresh?: boolean | undefined;
   har?: string | undefined;
   keylog?: string | undefined;
+  pcap?: string | undefined;
   feed?: boolean | undefined;
   'feed-listen'?: string | undefined;
   classroom?: string | undefined;
@@ -144,6 +152,8 @@ export interface ProxySettings {
   fresh: boolean;
   har: string | null;
   keylog: string | null;
+  /** `--pcap FILE`: the client leg as pcapng, or null. */
+  pcap: string | null;
   /** `--classroom URL --name NAME`: where to report lesson progress, or null. */
   classroom: { url: string; name: string } | null;
   /** Where the event feed listens (--feed / --feed-listen), or null: no feed. */
@@ -260,6 +270,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     fresh: values.fresh === true,
     har: values.har ?? null,
     keylog: values.keylog ?? null,
+    pcap: values.pcap ?? null,
     feed,
     classroom,
     warnings,
@@ -330,7 +341,7 @@ export interface LaunchedProxy {
 }
 
 /**
- * Open the CA, the sinks (--events, --har, --keylog) and start the proxy. `extra` adds the
+ * Open the CA, the sinks (--events, --har, --keylog, --pcap) and start the proxy. `extra` adds the
  * lab's resolve rules and roots (for `start`). Subscribe your own listeners to `bus` (pass it
  * in) before calling, so nothing emitted at start is missed.
  */
@@ -364,6 +375,9 @@ export async function launchProxy(
   const har = settings.har !== null || extra.harForExport === true ? new HarRecorder(bus) : null;
   const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
   if (keylog) closers.push(() => keylog.close());
+  // After the proxy closed (closers run then), so the last connections' conn.close are in it.
+  const pcap = settings.pcap !== null ? openPcapSink(settings.pcap, bus) : null;
+  if (pcap) closers.push(() => pcap.close());
   let proxy: RunningProxy;
   let feed: FeedServer | null = null;
   try {

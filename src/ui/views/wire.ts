@@ -144,7 +144,7 @@ function wsLines(b: WireBytes, from: 'client' | 'server', ctx: ViewContext): str
   // The heads before the frames (a CONNECT and its answer first, when the client tunnelled):
   // the frames start after the upgrade's own head.
   let end = -1;
-  for (let pos = 0; ; ) {
+  for (let pos = 0; ;) {
     const next = headEnd(buf.subarray(pos));
     if (next < 0) break;
     const head = buf.subarray(pos, pos + next).toString('latin1');
