@@ -15,7 +15,7 @@ import {
   type ClassroomServer,
 } from '../../src/classroom/index.ts';
 import { WebSocket } from '../../src/util/ws.ts';
-import { spawnCli, type CliProcess } from '../support/cli.ts';
+import { curlVia, LAB_LOGIN, startHeadlessLab, type CliProcess } from '../support/cli.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -44,11 +44,7 @@ async function startServer(pingMs = 500): Promise<void> {
 
 /** A real student: `start --headless` reporting to the classroom; resolves to its proxy URL. */
 async function student(name: string): Promise<string> {
-  const p = spawnCli([
-    'start',
-    '--headless',
-    '--listen',
-    '127.0.0.1:0',
+  const lab = await startHeadlessLab([
     '--ca-dir',
     path.join(dir, 'ca'),
     '--classroom',
@@ -56,9 +52,8 @@ async function student(name: string): Promise<string> {
     '--name',
     name,
   ]);
-  students.push(p);
-  await p.waitForOutput(/Stop: Ctrl-C\./, 'the banner', 30_000);
-  return /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())![1]!;
+  students.push(lab.process);
+  return lab.proxyUrl;
 }
 
 beforeAll(async () => {
@@ -83,18 +78,7 @@ describe.skipIf(!CURL)('the classroom with real students', () => {
         ' as "Ada" only which lab checkpoints are done and counts of flows by badge',
     );
     await waitFor(() => roster.get('Ada') !== undefined, 'Ada joined', { timeoutMs: 15_000 });
-    const r = await runTool('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-x',
-      proxy,
-      '-d',
-      'user=alice',
-      '-d',
-      'password=correct-horse-battery-staple',
-      'http://bank.test/login',
-    ]);
+    const r = await curlVia(proxy, ...LAB_LOGIN, 'http://bank.test/login');
     expect(r.code).toBe(0);
     const curlDone = Date.now();
     await waitFor(() => done('Ada').includes('1.password-over-http'), 'the tick', {

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli } from '../support/cli.ts';
-import { hasTool, runTool } from '../support/run.ts';
+import { curlVia, LAB_LOGIN, runCli, startHeadlessLab } from '../support/cli.ts';
+import { hasTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -15,11 +15,7 @@ const events = path.join(tmp, 'lab.jsonl');
 
 /** Run `start` headless on events, do `work` with its proxy URL, then stop it by SIGTERM. */
 async function session(extra: string[], work: (proxy: string) => Promise<void>): Promise<void> {
-  const start = spawnCli([
-    'start',
-    '--headless',
-    '--listen',
-    '127.0.0.1:0',
+  const lab = await startHeadlessLab([
     '--ca-dir',
     path.join(tmp, 'ca'),
     '--events',
@@ -27,13 +23,11 @@ async function session(extra: string[], work: (proxy: string) => Promise<void>):
     ...extra,
   ]);
   try {
-    await start.waitForOutput(/Stop: Ctrl-C\./, 'the banner', 30_000);
-    const proxy = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(start.out())![1]!;
-    await work(proxy);
-    start.kill('SIGTERM');
-    expect((await start.exited).code).toBe(0);
+    await work(lab.proxyUrl);
+    lab.process.kill('SIGTERM');
+    expect((await lab.process.exited).code).toBe(0);
   } finally {
-    await start.stop();
+    await lab.process.stop();
   }
 }
 
@@ -44,18 +38,7 @@ const listenings = () =>
 describe.skipIf(!hasTool('curl'))('start --fresh', () => {
   it('appends by default and empties the events file with --fresh', async () => {
     await session([], async (proxy) => {
-      const r = await runTool('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '-x',
-        proxy,
-        '-d',
-        'user=alice',
-        '-d',
-        'password=correct-horse-battery-staple',
-        'http://bank.test/login',
-      ]);
+      const r = await curlVia(proxy, ...LAB_LOGIN, 'http://bank.test/login');
       expect(r.code).toBe(0);
       await waitFor(() => readFileSync(events, 'utf8').includes('"http.response"'), 'the login');
     });

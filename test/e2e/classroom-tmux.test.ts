@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, spawnCli, type CliProcess } from '../support/cli.ts';
+import { BIN, startHeadlessLab, type CliProcess } from '../support/cli.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
@@ -28,11 +28,7 @@ describe.skipIf(!HAVE_TMUX || !hasTool('curl'))('mitm-lab classroom under tmux',
     });
     const page = await tmux.waitForScreen(/Join the class/, 'the join page');
     const url = /--classroom '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/.exec(page)![1]!;
-    student = spawnCli([
-      'start',
-      '--headless',
-      '--listen',
-      '127.0.0.1:0',
+    const lab = await startHeadlessLab([
       '--ca-dir',
       path.join(dir, 'ca'),
       '--classroom',
@@ -40,8 +36,8 @@ describe.skipIf(!HAVE_TMUX || !hasTool('curl'))('mitm-lab classroom under tmux',
       '--name',
       'Ada',
     ]);
-    await student.waitForOutput(/Stop: Ctrl-C\./, 'the student banner');
-    const proxy = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(student.out())![1]!;
+    student = lab.process;
+    const proxy = lab.proxyUrl;
     await tmux.waitForScreen(/Ada\s+0\/3/, 'Ada in the grid');
     const r = await runTool('curl', [
       '-sS',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ConnCloseEvent } from '../../src/events/types.ts';
 import { connectionSegments } from '../../src/sinks/pcap.ts';
-import { spawnCli } from '../support/cli.ts';
+import { curlVia, startHeadlessLab } from '../support/cli.ts';
 import { hasTool, runTool } from '../support/run.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mitm-lab-pcap-'));
@@ -17,11 +17,7 @@ describe.skipIf(!TSHARK || !hasTool('curl'))('--pcap with real tshark (needs tsh
   it('decrypts the intercepted request with the keylog, shows only records without it', async () => {
     const pcap = path.join(dir, 'lab.pcapng');
     const keys = path.join(dir, 'keys.log');
-    const start = spawnCli([
-      'start',
-      '--headless',
-      '--listen',
-      '127.0.0.1:0',
+    const lab = await startHeadlessLab([
       '--ca-dir',
       path.join(dir, 'ca'),
       '--keylog',
@@ -30,34 +26,20 @@ describe.skipIf(!TSHARK || !hasTool('curl'))('--pcap with real tshark (needs tsh
       pcap,
     ]);
     try {
-      await start.waitForOutput(/Stop: Ctrl-C\./, 'the banner');
-      const proxy = /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(start.out())![1]!;
       const ca = path.join(dir, 'ca', 'certs', 'ca.pem');
-      const secure = await runTool('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
+      const secure = await curlVia(
+        lab.proxyUrl,
         '--http1.1',
-        '-x',
-        proxy,
         '--cacert',
         ca,
         'https://bank.test/decrypt-me-path',
-      ]);
+      );
       expect(secure.code, secure.stderr).toBe(0);
-      const plain = await runTool('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '-x',
-        proxy,
-        'http://bank.test/plain-path',
-      ]);
-      expect(plain.code).toBe(0);
-      start.kill('SIGTERM');
-      expect((await start.exited).code).toBe(0);
+      expect((await curlVia(lab.proxyUrl, 'http://bank.test/plain-path')).code).toBe(0);
+      lab.process.kill('SIGTERM');
+      expect((await lab.process.exited).code).toBe(0);
     } finally {
-      await start.stop();
+      await lab.process.stop();
     }
     expect(statSync(pcap).mode & 0o777).toBe(0o600);
     const uris = async (extra: string[]) => {

@@ -125,3 +125,35 @@ export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess
     exited,
   };
 }
+
+/** A running `mitm-lab start --headless` and the proxy URL its banner printed. */
+export interface HeadlessLab {
+  process: CliProcess;
+  proxyUrl: string;
+}
+
+/**
+ * `mitm-lab start --headless --listen 127.0.0.1:0 ARGS` (the lab and the proxy, no UI), once
+ * its banner is out. Stop it with `process.kill('SIGTERM')` (exit 0) or `process.stop()`.
+ */
+export async function startHeadlessLab(args: string[]): Promise<HeadlessLab> {
+  const p = spawnCli(['start', '--headless', '--listen', '127.0.0.1:0', ...args]);
+  try {
+    await p.waitForOutput(/Stop: Ctrl-C\./, 'the banner', 30_000);
+  } catch (err) {
+    await p.stop();
+    throw err;
+  }
+  return {
+    process: p,
+    proxyUrl: /mitm-lab — proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())![1]!,
+  };
+}
+
+/** The lab's test login (bank.test's form), as curl arguments. */
+export const LAB_LOGIN = ['-d', 'user=alice', '-d', 'password=correct-horse-battery-staple'];
+
+/** curl through `proxy`, body discarded, bounded at 10 s. */
+export function curlVia(proxy: string, ...args: string[]): Promise<RunResult> {
+  return runTool('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', '-x', proxy, ...args]);
+}
