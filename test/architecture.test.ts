@@ -22,6 +22,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   sinks: ['store', 'explain', 'events', 'util'],
   feed: ['ui', 'store', 'explain', 'events', 'util'],
   lab: ['ca', 'events', 'util'],
+  // The scripted victim browses the lab (its hosts, account, roots); the lab never knows it.
+  victim: ['lab', 'util'],
   cli: [
     'ca',
     'proxy',
@@ -34,6 +36,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'sinks',
     'feed',
     'lab',
+    'victim',
     'util',
   ],
 };

@@ -11,7 +11,7 @@ import { BANK_HOST, GALLERY, INDEX_HOST, galleryEntry, type GalleryEntry } from 
 import { galleryPage, indexPage, unknownHostPage } from './lab-pages.ts';
 import { openLabPki, type LabPki, type ServerCredentials } from './pki.ts';
 
-export { GALLERY, BANK_HOST, INDEX_HOST, galleryEntry } from './gallery.ts';
+export { GALLERY, BANK_HOST, INDEX_HOST, BROWSER_EQUIVALENT, galleryEntry } from './gallery.ts';
 export type { GalleryEntry, GalleryId, ClientOutcome } from './gallery.ts';
 export { openLabPki, readLabRoot, LAB_ROOT_CN, LAB_INTERMEDIATE_CN } from './pki.ts';
 export type { LabPki } from './pki.ts';
@@ -229,17 +229,4 @@ function closeServer(server: http.Server | https.Server): Promise<void> {
   });
 }
 
-export { runVictim, clientWords, victimStepIds, unknownSteps } from './victim.ts';
-export type { VictimOptions, VictimSummary, TrustedRoot } from './victim.ts';
-export { parseProxyUrl } from './proxy-client.ts';
-export type { ProxyAddress } from './proxy-client.ts';
-export { VICTIM_PROFILES } from './victim-types.ts';
-export type {
-  VictimProfile,
-  VictimRecord,
-  VictimStepRecord,
-  VictimStartRecord,
-  VictimEndRecord,
-  VictimOutcome,
-} from './victim-types.ts';
 export { VICTIM_ACCOUNT } from './bank-data.ts';

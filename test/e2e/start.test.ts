@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
-import type { VictimRecord } from '../../src/lab/victim-types.ts';
+import type { VictimRecord } from '../../src/victim/types.ts';
 import { BIN, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';

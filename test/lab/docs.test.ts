@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/main.ts';
 import { GALLERY } from '../../src/lab/gallery.ts';
-import { unknownSteps, victimStepIds } from '../../src/lab/victim.ts';
+import { unknownSteps, victimStepIds } from '../../src/victim/victim.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const labDoc = readFileSync(path.join(ROOT, 'docs/lab.md'), 'utf8');
@@ -30,7 +30,7 @@ describe('docs/lab.md', () => {
   });
 
   it('documents every field of the victim records', () => {
-    const types = readFileSync(path.join(ROOT, 'src/lab/victim-types.ts'), 'utf8');
+    const types = readFileSync(path.join(ROOT, 'src/victim/types.ts'), 'utf8');
     const fields = new Set<string>();
     for (const block of types.matchAll(/export interface Victim\w+Record \{([\s\S]*?)\n\}/g)) {
       for (const m of block[1]!.matchAll(/^ {2}(\w+)\??:/gm)) fields.add(m[1]!);

@@ -21,9 +21,9 @@ import {
   type GalleryEntry,
   type RunningLab,
 } from '../../src/lab/index.ts';
-import { parseProxyUrl } from '../../src/lab/proxy-client.ts';
-import { runVictim, type VictimSummary } from '../../src/lab/victim.ts';
-import type { VictimProfile, VictimStepRecord } from '../../src/lab/victim-types.ts';
+import { parseProxyUrl } from '../../src/victim/proxy-client.ts';
+import { runVictim, type VictimSummary } from '../../src/victim/victim.ts';
+import type { VictimProfile, VictimStepRecord } from '../../src/victim/types.ts';
 import type { RunningProxy } from '../../src/proxy/index.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { waitFor } from '../support/wait.ts';

@@ -9,12 +9,10 @@ import {
   GALLERY,
   LAB_ROOT_CN,
   VICTIM_ACCOUNT,
-  parseProxyUrl,
-  runVictim,
   startLab,
   type RunningLab,
-  type VictimProfile,
 } from '../../lab/index.ts';
+import { parseProxyUrl, runVictim, type VictimProfile } from '../../victim/index.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { PROXY_OPTIONS_HELP } from '../proxy-options.ts';
 import { readSessionArgs, runProxySession, UI_OPTIONS_HELP } from '../proxy-session.ts';

@@ -4,11 +4,10 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { openCa } from '../../ca/index.ts';
+import { LAB_ROOT_CN, readLabRoot } from '../../lab/index.ts';
 import {
-  LAB_ROOT_CN,
   VICTIM_PROFILES,
   parseProxyUrl,
-  readLabRoot,
   runVictim,
   unknownSteps,
   victimStepIds,
@@ -18,7 +17,7 @@ import {
   type VictimProfile,
   type VictimRecord,
   type VictimSummary,
-} from '../../lab/index.ts';
+} from '../../victim/index.ts';
 import { LabError } from '../../util/lab-error.ts';
 import { defaultCaDir, parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';

@@ -8,9 +8,13 @@
 // `auto` mode the first refusal makes the proxy tunnel that host, so the retry reaches the real
 // server — the victim makes that visible.
 import { setTimeout as delay } from 'node:timers/promises';
-import { BROWSER_EQUIVALENT, GALLERY, type GalleryEntry } from './gallery.ts';
-import { VICTIM_ACCOUNT } from './bank-data.ts';
-import { LAB_INTERMEDIATE_CN } from './pki.ts';
+import {
+  BROWSER_EQUIVALENT,
+  GALLERY,
+  LAB_INTERMEDIATE_CN,
+  VICTIM_ACCOUNT,
+  type GalleryEntry,
+} from '../lab/index.ts';
 import {
   ClientFailure,
   openWebSocket,
@@ -19,13 +23,8 @@ import {
   type ProxyAddress,
   type TlsSeen,
 } from './proxy-client.ts';
-import type {
-  VictimOutcome,
-  VictimProfile,
-  VictimRecord,
-  VictimStepRecord,
-} from './victim-types.ts';
-import { say } from './victim-text.ts';
+import type { VictimOutcome, VictimProfile, VictimRecord, VictimStepRecord } from './types.ts';
+import { say } from './text.ts';
 
 /** How each outcome is headlined in the printed tour. */
 const HEADLINE: Record<VictimOutcome, string> = {

@@ -7,10 +7,10 @@ import { listenLoopback } from '../support/net.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type RunningLab } from '../../src/lab/index.ts';
-import { ClientFailure, openTls, parseProxyUrl, request } from '../../src/lab/proxy-client.ts';
-import { clientWords } from '../../src/lab/victim.ts';
+import { ClientFailure, openTls, parseProxyUrl, request } from '../../src/victim/proxy-client.ts';
+import { clientWords } from '../../src/victim/victim.ts';
 import { LabError } from '../../src/util/lab-error.ts';
-import { startTunnelProxy, type TunnelProxy } from './support/tunnel-proxy.ts';
+import { startTunnelProxy, type TunnelProxy } from '../lab/support/tunnel-proxy.ts';
 
 const { dir: tmp, cleanup } = tempDir('mitm-lab-client-');
 let lab: RunningLab;
