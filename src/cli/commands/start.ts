@@ -15,6 +15,7 @@ import {
   type RunningLab,
   type VictimProfile,
 } from '../../lab/index.ts';
+import { chromiumCommand } from '../../lessons/index.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { PROXY_OPTIONS_HELP } from '../proxy-options.ts';
 import { readSessionArgs, runProxySession, UI_OPTIONS_HELP } from '../proxy-session.ts';
@@ -209,7 +210,7 @@ function tries(b: BannerInfo): { title: string; command: string }[] {
     { title: 'Step by step:', command: `npx mitm-lab demo${b.caDirFlag} --proxy ${p}` },
     {
       title: 'A browser:',
-      command: `chromium --proxy-server=${p} --user-data-dir=$(mktemp -d) http://lab.test/`,
+      command: chromiumCommand(p, 'http://lab.test/'),
     },
   );
   return list;
