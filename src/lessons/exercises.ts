@@ -42,7 +42,7 @@ const TRUSTING_HOME = [
   "certutil -d sql:$H/.pki/nssdb -A -t C,, -n 'mitm-lab Lab Public Root' -i {labRoot}",
 ].join('; ');
 const GALLERY_TWICE =
-  'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key old-tls no-shared-cipher hsts; do for attempt in 1 2; do curl -sS -o /dev/null -w "$h $attempt %{http_code}\\n" -x {proxy} --cacert {labRoot} https://$h.bank.test/; done; done';
+  'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key old-tls no-shared-cipher hsts; do for attempt in 1 2; do curl -s -o /dev/null -w "$h $attempt: %{http_code} exit %{exitcode} %{errormsg}\\n" -x {proxy} --cacert {labRoot} https://$h.bank.test/; done; done';
 
 export const EXERCISES: readonly Exercise[] = [
   {
@@ -52,9 +52,9 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'See that plain HTTP hides nothing: the password and the session cookie cross the wire readable.',
     page: 'docs/labs/01-http-login-sniffed.md',
     steps: [
-      `curl -x {proxy} -i ${LOGIN} http://bank.test/login`,
+      `curl -sS -x {proxy} -i ${LOGIN} http://bank.test/login`,
       `S=$(grep -o 'session=[0-9a-f]*' lab.jsonl | tail -1); curl -sS -x {proxy} -H "Cookie: $S" http://bank.test/account | grep Balance`,
-      browser('http://bank.test/login'),
+      browser('http://bank.test/'),
       'npx mitm-lab victim --proxy {proxy} --only http-login,ws-chat',
       'npx mitm-lab report --events lab.jsonl',
     ],
@@ -72,7 +72,7 @@ export const EXERCISES: readonly Exercise[] = [
       {
         id: '1.browser-over-http',
         title: "a browser's page over plain HTTP",
-        hint: `open http://bank.test/login in a browser that uses the proxy: ${browser('http://bank.test/login')}`,
+        hint: `open http://bank.test/ in a browser that uses the proxy: ${browser('http://bank.test/')}`,
       },
     ],
   },
@@ -84,8 +84,8 @@ export const EXERCISES: readonly Exercise[] = [
     page: 'docs/labs/02-https-refused.md',
     steps: [
       browser('https://bank.test/'),
-      `curl -x {proxy} ${LOGIN} https://bank.test/login`,
-      `curl -x {proxy} --cacert {labRoot} ${LOGIN} https://bank.test/login`,
+      `curl -sS -x {proxy} ${LOGIN} https://bank.test/login`,
+      `curl -sS -x {proxy} --cacert {labRoot} ${LOGIN} https://bank.test/login`,
       'npx mitm-lab victim --proxy {proxy} --only https-login,https-api,wss-chat',
     ],
     checkpoints: [
@@ -113,7 +113,7 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'See a device that trusts the interceptor: a padlock, and the proxy reading everything.',
     page: 'docs/labs/03-compromised-device.md',
     steps: [
-      `curl -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
+      `curl -sS -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
       'npx mitm-lab victim --proxy {proxy} --profile compromised --only https-login,https-api,wss-chat',
       'npx mitm-lab victim --proxy {proxy} --profile compromised --only gallery',
     ],
