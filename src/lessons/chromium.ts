@@ -4,7 +4,7 @@
 // added accounts.google.com, update.googleapis.com, clients2.google.com,
 // optimizationguide-pa.googleapis.com and redirector.gvt1.com to the flow list, and a page with
 // a form content-autofill.googleapis.com (measured with headless Chromium through the proxy,
-// 30-60 s per launch; test/docs/labs-pages.test.ts runs every suggested command and fails on a
+// 30-60 s per launch; test/lessons/labs-pages.test.ts runs every suggested command and fails on a
 // host outside the lab). One host stays: on a certificate error page Chromium probes
 // connectivitycheck.gstatic.com for a captive portal, and only a profile preference
 // (alternate_error_pages) turns that off, not a flag.

@@ -2,7 +2,7 @@
 // was done. The checks themselves (predicates over events only) are in progress.ts; the pages
 // a student reads are docs/labs/NN-*.md. `{proxy}` and `{ca}` in a step stand for the proxy's
 // URL and the mitm-lab CA certificate's path; `{labRoot}` for the lab public root. The pages
-// spell them `$P`, `certs/certs/ca.pem` and `certs/lab/root.pem` (test/docs/labs-pages.test.ts
+// spell them `$P`, `certs/certs/ca.pem` and `certs/lab/root.pem` (test/lessons/labs-pages.test.ts
 // checks that every step here is on its page, and runs the pages).
 import { chromiumCommand } from './chromium.ts';
 
