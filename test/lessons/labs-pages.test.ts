@@ -311,8 +311,13 @@ async function startLab(options: string[], previous: Lab | null): Promise<Lab> {
     ['start', '--headless', '--listen', listen, '--ca-dir', path.join(clone, 'certs'), ...opts],
     { cwd: clone },
   );
-  const m = await cli.waitForOutput(/proxy (http:\/\/127\.0\.0\.1:\d+)/, 'the banner', 60_000);
-  return { cli, proxyUrl: m[1]! };
+  try {
+    const m = await cli.waitForOutput(/proxy (http:\/\/127\.0\.0\.1:\d+)/, 'the banner', 60_000);
+    return { cli, proxyUrl: m[1]! };
+  } catch (err) {
+    await cli.stop();
+    throw err;
+  }
 }
 
 /** Follow `page` to the letter; returns a list of broken promises (empty when it holds). */
