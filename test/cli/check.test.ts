@@ -60,7 +60,7 @@ describe.skipIf(!hasTool('curl'))('mitm-lab check', () => {
     expect(r.stdout).toContain('[x] a password seen over plain HTTP');
     expect(r.stdout).toContain('[x] a session cookie seen over plain HTTP');
     expect(r.stdout).toContain("[ ] a browser's page over plain HTTP");
-    expect(r.stdout).toContain('next: open http://bank.test/login in a browser');
+    expect(r.stdout).toContain('next: open http://bank.test/ in a browser');
   });
 
   it('--json: one object in the documented shape', async () => {
