@@ -14,9 +14,24 @@ export function esc(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
+/**
+ * Escape text and let it break after `_`, `.`, `/` and `::` (`<wbr>`): error codes and host
+ * names have no spaces, and unbroken they make a table column as wide as the longest one.
+ */
+export function breakable(text: string): string {
+  return esc(text).replace(/(::|[_./])/g, '$1<wbr>');
+}
+
 /** A complete page. `body` is trusted HTML (build it with `esc`). */
-export function page(title: string, body: string, opts: { accent?: string } = {}): string {
+export function page(
+  title: string,
+  body: string,
+  opts: { accent?: string; wide?: boolean } = {},
+): string {
   const accent = opts.accent ?? '#1f5f8b';
+  // A wide page (the gallery's seven-column table) takes up to 80rem; any page's table scrolls
+  // inside its `.scroll` box rather than pushing the whole page sideways (issue 10).
+  const maxWidth = opts.wide ? '80rem' : '60rem';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -24,12 +39,13 @@ export function page(title: string, body: string, opts: { accent?: string } = {}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
 <style>
-  body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+  body { font-family: system-ui, sans-serif; max-width: ${maxWidth}; margin: 2rem auto; padding: 0 1rem; color: #222; }
   header { border-bottom: 3px solid ${accent}; margin-bottom: 1rem; }
   h1 { color: ${accent}; }
   table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-  th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+  th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
   code { background: #f3f3f3; padding: 0 0.2rem; }
+  .scroll { overflow-x: auto; }
   .note { background: #fff7d6; border-left: 4px solid #e0b000; padding: 0.5rem 1rem; }
   .bad { background: #fde8e8; border-left: 4px solid #c0392b; padding: 0.5rem 1rem; }
   .good { background: #e8f6e8; border-left: 4px solid #2e8b57; padding: 0.5rem 1rem; }

@@ -1,7 +1,7 @@
 // The pages of lab.test (the index of the gallery) and of each gallery host, rendered from the
 // gallery DATA (gallery.ts) so the page, the victim and the docs say the same thing.
 import { GALLERY, type ClientOutcome, type GalleryEntry } from './gallery.ts';
-import { esc, page } from './html.ts';
+import { breakable, esc, page } from './html.ts';
 
 /** Why a gallery host could not be served on this platform (shown instead of its link). */
 export type Unavailable = Map<string, string>;
@@ -10,7 +10,7 @@ function outcomeCell(o: ClientOutcome, client: 'node' | 'curl' | 'python'): stri
   if (o.outcome === 'accepted')
     return `connects${o.note ? ` <small>(${esc(o.note)})</small>` : ''}`;
   const code = client === 'curl' ? `exit ${o.code}` : o.code;
-  return `<code>${esc(code)}</code><br><small>${esc(o.text)}</small>`;
+  return `<code>${breakable(code)}</code><br><small>${esc(o.text)}</small>`;
 }
 
 /** http://lab.test/ — every gallery host with the error each browser and client shows. */
@@ -18,13 +18,13 @@ export function indexPage(unavailable: Unavailable): string {
   const rows = GALLERY.map((g) => {
     const missing = unavailable.get(g.host);
     const link = missing
-      ? `<b>${esc(g.host)}</b><br><small class="bad">not served on this platform: ${esc(missing)}</small>`
-      : `<a href="https://${esc(g.host)}/"><b>${esc(g.host)}</b></a>`;
+      ? `<b>${breakable(g.host)}</b><br><small class="bad">not served on this platform: ${esc(missing)}</small>`
+      : `<a href="https://${esc(g.host)}/"><b>${breakable(g.host)}</b></a>`;
     return `<tr>
 <td>${link}<br>${esc(g.title)}</td>
 <td>${esc(g.problem)}${g.platformNote ? `<br><small>${esc(g.platformNote)}</small>` : ''}</td>
-<td><code>${esc(g.browsers.chromium)}</code></td>
-<td><code>${esc(g.browsers.firefox)}</code></td>
+<td><code>${breakable(g.browsers.chromium)}</code></td>
+<td><code>${breakable(g.browsers.firefox)}</code></td>
 <td>${outcomeCell(g.clients.curl, 'curl')}</td>
 <td>${outcomeCell(g.clients.node, 'node')}</td>
 <td>${outcomeCell(g.clients.python, 'python')}</td>
@@ -43,13 +43,13 @@ the names resolve through it — no hosts file, no internet.</p>
 proxy in <code>auto</code> mode, a client first refuses the proxy's forged certificate
 (<code>NET::ERR_CERT_AUTHORITY_INVALID</code>); after that the proxy tunnels the host and the client
 meets the real (broken) server.</p>
-<table>
+<div class="scroll"><table>
 <tr><th>Host</th><th>What is wrong</th><th>Chromium</th><th>Firefox</th><th>curl</th><th>Node</th><th>Python</th></tr>
 ${rows}
-</table>
+</table></div>
 <p class="note">curl, Node and Python columns are measured by the test suite on this kind of
 machine (Debian 12, OpenSSL 3.0); the browser columns are the browsers' documented codes.</p>`;
-  return page('mitm-lab lab index', body);
+  return page('mitm-lab lab index', body, { wide: true });
 }
 
 /** The page a gallery host serves when a client got through — what it should have seen instead. */

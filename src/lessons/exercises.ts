@@ -1,7 +1,10 @@
 // The lab exercises as DATA: what each asks the student to do and the checkpoints that show it
 // was done. The checks themselves (predicates over events only) are in progress.ts; the pages
 // a student reads are docs/labs/NN-*.md. `{proxy}` and `{ca}` in a step stand for the proxy's
-// URL and the mitm-lab CA certificate's path; `{labRoot}` for the lab public root.
+// URL and the mitm-lab CA certificate's path; `{labRoot}` for the lab public root. The pages
+// spell them `$P`, `certs/certs/ca.pem` and `certs/lab/root.pem` (test/lessons/labs-pages.test.ts
+// checks that every step here is on its page, and runs the pages).
+import { chromiumCommand } from './chromium.ts';
 
 /** One thing a student must have done, told by the events alone. */
 export interface Checkpoint {
@@ -27,6 +30,19 @@ export interface Exercise {
 }
 
 const LOGIN = '-d user=alice -d password=correct-horse-battery-staple';
+const browser = (url: string): string => chromiumCommand('{proxy}', url);
+/**
+ * A browser that trusts the lab public root the way a normal device trusts the public CAs:
+ * Chromium on Linux reads trust from `$HOME/.pki/nssdb`, so a throwaway HOME with an NSS
+ * database holding the lab root (the student's own browser and HOME are left alone).
+ */
+const TRUSTING_HOME = [
+  'H=$(mktemp -d); mkdir -p $H/.pki/nssdb',
+  'certutil -d sql:$H/.pki/nssdb -N --empty-password',
+  "certutil -d sql:$H/.pki/nssdb -A -t C,, -n 'mitm-lab Lab Public Root' -i {labRoot}",
+].join('; ');
+const GALLERY_TWICE =
+  'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key old-tls no-shared-cipher hsts; do for attempt in 1 2; do curl -s -o /dev/null -w "$h $attempt: %{http_code} exit %{exitcode} %{errormsg}\\n" -x {proxy} --cacert {labRoot} https://$h.bank.test/; done; done';
 
 export const EXERCISES: readonly Exercise[] = [
   {
@@ -36,9 +52,11 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'See that plain HTTP hides nothing: the password and the session cookie cross the wire readable.',
     page: 'docs/labs/01-http-login-sniffed.md',
     steps: [
-      `curl -x {proxy} ${LOGIN} http://bank.test/login`,
-      'chromium --proxy-server={proxy} --user-data-dir=$(mktemp -d) http://bank.test/login',
-      'npx mitm-lab victim --only http-login',
+      `curl -sS -x {proxy} -i ${LOGIN} http://bank.test/login`,
+      `S=$(grep -o 'session=[0-9a-f]*' lab.jsonl | tail -1); curl -sS -x {proxy} -H "Cookie: $S" http://bank.test/account | grep Balance`,
+      browser('http://bank.test/'),
+      'npx mitm-lab victim --proxy {proxy} --only http-login,ws-chat',
+      'npx mitm-lab report --events lab.jsonl',
     ],
     checkpoints: [
       {
@@ -54,7 +72,7 @@ export const EXERCISES: readonly Exercise[] = [
       {
         id: '1.browser-over-http',
         title: "a browser's page over plain HTTP",
-        hint: 'open http://bank.test/login in a browser that uses the proxy',
+        hint: `open http://bank.test/ in a browser that uses the proxy: ${browser('http://bank.test/')}`,
       },
     ],
   },
@@ -65,25 +83,26 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'See certificate validation stop a man in the middle, and what an eavesdropper still learns.',
     page: 'docs/labs/02-https-refused.md',
     steps: [
-      `curl -x {proxy} ${LOGIN} https://bank.test/login`,
-      `curl -x {proxy} --cacert {labRoot} ${LOGIN} https://bank.test/login`,
-      'chromium --proxy-server={proxy} --user-data-dir=$(mktemp -d) https://bank.test/',
+      browser('https://bank.test/'),
+      `curl -sS -x {proxy} ${LOGIN} https://bank.test/login`,
+      `curl -sS -x {proxy} --cacert {labRoot} ${LOGIN} https://bank.test/login`,
+      'npx mitm-lab victim --proxy {proxy} --only https-login,https-api,wss-chat',
     ],
     checkpoints: [
       {
         id: '2.forgery-refused',
         title: 'a client refused the forged certificate for bank.test',
-        hint: `log in over HTTPS with a client that does not trust the mitm-lab CA: curl -x {proxy} ${LOGIN} https://bank.test/login`,
+        hint: 'from a clean state (R in the UI), open https://bank.test/ in a browser that does not trust the mitm-lab CA, or log in with a plain curl: curl -x {proxy} … https://bank.test/login',
       },
       {
         id: '2.real-site-tunnelled',
         title: 'the retry reached the real bank.test through a tunnel (only metadata visible)',
-        hint: 'in auto mode, repeat the login trusting the lab root: curl -x {proxy} --cacert {labRoot} … https://bank.test/login',
+        hint: 'in auto mode, after a refusal, log in again trusting the lab root: curl -x {proxy} --cacert {labRoot} … https://bank.test/login',
       },
       {
         id: '2.browser-refused',
         title: 'a browser refused the forged certificate',
-        hint: 'open https://bank.test/ in a browser that uses the proxy and does not trust the mitm-lab CA (press f first if bank.test is tunnelled)',
+        hint: `first thing from a clean state (R in the UI; auto mode tunnels a host once refused): ${browser('https://bank.test/')}`,
       },
     ],
   },
@@ -94,8 +113,9 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'See a device that trusts the interceptor: a padlock, and the proxy reading everything.',
     page: 'docs/labs/03-compromised-device.md',
     steps: [
-      `curl -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
-      'npx mitm-lab victim --profile compromised',
+      `curl -sS -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
+      'npx mitm-lab victim --proxy {proxy} --profile compromised --only https-login,https-api,wss-chat',
+      'npx mitm-lab victim --proxy {proxy} --profile compromised --only gallery',
     ],
     checkpoints: [
       {
@@ -106,7 +126,7 @@ export const EXERCISES: readonly Exercise[] = [
       {
         id: '3.broken-server-refused',
         title: 'the proxy refused a broken real server for a trusting device (502)',
-        hint: 'on the same device, visit a gallery host: curl -x {proxy} --cacert {ca} https://expired.bank.test/',
+        hint: 'on the same device, visit a gallery host the proxy has not tunnelled: curl -x {proxy} --cacert {ca} https://expired.bank.test/',
       },
     ],
   },
@@ -117,8 +137,11 @@ export const EXERCISES: readonly Exercise[] = [
     goal: 'Meet every common certificate error, and see a client refuse the real server.',
     page: 'docs/labs/04-certificate-warning-gallery.md',
     steps: [
-      'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key; do curl -sS -o /dev/null -x {proxy} --cacert {labRoot} https://$h.bank.test/; curl -sS -o /dev/null -x {proxy} --cacert {labRoot} https://$h.bank.test/; done',
-      'npx mitm-lab victim --only gallery',
+      GALLERY_TWICE,
+      TRUSTING_HOME,
+      `HOME=$H ${browser('https://expired.bank.test/')}`,
+      `HOME=$H ${browser('https://wrong-host.bank.test/')}`,
+      'npx mitm-lab victim --proxy {proxy} --only gallery',
     ],
     checkpoints: [
       {
@@ -134,7 +157,38 @@ export const EXERCISES: readonly Exercise[] = [
       {
         id: '4.browser-warning',
         title: "a browser met a gallery host's real warning",
-        hint: 'press f in the UI, then open two gallery hosts in a browser through the proxy, each twice',
+        hint: 'once curl has tried a gallery host twice (it is tunnelled then), open it in a browser that trusts the lab root (exercise 4, steps 3 and 4)',
+      },
+    ],
+  },
+  {
+    id: '5',
+    slug: 'what-https-leaks',
+    title: 'What HTTPS still leaks',
+    goal: 'See, in eavesdrop mode, what a passive observer learns from HTTPS it cannot decrypt: every host, when, how often and how much.',
+    page: 'docs/labs/05-what-https-leaks.md',
+    steps: [
+      'npx mitm-lab victim --proxy {proxy} --only http-login,https-login,https-api,wss-chat',
+      TRUSTING_HOME,
+      `HOME=$H ${browser('https://bank.test/')}`,
+      'curl -sS -o /dev/null -w "%{http_code}\\n" -x {proxy} --cacert {labRoot} --tls-max 1.2 https://bank.test/',
+      'npx mitm-lab report --events lab.jsonl',
+    ],
+    checkpoints: [
+      {
+        id: '5.program-observed',
+        title: "the victim's HTTPS login passed by, unread (eavesdrop mode)",
+        hint: 'start in eavesdrop mode (npx mitm-lab start --fresh --mode eavesdrop --events lab.jsonl), then: npx mitm-lab victim --proxy {proxy} --only https-login',
+      },
+      {
+        id: '5.browser-observed',
+        title: "a browser's HTTPS visit seen from outside: name, sizes, timing",
+        hint: `in eavesdrop mode, open a lab site over HTTPS in a browser: ${browser('https://bank.test/')}`,
+      },
+      {
+        id: '5.certificate-in-clear',
+        title: 'a server certificate read off the wire (TLS 1.2)',
+        hint: 'in eavesdrop mode, connect with TLS 1.2: curl -x {proxy} --cacert {labRoot} --tls-max 1.2 https://bank.test/',
       },
     ],
   },

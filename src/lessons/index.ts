@@ -3,3 +3,4 @@
 export * from './exercises.ts';
 export * from './progress.ts';
 export * from './leak-report.ts';
+export * from './chromium.ts';

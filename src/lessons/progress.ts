@@ -2,7 +2,7 @@
 // (`mitm-lab check`) and a viewer attached over the feed. Each checkpoint is a predicate over
 // events only, strict enough not to fire when its step was not done: a refusal from curl does
 // not tick "a browser refused"; a decrypted request does not tick "a password over plain HTTP".
-import type { Header, HttpRequestEvent, ProxyEvent } from '../events/types.ts';
+import type { Header, HttpRequestEvent, ProxyEvent, TunnelSummaryEvent } from '../events/types.ts';
 import { EXERCISES, type Exercise } from './exercises.ts';
 
 /** Clients that are browsers, as the engine guesses them from the ClientHello. */
@@ -12,6 +12,11 @@ const BROWSER_UA = /\b(Mozilla\/5\.0)\b.*\b(Chrome|Chromium|Firefox|Safari)\//;
 /** The lab bank, and its gallery of broken hosts (every other name under it). */
 const BANK = 'bank.test';
 const isGallery = (host: string): boolean => host.endsWith(`.${BANK}`);
+/** A lab name (every lab site is under `.test`): a browser's own background hosts are not. */
+const isLabName = (host: string): boolean => host.endsWith('.test');
+/** A tunnel made because the proxy runs in eavesdrop mode. */
+const isEavesdropped = (e: ProxyEvent): e is TunnelSummaryEvent =>
+  e.type === 'tunnel.summary' && e.reason === 'mode-eavesdrop';
 /** Connections whose ClientHello is remembered for later events (bounded). */
 const MAX_HELLOS = 10_000;
 
@@ -70,6 +75,17 @@ const CHECKS: Readonly<Record<string, Check>> = {
     e.clientVerdict.outcome !== 'unknown' &&
     e.clientVerdict.sentBy !== 'server',
   '4.three-hosts': (_e, m) => m.galleryHosts.size >= 3,
+  // Exercise 5 is done in eavesdrop mode: a tunnel the mode made (not auto mode's retry).
+  '5.program-observed': (e, m) =>
+    isEavesdropped(e) &&
+    (e.sni ?? e.host) === BANK &&
+    m.hints.get(e.connId) === 'node' &&
+    e.clientVerdict?.outcome === 'accepted',
+  '5.browser-observed': (e, m) =>
+    isEavesdropped(e) &&
+    isLabName(e.sni ?? e.host) &&
+    BROWSER_HINTS.has(m.hints.get(e.connId) ?? ''),
+  '5.certificate-in-clear': (e) => isEavesdropped(e) && (e.serverCertificates?.length ?? 0) > 0,
   '4.browser-warning': (e, m) =>
     e.type === 'tunnel.summary' &&
     isGallery(e.sni ?? e.host) &&

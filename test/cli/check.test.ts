@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCa } from '../../src/ca/index.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { startLab, type RunningLab } from '../../src/lab/index.ts';
+import { EXERCISES } from '../../src/lessons/index.ts';
 import { startLabProxy } from '../lab/support/lab-proxy.ts';
 import { dumpDom, hasChromium } from '../support/chromium.ts';
 import { runCli } from '../support/cli.ts';
@@ -59,7 +60,7 @@ describe.skipIf(!hasTool('curl'))('mitm-lab check', () => {
     expect(r.stdout).toContain('[x] a password seen over plain HTTP');
     expect(r.stdout).toContain('[x] a session cookie seen over plain HTTP');
     expect(r.stdout).toContain("[ ] a browser's page over plain HTTP");
-    expect(r.stdout).toContain('next: open http://bank.test/login in a browser');
+    expect(r.stdout).toContain('next: open http://bank.test/ in a browser');
   });
 
   it('--json: one object in the documented shape', async () => {
@@ -79,7 +80,7 @@ describe.skipIf(!hasTool('curl'))('mitm-lab check', () => {
     const r = await runCli(['check', '--events', file('login.jsonl')]);
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(EXERCISES.length);
     expect(lines[0]).toBe('Exercise 1: A login over HTTP, sniffed  2/3');
     expect(lines[1]).toMatch(/^Exercise 2: .* 0\/3$/);
   });

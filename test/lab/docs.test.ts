@@ -49,12 +49,12 @@ describe('docs/lab.md', () => {
 });
 
 describe('docs/labs', () => {
-  it('has the four exercises and an index linking them', () => {
+  it('has the five exercises and an index linking them', () => {
     const names = exercises.map((e) => e.name);
     expect(names).toContain('README.md');
     const index = exercises.find((e) => e.name === 'README.md')!.text;
     const lessons = names.filter((n) => /^\d\d-/.test(n));
-    expect(lessons).toHaveLength(4);
+    expect(lessons).toHaveLength(5);
     for (const n of lessons) expect(index).toContain(`(${n})`);
   });
 

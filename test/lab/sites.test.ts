@@ -170,12 +170,14 @@ describe('the shared HTTP server', () => {
   it('serves the lab.test index listing every gallery host with its errors', async () => {
     const r = await call('http', 'lab.test', 'GET', '/');
     expect(r.status).toBe(200);
+    // Long codes carry <wbr> break hints (so the table fits the window): read the text without.
+    const text = r.body.replaceAll('<wbr>', '');
     for (const g of GALLERY) {
-      expect(r.body).toContain(`https://${g.host}/`);
-      expect(r.body).toContain(g.browsers.chromium.split(' ')[0]!);
+      expect(text).toContain(`https://${g.host}/`);
+      expect(text).toContain(g.browsers.chromium.split(' ')[0]!);
     }
-    expect(r.body).toContain('NET::ERR_CERT_DATE_INVALID');
-    expect(r.body).toContain('SEC_ERROR_UNKNOWN_ISSUER');
+    expect(text).toContain('NET::ERR_CERT_DATE_INVALID');
+    expect(text).toContain('SEC_ERROR_UNKNOWN_ISSUER');
   });
 
   it('redirects http://hsts.bank.test/ to HTTPS, and says "over HTTPS" for other gallery hosts', async () => {

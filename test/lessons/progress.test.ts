@@ -2,12 +2,14 @@
 // headless Chromium where the step is a browser's) through the real proxy in front of the real
 // lab, then folded from the events alone. A run that skips or falsifies a step leaves exactly
 // that checkpoint open.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCa, type Ca } from '../../src/ca/index.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
-import { startLab, type RunningLab } from '../../src/lab/index.ts';
+import { LAB_ROOT_CN, startLab, type RunningLab } from '../../src/lab/index.ts';
+import { parseProxyUrl, runVictim } from '../../src/victim/index.ts';
 import {
   EXERCISES,
   foldProgress,
@@ -43,9 +45,15 @@ const LOGIN = ['-d', 'user=alice', '-d', 'password=correct-horse-battery-staple'
 const curl = (p: LabProxy, ...args: string[]) =>
   runTool('curl', ['-sS', '-o', '/dev/null', '--max-time', '10', '-x', p.proxy.url, ...args]);
 
-/** Play `steps` through a fresh auto-mode proxy; the events, once every connection closed. */
-async function play(steps: (p: LabProxy) => Promise<void>): Promise<ProxyEvent[]> {
-  const p = await startLabProxy(ca, lab);
+/**
+ * Play `steps` through a fresh proxy (auto mode unless `mode` says otherwise); the events, once
+ * every connection closed.
+ */
+async function play(
+  steps: (p: LabProxy) => Promise<void>,
+  mode: 'auto' | 'eavesdrop' = 'auto',
+): Promise<ProxyEvent[]> {
+  const p = await startLabProxy(ca, lab, { mode });
   try {
     await steps(p);
     await waitFor(
@@ -156,3 +164,78 @@ describe.skipIf(!hasChromium)('checkpoints from a real browser (headless Chromiu
     expect(doneIds(events, '2')).toContain('2.browser-refused');
   });
 });
+
+/** A HOME whose NSS database (`~/.pki/nssdb`, where Chromium on Linux reads trust) holds the lab root. */
+function homeTrustingLabRoot(): string {
+  const home = mkdtempSync(path.join(tmp, 'nss-home-'));
+  const db = path.join(home, '.pki', 'nssdb');
+  mkdirSync(db, { recursive: true });
+  for (const args of [
+    ['-d', `sql:${db}`, '-N', '--empty-password'],
+    ['-d', `sql:${db}`, '-A', '-t', 'C,,', '-n', LAB_ROOT_CN, '-i', labRoot],
+  ]) {
+    const r = spawnSync('certutil', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`certutil ${args.join(' ')}: ${r.stderr}`);
+  }
+  return home;
+}
+
+/** Exercise 5's steps, in eavesdrop mode, leaving out `skip`. */
+function exercise5(skip: 'victim' | 'browser' | 'tls12' | null) {
+  return async (p: LabProxy): Promise<void> => {
+    if (skip !== 'victim') {
+      // The scripted victim (Node's TLS client), trusting the lab root as a normal device.
+      const said: string[] = [];
+      const summary = await runVictim({
+        proxy: parseProxyUrl(p.proxy.url),
+        profile: 'normal',
+        trust: [{ name: LAB_ROOT_CN, pem: lab.rootPem }],
+        print: (line) => said.push(line),
+        only: ['http-login', 'https-login', 'https-api', 'wss-chat'],
+      });
+      expect(summary.ok, said.join('\n')).toBe(4);
+    }
+    if (skip !== 'browser') {
+      const dir = mkdtempSync(path.join(tmp, 'chromium-'));
+      const r = await dumpDom(dir, p.proxy.port, 'https://bank.test/', {
+        home: homeTrustingLabRoot(),
+      });
+      expect(r.dom, r.stderr).toContain('<h1>bank.test</h1>');
+    }
+    if (skip !== 'tls12') {
+      const r = await curl(p, '--cacert', labRoot, '--tls-max', '1.2', 'https://bank.test/');
+      expect(r.code, r.stderr).toBe(0);
+    }
+  };
+}
+
+const chromiumAndCertutil = hasChromium && hasTool('certutil') && hasTool('curl');
+describe.skipIf(!chromiumAndCertutil)(
+  chromiumAndCertutil
+    ? 'exercise 5 (what HTTPS still leaks) from the victim, headless Chromium and curl'
+    : 'exercise 5: needs chromium, certutil (libnss3-tools) and curl',
+  () => {
+    const ALL = ['5.program-observed', '5.browser-observed', '5.certificate-in-clear'];
+
+    it('every checkpoint ticks in eavesdrop mode, and nothing was decrypted', async () => {
+      const events = await play(exercise5(null), 'eavesdrop');
+      expect(doneIds(events, '5')).toEqual(ALL);
+      expect(events.filter((e) => e.type === 'tls.forged')).toEqual([]);
+    });
+
+    it.each([
+      ['victim', '5.program-observed'],
+      ['browser', '5.browser-observed'],
+      ['tls12', '5.certificate-in-clear'],
+    ] as const)('without the %s step, exactly %s stays open', async (skip, open) => {
+      const events = await play(exercise5(skip), 'eavesdrop');
+      expect(doneIds(events, '5')).toEqual(ALL.filter((id) => id !== open));
+    });
+
+    it('the same steps in auto mode tick nothing: the proxy forged instead of listening', async () => {
+      // Auto mode decrypts (or tunnels after a refusal); exercise 5 is about a passive observer.
+      const events = await play(exercise5(null), 'auto');
+      expect(doneIds(events, '5')).toEqual([]);
+    });
+  },
+);

@@ -12,6 +12,7 @@ import {
   startLab,
   type RunningLab,
 } from '../../lab/index.ts';
+import { chromiumCommand } from '../../lessons/index.ts';
 import { parseProxyUrl, runVictim, type VictimProfile } from '../../victim/index.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { PROXY_OPTIONS_HELP } from '../proxy-options.ts';
@@ -212,7 +213,7 @@ function tries(b: BannerInfo): { title: string; command: string }[] {
     { title: 'Step by step:', command: `npx mitm-lab demo${b.caDirFlag} --proxy ${p}` },
     {
       title: 'A browser:',
-      command: `chromium --proxy-server=${p} --user-data-dir=$(mktemp -d) http://lab.test/`,
+      command: chromiumCommand(p, 'http://lab.test/'),
     },
   );
   return list;
