@@ -63,6 +63,17 @@ describe.skipIf(!hasTool('curl'))('mitm-lab check', () => {
     expect(r.stdout).toContain('next: open http://bank.test/ in a browser');
   });
 
+  it("fills a hint's {proxy} with the proxy the file names, and {labRoot} with the lab root's file", async () => {
+    const listening = events.find((e) => e.type === 'proxy.listening')!;
+    expect(listening.type).toBe('proxy.listening');
+    const port = listening.type === 'proxy.listening' ? listening.port : 0;
+    const two = await runCli(['check', '2', '--events', file('login.jsonl')]);
+    expect(two.stdout).toContain(`curl -x http://127.0.0.1:${port}`);
+    expect(two.stdout).not.toMatch(/\{proxy\}|\{labRoot\}|\{ca\}/);
+    const json = await runCli(['check', '2', '--events', file('login.jsonl'), '--json']);
+    expect(json.stdout).not.toContain('{proxy}');
+  });
+
   it('--json: one object in the documented shape', async () => {
     const r = await runCli(['check', '1', '--events', file('login.jsonl'), '--json']);
     expect(r.code).toBe(1);

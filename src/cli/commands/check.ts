@@ -1,14 +1,16 @@
 // `mitm-lab check [N] --events FILE [--json]`: the lab exercises' checkpoints, ticked from an
 // events file alone (src/lessons). Exit 0 when the exercise (or, without N, every exercise) is
 // complete, 1 when not, 2 on a usage error.
+import path from 'node:path';
 import {
   EXERCISES,
   exerciseById,
   foldProgress,
   type ExerciseProgress,
 } from '../../lessons/index.ts';
+import type { ProxyEvent } from '../../events/types.ts';
 import { usageError } from '../../util/lab-error.ts';
-import { parseCommandArgs } from '../args.ts';
+import { defaultCaDir, parseCommandArgs } from '../args.ts';
 import type { Command, CommandIO } from '../command.ts';
 import { readEventsFile } from '../events-file.ts';
 
@@ -37,6 +39,30 @@ Example:
 Exit codes: 0 complete (exercise N, or every exercise), 1 not yet, 2 unknown exercise or a
 file that is not an events file.
 `;
+
+/**
+ * The values of a hint's `{proxy}`, `{ca}` and `{labRoot}`: the proxy the file's last
+ * `proxy.listening` names, and the default CA folder's files (what `npm start` uses).
+ */
+function hintFill(events: readonly ProxyEvent[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const caDir = defaultCaDir(env);
+  const fill: Record<string, string> = {
+    ca: path.relative(process.cwd(), path.join(caDir, 'certs', 'ca.pem')) || 'certs/certs/ca.pem',
+    labRoot:
+      path.relative(process.cwd(), path.join(caDir, 'lab', 'root.pem')) || 'certs/lab/root.pem',
+  };
+  for (let i = events.length - 1; i >= 0; i--) {
+    const e = events[i]!;
+    if (e.type !== 'proxy.listening') continue;
+    const host = e.host === '0.0.0.0' ? '127.0.0.1' : e.host === '::' ? '::1' : e.host;
+    fill['proxy'] = `http://${host.includes(':') ? `[${host}]` : host}:${e.port}`;
+    break;
+  }
+  return fill;
+}
+
+const filled = (text: string, fill: Record<string, string>): string =>
+  text.replace(/\{(\w+)\}/g, (all, name: string) => fill[name] ?? all);
 
 function text(list: ExerciseProgress[], one: boolean, truncated: boolean): string {
   const out: string[] = [];
@@ -83,7 +109,11 @@ export const command: Command = {
         `exercises: ${EXERCISES.map((e) => e.id).join(', ')} (see \`mitm-lab check --help\`)`,
       );
     const { events, truncatedLastLine } = readEventsFile(file);
-    const all = foldProgress(events);
+    const fill = hintFill(events, io.env);
+    const all = foldProgress(events).map((ex) => ({
+      ...ex,
+      checkpoints: ex.checkpoints.map((c) => ({ ...c, hint: filled(c.hint, fill) })),
+    }));
     const shown = n === undefined ? all : all.filter((e) => e.id === n);
     if (parsed.values.json) {
       const json = {
