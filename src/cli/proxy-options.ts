@@ -70,9 +70,10 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --allow-target HOST[:PORT]
                          let clients reach HOST (or only HOST:PORT) on the proxy's own machine
                          (repeatable). Unless the proxy listens on 127.0.0.1 or ::1, targets
-                         on its own machine (loopback, link-local, its addresses) get 403 if
-                         no --resolve rule or --allow-target names them; the proxy's own
-                         address and port get 403 always (a loop)
+                         on its own machine (loopback, link-local, its addresses; by address,
+                         or by a name that resolves there) get 403 if no --resolve rule or
+                         --allow-target names them; the proxy's own address and port get 403
+                         always (a loop)
   --upstream-ca FILE     also trust this root (PEM) for upstream servers (repeatable)
   --insecure-upstream    do not validate upstream certificates, nor hold servers to the key,
                          signature and TLS-version policy (NOT recommended: a proxy must

@@ -28,6 +28,7 @@ export const UPSTREAM_CODES = [
   'UPSTREAM_FIRST_BYTE_TIMEOUT',
   'UPSTREAM_IDLE_TIMEOUT',
   'EMFILE',
+  'TARGET_REFUSED',
   'ENOTFOUND',
   'ECONNREFUSED',
   'ECONNRESET',
@@ -146,6 +147,35 @@ const VIA_PROXY_504: ClientLines = {
   },
   node: { outcome: 'ok', code: '504', note: 'statusCode 504', unverified: true },
   openssl: { outcome: 'ok', code: '504', note: 'the 504 response', unverified: true },
+};
+
+/**
+ * The proxy refused the target itself: a 403 page with the sentence. curl's line is measured
+ * (test/hardening/own-machine.test.ts); the others follow from the status alone.
+ */
+const VIA_PROXY_403: ClientLines = {
+  chromium: {
+    outcome: 'ok',
+    code: '403',
+    note: "mitm-lab's 403 page naming the reason",
+    unverified: true,
+  },
+  firefox: {
+    outcome: 'ok',
+    code: '403',
+    note: "mitm-lab's 403 page naming the reason",
+    unverified: true,
+  },
+  curl: { outcome: 'ok', code: '403', note: 'exit 0 (without -f) and the 403 page' },
+  wget: { outcome: 'ok', code: '403', note: 'exit 8, "ERROR 403: Forbidden"', unverified: true },
+  python: {
+    outcome: 'ok',
+    code: '403',
+    note: 'urllib raises HTTPError 403; requests returns it',
+    unverified: true,
+  },
+  node: { outcome: 'ok', code: '403', note: 'statusCode 403', unverified: true },
+  openssl: { outcome: 'ok', code: '403', note: 'the 403 response', unverified: true },
 };
 
 const DATE_INVALID_CHROMIUM: ClientShows = {
@@ -1091,6 +1121,16 @@ export const CATALOG = {
     clients: VIA_PROXY_502,
     lesson:
       'Every connection costs a descriptor on both legs; a proxy must bound what it holds and close what stalls, or a room full of clients takes it down.',
+  },
+  'upstream.TARGET_REFUSED': {
+    title: "{host} is on the proxy's own machine: refused",
+    whatHappened:
+      "mitm-lab refused to connect to {host}:{port}: {raw} The name resolved to an address of the proxy's own machine (or to the proxy itself), and a proxy that other machines reach must not be their way into the services of the machine it runs on. The client got a 403 from the proxy with that sentence.",
+    handshakeStep:
+      'DNS, before TCP: the proxy checks the address a name resolved to before it connects.',
+    clients: VIA_PROXY_403,
+    lesson:
+      'A proxy is a door into the network it sits on: databases and admin pages that listen on loopback trust whoever reaches them. Only names a --resolve rule or --allow-target names may lead there.',
   },
   'upstream.ENOTFOUND': {
     title: 'DNS: {host} does not resolve',

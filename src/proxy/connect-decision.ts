@@ -82,7 +82,11 @@ export class ConnectDecision {
       return;
     }
     const { host, port } = target;
-    const forbidden = core.targetGuard.check(host, port);
+    // A name the system resolves is looked up before the 200 on a guarded proxy: a refusal
+    // can still be answered in HTTP (every connection checks its answer again: ./resolve.ts).
+    const forbidden =
+      core.targetGuard.check(host, port) ?? (await core.targetGuard.checkName(host, port));
+    if (conn.closed) return;
     if (forbidden) {
       core.diag('warn', 'connect', `refused CONNECT ${host}:${port} (403): ${forbidden}`, conn.id);
       socket.end(forbiddenTargetResponse(forbidden));

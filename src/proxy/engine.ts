@@ -397,6 +397,11 @@ class Engine implements EngineCore {
       url: `http://${urlHost}:${address.port}`,
       controls,
       close: () => this.close(),
+      stats: () => ({
+        connections: this.conns.size,
+        sniContexts: this.tlsHandOff.sniContexts.size,
+        internalServers: this.internalServers.size,
+      }),
     };
   }
 
@@ -448,6 +453,8 @@ class Engine implements EngineCore {
         const withTimeout = {
           handshakeTimeout: this.timeouts.handshakeMs,
           ...this.httpServerLimits(),
+          // The SNI server (the one made without `hosts`): certificates from a bounded cache.
+          ...(options['hosts'] ? {} : { SNICallback: this.tlsHandOff.sniContexts.sniCallback }),
           ...options,
         };
         createHttpsServer(withTimeout, (port, server, wss) => {

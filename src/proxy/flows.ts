@@ -17,6 +17,7 @@ import {
   UPSTREAM_TIMEOUT_CODES,
   type Timeouts,
 } from './timeouts.ts';
+import { TARGET_REFUSED } from './resolve.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface Flow {
@@ -347,10 +348,12 @@ export class FlowRecorder {
     const code = refusal?.code ?? err.code ?? 'ERROR';
     const message = refusal?.message ?? err.message;
     const answered = !client.headersSent && !client.writableEnded && !client.destroyed;
-    // Too slow is a gateway timeout; anything else a bad gateway.
-    const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
+    // A name that resolved to the proxy's own machine is refused (./target-guard.ts); too slow
+    // is a gateway timeout; anything else a bad gateway.
+    const refused = code === TARGET_REFUSED;
+    const status = refused ? 403 : UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
     if (answered) {
-      const text =
+      const failed =
         `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
         `${message}\n` +
         (status === 504
@@ -370,6 +373,7 @@ export class FlowRecorder {
         (code === 'EMFILE' || code === 'ENFILE'
           ? 'The proxy is out of file descriptors (too many open connections): try again in a moment.\n'
           : '');
+      const text = refused ? `mitm-lab: refused: ${message}\n` : failed;
       client.writeHead(status, {
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(text),

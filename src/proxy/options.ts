@@ -78,6 +78,18 @@ export interface RunningProxy {
   controls: Controls;
   /** Stop listening and release every socket and server. Idempotent. */
   close(): Promise<void>;
+  /** What the proxy holds right now, counted (tests and `npm run soak` read it). */
+  stats(): ProxyStats;
+}
+
+/** Counts of the proxy's per-host and per-connection state (issue 13: all of it bounded). */
+export interface ProxyStats {
+  /** Open client connections. */
+  connections: number;
+  /** Secure contexts of the internal SNI server (at most SNI_CONTEXT_CACHE_MAX, plus in-flight). */
+  sniContexts: number;
+  /** Internal TLS servers: always two (by SNI, and one for clients without SNI). */
+  internalServers: number;
 }
 
 export const DEFAULT_CAPTURE_LIMIT_BYTES = 64 * 1024;

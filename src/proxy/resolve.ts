@@ -112,8 +112,18 @@ export interface ResolverOptions {
   systemLookup?: net.LookupFunction;
 }
 
+/**
+ * Says why an address the system resolver gave for `host` may not be used for a connection to
+ * `port` (a sentence), or null (./target-guard.ts).
+ */
+export type AnswerCheck = (host: string, port: number, address: string) => string | null;
+
+/** The error code of a connection refused because of where its name resolved. */
+export const TARGET_REFUSED = 'TARGET_REFUSED';
+
 export class Resolver {
   private readonly exact = new Map<string, ResolveRule>();
+  private answerCheck: AnswerCheck | null = null;
   /** Wildcards, longest suffix first so `*.a.bank.test` wins over `*.bank.test`. */
   private readonly wildcards: { suffix: string; rule: ResolveRule }[] = [];
 
@@ -168,32 +178,70 @@ export class Resolver {
   }
 
   /**
-   * A `lookup` for net.connect / http.request that applies the rules; a name no rule covers is
-   * refused (`refuseUnknown`) or goes to the system lookup.
+   * Check every address the system resolver answers before a connection uses it (issue 13:
+   * a name can point at the proxy's own machine as well as an IP literal can). Names pinned by
+   * the proxy itself (IP literals, `.localhost`, rules) are not looked up, so not checked here:
+   * the target guard checks them before any connection.
    */
-  readonly lookup = ((
-    hostname: string,
-    options: dns.LookupOptions,
-    callback: (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => void,
-  ): void => {
-    const address = this.addressFor(hostname);
-    if (address === null) {
-      if (this.opts.refuseUnknown !== undefined) {
-        const err: NodeJS.ErrnoException = new Error(this.opts.refuseUnknown);
-        err.code = 'ENOTFOUND';
-        err.syscall = 'getaddrinfo';
-        process.nextTick(callback, err, undefined);
+  checkAnswers(check: AnswerCheck): void {
+    this.answerCheck = check;
+  }
+
+  /**
+   * A `lookup` for net.connect / http.request that applies the rules; a name no rule covers is
+   * refused (`refuseUnknown`) or goes to the system lookup, whose answers pass the answer
+   * check for `port` (the port the connection is for): a refused answer fails the lookup with
+   * code TARGET_REFUSED and the check's sentence as the message.
+   */
+  lookupFor(port: number): net.LookupFunction {
+    return ((
+      hostname: string,
+      options: dns.LookupOptions,
+      callback: (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => void,
+    ): void => {
+      const address = this.addressFor(hostname);
+      if (address === null) {
+        if (this.opts.refuseUnknown !== undefined) {
+          const err: NodeJS.ErrnoException = new Error(this.opts.refuseUnknown);
+          err.code = 'ENOTFOUND';
+          err.syscall = 'getaddrinfo';
+          process.nextTick(callback, err, undefined);
+          return;
+        }
+        // Looked up at call time (not bound at load): a test's hook on dns.lookup sees it too.
+        const system = this.opts.systemLookup ?? dns.lookup;
+        const check = this.answerCheck;
+        if (!check) {
+          system(hostname, options, callback as never);
+          return;
+        }
+        system(hostname, options, ((
+          err: NodeJS.ErrnoException | null,
+          answer: unknown,
+          family?: number,
+        ) => {
+          if (err) return callback(err, answer, family);
+          const addresses = Array.isArray(answer)
+            ? (answer as dns.LookupAddress[]).map((a) => a.address)
+            : [String(answer)];
+          for (const a of addresses) {
+            const refused = check(hostname, port, a);
+            if (refused !== null) {
+              const e: NodeJS.ErrnoException = new Error(refused);
+              e.code = TARGET_REFUSED;
+              e.syscall = 'getaddrinfo';
+              return callback(e, undefined);
+            }
+          }
+          callback(null, answer, family);
+        }) as never);
         return;
       }
-      // Looked up at call time (not bound at load): a test's hook on dns.lookup sees it too.
-      const system = this.opts.systemLookup ?? dns.lookup;
-      system(hostname, options, callback as never);
-      return;
-    }
-    const family = net.isIP(address);
-    if (options.all) process.nextTick(callback, null, [{ address, family }]);
-    else process.nextTick(callback, null, address, family);
-  }) as unknown as net.LookupFunction;
+      const family = net.isIP(address);
+      if (options.all) process.nextTick(callback, null, [{ address, family }]);
+      else process.nextTick(callback, null, address, family);
+    }) as unknown as net.LookupFunction;
+  }
 }
 
 /**

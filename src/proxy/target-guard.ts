@@ -6,9 +6,13 @@
 // refused with 403 and a sentence, unless a `--resolve` rule (how the lab points its names at
 // loopback) or `--allow-target HOST[:PORT]` names them. The proxy's own address and port (a
 // request to itself, a loop) is refused in every mode and whatever listens where.
+// A name the system resolver answers is checked on the addresses it resolves to, at every
+// connection (the guard installs its check in the resolver's lookup, so an answer that changes
+// between a check and the connection — DNS rebinding — is caught where it is used), and, for
+// CONNECT, once before the 200 (`checkName`), so the client gets its 403 and sentence.
 import net from 'node:net';
 import os from 'node:os';
-import type { Resolver } from './resolve.ts';
+import { TARGET_REFUSED, type Resolver } from './resolve.ts';
 
 /** Listening on one of these, only this machine can reach the proxy: the guard stays off. */
 const LOCAL_ONLY_LISTEN = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -68,6 +72,7 @@ export class TargetGuard {
     private readonly allowed: readonly AllowedTarget[],
   ) {
     this.guarded = !LOCAL_ONLY_LISTEN.has(listenHost.toLowerCase());
+    resolver.checkAnswers((host, port, address) => this.checkAddress(host, port, address));
   }
 
   /** The port the proxy really listens on (known once it listens). */
@@ -91,6 +96,24 @@ export class TargetGuard {
     if (!this.guarded || pinned === null) return null;
     if (this.resolver.match(h) !== null || this.isAllowed(h, port)) return null;
     return this.refusal(host, port, address);
+  }
+
+  /**
+   * For a name only the system resolver can answer, on a proxy that guards its machine: look it
+   * up now, and say why it may not be reached (a sentence) when it resolves to this machine.
+   * Null otherwise — also when the lookup fails: the connection then fails the same way and
+   * says so. Pinned names and IP literals are `check`'s.
+   */
+  checkName(host: string, port: number): Promise<string | null> {
+    const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    if (!this.guarded || this.resolver.addressFor(h) !== null || this.isAllowed(h, port)) {
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve) => {
+      this.resolver.lookupFor(port)(h, { all: true }, (err: NodeJS.ErrnoException | null) =>
+        resolve(err?.code === TARGET_REFUSED ? err.message : null),
+      );
+    });
   }
 
   /** For a name the system resolver answered: refused (a sentence) when it lands on this machine. */

@@ -5,6 +5,8 @@
 //    share ONE internal server whose certificate is chosen per connection. The library started
 //    a new server per IP literal and never closed it: one descriptor each, until EMFILE on its
 //    WebSocketServer (no 'error' listener) killed the process (issue 13, item 2);
+//  - clients that send SNI share the library's SNI server, whose certificates come from a
+//    bounded cache (./sni-contexts.ts) instead of Node's addContext list, which only grows;
 //  - a hop that cannot be opened (out of descriptors, above all) closes the client with a TLS
 //    alert it can read and a diag that says why, instead of leaving it waiting.
 // The library's shapes arrive as plain parameters (only ./engine.ts imports it).
@@ -13,6 +15,7 @@ import type https from 'node:https';
 import net from 'node:net';
 import type { Leaf } from '../ca/index.ts';
 import type { Conn } from './engine-core.ts';
+import { SniContexts } from './sni-contexts.ts';
 
 /** An internal TLS server and the loopback port it listens on. */
 export interface InternalServer {
@@ -82,8 +85,8 @@ export class TlsHandOff {
   /** Internal connections waiting for a connecting hop to name their port. */
   private readonly waiting = new Set<() => void>();
 
-  /** Names whose certificate the SNI server already holds. */
-  private readonly sniNames = new Set<string>();
+  /** The SNI server's certificates by name (its SNICallback: see the engine). */
+  readonly sniContexts = new SniContexts();
   private noSniWatched = false;
   /** No-SNI hand-offs wait here: the shared server holds one certificate at a time. */
   private readonly queue: (() => void)[] = [];
@@ -99,12 +102,9 @@ export class TlsHandOff {
    */
   hand(h: HandOff, ready: () => void): void {
     if (h.sni !== null && net.isIP(h.name) === 0) {
-      const { server, port } = this.deps.sniServer();
-      if (!this.sniNames.has(h.name)) {
-        server.addContext(h.name, { key: h.leaf.keyPem, cert: h.leaf.certPem });
-        this.sniNames.add(h.name);
-      }
-      this.openHop(h, port, ready);
+      const { port } = this.deps.sniServer();
+      const release = this.sniContexts.pin(h.name, h.leaf);
+      this.openHop(h, port, ready).once('close', release);
       return;
     }
     this.queue.push(() => this.handNoSni(h, ready));

@@ -64,10 +64,11 @@ function resolving(
   return function createConnection(this: unknown, options, cb) {
     const host = typeof options['host'] === 'string' ? options['host'] : 'localhost';
     const port = Number(options['port']);
+    const realPort = Number.isInteger(port) ? resolver.portFor(host, port) : 0;
     const rewritten = {
       ...options,
-      lookup: resolver.lookup,
-      port: Number.isInteger(port) ? resolver.portFor(host, port) : options['port'],
+      lookup: resolver.lookupFor(realPort),
+      port: Number.isInteger(port) ? realPort : options['port'],
     };
     const socket = track(original.call(this, rewritten, cb));
     opened(socket);
@@ -155,12 +156,9 @@ export class Upstream {
 
   /** A raw TCP connection for a tunnel, by the same rules. */
   connectTunnel(host: string, port: number): net.Socket {
+    const realPort = this.opts.resolver.portFor(host, port);
     return track(
-      net.connect({
-        host,
-        port: this.opts.resolver.portFor(host, port),
-        lookup: this.opts.resolver.lookup,
-      }),
+      net.connect({ host, port: realPort, lookup: this.opts.resolver.lookupFor(realPort) }),
     );
   }
 

@@ -16,6 +16,7 @@ import { BodyCapturer, headerPairs } from './body-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import type { FlowRecorder } from './flows.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
+import { TARGET_REFUSED } from './resolve.ts';
 import { formatMs, UPSTREAM_TIMEOUT_CODES } from './timeouts.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
 
@@ -157,7 +158,7 @@ export class WebSocketFlows {
       const message = timedOut
         ? `no answer to the WebSocket upgrade from ${host}:${port} within ${formatMs(t.upstreamConnectMs + t.upstreamFirstByteMs)}`
         : (refusal?.message ?? err.message);
-      const status = UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
+      const status = code === TARGET_REFUSED ? 403 : UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
       core.emit({
         type: 'upstream.error',
         connId: flow.connId,
@@ -171,7 +172,9 @@ export class WebSocketFlows {
       done(
         false,
         status,
-        `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${message}\n`,
+        code === TARGET_REFUSED
+          ? `mitm-lab: refused: ${message}\n`
+          : `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${message}\n`,
         { 'Content-Type': 'text/plain; charset=utf-8' },
       );
     });

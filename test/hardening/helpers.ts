@@ -2,13 +2,14 @@
 // read from `--events -`, its open descriptors read from /proc, and the check every test ends
 // with — the process is still alive, printed no stack trace, and still serves a request.
 import { spawn } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
+import type { ProxyStats } from '../../src/proxy/index.ts';
 import { spawnCli, type CliProcess } from '../support/cli.ts';
 import { tempDir } from '../support/temp-dir.ts';
-import { sleep } from '../support/wait.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import { curl } from '../integration/helpers.ts';
 import type { ChildOptions } from './proxy-child.ts';
 
@@ -32,6 +33,10 @@ export interface CliProxy {
   ): Promise<Extract<ProxyEvent, { type: T }>>;
   /** How many descriptors the process holds now (/proc/PID/fd). */
   openFds(): number;
+  /** Its resident memory now, MiB (/proc/PID/status VmRSS). */
+  rssMb(): number;
+  /** The proxy's own counts (RunningProxy.stats): engine processes only (SIGUSR2). */
+  stats(): Promise<ProxyStats>;
   /**
    * Fail unless the process still runs, printed no stack trace, and answers a plain HTTP request
    * through itself to `originPort` (an origin from ../integration/helpers.ts).
@@ -129,6 +134,17 @@ async function startProxyProcess(
       }
     },
     openFds: () => readdirSync(`/proc/${p.pid}/fd`).length,
+    rssMb: () => {
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1];
+      return Number(kb) / 1024;
+    },
+    async stats() {
+      const lines = (): string[] => p.err().match(/^stats .*$/gm) ?? [];
+      const before = lines().length;
+      p.kill('SIGUSR2');
+      await waitFor(() => lines().length > before, 'a stats line (SIGUSR2)', { timeoutMs: 10_000 });
+      return JSON.parse(lines().at(-1)!.slice('stats '.length)) as ProxyStats;
+    },
     async expectAlive(originPort, curlArgs = []) {
       expect(p.running(), `the proxy exited; stderr:\n${p.err().slice(-3000)}`).toBe(true);
       expect(STACK_RE.test(p.err()), `a stack trace on stderr:\n${p.err().slice(-3000)}`).toBe(

@@ -1,8 +1,10 @@
+import type { LookupFunction } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   formatResolveRule,
   parseResolveRule,
   Resolver,
+  TARGET_REFUSED,
   targetWithoutUserinfo,
 } from '../../src/proxy/resolve.ts';
 import { LabError } from '../../src/util/lab-error.ts';
@@ -135,11 +137,13 @@ describe('Resolver', () => {
 
   it('lookup answers ruled names itself, in both callback shapes', async () => {
     const one = await new Promise((resolve) =>
-      r.lookup('bank.test', {}, (err, address, family) => resolve({ err, address, family })),
+      r.lookupFor(443)('bank.test', {}, (err, address, family) =>
+        resolve({ err, address, family }),
+      ),
     );
     expect(one).toEqual({ err: null, address: '127.0.0.2', family: 4 });
     const all = await new Promise((resolve) =>
-      r.lookup('x.a.test', { all: true }, (err, addresses) => resolve({ err, addresses })),
+      r.lookupFor(443)('x.a.test', { all: true }, (err, addresses) => resolve({ err, addresses })),
     );
     expect(all).toEqual({ err: null, addresses: [{ address: '127.0.0.4', family: 4 }] });
   });
@@ -175,10 +179,14 @@ describe('Resolver refuseUnknown', () => {
     });
     const ask = (host: string) =>
       new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
-        (r.lookup as unknown as (h: string, o: object, cb: (...a: unknown[]) => void) => void)(
-          host,
-          {},
-          (err, address) => resolve({ err: err as NodeJS.ErrnoException | null, address }),
+        (
+          r.lookupFor(80) as unknown as (
+            h: string,
+            o: object,
+            cb: (...a: unknown[]) => void,
+          ) => void
+        )(host, {}, (err, address) =>
+          resolve({ err: err as NodeJS.ErrnoException | null, address }),
         ),
       );
     expect(await ask('bank.test')).toEqual({ err: null, address: '127.0.0.1' });
@@ -186,5 +194,54 @@ describe('Resolver refuseUnknown', () => {
     const refused = await ask('example.com');
     expect(refused.err?.code).toBe('ENOTFOUND');
     expect(refused.err?.message).toBe('not a lab name');
+  });
+});
+
+describe('Resolver checkAnswers', () => {
+  const system = ((
+    host: string,
+    opts: { all?: boolean },
+    cb: (err: NodeJS.ErrnoException | null, address: unknown, family?: number) => void,
+  ) => {
+    const address = host === 'inside.example' ? '127.0.0.1' : '192.0.2.1';
+    if (opts.all) process.nextTick(cb, null, [{ address, family: 4 }]);
+    else process.nextTick(cb, null, address, 4);
+  }) as unknown as LookupFunction;
+  const r = new Resolver([{ pattern: 'lab.test', address: '127.0.0.1' }], { systemLookup: system });
+  const seen: string[] = [];
+  r.checkAnswers((host, port, address) => {
+    seen.push(`${host}:${port}=${address}`);
+    return address.startsWith('127.') ? `${host} is inside` : null;
+  });
+  const ask = (host: string, all: boolean) =>
+    new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+      (
+        r.lookupFor(8080) as unknown as (
+          h: string,
+          o: object,
+          cb: (...a: unknown[]) => void,
+        ) => void
+      )(host, { all }, (err, address) =>
+        resolve({ err: err as NodeJS.ErrnoException | null, address }),
+      ),
+    );
+
+  it('fails a system answer the check refuses, with TARGET_REFUSED and its sentence', async () => {
+    for (const all of [false, true]) {
+      const { err } = await ask('inside.example', all);
+      expect(err?.code).toBe(TARGET_REFUSED);
+      expect(err?.message).toBe('inside.example is inside');
+    }
+    expect(seen).toContain('inside.example:8080=127.0.0.1');
+  });
+
+  it('passes the answers the check accepts, and never checks names the rules pin', async () => {
+    expect((await ask('outside.example', false)).address).toBe('192.0.2.1');
+    expect((await ask('outside.example', true)).address).toEqual([
+      { address: '192.0.2.1', family: 4 },
+    ]);
+    seen.length = 0;
+    expect((await ask('lab.test', false)).address).toBe('127.0.0.1');
+    expect(seen).toEqual([]);
   });
 });
