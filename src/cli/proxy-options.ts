@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openCa, type Ca } from '../ca/index.ts';
 import { EventBus } from '../events/bus.ts';
-import { MODES, type Mode } from '../events/types.ts';
+import { CLIENT_TLS_MAXES, MODES, type ClientTlsMax, type Mode } from '../events/types.ts';
 import {
   parseAllowTarget,
   parseResolveRule,
@@ -32,6 +32,7 @@ import type { CommandIO } from './command.ts';
 export const PROXY_OPTIONS = {
   listen: { type: 'string' },
   mode: { type: 'string' },
+  'client-tls-max': { type: 'string' },
   auth: { type: 'string' },
   resolve: { type: 'string', multiple: true },
   'allow-target': { type: 'string', multiple: true },
@@ -59,6 +60,11 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                                       that host from then on (default)
                            intercept  always forge (clients that do not trust the CA fail)
                            eavesdrop  never forge: tunnel, and show what a passive observer sees
+  --client-tls-max 1.2|1.3
+                         the highest TLS version the proxy offers clients on the forged
+                         certificate's leg (default 1.3). With 1.2 the forged certificate
+                         crosses the wire in clear, as in every TLS 1.2 handshake; v in the
+                         terminal UI switches it for new connections
   --auth USER:PASS       require Proxy-Authorization (Basic); others get 407. After 5 wrong
                          passwords from one address, each further 407 waits (20 ms, doubling
                          every 200 more, at most 1 s; a right password clears the count)
@@ -114,6 +120,7 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
 type ProxyValues = {
   listen?: string | undefined;
   mode?: string | undefined;
+  'client-tls-max'?: string | undefined;
   auth?: string | undefined;
   resolve?: string[] | undefined;
   'allow-target'?: string[] | undefined;
@@ -137,6 +144,8 @@ export interface ProxySettings {
   host: string;
   port: number;
   mode: Mode;
+  /** `--client-tls-max`: the highest TLS version offered on the forged leg. */
+  clientTlsMax: ClientTlsMax;
   auth: { user: string; pass: string } | null;
   resolve: ResolveRule[];
   /** `--allow-target`: targets on the proxy's own machine clients may reach anyway. */
@@ -178,6 +187,13 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
   if (!MODES.includes(mode)) {
     throw new LabError('usage', `--mode wants one of ${MODES.join(', ')}, got "${values.mode}"`);
   }
+  const clientTlsMax = (values['client-tls-max'] ?? '1.3') as ClientTlsMax;
+  if (!CLIENT_TLS_MAXES.includes(clientTlsMax))
+    throw new LabError(
+      'usage',
+      `--client-tls-max wants 1.2 or 1.3, got "${values['client-tls-max']}"`,
+      'for example --client-tls-max 1.2 (the forged certificate then crosses the wire in clear)',
+    );
   let auth: ProxySettings['auth'] = null;
   if (values.auth !== undefined) {
     const i = values.auth.indexOf(':');
@@ -260,6 +276,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     host: listen.host,
     port: listen.port,
     mode,
+    clientTlsMax,
     auth,
     resolve,
     allowTargets,
@@ -392,6 +409,7 @@ export async function launchProxy(
       host: settings.host,
       port: settings.port,
       mode: settings.mode,
+      clientTlsMax: settings.clientTlsMax,
       ca,
       bus,
       ...(settings.auth ? { auth: settings.auth } : {}),

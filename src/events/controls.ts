@@ -1,12 +1,19 @@
 // The narrow set of actions a view may ask of the engine. `cli/` builds it from the engine and
 // hands it to the UI, so ui/ never imports proxy/ (see ../shared/STYLE.md).
-import type { Mode } from './types.ts';
+import type { ClientTlsMax, Mode } from './types.ts';
 
 export interface Controls {
   /** The current CONNECT mode. */
   getMode(): Mode;
   /** Switch mode for new connections; existing ones keep theirs. */
   setMode(mode: Mode): void;
+  /** The highest TLS version the proxy offers clients on the forged leg. */
+  getClientTlsMax(): ClientTlsMax;
+  /**
+   * Cap the forged leg at TLS 1.2 (the forged certificate then crosses the wire in clear) or
+   * let it be 1.3; new connections only.
+   */
+  setClientTlsMax(max: ClientTlsMax): void;
   /** Forget every (client address, host) pair `auto` mode tunnels because that client refused it; returns how many. */
   forgetRejected(): number;
   /**

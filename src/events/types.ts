@@ -121,6 +121,13 @@ export type RejectOutcome =
   | 'not-tls'
   | 'unknown';
 
+/**
+ * The highest TLS version mitm-lab offers a client on the forged leg (`--client-tls-max`): in
+ * TLS 1.2 the forged certificate crosses the wire in clear, in TLS 1.3 it is encrypted.
+ */
+export type ClientTlsMax = '1.2' | '1.3';
+export const CLIENT_TLS_MAXES: readonly ClientTlsMax[] = ['1.3', '1.2'];
+
 /** Why a CONNECT was tunnelled instead of intercepted. */
 export type TunnelReason =
   'mode-eavesdrop' | 'auto-refused-before' | 'outside-name-constraints' | 'not-tls' | 'mint-failed';

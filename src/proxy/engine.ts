@@ -44,7 +44,7 @@ import type tls from 'node:tls';
 import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
-import type { Mode, NewEvent } from '../events/types.ts';
+import type { ClientTlsMax, Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 import { WebSocket } from '../util/ws.ts';
 import {
@@ -104,6 +104,8 @@ class Engine implements EngineCore {
   private readonly resolver: Resolver;
   readonly upstream: Upstream;
   mode: Mode;
+  /** The highest TLS version offered on the forged leg, for new connections. */
+  clientTlsMax: ClientTlsMax;
   readonly refusals = new AutoRefusals();
   readonly authThrottle = new AuthThrottle();
   readonly targetGuard: TargetGuard;
@@ -126,6 +128,12 @@ class Engine implements EngineCore {
   private readonly tlsHandOff: TlsHandOff;
   /** The internal TLS server for clients without SNI (IP literals), started with the proxy. */
   private noSniServer: InternalServer | null = null;
+  /**
+   * The SNI server's twin that offers at most TLS 1.2 (`--client-tls-max 1.2`): OpenSSL takes a
+   * connection's version range from the server's default context, which an SNI callback does
+   * not change, so the cap needs a server of its own; its certificates come from the same cache.
+   */
+  private cappedSniServer: InternalServer | null = null;
   /** Until when (performance ms) new work is refused: descriptors ran out (EMFILE) lately. */
   private descriptorsShortUntil = 0;
   private readonly webSockets: WebSocketFlows;
@@ -140,6 +148,7 @@ class Engine implements EngineCore {
     this.bus = opts.bus;
     this.ca = opts.ca;
     this.mode = opts.mode;
+    this.clientTlsMax = opts.clientTlsMax ?? '1.3';
     this.captureLimit = opts.captureLimitBytes ?? DEFAULT_CAPTURE_LIMIT_BYTES;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.resolver = new Resolver(opts.resolve ?? [], {
@@ -175,6 +184,11 @@ class Engine implements EngineCore {
         if (!this.noSniServer) throw new Error('the no-SNI internal server is not started');
         return this.noSniServer;
       },
+      cappedSniServer: () => {
+        if (!this.cappedSniServer) throw new Error('the TLS 1.2 internal server is not started');
+        return this.cappedSniServer;
+      },
+      clientTlsMax: () => this.clientTlsMax,
       connectRequests: () => this.lib.connectRequests,
       diag: (level, source, message, connId) => this.diag(level, source, message, connId),
       descriptorShortage: () => this.descriptorShortage(),
@@ -250,11 +264,13 @@ class Engine implements EngineCore {
   }
 
   /** One more internal TLS server (the library's, wired to its request handlers, observed). */
-  private createInternalServer(): Promise<InternalServer> {
+  private createInternalServer(extra: https.ServerOptions = {}): Promise<InternalServer> {
     return new Promise((resolve, reject) => {
       try {
         // `hosts` makes the library listen on a port of its own (not the SNI server's).
-        this.lib._createHttpsServer({ hosts: [] }, (port, server) => resolve({ server, port }));
+        this.lib._createHttpsServer({ hosts: [], ...extra }, (port, server) =>
+          resolve({ server, port }),
+        );
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -335,6 +351,10 @@ class Engine implements EngineCore {
     this.listenFailed = null;
     try {
       this.noSniServer = await this.createInternalServer();
+      this.cappedSniServer = await this.createInternalServer({
+        maxVersion: 'TLSv1.2',
+        SNICallback: this.tlsHandOff.sniContexts.sniCallback,
+      });
     } catch (err) {
       await this.close();
       throw new LabError(
@@ -383,6 +403,10 @@ class Engine implements EngineCore {
       getMode: () => this.mode,
       setMode: (mode: Mode) => {
         this.mode = mode;
+      },
+      getClientTlsMax: () => this.clientTlsMax,
+      setClientTlsMax: (max: ClientTlsMax) => {
+        this.clientTlsMax = max;
       },
       forgetRejected: () => this.refusals.clear(),
       resetLab: () => {

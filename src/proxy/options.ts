@@ -4,7 +4,7 @@ import type { LookupFunction } from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
-import type { Mode } from '../events/types.ts';
+import type { ClientTlsMax, Mode } from '../events/types.ts';
 import type { Timeouts } from './timeouts.ts';
 
 /**
@@ -52,6 +52,11 @@ export interface ProxyOptions {
   allowTargets?: { host: string; port: number | null }[];
   /** Extra trusted roots (PEM) for validating upstream servers, besides the system roots. */
   upstreamCa?: string[];
+  /**
+   * The highest TLS version offered to clients on the forged leg (`--client-tls-max`, default
+   * 1.3); Controls.setClientTlsMax changes it for new connections.
+   */
+  clientTlsMax?: ClientTlsMax;
   /** Do not validate upstream certificates (`--insecure-upstream`). Loudly discouraged. */
   insecureUpstream?: boolean;
   /** Receives SSLKEYLOGFILE lines (no trailing newline) for both legs. Secrets: never in events. */

@@ -14,6 +14,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import net from 'node:net';
 import type { Leaf } from '../ca/index.ts';
+import type { ClientTlsMax } from '../events/types.ts';
 import type { Conn } from './engine-core.ts';
 import { SniContexts } from './sni-contexts.ts';
 
@@ -31,6 +32,10 @@ export interface HandOffDeps {
    * has to be started when descriptors run short).
    */
   noSniServer(): InternalServer;
+  /** The SNI server's twin that offers at most TLS 1.2 (`--client-tls-max 1.2`). */
+  cappedSniServer(): InternalServer;
+  /** The highest TLS version to offer a client now (read per hand-off: the UI may change it). */
+  clientTlsMax(): ClientTlsMax;
   /**
    * The library's table `"<hop local port>:<internal server port>"` → CONNECT request: how its
    * request handlers (and the engine) find the client connection behind an internal socket.
@@ -102,7 +107,10 @@ export class TlsHandOff {
    */
   hand(h: HandOff, ready: () => void): void {
     if (h.sni !== null && net.isIP(h.name) === 0) {
-      const { port } = this.deps.sniServer();
+      // At most TLS 1.2: the twin server, whose default context caps the version range (the
+      // certificates come from the same cache).
+      const { port } =
+        this.deps.clientTlsMax() === '1.2' ? this.deps.cappedSniServer() : this.deps.sniServer();
       const release = this.sniContexts.pin(h.name, h.leaf);
       this.openHop(h, port, ready).once('close', release);
       return;
@@ -171,7 +179,12 @@ export class TlsHandOff {
     if (h.conn.closed || h.conn.socket.destroyed) return;
     // Node reads the server's context when the connection arrives (one TLSSocket per
     // connection): set it now, and let no other no-SNI hop in until that has happened.
-    target.server.setSecureContext({ key: h.leaf.keyPem, cert: h.leaf.certPem });
+    target.server.setSecureContext({
+      key: h.leaf.keyPem,
+      cert: h.leaf.certPem,
+      // The default context sets the version range, so the cap holds here as set.
+      ...(this.deps.clientTlsMax() === '1.2' ? { maxVersion: 'TLSv1.2' as const } : {}),
+    });
     const hop = this.openHop(h, target.port, ready);
     let released = false;
     const release = (): void => {

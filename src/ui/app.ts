@@ -175,7 +175,7 @@ export function startUi(opts: UiOptions): RunningUi {
 
   let state: UiState = initialState({
     redact: opts.redact ?? true,
-    mode: controls?.getMode() ?? store.listening?.mode ?? '?',
+    mode: controls ? modeText(controls) : (store.listening?.mode ?? '?'),
   });
   const narration: string[] = [];
   /** The tour's step waiting for Enter, and how to let it run. */
@@ -529,8 +529,20 @@ export function startUi(opts: UiOptions): RunningUi {
         if (!controls) return;
         const next = MODES[(MODES.indexOf(controls.getMode()) + 1) % MODES.length]!;
         controls.setMode(next);
-        state = { ...state, mode: controls.getMode() };
-        say(`mode ${state.mode}: applies to new connections`);
+        state = { ...state, mode: modeText(controls) };
+        say(`mode ${controls.getMode()}: applies to new connections`);
+        return;
+      }
+      case 'cycleTlsMax': {
+        if (!controls) return;
+        const next = controls.getClientTlsMax() === '1.3' ? '1.2' : '1.3';
+        controls.setClientTlsMax(next);
+        state = { ...state, mode: modeText(controls) };
+        say(
+          next === '1.2'
+            ? 'clients get at most TLS 1.2 (new connections): the forged certificate crosses the wire in clear'
+            : 'clients may use TLS 1.3 again (new connections): the certificate is encrypted',
+        );
         return;
       }
       case 'forget': {
@@ -622,7 +634,7 @@ export function startUi(opts: UiOptions): RunningUi {
     version: () => store.version,
     dirty: () => {
       if (controls) {
-        const m = controls.getMode();
+        const m = modeText(controls);
         if (m !== state.mode) {
           state = { ...state, mode: m };
           dirty = true;
@@ -665,6 +677,13 @@ export function startUi(opts: UiOptions): RunningUi {
     notify: (text, ms) => say(text, ms ?? Number.MAX_SAFE_INTEGER / 2),
     log,
   };
+}
+
+/** The header's mode: the CONNECT mode, and the client TLS cap when it is on (`v`). */
+function modeText(controls: Controls): string {
+  return controls.getClientTlsMax() === '1.2'
+    ? `${controls.getMode()}, client TLS<=1.2`
+    : controls.getMode();
 }
 
 /** What the tab bar's right side says while a panel fills the detail pane. */

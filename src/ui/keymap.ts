@@ -22,6 +22,7 @@ export type Action =
   | 'pause'
   | 'clear'
   | 'mode'
+  | 'tlsMax'
   | 'forget'
   | 'reset'
   | 'labOnly'
@@ -127,6 +128,12 @@ export const KEYMAP: readonly KeyBinding[] = [
     action: 'mode',
     help: 'cycle the proxy mode: auto, intercept, eavesdrop (new connections)',
     hint: 'm mode',
+  },
+  {
+    keys: ['v'],
+    label: 'v',
+    action: 'tlsMax',
+    help: 'TLS version offered to clients: 1.3, or at most 1.2 (the forged certificate then crosses in clear)',
   },
   {
     keys: ['f'],

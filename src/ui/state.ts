@@ -70,6 +70,7 @@ export interface UiEnv {
 export type UiEffect =
   | { kind: 'clearStore' }
   | { kind: 'cycleMode' }
+  | { kind: 'cycleTlsMax' }
   | { kind: 'forget' }
   | { kind: 'reset' }
   | { kind: 'export' }
@@ -293,6 +294,10 @@ export function reduce(s: UiState, input: UiInput, env: UiEnv): UiStep {
     case 'mode':
       if (env.readOnly) return done(say(s, `mode: not available ${env.readOnlyWhy}`, env.now));
       return done(s, [{ kind: 'cycleMode' }]);
+    case 'tlsMax':
+      if (env.readOnly)
+        return done(say(s, `TLS version: not available ${env.readOnlyWhy}`, env.now));
+      return done(s, [{ kind: 'cycleTlsMax' }]);
     case 'forget':
       if (env.readOnly) return done(say(s, `forget: not available ${env.readOnlyWhy}`, env.now));
       return done(s, [{ kind: 'forget' }]);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import type { Controls } from '../../src/events/controls.ts';
-import type { Mode } from '../../src/events/types.ts';
+import type { ClientTlsMax, Mode } from '../../src/events/types.ts';
 import { FlowStore } from '../../src/store/index.ts';
 import { lesson, plaintextLogin, refusedHttps } from '../store/fixtures.ts';
 import { headless, type Harness } from './harness.ts';
@@ -43,6 +43,13 @@ class RecordingControls implements Controls {
   forgetRejected(): number {
     this.forgets++;
     return 2;
+  }
+  tlsMax: ClientTlsMax = '1.3';
+  getClientTlsMax(): ClientTlsMax {
+    return this.tlsMax;
+  }
+  setClientTlsMax(max: ClientTlsMax): void {
+    this.tlsMax = max;
   }
   resets = 0;
   resetLab(): number {
