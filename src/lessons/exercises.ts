@@ -192,6 +192,28 @@ export const EXERCISES: readonly Exercise[] = [
       },
     ],
   },
+  {
+    id: '6',
+    slug: 'tls12-vs-tls13',
+    title: 'TLS 1.2 vs 1.3: the certificate on the wire',
+    goal: 'Find the forged certificate in clear in a TLS 1.2 handshake, and see that TLS 1.3 encrypts it.',
+    page: 'docs/labs/06-tls12-vs-tls13.md',
+    steps: [
+      'curl -sS -o /dev/null -w "%{http_code}\\n" -x {proxy} --cacert {ca} https://bank.test/',
+    ],
+    checkpoints: [
+      {
+        id: '6.forged-certificate-in-clear',
+        title: 'the forged certificate read off the wire (TLS 1.2)',
+        hint: 'start with npx mitm-lab start --fresh --client-tls-max 1.2 --events lab.jsonl (or press v until the header says client TLS<=1.2), then: curl -x {proxy} --cacert {ca} https://bank.test/',
+      },
+      {
+        id: '6.forged-certificate-hidden',
+        title: 'the same forgery in TLS 1.3: only its size on the wire',
+        hint: 'press v (the header drops "client TLS<=1.2"), then again: curl -x {proxy} --cacert {ca} https://bank.test/',
+      },
+    ],
+  },
 ];
 
 /** The exercise with this id, or undefined. */

@@ -38,7 +38,19 @@ interface Memory {
   hints: Map<string, string | null>;
   /** Gallery hosts tried (a refusal, a tunnel, an upstream failure or a response). */
   galleryHosts: Set<string>;
+  /** Connections whose client accepted the forged certificate (intercepted), until they close. */
+  intercepted: Set<string>;
 }
+
+const freshMemory = (): Memory => ({
+  hints: new Map(),
+  galleryHosts: new Set(),
+  intercepted: new Set(),
+});
+
+/** An intercepted connection's end, with the TLS version its client leg used. */
+const interceptedClose = (e: ProxyEvent, m: Memory, version: string): boolean =>
+  e.type === 'conn.close' && m.intercepted.has(e.connId) && e.wire.tlsVersion === version;
 
 type Check = (e: ProxyEvent, m: Memory) => boolean;
 
@@ -86,6 +98,15 @@ const CHECKS: Readonly<Record<string, Check>> = {
     isLabName(e.sni ?? e.host) &&
     BROWSER_HINTS.has(m.hints.get(e.connId) ?? ''),
   '5.certificate-in-clear': (e) => isEavesdropped(e) && (e.serverCertificates?.length ?? 0) > 0,
+  // Exercise 6: the forged leg in TLS 1.2 (--client-tls-max 1.2 or v) and in TLS 1.3.
+  '6.forged-certificate-in-clear': (e, m) =>
+    interceptedClose(e, m, 'TLS 1.2') &&
+    e.type === 'conn.close' &&
+    (e.wire.serverCertificates?.length ?? 0) > 0,
+  '6.forged-certificate-hidden': (e, m) =>
+    interceptedClose(e, m, 'TLS 1.3') &&
+    e.type === 'conn.close' &&
+    (e.wire.serverCertificates?.length ?? 0) === 0,
   '4.browser-warning': (e, m) =>
     e.type === 'tunnel.summary' &&
     isGallery(e.sni ?? e.host) &&
@@ -114,7 +135,7 @@ export interface ExerciseProgress {
 
 /** The fold: feed events in order with `apply`; read `exercises()` at any time. */
 export class LessonProgress {
-  private readonly memory: Memory = { hints: new Map(), galleryHosts: new Set() };
+  private memory: Memory = freshMemory();
   private readonly ticked = new Map<string, { eventId: string; at: string }>();
   /** Called with each checkpoint the moment it becomes done (the UI announces it). */
   onDone: ((c: CheckpointProgress, exercise: Exercise) => void) | null = null;
@@ -127,8 +148,7 @@ export class LessonProgress {
     if (e.type === 'lab.reset') {
       // Progress counts what was done since the last reset (the UI's R).
       this.ticked.clear();
-      this.memory.hints.clear();
-      this.memory.galleryHosts.clear();
+      this.memory = freshMemory();
       this.onReset?.();
       return;
     }
@@ -142,6 +162,8 @@ export class LessonProgress {
         this.ticked.set(c.id, by);
         this.onDone?.({ ...c, done: true, by }, ex);
       }
+    // A connection's last event: what was remembered of it goes (after the checks used it).
+    if (e.type === 'conn.close') this.memory.intercepted.delete(e.connId);
   }
 
   private remember(e: ProxyEvent): void {
@@ -150,6 +172,8 @@ export class LessonProgress {
       if (m.hints.size >= MAX_HELLOS) m.hints.delete(m.hints.keys().next().value as string);
       m.hints.set(e.connId, e.clientHint);
     }
+    if (e.type === 'tls.client-accepted' && m.intercepted.size < MAX_HELLOS)
+      m.intercepted.add(e.connId);
     const host =
       e.type === 'tls.client-rejected' || e.type === 'tunnel.summary'
         ? (e.sni ?? e.host)

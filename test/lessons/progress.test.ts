@@ -133,6 +133,32 @@ describe.skipIf(!hasTool('curl'))('checkpoints from real curl runs', () => {
     expect(doneIds(events, '4')).toEqual(['4.real-certificate-refused', '4.three-hosts']);
   });
 
+  it('exercise 6: a TLS 1.2 forgery shows its certificate in clear, a TLS 1.3 one does not', async () => {
+    const events = await play(async (p) => {
+      p.proxy.controls.setClientTlsMax('1.2');
+      await curl(p, '--cacert', mitmCa, 'https://bank.test/');
+      p.proxy.controls.setClientTlsMax('1.3');
+      await curl(p, '--cacert', mitmCa, 'https://bank.test/');
+    });
+    expect(doneIds(events, '6')).toEqual([
+      '6.forged-certificate-in-clear',
+      '6.forged-certificate-hidden',
+    ]);
+  });
+
+  it('exercise 6 falsified: TLS 1.3 only, or a TLS 1.2 tunnel (the real certificate), leaves the 1.2 tick open', async () => {
+    const only13 = await play(async (p) => {
+      await curl(p, '--cacert', mitmCa, 'https://bank.test/');
+    });
+    expect(doneIds(only13, '6')).toEqual(['6.forged-certificate-hidden']);
+    // Refused then tunnelled in TLS 1.2: a certificate in clear, but the real one, not a forgery.
+    const tunnel = await play(async (p) => {
+      await curl(p, '--cacert', labRoot, '--tls-max', '1.2', 'https://bank.test/');
+      await curl(p, '--cacert', labRoot, '--tls-max', '1.2', 'https://bank.test/');
+    });
+    expect(doneIds(tunnel, '6')).toEqual([]);
+  });
+
   it('exercise 4 falsified: one host only, tried once (no retry) leaves both open', async () => {
     const events = await play(async (p) => {
       await curl(p, '--cacert', labRoot, 'https://expired.bank.test/');

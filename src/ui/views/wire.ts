@@ -278,13 +278,14 @@ function tlsWire(flow: Flow, ctx: ViewContext): string[] {
   if (certs && certs.length) {
     out.push(
       bold('Server certificate, in clear') +
-        dim(' (TLS 1.2 sends it unencrypted: an eavesdropper reads it)'),
+        dim(' (TLS 1.2 sends it unencrypted: anyone on the path reads this)'),
     );
     for (const cert of certs) {
       out.push(
         field('  subject', esc(cert.subject)),
         field('  issuer', esc(cert.issuer)),
         field('  SANs', esc(cert.sans.join(', ') || '-')),
+        field('  SHA-256', esc(cert.sha256)),
       );
     }
   } else if ((wire.tlsVersion ?? chosenVersion(flow) ?? '').includes('1.3')) {
