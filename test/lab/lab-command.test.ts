@@ -78,15 +78,19 @@ describe('mitm-lab lab', () => {
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const deadline = Date.now() + 20_000;
-    while (!out.includes('cannot\nexpress') && !out.includes('express these ports')) {
+    // Bounded, and generous: on a loaded machine the lab's certificates take a while to mint,
+    // and a SIGINT before the listing is out would end it before its handler is installed.
+    const listed = () => out.includes('cannot\nexpress') || out.includes('express these ports');
+    const deadline = Date.now() + 60_000;
+    while (!listed()) {
       if (Date.now() > deadline || child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    expect(listed(), `the listing, within 60 s; got:\n${out}`).toBe(true);
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(out).toMatch(/bank\.test\s+\d+\s+\d+/);
     expect(out).toMatch(/curl --connect-to bank\.test:443:127\.0\.0\.1:\d+ --cacert /);
     expect(out).toContain('mitm-lab start');
-  });
+  }, 90_000);
 });
