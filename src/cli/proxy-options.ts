@@ -421,6 +421,7 @@ export async function launchProxy(
         ? { refuseUnknownNames: extra.refuseUnknownNames }
         : {}),
       ...(keylog ? { keylog: keylog.write.bind(keylog) } : {}),
+      pcap: pcap !== null,
     });
   } catch (err) {
     for (const close of closers) await close();

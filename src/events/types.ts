@@ -150,6 +150,14 @@ export interface ProxyListeningEvent extends Base {
   caSha256: string;
   /** False only with --insecure-upstream. */
   upstreamValidation: boolean;
+  /** True when the session writes the TLS secrets of both legs to a key log (`--keylog`). */
+  keylog: boolean;
+  /**
+   * True when the session writes the client leg as a pcapng capture (`--pcap`): with the key
+   * log, an events file alone tells that the capture of an intercepted connection can be
+   * decrypted (exercise 8).
+   */
+  pcap: boolean;
 }
 
 export interface ConnOpenEvent extends Base {

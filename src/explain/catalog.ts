@@ -7,7 +7,14 @@
 // against what that client really printed, and docs/client-matrix.md is the measured table. A line
 // no test run backs carries `unverified: true` and is shown as such. To add an entry, see
 // docs/explain.md.
-import type { Cause, ClientLines, ClientShows, Explanation, RuleId } from './explanation.ts';
+import type {
+  Cause,
+  ClientLines,
+  ClientShows,
+  Explanation,
+  HstsNote,
+  RuleId,
+} from './explanation.ts';
 
 /** TLS alerts a client may send when it refuses the forged certificate (RFC 8446 §6.2). */
 export const ALERT_CODES = [40, 42, 43, 44, 45, 46, 48, 49, 51, 70, 71, 80, 112, 116, 120] as const;
@@ -544,6 +551,30 @@ const STEP_VALIDATION =
 
 const STEP_UPSTREAM_VALIDATION =
   'TLS handshake on the proxy -> server leg, certificate validation: mitm-lab is the client there, and it checks the real server at least as strictly as the strictest common client (OpenSSL security level 2).';
+
+/**
+ * Added to a refusal when the proxy read `Strict-Transport-Security` from the host earlier, in a
+ * response it decrypted. Chromium's words are measured (Chromium 156, a profile that loaded the
+ * host over a trusted connection first: test/lessons/hsts-browser.test.ts); Firefox's are not.
+ */
+export const HSTS_SEEN: HstsNote = {
+  title: '{host} uses HSTS: a browser that saw it cannot click through',
+  text: 'The proxy read "Strict-Transport-Security: {hstsHeader}" in a response from {host} that it decrypted ({hstsSeenAt}), so it knows: {host} asks browsers to reach it over trusted HTTPS only, for max-age seconds. A browser that has loaded {host} over a trusted connection before keeps that policy, and its warning for this refusal has no way through. A browser that never saw the header (a new profile) shows the usual warning, with its link to proceed.',
+  clients: {
+    chromium: {
+      outcome: 'error',
+      says: 'You cannot visit {host} right now because the website uses HSTS.',
+      note: 'under Advanced; no "Proceed to {host} (unsafe)" link, and "Reload" where the usual warning has "Back to safety"',
+    },
+    firefox: {
+      outcome: 'error',
+      note: 'no "Accept the Risk and Continue" button',
+      unverified: true,
+    },
+  },
+  lesson:
+    'HSTS turns a warning into a wall, from the second visit on (browsers ship a preload list for the first). It stops the user clicking through, not a CA the device trusts: on a compromised device the forgery is accepted and HSTS changes nothing.',
+};
 
 const LESSON_REFUSED =
   'Certificate validation did its job: the forged certificate for {host} names the right host and is in date, but a client that does not trust the CA that signed it hangs up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect. Clicking through the warning would have given it all away.';

@@ -17,6 +17,7 @@ import { assertNever } from '../events/types.ts';
 import {
   ALERT_CODES,
   CATALOG,
+  HSTS_SEEN,
   CAUSE_IDS,
   CAUSES,
   REAL_SERVER_FAMILIES,
@@ -59,6 +60,11 @@ export interface ExplainableFlow {
     /** Optional: the accepted handshake (its negotiated version picks the handshake text). */
     accepted?: TlsClientAcceptedEvent | null;
   };
+  /**
+   * Optional: for a refused connection, the Strict-Transport-Security header the proxy read
+   * from this host earlier in a response it decrypted (the store remembers it from events).
+   */
+  hsts?: { header: string; at: string } | null;
 }
 
 /**
@@ -261,6 +267,16 @@ export interface FilledExplanation {
   directly: ClientLineLists | null;
   lesson: string;
   labEndpoint?: string;
+  /** A refusal on a host the proxy saw send HSTS earlier: what that changes. Null otherwise. */
+  hsts: FilledHstsNote | null;
+}
+
+/** HSTS_SEEN with its slots filled. */
+export interface FilledHstsNote {
+  title: string;
+  text: string;
+  clients: ClientLineLists;
+  lesson: string;
 }
 
 function fillShows(s: ClientShows, values: SlotValues): ClientShows {
@@ -425,6 +441,7 @@ export function fillExplanation(
     clients,
     directly,
     lesson: f(e.lesson),
+    hsts: null,
   };
   if (e.labEndpoint !== undefined) out.labEndpoint = f(e.labEndpoint);
   return out;
@@ -465,6 +482,19 @@ export function explain(
     verdict: tunnel?.clientVerdict ?? null,
     labCause: lab && tunnel && isCause(lab.cause) ? lab.cause : null,
   });
+  const hsts = key.startsWith('reject.') ? (flow?.hsts ?? null) : null;
+  if (hsts) {
+    values.hstsHeader = hsts.header;
+    values.hstsSeenAt = `${hsts.at.replace('T', ' ').slice(0, 19)} UTC`;
+    const clients: ClientLineLists = {};
+    addLines(clients, HSTS_SEEN.clients, values);
+    filled.hsts = {
+      title: fillSlots(HSTS_SEEN.title, values),
+      text: fillSlots(HSTS_SEEN.text, values),
+      clients,
+      lesson: fillSlots(HSTS_SEEN.lesson, values),
+    };
+  }
   if (lab && (tunnel || key.startsWith('upstream.')))
     filled.whatHappened += fillSlots(
       ' The lab made {host} this way on purpose: {labProblem}',

@@ -30,6 +30,17 @@ export interface Explanation<C extends string = string> {
   labEndpoint?: string;
 }
 
+/**
+ * What a refusal adds when the proxy saw the host send Strict-Transport-Security on an earlier
+ * visit it decrypted: the host uses HSTS, and what a browser that saw it shows instead.
+ */
+export interface HstsNote {
+  title: string;
+  text: string;
+  clients: ClientLines;
+  lesson: string;
+}
+
 /** A fact about what mitm-lab forged that can rule a cause out (explain.ts checks it). */
 export type RuleId =
   | 'forged-names-host'
@@ -76,6 +87,9 @@ export const SLOTS = {
   notAfter: 'its end date',
   /** The lab's own words on what is wrong with this host, for a gallery host. */
   labProblem: '',
+  /** The Strict-Transport-Security value the proxy read from this host earlier, and when. */
+  hstsHeader: 'a policy',
+  hstsSeenAt: 'earlier',
 } as const;
 
 export type SlotName = keyof typeof SLOTS;

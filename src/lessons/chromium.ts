@@ -34,8 +34,10 @@ export const CHROMIUM_QUIET_FLAGS: readonly string[] = [
 
 /**
  * `chromium --proxy-server=PROXY --user-data-dir=$(mktemp -d) FLAGS… URL`: one line to copy
- * into a shell (a fresh, throwaway profile each time: nothing remembered between runs).
+ * into a shell (a fresh, throwaway profile each time: nothing remembered between runs). Give
+ * `profile` (a shell word such as `$D`) to keep one profile across visits, as exercise 7 does:
+ * the browser's HSTS memory lives in it.
  */
-export function chromiumCommand(proxy: string, url: string): string {
-  return `chromium --proxy-server=${proxy} --user-data-dir=$(mktemp -d) ${CHROMIUM_QUIET_FLAGS.join(' ')} ${url}`;
+export function chromiumCommand(proxy: string, url: string, profile = '$(mktemp -d)'): string {
+  return `chromium --proxy-server=${proxy} --user-data-dir=${profile} ${CHROMIUM_QUIET_FLAGS.join(' ')} ${url}`;
 }

@@ -31,6 +31,8 @@ export interface Exercise {
 
 const LOGIN = '-d user=alice -d password=correct-horse-battery-staple';
 const browser = (url: string): string => chromiumCommand('{proxy}', url);
+/** Exercise 7's browser: one profile folder, `$D`, kept for every visit (its HSTS memory). */
+const sameBrowser = (url: string): string => chromiumCommand('{proxy}', url, '$D');
 /**
  * A browser that trusts the lab public root the way a normal device trusts the public CAs:
  * Chromium on Linux reads trust from `$HOME/.pki/nssdb`, so a throwaway HOME with an NSS
@@ -41,6 +43,17 @@ const TRUSTING_HOME = [
   'certutil -d sql:$H/.pki/nssdb -N --empty-password',
   "certutil -d sql:$H/.pki/nssdb -A -t C,, -n 'mitm-lab Lab Public Root' -i {labRoot}",
 ].join('; ');
+/** A compromised device: the same, plus the interceptor's CA (exercise 7). */
+const COMPROMISED_HOME = [
+  'C=$(mktemp -d); mkdir -p $C/.pki/nssdb',
+  'certutil -d sql:$C/.pki/nssdb -N --empty-password',
+  "certutil -d sql:$C/.pki/nssdb -A -t C,, -n 'mitm-lab Lab Public Root' -i {labRoot}",
+  "certutil -d sql:$C/.pki/nssdb -A -t C,, -n 'Interceptor CA' -i {ca}",
+].join('; ');
+/** Exercise 8: the URIs of the HTTP requests in the capture, without and with the key log. */
+const TSHARK_URIS = 'tshark -r lab.pcapng -Y http.request -T fields -e http.request.uri';
+const TSHARK_URIS_KEYS =
+  'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y http.request -T fields -e http.request.uri';
 const GALLERY_TWICE =
   'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key old-tls no-shared-cipher hsts; do for attempt in 1 2; do curl -s -o /dev/null -w "$h $attempt: %{http_code} exit %{exitcode} %{errormsg}\\n" -x {proxy} --cacert {labRoot} https://$h.bank.test/; done; done';
 
@@ -211,6 +224,83 @@ export const EXERCISES: readonly Exercise[] = [
         id: '6.forged-certificate-hidden',
         title: 'the same forgery in TLS 1.3: only its size on the wire',
         hint: 'press v (the header drops "client TLS<=1.2"), then again: curl -x {proxy} --cacert {ca} https://bank.test/',
+      },
+    ],
+  },
+  {
+    id: '7',
+    slug: 'hsts',
+    title: 'HSTS in a real browser',
+    goal: 'See a browser that once met a site over trusted HTTPS refuse to let its user click through a forgery for it, while the same forgery elsewhere has a Proceed link; and see what the proxy can know of it.',
+    page: 'docs/labs/07-hsts.md',
+    steps: [
+      TRUSTING_HOME,
+      'D=$(mktemp -d)',
+      `HOME=$H ${sameBrowser('https://hsts.bank.test/')}`,
+      'curl -sS -o /dev/null -D - -x {proxy} --cacert {ca} https://hsts.bank.test/',
+      `HOME=$H ${sameBrowser('https://hsts.bank.test/')}`,
+      `HOME=$H ${sameBrowser('https://bank.test/')}`,
+      COMPROMISED_HOME,
+      `HOME=$C ${sameBrowser('https://hsts.bank.test/')}`,
+    ],
+    checkpoints: [
+      {
+        id: '7.policy-stored',
+        title: 'a browser loaded hsts.bank.test in eavesdrop mode (policy stored, header unread)',
+        hint: `in eavesdrop mode, open https://hsts.bank.test/ in a browser that trusts the lab root, keeping its profile in $D (exercise 7, steps 1 and 2): HOME=$H ${sameBrowser('https://hsts.bank.test/')}`,
+      },
+      {
+        id: '7.header-read',
+        title: 'the proxy read Strict-Transport-Security in a response it decrypted',
+        hint: 'in intercept mode, fetch the HSTS host on a device that trusts the mitm-lab CA: curl -sS -o /dev/null -D - -x {proxy} --cacert {ca} https://hsts.bank.test/',
+      },
+      {
+        id: '7.hsts-refused',
+        title: 'a browser refused the forgery on a host the proxy saw send HSTS',
+        hint: `once the proxy has read the header (previous checkpoint), open https://hsts.bank.test/ again with the same profile, in intercept mode: HOME=$H ${sameBrowser('https://hsts.bank.test/')}`,
+      },
+      {
+        id: '7.plain-refused',
+        title: 'a browser refused the forgery on a host not seen sending HSTS (for comparison)',
+        hint: `in intercept mode, open https://bank.test/ with the same profile: HOME=$H ${sameBrowser('https://bank.test/')}`,
+      },
+      {
+        id: '7.trusted-ca',
+        title: 'a browser that trusts the mitm-lab CA loaded the HSTS host, decrypted',
+        hint: `in intercept mode, open https://hsts.bank.test/ with the same profile on a device that trusts the mitm-lab CA (exercise 7, step 7): HOME=$C ${sameBrowser('https://hsts.bank.test/')}`,
+      },
+    ],
+  },
+  {
+    id: '8',
+    slug: 'decrypt-a-capture',
+    title: 'Decrypt a capture yourself',
+    goal: 'Open what crossed the wire in tshark (Wireshark in a terminal): records only without the keys; with the key log the proxy wrote, the intercepted requests in clear, and a tunnel still closed.',
+    page: 'docs/labs/08-decrypt-a-capture.md',
+    steps: [
+      `curl -sS -o /dev/null -w "%{http_code}\\n" -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
+      'curl -sS -o /dev/null -w "%{http_code}\\n" -x {proxy} http://bank.test/',
+      'for attempt in 1 2; do curl -s -o /dev/null -w "$attempt: %{http_code} exit %{exitcode}\\n" -x {proxy} --cacert {labRoot} https://bank.test/; done',
+      TSHARK_URIS,
+      TSHARK_URIS_KEYS,
+      'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y urlencoded-form -T fields -e urlencoded-form.key -e urlencoded-form.value',
+      'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y "tls.handshake.type == 1 || http.request" -T fields -e tcp.stream -e http.request.method -e http.request.uri -e tls.handshake.extensions_server_name',
+    ],
+    checkpoints: [
+      {
+        id: '8.recording',
+        title: 'the session wrote a capture and its TLS keys (--pcap and --keylog)',
+        hint: 'start the lab with both files: npx mitm-lab start --fresh --events lab.jsonl --pcap lab.pcapng --keylog keys.log',
+      },
+      {
+        id: '8.decryptable',
+        title: 'an intercepted HTTPS connection went into the capture (its keys in the key log)',
+        hint: `log in over HTTPS on a device that trusts the mitm-lab CA, while recording: curl -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
+      },
+      {
+        id: '8.opaque',
+        title: 'a tunnelled HTTPS connection went into the capture (no key for it anywhere)',
+        hint: 'while recording, visit bank.test twice trusting only the lab root: the first refuses the forgery, the second is tunnelled (curl -x {proxy} --cacert {labRoot} https://bank.test/)',
       },
     ],
   },

@@ -17,8 +17,10 @@ const isLabName = (host: string): boolean => host.endsWith('.test');
 /** A tunnel made because the proxy runs in eavesdrop mode. */
 const isEavesdropped = (e: ProxyEvent): e is TunnelSummaryEvent =>
   e.type === 'tunnel.summary' && e.reason === 'mode-eavesdrop';
-/** Connections whose ClientHello is remembered for later events (bounded). */
-const MAX_HELLOS = 10_000;
+/** Entries each memory of the fold keeps at most (connections, flows, hosts): bounded. */
+const MAX_REMEMBERED = 10_000;
+/** The lab's HSTS host: valid, and its responses carry Strict-Transport-Security. */
+const HSTS_HOST = 'hsts.bank.test';
 
 function header(headers: Header[], name: string): string | null {
   const n = name.toLowerCase();
@@ -32,6 +34,26 @@ function bodyText(e: HttpRequestEvent): string {
 const isPasswordPost = (e: HttpRequestEvent): boolean =>
   e.method === 'POST' && /(^|&)password=/.test(bodyText(e));
 
+/**
+ * A response that sets an HSTS policy (a max-age above 0). Over plain HTTP a browser ignores
+ * the header (RFC 6797 §8.1), so only a response the proxy decrypted counts: in eavesdrop mode,
+ * or on any tunnel, the header crosses inside TLS and no event holds it.
+ */
+function setsHsts(e: ProxyEvent): boolean {
+  if (e.type !== 'http.response' || e.visibility !== 'proxy-only') return false;
+  const m = /(?:^|;)\s*max-age\s*=\s*"?(\d+)/i.exec(
+    header(e.headers, 'strict-transport-security') ?? '',
+  );
+  return m !== null && Number(m[1]) > 0;
+}
+
+/** Add to a bounded set (the oldest entry goes first). */
+function addBounded<T>(set: Set<T> | Map<T, unknown>, key: T, value?: unknown): void {
+  if (set.size >= MAX_REMEMBERED) set.delete(set.keys().next().value as T);
+  if (set instanceof Map) set.set(key, value);
+  else set.add(key);
+}
+
 /** What the fold remembers between events. */
 interface Memory {
   /** connId → the client hint of its ClientHello. */
@@ -40,12 +62,29 @@ interface Memory {
   galleryHosts: Set<string>;
   /** Connections whose client accepted the forged certificate (intercepted), until they close. */
   intercepted: Set<string>;
+  /** flowId → host of its request (a response carries no host of its own). */
+  flowHosts: Map<string, string>;
+  /** Hosts seen sending Strict-Transport-Security in a response the proxy decrypted. */
+  hstsHosts: Set<string>;
+  /** Connections that carried a decrypted request, and those tunnelled (both bounded). */
+  decryptedConns: Set<string>;
+  tunnelledConns: Set<string>;
+  /**
+   * The session writes a pcapng capture and the key log (the last `proxy.listening` says so).
+   * Kept across `lab.reset`: R does not stop the files.
+   */
+  recording: boolean;
 }
 
 const freshMemory = (): Memory => ({
   hints: new Map(),
   galleryHosts: new Set(),
   intercepted: new Set(),
+  flowHosts: new Map(),
+  hstsHosts: new Set(),
+  decryptedConns: new Set(),
+  tunnelledConns: new Set(),
+  recording: false,
 });
 
 /** An intercepted connection's end, with the TLS version its client leg used. */
@@ -107,6 +146,35 @@ const CHECKS: Readonly<Record<string, Check>> = {
     interceptedClose(e, m, 'TLS 1.3') &&
     e.type === 'conn.close' &&
     (e.wire.serverCertificates?.length ?? 0) === 0,
+  // Exercise 7: HSTS. The browser's first visit is tunnelled (eavesdrop mode): it stores the
+  // policy, and the proxy, holding no key, cannot read the header. Only a device that trusts the
+  // mitm-lab CA lets the proxy read it — where HSTS no longer helps.
+  '7.policy-stored': (e, m) =>
+    isEavesdropped(e) &&
+    (e.sni ?? e.host) === HSTS_HOST &&
+    BROWSER_HINTS.has(m.hints.get(e.connId) ?? '') &&
+    e.clientVerdict?.outcome === 'accepted',
+  '7.header-read': (e) => setsHsts(e),
+  '7.hsts-refused': (e, m) =>
+    e.type === 'tls.client-rejected' &&
+    BROWSER_HINTS.has(e.clientHint ?? m.hints.get(e.connId) ?? '') &&
+    m.hstsHosts.has(e.sni ?? e.host),
+  '7.plain-refused': (e, m) =>
+    e.type === 'tls.client-rejected' &&
+    BROWSER_HINTS.has(e.clientHint ?? m.hints.get(e.connId) ?? '') &&
+    isLabName(e.sni ?? e.host) &&
+    !m.hstsHosts.has(e.sni ?? e.host),
+  '7.trusted-ca': (e, m) =>
+    e.type === 'http.request' &&
+    e.visibility === 'proxy-only' &&
+    m.hstsHosts.has(e.host) &&
+    BROWSER_UA.test(header(e.headers, 'user-agent') ?? ''),
+  // Exercise 8: the pcap sink writes a connection when it closes, so a connection counts at its
+  // conn.close, in a session that writes both files.
+  '8.recording': (_e, m) => m.recording,
+  '8.decryptable': (e, m) =>
+    e.type === 'conn.close' && m.recording && m.decryptedConns.has(e.connId),
+  '8.opaque': (e, m) => e.type === 'conn.close' && m.recording && m.tunnelledConns.has(e.connId),
   '4.browser-warning': (e, m) =>
     e.type === 'tunnel.summary' &&
     isGallery(e.sni ?? e.host) &&
@@ -148,7 +216,10 @@ export class LessonProgress {
     if (e.type === 'lab.reset') {
       // Progress counts what was done since the last reset (the UI's R).
       this.ticked.clear();
+      // The files a session writes go on after R: keep knowing that.
+      const recording = this.memory.recording;
       this.memory = freshMemory();
+      this.memory.recording = recording;
       this.onReset?.();
       return;
     }
@@ -168,11 +239,18 @@ export class LessonProgress {
 
   private remember(e: ProxyEvent): void {
     const m = this.memory;
-    if (e.type === 'tls.client-hello') {
-      if (m.hints.size >= MAX_HELLOS) m.hints.delete(m.hints.keys().next().value as string);
-      m.hints.set(e.connId, e.clientHint);
+    if (e.type === 'tls.client-hello') addBounded(m.hints, e.connId, e.clientHint);
+    if (e.type === 'proxy.listening') m.recording = e.pcap && e.keylog;
+    if (e.type === 'http.request') {
+      addBounded(m.flowHosts, e.flowId, e.host);
+      if (e.visibility === 'proxy-only') addBounded(m.decryptedConns, e.connId);
     }
-    if (e.type === 'tls.client-accepted' && m.intercepted.size < MAX_HELLOS)
+    if (e.type === 'tunnel.summary') addBounded(m.tunnelledConns, e.connId);
+    if (setsHsts(e) && e.type === 'http.response') {
+      const host = m.flowHosts.get(e.flowId);
+      if (host !== undefined) addBounded(m.hstsHosts, host);
+    }
+    if (e.type === 'tls.client-accepted' && m.intercepted.size < MAX_REMEMBERED)
       m.intercepted.add(e.connId);
     const host =
       e.type === 'tls.client-rejected' || e.type === 'tunnel.summary'

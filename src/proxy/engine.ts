@@ -395,6 +395,8 @@ class Engine implements EngineCore {
       caName: ca.name,
       caSha256: ca.summary.sha256,
       upstreamValidation: this.opts.insecureUpstream !== true,
+      keylog: this.opts.keylog !== undefined,
+      pcap: this.opts.pcap === true,
     });
     const held = this.startupDiags ?? [];
     this.startupDiags = null;

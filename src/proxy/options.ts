@@ -61,6 +61,11 @@ export interface ProxyOptions {
   insecureUpstream?: boolean;
   /** Receives SSLKEYLOGFILE lines (no trailing newline) for both legs. Secrets: never in events. */
   keylog?: (line: string) => void;
+  /**
+   * The caller writes the client leg as a pcapng capture (`--pcap`, src/sinks/pcap.ts, built
+   * from events). The engine only says so in `proxy.listening`.
+   */
+  pcap?: boolean;
   /** Raw wire capture per direction of each client connection, bytes. Default 64 KiB. */
   captureLimitBytes?: number;
   /** Body capture per HTTP message, bytes. Default 256 KiB. */

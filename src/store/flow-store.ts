@@ -16,6 +16,7 @@ import type {
 import { type FlowFilter, filterIsEmpty, matchesFilter } from './filter.ts';
 import type { Badge, BadgeCounts, ConnInfo, Flow, ListeningInfo, StoredBody } from './flow.ts';
 import { BADGES } from './flow.ts';
+import { HstsMemory } from './hsts.ts';
 import {
   CERT_BYTES,
   OBJECT_BYTES,
@@ -110,6 +111,11 @@ export class FlowStore {
   private evictedCount = 0;
   private listeningEvent: ListeningInfo | null = null;
   private readonly diagList: DiagEvent[] = [];
+  /**
+   * Hosts seen sending Strict-Transport-Security in a decrypted response. Kept by `clear()` (the
+   * `c` key clears the list, not what was learnt); forgotten at `lab.reset`.
+   */
+  private readonly hsts = new HstsMemory();
   /** Per open connection: how much of its `conn.wire` deltas was folded (collected with it). */
   private readonly live = new WeakMap<ConnInfo, LiveWire>();
   /** Events queued by `enqueue`, not folded yet. */
@@ -298,6 +304,7 @@ export class FlowStore {
         const f = this.tlsFlow(c, e.at, e.host, 'HTTPS refused');
         f.outcome = 'refused';
         f.port = f.port ?? c.hello?.port ?? null;
+        f.hsts = this.hsts.lookup(e.sni ?? e.host);
         break;
       }
       case 'tunnel.summary': {
@@ -341,6 +348,7 @@ export class FlowStore {
         this.chargeFlow(flow, responseBytes(flow.response) - before);
         flow.status = e.status;
         flow.size = e.body.size;
+        if (e.visibility === 'proxy-only') this.hsts.noteResponse(flow.host, e.headers, e.at, e.id);
         if (flow.outcome !== 'upstream-error') flow.outcome = 'ok';
         break;
       }
@@ -363,6 +371,7 @@ export class FlowStore {
       case 'lab.reset':
         // The lab restarts: every view of this event stream (UI, attach, replay) empties alike.
         this.forgetAll();
+        this.hsts.clear();
         break;
       case 'diag':
         this.diagList.push(e);
@@ -572,6 +581,7 @@ export class FlowStore {
       upstreamError: null,
       ws: [],
       wsDropped: 0,
+      hsts: null,
       conn,
     };
   }

@@ -17,6 +17,7 @@ import type {
   WireCapture,
   WsMessageEvent,
 } from '../events/types.ts';
+import type { HstsSeen } from './hsts.ts';
 
 /** The one-glance lesson of a flow, shown as its badge in the list. */
 export type Badge = 'HTTP plaintext' | 'HTTPS decrypted' | 'HTTPS refused' | 'HTTPS tunnelled';
@@ -104,6 +105,12 @@ export interface Flow {
   /** WebSocket messages on this flow, oldest first (bounded; `wsDropped` counts the rest). */
   ws: WsMessageEvent[];
   wsDropped: number;
+  /**
+   * A refused TLS connection to a host the proxy saw send Strict-Transport-Security earlier (in
+   * a response it decrypted): that header, so the Why view can say the host uses HSTS. Null
+   * otherwise, and for every other flow.
+   */
+  hsts: HstsSeen | null;
   /** The connection this flow rode on (shared by the flows of a keep-alive connection). */
   conn: ConnInfo;
 }

@@ -11,6 +11,7 @@ export {
   type ListeningInfo,
   type StoredBody,
 } from './flow.ts';
+export { HstsMemory, type HstsSeen } from './hsts.ts';
 export {
   describeFilter,
   isEmptyFilter,

@@ -127,7 +127,7 @@ describe.skipIf(!hasTool('curl'))('mitm-lab check', () => {
     writeFileSync(file('notes.txt'), 'these are my notes\nnot events\n');
     writeFileSync(file('other.jsonl'), '{"hello":"world"}\n');
     const cases: Array<[string[], string]> = [
-      [['check', '7', '--events', file('login.jsonl')], 'there is no exercise "7"'],
+      [['check', '42', '--events', file('login.jsonl')], 'there is no exercise "42"'],
       [['check', '--events', file('missing.jsonl')], 'there is no such file'],
       [['check', '--events', file('notes.txt')], 'line 1 is not JSON'],
       [['check', '--events', file('other.jsonl')], 'line 1 is not a mitm-lab event'],

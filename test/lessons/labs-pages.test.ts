@@ -455,11 +455,16 @@ describe('docs/labs: what every page must have', () => {
   });
 });
 
-const tools = hasChromium && hasTool('curl') && hasTool('python3') && hasTool('certutil');
+const tools =
+  hasChromium &&
+  hasTool('curl') &&
+  hasTool('python3') &&
+  hasTool('certutil') &&
+  hasTool('tshark', ['-v']);
 describe.skipIf(!tools)(
   tools
     ? 'docs/labs, followed to the letter against a started lab'
-    : 'docs/labs, followed: needs chromium, curl, python3 and certutil (libnss3-tools)',
+    : 'docs/labs, followed: needs chromium, curl, python3, certutil (libnss3-tools) and tshark',
   () => {
     beforeAll(async () => {
       mkdirSync(clone, { recursive: true });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCa, type Ca } from '../../src/ca/index.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { LAB_ROOT_CN, startLab, type RunningLab } from '../../src/lab/index.ts';
+import type { ProxyOptions } from '../../src/proxy/index.ts';
 import { parseProxyUrl, runVictim } from '../../src/victim/index.ts';
 import {
   EXERCISES,
@@ -51,9 +52,10 @@ const curl = (p: LabProxy, ...args: string[]) =>
  */
 async function play(
   steps: (p: LabProxy) => Promise<void>,
-  mode: 'auto' | 'eavesdrop' = 'auto',
+  mode: 'auto' | 'eavesdrop' | 'intercept' = 'auto',
+  extra: Partial<ProxyOptions> = {},
 ): Promise<ProxyEvent[]> {
-  const p = await startLabProxy(ca, lab, { mode });
+  const p = await startLabProxy(ca, lab, { mode, ...extra });
   try {
     await steps(p);
     await waitFor(
@@ -164,6 +166,68 @@ describe.skipIf(!hasTool('curl'))('checkpoints from real curl runs', () => {
       await curl(p, '--cacert', labRoot, 'https://expired.bank.test/');
     });
     expect(doneIds(events, '4')).toEqual([]);
+  });
+
+  it('exercise 7 without a browser: the header read ticks; curl refusing the HSTS host does not', async () => {
+    const events = await play(async (p) => {
+      // Tunnelled in eavesdrop mode: the header crosses inside TLS, unread.
+      expect((await curl(p, '--cacert', labRoot, 'https://hsts.bank.test/')).code).toBe(0);
+      expect(JSON.stringify(p.events)).not.toMatch(/strict-transport-security/i);
+      p.proxy.controls.setMode('intercept');
+      await curl(p, '--cacert', mitmCa, 'https://hsts.bank.test/');
+      await curl(p, '--cacert', labRoot, 'https://hsts.bank.test/'); // curl refuses: no browser
+    }, 'eavesdrop');
+    expect(doneIds(events, '7')).toEqual(['7.header-read']);
+  });
+
+  it('exercise 7: the header over plain HTTP, which browsers ignore, teaches the proxy nothing', () => {
+    const base = { id: 'e', at: new Date(0).toISOString(), connId: 'c1', flowId: 'f1' };
+    const headers: [string, string][] = [['Strict-Transport-Security', 'max-age=31536000']];
+    const request = (visibility: 'wire' | 'proxy-only') =>
+      ({
+        ...base,
+        type: 'http.request',
+        visibility,
+        host: 'hsts.bank.test',
+        method: 'GET',
+        headers: [],
+        body: { text: '', size: 0, truncated: false },
+      }) as unknown as ProxyEvent;
+    const response = (visibility: 'wire' | 'proxy-only', value = headers) =>
+      ({ ...base, type: 'http.response', visibility, headers: value }) as unknown as ProxyEvent;
+    expect(doneIds([request('wire'), response('wire')], '7')).toEqual([]);
+    // max-age=0 withdraws a policy (RFC 6797 §6.1.1): not one seen.
+    const zero: [string, string][] = [['strict-transport-security', 'max-age=0']];
+    expect(doneIds([request('proxy-only'), response('proxy-only', zero)], '7')).toEqual([]);
+    expect(doneIds([request('proxy-only'), response('proxy-only')], '7')).toEqual([
+      '7.header-read',
+    ]);
+  });
+
+  it('exercise 8: recording both files, a decrypted and a tunnelled connection tick all three', async () => {
+    const events = await play(
+      async (p) => {
+        await curl(p, '--cacert', mitmCa, ...LOGIN, 'https://bank.test/login');
+        await curl(p, '--cacert', labRoot, 'https://bank.test/'); // refused
+        await curl(p, '--cacert', labRoot, 'https://bank.test/'); // tunnelled
+      },
+      'auto',
+      { keylog: () => undefined, pcap: true },
+    );
+    expect(doneIds(events, '8')).toEqual(['8.recording', '8.decryptable', '8.opaque']);
+  });
+
+  it('exercise 8 without --pcap (the key log alone): nothing ticks, the same traffic or not', async () => {
+    const events = await play(
+      async (p) => {
+        await curl(p, '--cacert', mitmCa, ...LOGIN, 'https://bank.test/login');
+        await curl(p, '--cacert', labRoot, 'https://bank.test/');
+        await curl(p, '--cacert', labRoot, 'https://bank.test/');
+      },
+      'auto',
+      { keylog: () => undefined },
+    );
+    expect(doneIds(events, '8')).toEqual([]);
   });
 
   it('announces each checkpoint once, the moment it is done', async () => {

@@ -32,6 +32,8 @@ export function lessonEvents(): NewEvent[] {
       caName: 'mitm-lab throwaway CA 2026-11-23 3f9a1c',
       caSha256: '3F:9A',
       upstreamValidation: true,
+      keylog: false,
+      pcap: false,
     },
     { type: 'conn.open', connId: 'c1', clientAddress: '127.0.0.1', clientPort: 50000 },
     {

@@ -343,6 +343,8 @@ export function listening(bus: EventBus): void {
     caName: CA_NAME,
     caSha256: CA_SHA256,
     upstreamValidation: true,
+    keylog: false,
+    pcap: false,
   });
 }
 

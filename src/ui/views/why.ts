@@ -15,6 +15,13 @@ export function whyView(flow: Flow, ctx: ViewContext): string[] {
     esc(x.whatHappened),
   ];
   if (x.verdict) out.push('', `${bold('What the client did')}  ${esc(x.verdict)}`);
+  if (x.hsts) {
+    // The proxy read this host's Strict-Transport-Security earlier: it knows the host uses HSTS.
+    out.push('', tag('green-fg', bold(esc(x.hsts.title))), esc(x.hsts.text));
+    for (const [label, text] of describeClients(x.hsts.clients))
+      out.push(`  ${dim(label.padEnd(8))}  ${esc(text)}`);
+    out.push(`  ${esc(x.hsts.lesson)}`);
+  }
   out.push('', `${bold('Handshake step')}  ${esc(x.handshakeStep)}`);
   const open = x.causes.filter((c) => c.ruledOut === null);
   if (x.causes.length > 0) {
