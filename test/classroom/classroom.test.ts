@@ -3,7 +3,7 @@
 // (nothing of the traffic itself), the tick within a second, a wrong token, 1,000 bad joins
 // while a student works, a stalled student dropped without holding up the others, and a
 // classroom restart recovered.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +45,8 @@ async function startServer(pingMs = 500): Promise<void> {
 /** A real student: `start --headless` reporting to the classroom; resolves to its proxy URL. */
 async function student(name: string): Promise<string> {
   const lab = await startHeadlessLab([
+    '--events',
+    path.join(dir, `${name}.jsonl`),
     '--ca-dir',
     path.join(dir, 'ca'),
     '--classroom',
@@ -80,7 +82,6 @@ describe.skipIf(!CURL)('the classroom with real students', () => {
     await waitFor(() => roster.get('Ada') !== undefined, 'Ada joined', { timeoutMs: 15_000 });
     const r = await curlVia(proxy, ...LAB_LOGIN, 'http://bank.test/login');
     expect(r.code).toBe(0);
-    const curlDone = Date.now();
     await waitFor(() => done('Ada').includes('1.password-over-http'), 'the tick', {
       timeoutMs: 10_000,
     });
@@ -90,8 +91,14 @@ describe.skipIf(!CURL)('the classroom with real students', () => {
         x.state.name === 'Ada' &&
         x.state.done.includes('1.password-over-http'),
     )!;
-    // Within a second of the student's checkpoint (the reporter coalesces for 100 ms).
-    expect(Date.parse(ticked.at) - curlDone).toBeLessThan(1000);
+    // Within a second of the student's checkpoint: from the event that ticked it in the
+    // student's own proxy (its events file; one machine, one clock) to the classroom's record.
+    const login = readFileSync(path.join(dir, 'Ada.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; at: string; method?: string })
+      .find((e) => e.type === 'http.request' && e.method === 'POST')!;
+    expect(Date.parse(ticked.at) - Date.parse(login.at)).toBeLessThan(1000);
     expect(roster.get('Ada')!.outcomes.plaintext).toBeGreaterThanOrEqual(1);
     expect(roster.get('Ada')!.last).toBe('plaintext');
     // Nothing of the traffic: no host, URL, header, cookie or password in any message.
