@@ -23,7 +23,7 @@ const noInsecureTls = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'certs/**'] },
+  { ignores: ['node_modules/**', 'coverage/**', 'certs/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

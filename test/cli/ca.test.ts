@@ -10,8 +10,8 @@ import { command } from '../../src/cli/commands/ca.ts';
 import type { CommandIO } from '../../src/cli/command.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 import { tempDir, writeExpiredCa } from '../ca/helpers.ts';
+import { CLI } from '../support/cli.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/mitm-lab.js');
 const tmp = tempDir('mitm-lab-cli-ca-');
 afterAll(() => tmp.cleanup());
 const dir = path.join(tmp.dir, 'ca');
@@ -20,7 +20,7 @@ function cli(
   args: string[],
 ): Promise<{ code: number | null; stdout: string; stderr: string; raw: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'ca', ...args], {
+    const child = spawn(process.execPath, [...CLI, 'ca', ...args], {
       env: { ...process.env, MITM_LAB_CA_DIR: path.join(tmp.dir, 'default-unused') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,5 +1,5 @@
-// --feed end to end: the real `node bin/mitm-lab.js start --feed` (headless: stdout is a pipe)
-// prints the attach command; a WebSocket client on that URL gets the history replayed (the
+// --feed end to end: the real `mitm-lab start --feed` (test/support/cli.ts; headless: stdout is
+// a pipe) prints the attach command; a WebSocket client on that URL gets the history replayed (the
 // proxy's announcement and a curl request made through the proxy before it joined) and then
 // live events; the real `mitm-lab attach` under tmux shows the same flow. `proxy --feed` too,
 // and the usage errors. Only processes and the tmux session this file starts are stopped.
@@ -7,7 +7,7 @@ import http from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { connectFeed, type FeedClient } from '../../src/feed/index.ts';
-import { BIN, spawnCli, type CliProcess } from '../support/cli.ts';
+import { CLI_SHELL, spawnCli, type CliProcess } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir as makeTempDir, type TempDir } from '../support/temp-dir.ts';
@@ -160,7 +160,7 @@ describe.skipIf(!HAVE_CURL || !HAVE_TMUX)('the real attach on a start --feed (tm
     tmux.start({
       width: 120,
       height: 32,
-      command: `${process.execPath} ${BIN} attach '${feedUrl}'; echo "attach-exit=$?"; sleep 30`,
+      command: `${CLI_SHELL} attach '${feedUrl}'; echo "attach-exit=$?"; sleep 30`,
     });
     const screen = (re: RegExp, what: string): Promise<string> =>
       tmux.waitForScreen(re, what, { timeoutMs: 20_000 });

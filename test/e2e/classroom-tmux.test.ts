@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, startHeadlessLab, type CliProcess } from '../support/cli.ts';
+import { CLI_SHELL, startHeadlessLab, type CliProcess } from '../support/cli.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
@@ -24,7 +24,7 @@ describe.skipIf(!HAVE_TMUX || !hasTool('curl'))('mitm-lab classroom under tmux',
       width: 130,
       height: 45,
       env: { LANG: 'C.UTF-8' },
-      command: `${process.execPath} ${BIN} classroom --listen 127.0.0.1:0 --events ${dir}/class.jsonl; echo EXITED $?; sleep 60`,
+      command: `${CLI_SHELL} classroom --listen 127.0.0.1:0 --events ${dir}/class.jsonl; echo EXITED $?; sleep 60`,
     });
     const page = await tmux.waitForScreen(/Join the class/, 'the join page');
     const url = /--classroom '(ws:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)'/.exec(page)![1]!;

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, runCli } from '../support/cli.ts';
+import { CLI_SHELL, runCli } from '../support/cli.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
@@ -44,7 +44,7 @@ describe.skipIf(!HAVE_TMUX || !CURL)('Lessons panel, reset and replay under tmux
     live.start({
       width: 150,
       height: 50,
-      command: `cd ${dir} && ${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir}/ca --events ${events}; echo EXITED $?; sleep 60`,
+      command: `cd ${dir} && ${CLI_SHELL} start --listen 127.0.0.1:0 --ca-dir ${dir}/ca --events ${events}; echo EXITED $?; sleep 60`,
     });
     const page = await wait(live, /plaintext 0\s+decrypted 0/);
     expect(page).toContain('press l');
@@ -123,7 +123,7 @@ describe.skipIf(!HAVE_TMUX || !CURL)('Lessons panel, reset and replay under tmux
     replay.start({
       width: 150,
       height: 50,
-      command: `${process.execPath} ${BIN} replay ${events}; echo EXITED $?; sleep 60`,
+      command: `${CLI_SHELL} replay ${events}; echo EXITED $?; sleep 60`,
     });
     const replayed = await wait(replay, /replay of .*lab\.jsonl/);
     expect(listRows(replayed)).toEqual(liveRows);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
-import { ROOT } from '../support/cli.ts';
+import { CLI_SHELL, ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const SKIP = !HAVE_TMUX ? 'tmux' : !hasTool('curl') ? 'curl' : null;
@@ -34,7 +34,7 @@ describe('mitm-lab proxy under tmux', () => {
       const port = await freePort();
       tmux.start({ width: 120, height: 36, env: { PS1: 'e2e$ ' } });
       tmux.typeLine(
-        `cd ${ROOT} && node bin/mitm-lab.js proxy --listen 127.0.0.1:${port} --ca-dir ${caDir} --insecure-upstream; echo "exit=$?"`,
+        `cd ${ROOT} && ${CLI_SHELL} proxy --listen 127.0.0.1:${port} --ca-dir ${caDir} --insecure-upstream; echo "exit=$?"`,
       );
       const page = await tmux.waitForScreen(/No flows yet\. Try these/, 'the UI start page', {
         timeoutMs: 60_000,

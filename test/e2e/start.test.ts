@@ -1,14 +1,14 @@
-// `npm start` for real: `node bin/mitm-lab.js start` spawned as a process under plain node (not
-// through vitest's transform), stdout a pipe (so: no terminal UI, the headless printer). It must
-// print the banner, serve the lab through the proxy, drive the victim and demo commands, and
-// stop cleanly on SIGINT (exit 0, HAR written, process gone).
+// `npm start` for real: `mitm-lab start` (src/cli/bin.ts, see test/support/cli.ts) spawned as a
+// process under plain node (not through vitest's transform), stdout a pipe (so: no terminal UI,
+// the headless printer). It must print the banner, serve the lab through the proxy, drive the
+// victim and demo commands, and stop cleanly on SIGINT (exit 0, HAR written, process gone).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VICTIM_ACCOUNT } from '../../src/lab/bank-data.ts';
 import type { VictimRecord } from '../../src/victim/types.ts';
-import { BIN, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
+import { CLI_SHELL, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
@@ -191,7 +191,7 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab start on a terminal (tmux)', () => {
   });
 
   it('opens the UI at once, t runs the tours with their narration on screen, Ctrl-C exits 0', async () => {
-    const command = `${process.execPath} ${BIN} start --listen 127.0.0.1:0 --ca-dir ${dir} --feed; echo EXITED $?; sleep 60`;
+    const command = `${CLI_SHELL} start --listen 127.0.0.1:0 --ca-dir ${dir} --feed; echo EXITED $?; sleep 60`;
     tmux.start({ width: 170, height: 45, command }); // throws when tmux refuses
     // No "press Enter": the UI, its start page with the commands and the tour key.
     const page = await waitFor(/plaintext 0\s+decrypted 0/);

@@ -1,12 +1,12 @@
-// End to end: the real `node bin/mitm-lab.js start` in a real terminal (tmux): the UI at once
-// with the commands to copy on its start page, real curl through it, the flows read back from `tmux capture-pane`, every view opened, and `q`
+// End to end: the real `mitm-lab start` (test/support/cli.ts) in a real terminal (tmux): the UI
+// at once with the commands to copy on its start page, real curl through it, the flows read back from `tmux capture-pane`, every view opened, and `q`
 // leaving the shell usable. One tmux session with a unique name; only that session is killed.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir, type TempDir } from '../support/temp-dir.ts';
-import { ROOT } from '../support/cli.ts';
+import { CLI_SHELL, ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const HAVE_CURL = hasTool('curl');
@@ -42,9 +42,7 @@ describe('mitm-lab start under tmux', () => {
     // A plain shell in a fixed-size terminal; the command is typed into it, so after `q` the
     // same shell must answer.
     tmux.start({ width: 120, height: 40, env: { MITM_LAB_CA_DIR: caDir, PS1: 'e2e$ ' } });
-    tmux.typeLine(
-      `cd ${ROOT} && node bin/mitm-lab.js start --listen 127.0.0.1:${port}; echo "exit=$?"`,
-    );
+    tmux.typeLine(`cd ${ROOT} && ${CLI_SHELL} start --listen 127.0.0.1:${port}; echo "exit=$?"`);
 
     // start opens the UI at once; with no flows yet its start page has the banner's commands.
     const proxy = `http://127.0.0.1:${port}`;

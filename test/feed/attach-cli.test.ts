@@ -1,4 +1,4 @@
-// `mitm-lab attach` through the real entry point (node bin/mitm-lab.js): help, and the clear
+// `mitm-lab attach` through the real program (test/support/cli.ts): help, and the clear
 // errors and exit codes for a bad URL (2), a refused connection (1) and a wrong token (1).
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';

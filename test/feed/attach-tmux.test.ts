@@ -15,7 +15,7 @@ import {
   refusedHttps,
   tunnelled,
 } from '../store/fixtures.ts';
-import { ROOT } from '../support/cli.ts';
+import { CLI_SHELL, ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
 
 const tmux = new TmuxSession('mitm-lab-attach');
@@ -43,7 +43,7 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab attach under tmux (needs tmux)', () => {
     refusedHttps(bus);
 
     tmux.start({ width: 110, height: 32, env: { PS1: 'attach$ ' } });
-    tmux.typeLine(`cd ${ROOT} && node bin/mitm-lab.js attach '${server.url}'; echo "exit=$?"`);
+    tmux.typeLine(`cd ${ROOT} && ${CLI_SHELL} attach '${server.url}'; echo "exit=$?"`);
 
     // History (before attaching) is replayed: both flows and the proxy's address.
     await tmux.waitForScreen(
@@ -102,7 +102,7 @@ describe.skipIf(!HAVE_TMUX)('mitm-lab attach under tmux (needs tmux)', () => {
     tmux2.start({ width: 130, height: 32, env: { PS1: 'attach$ ' } });
     tmux2.typeLine(
       // No job control: the shell must not take the terminal back when the viewer is stopped.
-      `set +m; cd ${ROOT} && sh -c 'echo $$ > ${pidFile}; exec node bin/mitm-lab.js attach "${server.url}"'; echo "exit=$?"`,
+      `set +m; cd ${ROOT} && sh -c 'echo $$ > ${pidFile}; exec ${CLI_SHELL} attach "${server.url}"'; echo "exit=$?"`,
     );
     await tmux2.waitForScreen(/HTTP plaintext\s+shop\.test/, 'the replayed flow', QUICK);
     expect(existsSync(pidFile)).toBe(true);

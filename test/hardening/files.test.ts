@@ -9,7 +9,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'no
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
+import { CLI, ROOT, runCli, spawnCli, type CliProcess } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
 import { hasTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -210,7 +210,7 @@ describe('the HAR survives the ways a session ends (issue 13, item 15)', () => {
           '40',
           '--',
           process.execPath,
-          BIN,
+          ...CLI,
           'proxy',
           '--listen',
           '127.0.0.1:0',

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT } from '../support/cli.ts';
+import { CLI, ROOT } from '../support/cli.ts';
 import { freePort, listenLoopback } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
@@ -68,7 +68,7 @@ describe('a frozen terminal does not freeze the proxy (issue 13, item 11)', () =
         '60',
         '--',
         process.execPath,
-        BIN,
+        ...CLI,
         'proxy',
         '--listen',
         `127.0.0.1:${port}`,

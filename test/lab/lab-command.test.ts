@@ -3,12 +3,11 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLI, ROOT } from '../support/cli.ts';
 import { runTool, type RunResult } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { hasTool } from './support/clients.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/mitm-lab.js');
 const { dir: tmp, cleanup } = tempDir('mitm-lab-labcmd-');
 afterAll(cleanup);
 
@@ -24,7 +23,7 @@ describe('mitm-lab lab', () => {
   it.skipIf(!hasTool('curl'))(
     'serves the lab where --json says, and stops on SIGTERM with exit 0',
     async () => {
-      const child = spawn(process.execPath, [BIN, 'lab', '--json', '--ca-dir', tmp], {
+      const child = spawn(process.execPath, [...CLI, 'lab', '--json', '--ca-dir', tmp], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -71,7 +70,7 @@ describe('mitm-lab lab', () => {
   );
 
   it('prints the human listing with --connect-to commands', async () => {
-    const child = spawn(process.execPath, [BIN, 'lab', '--ca-dir', tmp], {
+    const child = spawn(process.execPath, [...CLI, 'lab', '--ca-dir', tmp], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -9,7 +9,8 @@
 //   it here, headless, on a free port, with the page's own options (`--fresh`, `--mode`,
 //   `--events lab.jsonl`); a later one restarts it;
 // - the placeholders are filled: the proxy address `http://127.0.0.1:8080` becomes the real one;
-//   `npx mitm-lab` runs this checkout's CLI (bin/mitm-lab.js, as the other CLI tests do);
+//   `npx mitm-lab` runs this checkout's CLI from its sources (test/support/cli.ts, as the other
+//   CLI tests do);
 //   `chromium` runs headless (`--dump-dom`: it loads the page, prints it and exits) in a HOME of
 //   its own, so the developer's NSS database is never read (a block may set HOME=… itself);
 // - a ```text block after a paragraph saying "you should see" is what the page promises for the
@@ -30,7 +31,7 @@ import type { ProxyEvent } from '../../src/events/types.ts';
 import { CHROMIUM_QUIET_FLAGS, EXERCISES } from '../../src/lessons/index.ts';
 import { BADGES, FlowStore, type Flow } from '../../src/store/index.ts';
 import { CHROMIUM, hasChromium } from '../support/chromium.ts';
-import { BIN, ROOT, spawnCli, type CliProcess } from '../support/cli.ts';
+import { CLI_ENTRY, ROOT, spawnCli, TSX, type CliProcess } from '../support/cli.ts';
 import { hasTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { sleep, waitUntil } from '../support/wait.ts';
@@ -227,7 +228,7 @@ class Terminal {
 
 /** What the test puts in front of the page's commands (sourced once per terminal). */
 const PRELUDE = `
-npx() { if [ "$1" = mitm-lab ]; then shift; "$MITM_LAB_NODE" "$MITM_LAB_BIN" "$@"; else command npx "$@"; fi; }
+npx() { if [ "$1" = mitm-lab ]; then shift; "$MITM_LAB_NODE" --import "$MITM_LAB_TSX" "$MITM_LAB_BIN" "$@"; else command npx "$@"; fi; }
 chromium() { timeout -k 5 ${CHROMIUM_TIMEOUT_S} "$MITM_LAB_CHROMIUM" --headless --no-sandbox --disable-gpu --dump-dom "$@"; }
 `;
 
@@ -329,7 +330,8 @@ async function followPage(page: string): Promise<string[]> {
     TMPDIR: path.join(shellDir, 'tmp'),
     MITM_LAB_CA_DIR: path.join(clone, 'certs'),
     MITM_LAB_NODE: process.execPath,
-    MITM_LAB_BIN: BIN,
+    MITM_LAB_TSX: TSX,
+    MITM_LAB_BIN: CLI_ENTRY,
     MITM_LAB_CHROMIUM: CHROMIUM,
   });
   let lab: Lab | null = null;

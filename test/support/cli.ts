@@ -1,20 +1,31 @@
-// The real command line in tests: `node bin/mitm-lab.js …` under plain node (tsx's loader, as a
-// user runs it, not vitest's transform). `runCli` for a command that ends by itself;
+// The real command line in tests: the CLI's program (src/cli/bin.ts, what bin/mitm-lab.js runs
+// compiled from dist/) as its own process under plain node, from the sources through tsx's
+// loader (not vitest's transform) — so a test never runs a stale dist/. `runCli` for a command that ends by itself;
 // `spawnCli` for one that runs on (start, proxy, lab) and is read while it runs, then stopped
 // by signal — always this child's own PID, never a name.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { runTool, type RunOptions, type RunResult } from './run.ts';
 import { sleep } from './wait.ts';
 
 /** The repository root (the CLI's working directory in tests). */
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-/** The entry point users run. */
-export const BIN = path.join(ROOT, 'bin/mitm-lab.js');
+/** tsx's loader, by absolute URL (works whatever the child's working directory). */
+export const TSX = pathToFileURL(
+  createRequire(path.join(ROOT, 'package.json')).resolve('tsx'),
+).href;
+/** The program's source (bin/mitm-lab.js runs the same file compiled to dist/cli/bin.js). */
+export const CLI_ENTRY = path.join(ROOT, 'src/cli/bin.ts');
+/** What node runs for `mitm-lab`: `[process.execPath, ...CLI, 'start']` is `mitm-lab start`. */
+export const CLI: readonly string[] = ['--import', TSX, CLI_ENTRY];
+/** The same as a shell command (for tmux and pty tests): `${CLI_SHELL} attach URL`. */
+export const CLI_SHELL = [process.execPath, ...CLI].join(' ');
 
-/** `node bin/mitm-lab.js ARGS` to its end (cwd: the repo root); exit code and output. */
+/** `mitm-lab ARGS` to its end (cwd: the repo root); exit code and output. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return runTool(process.execPath, [BIN, ...args], { cwd: ROOT, ...opts });
+  return runTool(process.execPath, [...CLI, ...args], { cwd: ROOT, ...opts });
 }
 
 export interface SpawnCliOptions {
@@ -66,9 +77,9 @@ export interface CliProcess {
   exited: Promise<CliExit>;
 }
 
-/** Start `node bin/mitm-lab.js ARGS` with stdin closed and stdout/stderr captured. */
+/** Start `mitm-lab ARGS` with stdin closed and stdout/stderr captured. */
 export function spawnCli(args: string[], opts: SpawnCliOptions = {}): CliProcess {
-  const entry = opts.entry ?? [BIN];
+  const entry = opts.entry ?? CLI;
   const [file, argv] =
     opts.fdLimit === undefined
       ? [process.execPath, [...entry, ...args]]
