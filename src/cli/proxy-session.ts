@@ -151,7 +151,12 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   const fill: Record<string, string> = {};
   const lessons = useUi ? liveLessons(fill) : null;
   if (store) bus.on((e) => store.enqueue(e));
-  else attachHeadlessPrinter(bus, human);
+  const printer = store ? null : attachHeadlessPrinter(bus, human);
+  /** Our own lines on the printer's stream: after the traffic lines it still holds. */
+  const say = (text: string): void => {
+    printer?.flush();
+    human.write(text);
+  };
   if (lessons) bus.on((e) => lessons.apply(e));
 
   let launched: LaunchedProxy;
@@ -177,7 +182,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   const projector = feed ? projectorLine(feed.url) : null;
   // The classroom: one line says exactly what leaves the machine; its news goes to the UI's
   // footer (or a line, headless) and never holds up the proxy.
-  let classroomNews: (text: string) => void = (text) => void human.write(`mitm-lab: ${text}\n`);
+  let classroomNews: (text: string) => void = (text) => say(`mitm-lab: ${text}\n`);
   const reporter = settings.classroom
     ? startClassroomReporter({
         url: settings.classroom.url,
@@ -258,12 +263,12 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
     classroomNews = (text) => running.notify(text, 8000);
     stopReason = Promise.race([running.done, signal]).finally(() => running.destroy());
   } else {
-    human.write(page.banner);
-    if (projector) human.write(`${projector}\n`);
+    say(page.banner);
+    if (projector) say(`${projector}\n`);
     const tour = page.tour;
     if (tour && io.stdin.isTTY) {
       const onData = (chunk: Buffer | string): void => {
-        if (String(chunk).includes('\n')) tour((line) => void human.write(`victim: ${line}\n`));
+        if (String(chunk).includes('\n')) tour((line) => say(`victim: ${line}\n`));
       };
       io.stdin.setEncoding('utf8');
       io.stdin.on('data', onData);
@@ -276,19 +281,19 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
 
   await stopReason;
   onSignal = (sig) => {
-    human.write(`mitm-lab: ${sig} again: stopping now\n`);
+    say(`mitm-lab: ${sig} again: stopping now\n`);
     const saved = launched.saveHarNow();
     process.exit(saved ? 0 : 1);
   };
   stopping.abort();
   reporter?.close();
   cleanupInput();
-  human.write('mitm-lab: stopping…\n');
+  say('mitm-lab: stopping…\n');
   const saved = await launched.shutdown();
   await opts.cleanup?.();
   io.stdin.pause?.();
   stopListening();
-  human.write('mitm-lab: stopped.\n');
+  say('mitm-lab: stopped.\n');
   for (const out of new Set([io.stdout, io.stderr])) out.removeListener?.('error', outputGone);
   return saved ? 0 : 1;
 }

@@ -157,6 +157,45 @@ describe('attachHeadlessPrinter', () => {
     expect(lines()).toHaveLength(1);
   });
 
+  it('writes the traffic lines of one turn of the event loop at once, after the lines before them', async () => {
+    const bus = new EventBus();
+    const writes: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(chunk.toString());
+        cb();
+      },
+    });
+    const printer = attachHeadlessPrinter(bus, out);
+    const [listening, , request, response] = lessonEvents();
+    if (request?.type !== 'http.request' || response?.type !== 'http.response')
+      throw new Error('kit');
+    bus.emit(listening!);
+    expect(writes).toHaveLength(1); // the listening line goes out at once
+    for (let i = 0; i < 3; i++) {
+      bus.emit({ ...request, flowId: `f${i}` });
+      bus.emit({ ...response, flowId: `f${i}` });
+    }
+    expect(writes).toHaveLength(1); // held until the end of this turn
+    expect(printer.lines).toBe(4);
+    bus.emit({ type: 'diag', connId: null, level: 'warn', source: 'engine', message: 'w' });
+    // A warning goes out at once, after the traffic lines held before it.
+    expect(writes).toHaveLength(2);
+    expect(writes[1]!.split('\n').map((l) => l.split(/\s+/)[1])).toEqual([
+      'HTTP',
+      'HTTP',
+      'HTTP',
+      'WARN',
+      undefined,
+    ]);
+    bus.emit({ ...request, flowId: 'f9' });
+    bus.emit({ ...response, flowId: 'f9' });
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(3);
+    expect(writes[2]).toMatch(/^\S+ HTTP .*\n$/);
+    printer.detach();
+  });
+
   it('stops quietly when its stream fails, and the bus keeps delivering', async () => {
     const bus = new EventBus();
     const dead = new Writable({
