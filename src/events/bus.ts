@@ -9,10 +9,17 @@ export class EventBus {
   private readonly listeners = new Set<Listener>();
   private seq = 0;
   private reporting = false;
+  /** The last `at` and its millisecond: many events share one under load. */
+  private lastMs = -1;
+  private lastAt = '';
 
   /** Stamp and deliver an event to every listener, in subscription order. Returns it stamped. */
   emit(event: NewEvent): ProxyEvent {
-    const stamped = { ...event, id: `e${++this.seq}`, at: new Date().toISOString() } as ProxyEvent;
+    // A copy with the stamps last (the same key order as `{ ...event, id, at }`): V8 copies an
+    // event of 15-odd fields with Object.assign in ~0.25 µs, with spread in ~2 µs (issue 12).
+    const stamped = Object.assign({}, event) as ProxyEvent;
+    stamped.id = `e${++this.seq}`;
+    stamped.at = this.now();
     for (const listener of this.listeners) {
       try {
         listener(stamped);
@@ -21,6 +28,16 @@ export class EventBus {
       }
     }
     return stamped;
+  }
+
+  /** The ISO time of now, made once per millisecond. */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastAt = new Date(ms).toISOString();
+    }
+    return this.lastAt;
   }
 
   /** Subscribe; returns the unsubscribe function. */
