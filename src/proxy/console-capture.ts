@@ -7,10 +7,10 @@
 // So the patch is installed when the first proxy starts, and routes a call to `diag` only
 // when the calling frame is inside node_modules/http-mitm-proxy (read from the stack, which
 // costs a stack capture per console call — console calls are rare); every other call goes to
-// the real console untouched. The proxy it belongs to comes from AsyncLocalStorage (each
-// proxy listens inside its own context, so its sockets' callbacks inherit it); when it cannot
-// be told (several proxies in one process, context lost), every running proxy gets the diag.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// the real console untouched. The diag goes to every running proxy: the CLI runs one. (Telling
+// several proxies in one process apart took an AsyncLocalStorage, which switches on async
+// hooks for every socket, timer and promise of the process: a few per cent of the CPU of every
+// request, issue 12 — too much for a label only tests with two proxies could see.)
 import { format } from 'node:util';
 
 export type DiagSink = (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -27,7 +27,6 @@ const LEVEL: Record<Method, 'info' | 'warn' | 'error'> = {
 };
 const LIBRARY_FRAME = /[\\/]node_modules[\\/]http-mitm-proxy[\\/]/;
 
-const context = new AsyncLocalStorage<DiagSink>();
 const sinks = new Set<DiagSink>();
 let installed = false;
 const target = globalThis.console as unknown as Record<Method, (...args: unknown[]) => void>;
@@ -48,18 +47,14 @@ function install(): void {
       // dropped: nobody is listening for it, and it must not reach the terminal.
       if (sinks.size === 0) return;
       const message = format(...args);
-      const own = context.getStore();
-      if (own && !sinks.has(own)) return; // from a proxy that has closed
-      const to = own ? [own] : [...sinks];
-      for (const sink of to) sink(LEVEL[method], message);
+      for (const sink of sinks) sink(LEVEL[method], message);
     };
   }
 }
 
 /**
- * Route the library's console output to `sink` while `fn` and everything asynchronously
- * descended from it runs (servers started inside keep the context for their sockets).
- * `release` unregisters the sink; the patch stays (other callers pass through untouched).
+ * Route the library's console output to `sink` (from `fn`, which starts the proxy, on) until
+ * `release` unregisters it; the patch stays (other callers pass through untouched).
  */
 export function captureLibraryConsole<T>(
   sink: DiagSink,
@@ -67,7 +62,7 @@ export function captureLibraryConsole<T>(
 ): { result: T; release(): void } {
   sinks.add(sink);
   install();
-  const result = context.run(sink, fn);
+  const result = fn();
   return {
     result,
     release() {
