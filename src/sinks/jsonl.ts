@@ -1,8 +1,10 @@
 // `--events FILE` (or `-`): every ProxyEvent as one JSON object per line (JSON Lines), in the
 // order the bus delivered them. The shape of each line is the event contract (docs/events.md).
 //
-// Files are appended with synchronous writes: an event is on disk when emit returns, so a
-// crash, Ctrl-C or `process.exit` loses nothing, and `tail -f` sees it at once. Opening
+// Files are appended with synchronous writes, the lines of one turn of the event loop together
+// (one write per burst, not one per event: under load a write per event cost the proxy a
+// twentieth of its CPU, issue 12), and at once on exit: `tail -f` sees an event within a turn of
+// the event loop, and a crash, Ctrl-C or `process.exit` loses nothing. Opening
 // problems are a config error at start (LabError, exit 1 with the reason); a write failure
 // later (disk full, a closed pipe) becomes one `diag` event, and the sink stops — the proxy
 // keeps running.
@@ -22,7 +24,7 @@ const EVENTS_FILE_MODE = 0o600;
 export interface JsonlSink {
   /** The file path, or `-` for stdout. */
   readonly target: string;
-  /** Lines written so far. */
+  /** Lines so far (written together at the end of each turn of the event loop). */
   readonly lines: number;
   /** Why the sink stopped writing, or null while it works. */
   readonly error: string | null;
@@ -46,6 +48,8 @@ export interface JsonlOptions {
 
 /** Default bound of an events file: 256 MiB (hours of a workshop; about a minute of a load test). */
 export const DEFAULT_EVENTS_MAX_BYTES = 256 * 1024 * 1024;
+/** Lines held for the end of the turn beyond this many characters are written at once. */
+const MAX_HELD_CHARS = 256 * 1024;
 
 function reason(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
@@ -98,6 +102,7 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
     if (error !== null) return;
     error = reason(err);
     unsubscribe();
+    process.removeListener('exit', flush);
     bus.emit({
       type: 'diag',
       connId: null,
@@ -109,13 +114,31 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
   const onStreamError = (err: unknown): void => fail(err);
   out?.on('error', onStreamError);
 
-  const write = (line: string): void => {
+  /** Lines not yet written (this turn of the event loop's). */
+  let held = '';
+  let flushQueued = false;
+  function flush(): void {
+    flushQueued = false;
+    if (held === '') return;
+    const text = held;
+    held = '';
     try {
-      if (fd !== null) size += fs.writeSync(fd, line);
-      else out?.write(line);
-      lines++;
+      if (fd !== null) fs.writeSync(fd, text);
+      else out?.write(text);
     } catch (err) {
       fail(err);
+    }
+  }
+  // process.exit() runs no more turns of the event loop: what is held goes out on 'exit'.
+  process.on('exit', flush);
+  const write = (line: string): void => {
+    held += line;
+    lines++;
+    if (maxBytes > 0) size += Buffer.byteLength(line);
+    if (held.length >= MAX_HELD_CHARS) flush();
+    else if (!flushQueued) {
+      flushQueued = true;
+      setImmediate(flush);
     }
   };
 
@@ -157,6 +180,8 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
       if (closed) return;
       closed = true;
       unsubscribe();
+      flush();
+      process.removeListener('exit', flush);
       if (fd !== null) {
         const f = fd;
         fd = null;

@@ -9,6 +9,7 @@ import { EventBus } from '../../src/events/bus.ts';
 import { EVENT_TYPES, type ProxyEvent } from '../../src/events/types.ts';
 import { openJsonlSink } from '../../src/sinks/jsonl.ts';
 import { LabError } from '../../src/util/lab-error.ts';
+import { runTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { emitLesson } from './event-kit.ts';
 
@@ -33,7 +34,8 @@ describe('openJsonlSink', () => {
     const file = join(dir, 'events.jsonl');
     const sink = openJsonlSink(file, bus);
     const emitted = emitLesson(bus);
-    // Synchronous: every line is on disk as soon as emit returns, before close.
+    // Every line is on disk by the end of this turn of the event loop, before close.
+    await new Promise((r) => setImmediate(r));
     const early = parseLines(readFileSync(file, 'utf8'));
     expect(early).toHaveLength(emitted.length);
     await sink.close();
@@ -75,6 +77,49 @@ describe('openJsonlSink', () => {
     expect(lines.map((e) => (e.type === 'diag' ? e.message : ''))).toEqual(['one']);
   });
 
+  it('writes the lines of one turn of the event loop in one write', async () => {
+    const bus = new EventBus();
+    const writes: string[] = [];
+    const out = new PassThrough();
+    out.on('data', (d: Buffer) => writes.push(d.toString()));
+    const sink = openJsonlSink('-', bus, { stdout: out });
+    for (const message of ['a', 'b', 'c'])
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message });
+    expect(writes).toEqual([]); // held until the end of this turn
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(parseLines(writes[0]!).map((e) => (e.type === 'diag' ? e.message : ''))).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+    await sink.close();
+  });
+
+  it('writes what it holds when the process exits before the end of the turn', async () => {
+    const file = join(dir, 'exit.jsonl');
+    const sinkModule = new URL('../../src/sinks/jsonl.ts', import.meta.url).href;
+    const busModule = new URL('../../src/events/bus.ts', import.meta.url).href;
+    const code = [
+      `const { openJsonlSink } = await import(${JSON.stringify(sinkModule)});`,
+      `const { EventBus } = await import(${JSON.stringify(busModule)});`,
+      'const bus = new EventBus();',
+      `openJsonlSink(${JSON.stringify(file)}, bus);`,
+      "bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'last words' });",
+      'process.exit(0);',
+    ].join('\n');
+    const r = await runTool(process.execPath, [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      code,
+    ]);
+    expect(r.code).toBe(0);
+    const lines = parseLines(readFileSync(file, 'utf8'));
+    expect(lines.map((e) => (e.type === 'diag' ? e.message : ''))).toEqual(['last words']);
+  });
+
   it('refuses a path it cannot write with a clear config error', () => {
     const bus = new EventBus();
     const bad = join(dir, 'no-such-folder', 'events.jsonl');
@@ -102,6 +147,9 @@ describe('openJsonlSink', () => {
       const sink = openJsonlSink('/dev/full', bus);
       bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'first' });
       bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'second' });
+      await new Promise((r) => setImmediate(r)); // the lines of this turn are written together
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'test', message: 'third' });
+      await new Promise((r) => setImmediate(r));
       const diags = seen.filter((e) => e.type === 'diag' && e.source === 'sink');
       expect(diags).toHaveLength(1);
       expect(diags[0]).toMatchObject({
@@ -109,7 +157,7 @@ describe('openJsonlSink', () => {
         message: expect.stringMatching(/\/dev\/full.*ENOSPC|no space/i),
       });
       expect(sink.error).toMatch(/ENOSPC|no space/i);
-      expect(seen.filter((e) => e.type === 'diag' && e.source === 'test')).toHaveLength(2);
+      expect(seen.filter((e) => e.type === 'diag' && e.source === 'test')).toHaveLength(3);
       await sink.close();
     },
   );
