@@ -8,7 +8,7 @@ import { EventBus } from '../events/bus.ts';
 import type { ResolveRule } from '../proxy/index.ts';
 import { attachHeadlessPrinter } from '../sinks/headless.ts';
 import { FlowStore } from '../store/index.ts';
-import { startUi, type RunningUi, type UiOptions } from '../ui/index.ts';
+import type { RunningUi, UiOptions } from '../ui/index.ts';
 import { LAB_EXPLAIN_CONTEXT } from './explain-context.ts';
 import { parseCommandArgs } from './args.ts';
 import type { CommandIO } from './command.ts';
@@ -144,6 +144,10 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   const human = settings.events === '-' ? io.stderr : io.stdout;
   for (const w of settings.warnings) io.stderr.write(`mitm-lab: WARNING: ${w}\n`);
 
+  // The terminal UI (blessed, ~14 MB) is loaded only when it is shown: a headless proxy runs
+  // without it (issue 12, idle memory).
+  const uiModule = useUi ? import('../ui/index.ts') : null;
+  uiModule?.catch(() => undefined); // a failure is reported where it is awaited, below
   const bus = new EventBus();
   const store = useUi ? new FlowStore() : null;
   // The lessons see the same events as the store, from the first (a late subscriber would
@@ -213,7 +217,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   for (const out of new Set([io.stdout, io.stderr])) out.on?.('error', outputGone);
   let stopReason: Promise<unknown> = signal;
   let cleanupInput: () => void = () => undefined;
-  if (useUi && store) {
+  if (uiModule && store) {
     let ui: RunningUi;
     const tour = page.tour;
     const uiOpts: UiOptions = {
@@ -251,7 +255,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
       .join('  ');
     if (note) uiOpts.source = note;
     try {
-      ui = startUi(uiOpts);
+      ui = (await uiModule).startUi(uiOpts);
     } catch (err) {
       // No terminal UI after all: do not leave the proxy (and the lab) running behind the error.
       stopListening();
