@@ -27,7 +27,13 @@ import type { CertSummary } from '../events/types.ts';
 import { makeDirs } from '../util/dirs.ts';
 import { LabError } from '../util/lab-error.ts';
 import { describeCertificate } from './describe.ts';
-import { buildCertificate, generateRsaKeyPair, readNameConstraints } from './forge.ts';
+import {
+  buildCertificate,
+  generateEcKeyPair,
+  generateRsaKeyPair,
+  keyType,
+  readNameConstraints,
+} from './forge.ts';
 import { hostKind, normalizeHost, normalizePermit, withinConstraints } from './names.ts';
 
 /** Default CA lifetime: a month is long enough for a course and short enough to be forgotten safely. */
@@ -44,6 +50,20 @@ const LEAF_RENEW_MS = 24 * 60 * 60 * 1000;
 export const LEAF_CACHE_MAX = 1000;
 /** RSA-2048: what browsers accept everywhere and node:crypto generates in ~50–200 ms. */
 const KEY_BITS = 2048;
+/**
+ * The key every forged leaf shares: ECDSA P-256 by default — a forged handshake signs with it in
+ * about a tenth of RSA-2048's time (issue 12), and curl, Python, OpenSSL, Node, wget, Chromium and
+ * Firefox accept it — or RSA-2048 (`--leaf-key rsa`) for a client that takes only RSA. The CA
+ * itself is RSA-2048 either way, so trusting it covers both.
+ */
+export const LEAF_KEY_TYPES = ['ecdsa', 'rsa'] as const;
+export type LeafKeyType = (typeof LEAF_KEY_TYPES)[number];
+export const DEFAULT_LEAF_KEY: LeafKeyType = 'ecdsa';
+/** How each leaf key type is named to people. */
+export const LEAF_KEY_NAMES: Record<LeafKeyType, string> = {
+  ecdsa: 'ECDSA P-256',
+  rsa: 'RSA-2048',
+};
 /** The organisation every certificate of ours carries, so anyone inspecting one knows. */
 export const CA_ORGANISATION = 'mitm-lab — for lab use only';
 /** Permitted DNS subtrees by default: RFC 2606 `.test` names and RFC 6761 `localhost`. */
@@ -68,6 +88,8 @@ export interface CaOptions {
   create?: boolean;
   /** Open an expired CA anyway (for `ca info` to describe it); mintLeaf still refuses. */
   allowExpired?: boolean;
+  /** The key the forged leaves share (default ECDSA P-256; made when missing). */
+  leafKey?: LeafKeyType;
 }
 
 /** One minted leaf certificate (all leaves of a CA share one key). */
@@ -92,8 +114,13 @@ export interface Ca {
   keyPath: string;
   /** `<dir>/keys/ca.public.key`. */
   publicKeyPath: string;
-  /** `<dir>/keys/leaf.private.key` (0600): the one key all leaves share. */
+  /**
+   * The key all leaves share (0600): `<dir>/keys/leaf-ecdsa.private.key`, or
+   * `<dir>/keys/leaf.private.key` for RSA (`leafKeyType`).
+   */
   leafKeyPath: string;
+  /** What kind of key the leaves share. */
+  leafKeyType: LeafKeyType;
   /**
    * SHA-256 of the shared leaf key's SubjectPublicKeyInfo, base64. This, not the CA's, is what
    * Chromium's `--ignore-certificate-errors-spki-list` matches: it compares the list with the
@@ -125,8 +152,42 @@ export function caPaths(dir: string) {
     certPath: path.join(root, 'certs', 'ca.pem'),
     keyPath: path.join(root, 'keys', 'ca.private.key'),
     publicKeyPath: path.join(root, 'keys', 'ca.public.key'),
+    /** The shared RSA-2048 leaf key (the name older CAs have). */
     leafKeyPath: path.join(root, 'keys', 'leaf.private.key'),
+    /** The shared ECDSA P-256 leaf key. */
+    leafEcdsaKeyPath: path.join(root, 'keys', 'leaf-ecdsa.private.key'),
   };
+}
+
+/** Where the shared leaf key of each type lives in a CA folder. */
+export function leafKeyPathOf(dir: string, type: LeafKeyType): string {
+  const p = caPaths(dir);
+  return type === 'ecdsa' ? p.leafEcdsaKeyPath : p.leafKeyPath;
+}
+
+/**
+ * The SHA-256 of a private key's SubjectPublicKeyInfo, base64: what Chromium's
+ * `--ignore-certificate-errors-spki-list` names.
+ */
+export function spkiSha256(privateKeyPem: string): string {
+  return createHash('sha256')
+    .update(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'der' }))
+    .digest('base64');
+}
+
+/** The shared leaf keys a CA folder holds, by type, with their SPKI hashes (for `ca info`). */
+export function leafKeys(dir: string): { type: LeafKeyType; path: string; spkiSha256: string }[] {
+  const out: { type: LeafKeyType; path: string; spkiSha256: string }[] = [];
+  for (const type of LEAF_KEY_TYPES) {
+    const file = leafKeyPathOf(dir, type);
+    if (!existsSync(file)) continue;
+    try {
+      out.push({ type, path: file, spkiSha256: spkiSha256(readFileSync(file, 'utf8')) });
+    } catch {
+      continue; // unreadable: loadCa says so when that key is used
+    }
+  }
+  return out;
 }
 
 /** Open the CA in `opts.dir`, creating it when missing (unless `create: false`). */
@@ -137,14 +198,14 @@ export async function openCa(opts: CaOptions): Promise<Ca> {
       throw new LabError('config', `no CA in ${p.dir}`, 'run `mitm-lab ca init` to create one');
     try {
       createCa(p, opts);
-      return loadCa(p, true, false);
+      return loadCa(p, true, false, opts.leafKey ?? DEFAULT_LEAF_KEY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       // Another process created the key first: fall through and wait for its certificate.
     }
   }
   await waitWhileBeingCreated(p);
-  return loadCa(p, false, opts.allowExpired === true);
+  return loadCa(p, false, opts.allowExpired === true, opts.leafKey ?? DEFAULT_LEAF_KEY);
 }
 
 /** How long a CA key without its certificate counts as "being created" by another process. */
@@ -168,7 +229,7 @@ export function caExists(dir: string): boolean {
 export function removeCa(dir: string): string[] {
   const p = caPaths(dir);
   const removed: string[] = [];
-  for (const file of [p.certPath, p.keyPath, p.publicKeyPath, p.leafKeyPath]) {
+  for (const file of [p.certPath, p.keyPath, p.publicKeyPath, p.leafKeyPath, p.leafEcdsaKeyPath]) {
     if (existsSync(file)) {
       rmSync(file);
       removed.push(file);
@@ -201,7 +262,9 @@ function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
   // exclusively ('wx'), and the loser waits for the winner's certificate (openCa).
   const name = `mitm-lab throwaway CA ${date} ${randomBytes(3).toString('hex')}`;
   const caKey = generateRsaKeyPair(KEY_BITS);
+  // Both leaf keys now (the ECDSA one is the default; the RSA one serves --leaf-key rsa).
   const leafKey = generateRsaKeyPair(KEY_BITS);
+  const leafEcdsaKey = generateEcKeyPair();
   const certPem = buildCertificate({
     subject: { CN: name, O: CA_ORGANISATION },
     publicKeyPem: caKey.publicKeyPem,
@@ -217,6 +280,7 @@ function createCa(p: ReturnType<typeof caPaths>, opts: CaOptions): void {
   chmodSync(p.keyPath, 0o600);
   writeFileSync(p.publicKeyPath, caKey.publicKeyPem, { mode: 0o644 });
   writePrivate(p.leafKeyPath, leafKey.privateKeyPem);
+  writePrivate(p.leafEcdsaKeyPath, leafEcdsaKey.privateKeyPem);
   // Renamed into place, so a process waiting for it never reads half a certificate.
   const staging = `${p.certPath}.${process.pid}.tmp`;
   writeFileSync(staging, certPem, { mode: 0o644 });
@@ -271,7 +335,12 @@ function readOrFail(file: string, what: string): string {
   }
 }
 
-function loadCa(p: ReturnType<typeof caPaths>, created: boolean, allowExpired: boolean): Ca {
+function loadCa(
+  p: ReturnType<typeof caPaths>,
+  created: boolean,
+  allowExpired: boolean,
+  leafKeyType: LeafKeyType,
+): Ca {
   const certPem = readOrFail(p.certPath, 'the CA certificate');
   const keyPem = readOrFail(p.keyPath, 'the CA private key');
   const replace =
@@ -309,25 +378,8 @@ function loadCa(p: ReturnType<typeof caPaths>, created: boolean, allowExpired: b
   // Keys must stay private even if someone copied the folder around with a loose umask.
   chmodSync(p.keyPath, 0o600);
 
-  let leafKeyPem: string;
-  if (existsSync(p.leafKeyPath)) {
-    leafKeyPem = readOrFail(p.leafKeyPath, 'the leaf key');
-    try {
-      createPrivateKey(leafKeyPem);
-    } catch (err) {
-      throw new LabError(
-        'config',
-        `${p.leafKeyPath} is not a readable private key`,
-        `delete it and a new one is made`,
-        { cause: err },
-      );
-    }
-    chmodSync(p.leafKeyPath, 0o600);
-  } else {
-    // A CA written by http-mitm-proxy or an older mitm-lab: add the shared leaf key.
-    leafKeyPem = generateRsaKeyPair(KEY_BITS).privateKeyPem;
-    writePrivate(p.leafKeyPath, leafKeyPem);
-  }
+  const leafKeyPath = leafKeyPathOf(p.dir, leafKeyType);
+  const leafKeyPem = readOrMakeLeafKey(leafKeyPath, leafKeyType);
   if (!existsSync(p.publicKeyPath))
     writeFileSync(
       p.publicKeyPath,
@@ -341,6 +393,8 @@ function loadCa(p: ReturnType<typeof caPaths>, created: boolean, allowExpired: b
   const summary = describeCertificate(certPem);
   return new Authority(
     p,
+    leafKeyPath,
+    leafKeyType,
     certPem,
     keyPem,
     leafKeyPem,
@@ -353,12 +407,50 @@ function loadCa(p: ReturnType<typeof caPaths>, created: boolean, allowExpired: b
   );
 }
 
+/**
+ * The shared leaf key of `type` at `file`: read (and checked to be that type), or made when
+ * missing — a CA written by http-mitm-proxy or an older mitm-lab lacks the ECDSA one. Two
+ * processes may make it at once: the file is created exclusively, and the loser reads it.
+ */
+function readOrMakeLeafKey(file: string, type: LeafKeyType): string {
+  if (!existsSync(file)) {
+    const pem = (type === 'ecdsa' ? generateEcKeyPair() : generateRsaKeyPair(KEY_BITS))
+      .privateKeyPem;
+    try {
+      writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+      chmodSync(file, 0o600);
+      return pem;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const pem = readOrFail(file, 'the leaf key');
+  let actual: string;
+  try {
+    actual = keyType(pem);
+  } catch (err) {
+    throw new LabError(
+      'config',
+      `${file} is not a readable private key`,
+      `delete it and a new one is made`,
+      { cause: err },
+    );
+  }
+  if (actual !== (type === 'ecdsa' ? 'ec' : 'rsa'))
+    throw new LabError(
+      'config',
+      `${file} holds a ${actual.toUpperCase()} key, not the ${LEAF_KEY_NAMES[type]} key the leaves should share`,
+      `delete it and a new one is made`,
+    );
+  chmodSync(file, 0o600);
+  return pem;
+}
+
 class Authority implements Ca {
   readonly dir: string;
   readonly certPath: string;
   readonly keyPath: string;
   readonly publicKeyPath: string;
-  readonly leafKeyPath: string;
   readonly leafSpkiSha256: string;
   readonly name: string;
   private readonly leafPublicKeyPem: string;
@@ -372,6 +464,8 @@ class Authority implements Ca {
 
   constructor(
     p: ReturnType<typeof caPaths>,
+    readonly leafKeyPath: string,
+    readonly leafKeyType: LeafKeyType,
     readonly certPem: string,
     private readonly keyPem: string,
     private readonly leafKeyPem: string,
@@ -386,13 +480,12 @@ class Authority implements Ca {
     this.certPath = p.certPath;
     this.keyPath = p.keyPath;
     this.publicKeyPath = p.publicKeyPath;
-    this.leafKeyPath = p.leafKeyPath;
     this.name = summary.subjectCN ?? summary.subject;
-    const leafPublicKey = createPublicKey(leafKeyPem);
-    this.leafPublicKeyPem = leafPublicKey.export({ type: 'spki', format: 'pem' }) as string;
-    this.leafSpkiSha256 = createHash('sha256')
-      .update(leafPublicKey.export({ type: 'spki', format: 'der' }))
-      .digest('base64');
+    this.leafPublicKeyPem = createPublicKey(leafKeyPem).export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
+    this.leafSpkiSha256 = spkiSha256(leafKeyPem);
     this.caNotBefore = new Date(x509.validFrom).getTime();
     this.caNotAfter = new Date(x509.validTo).getTime();
   }
@@ -467,7 +560,14 @@ class Authority implements Ca {
 export function caModes(dir: string): Record<string, string> {
   const p = caPaths(dir);
   const out: Record<string, string> = {};
-  for (const file of [p.dir, path.dirname(p.keyPath), p.keyPath, p.leafKeyPath, p.certPath]) {
+  for (const file of [
+    p.dir,
+    path.dirname(p.keyPath),
+    p.keyPath,
+    p.leafKeyPath,
+    p.leafEcdsaKeyPath,
+    p.certPath,
+  ]) {
     if (existsSync(file)) out[file] = (statSync(file).mode & 0o777).toString(8);
   }
   return out;

@@ -1,14 +1,23 @@
 // The one adapter for node-forge (CommonJS): X.509 certificates are *built* with forge and
 // *signed* with native `crypto.sign`, because forge's RSA signing is pure JavaScript (~50 ms
 // per certificate) while its certificate builder is the part we need (ENGINE-NOTES.md,
-// "Minting leaf certificates fast"). Keys come from node:crypto too.
+// "Minting leaf certificates fast"). Keys come from node:crypto too, ECDSA ones included:
+// forge knows no ECDSA key, so a certificate for one is built around a stand-in RSA key whose
+// SubjectPublicKeyInfo is then replaced by the real one (the issuer still signs with RSA).
 //
 // Two forge quirks handled here, so nobody else meets them:
 // - `authorityKeyIdentifier: { keyIdentifier: true }` hashes the *subject's* key, not the
 //   issuer's: we pass the issuer's subject key identifier bytes explicitly.
 // - forge re-encodes a parsed UTF8String attribute as UTF-8 a second time: we never copy an
 //   issuer name through forge; the issuer's subject Name is spliced into the TBS as DER.
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+} from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import forge from 'node-forge';
 
@@ -21,7 +30,10 @@ const forgeExtra = forge as unknown as {
   asn1: { fromDer(der: string, options: { decodeBitStrings: boolean }): forge.asn1.Asn1 };
 };
 
-/** A key pair as PEM: PKCS#1 `RSA PRIVATE KEY` (what http-mitm-proxy writes and reads) + SPKI. */
+/**
+ * A key pair as PEM: the private key as PKCS#1 `RSA PRIVATE KEY` (RSA: what http-mitm-proxy
+ * writes and reads) or PKCS#8 `PRIVATE KEY` (ECDSA), the public key as SPKI.
+ */
 export interface KeyPair {
   privateKeyPem: string;
   publicKeyPem: string;
@@ -37,6 +49,29 @@ export function generateRsaKeyPair(bits: number): KeyPair {
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }
 
+/**
+ * An ECDSA key pair on P-256 (prime256v1) from node:crypto: what the forged leaves share by
+ * default — a handshake signs with it in a fraction of RSA-2048's time, and every TLS 1.2/1.3
+ * client accepts it (ecdsa_secp256r1_sha256 is mandatory in TLS 1.3, RFC 8446 9.1).
+ */
+export function generateEcKeyPair(): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+/** The algorithm of a key (public or private PEM): `rsa`, `ec`, or another node:crypto name. */
+export function keyType(pem: string): string {
+  return memoize(`type:${pem}`, () =>
+    /PRIVATE KEY-----/.test(pem)
+      ? (createPrivateKey(pem).asymmetricKeyType ?? 'unknown')
+      : (createPublicKey(pem).asymmetricKeyType ?? 'unknown'),
+  );
+}
+
 /** Everything needed to build one certificate. */
 export interface CertSpec {
   /**
@@ -45,7 +80,10 @@ export interface CertSpec {
    * certificate has no DNS SAN, and refuses it). With neither CN nor O the SAN is critical.
    */
   subject: { CN?: string; O?: string };
-  /** The subject's public key, SPKI or PKCS#1 PEM (RSA: forge has no ECDSA). */
+  /**
+   * The subject's public key, SPKI or PKCS#1 PEM: RSA, or ECDSA for a certificate issued by an
+   * RSA issuer (the signature is always RSA: forge has no ECDSA, node:crypto signs).
+   */
   publicKeyPem: string;
   /** Who signs: an issuer certificate + its key, or the subject's own key (a root). */
   issuer: { certPem: string; privateKeyPem: string } | { selfSignWith: string };
@@ -89,8 +127,14 @@ const SIG_OIDS = {
 export function buildCertificate(spec: CertSpec): string {
   if (spec.notAfter.getTime() <= spec.notBefore.getTime())
     throw new Error('buildCertificate: notAfter must be later than notBefore');
+  const ec = keyType(spec.publicKeyPem) === 'ec';
+  if (ec && 'selfSignWith' in spec.issuer)
+    throw new Error('buildCertificate: an ECDSA key can only be issued by an RSA issuer');
+  if (!ec && keyType(spec.publicKeyPem) !== 'rsa')
+    throw new Error('buildCertificate: the subject key must be RSA or ECDSA');
   const cert = pki.createCertificate();
-  cert.publicKey = parsePublicKey(spec.publicKeyPem);
+  // ECDSA: forge encodes a stand-in RSA key; the real SubjectPublicKeyInfo is spliced in below.
+  cert.publicKey = parsePublicKey(ec ? standInRsaKey() : spec.publicKeyPem);
   cert.serialNumber = normalizeSerial(spec.serialHex ?? randomSerialHex());
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
@@ -118,11 +162,12 @@ export function buildCertificate(spec: CertSpec): string {
     extensions.push({ name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true });
   } else {
     extensions.push({ name: 'basicConstraints', critical: true, cA: false });
+    // keyEncipherment is RSA key transport; an ECDSA key only signs (RFC 5480 3).
     extensions.push({
       name: 'keyUsage',
       critical: true,
       digitalSignature: true,
-      keyEncipherment: true,
+      ...(ec ? {} : { keyEncipherment: true }),
     });
     extensions.push({ name: 'extKeyUsage', serverAuth: true });
   }
@@ -133,7 +178,18 @@ export function buildCertificate(spec: CertSpec): string {
       altNames: spec.sans.map(altName),
     });
   }
-  extensions.push({ name: 'subjectKeyIdentifier' });
+  if (ec) {
+    // RFC 5280 4.2.1.2 method (1), from the real key (forge would hash the stand-in).
+    const ski = createHash('sha1').update(ecPoint(spec.publicKeyPem)).digest('binary');
+    extensions.push({
+      id: '2.5.29.14',
+      value: asn1
+        .toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, ski))
+        .getBytes(),
+    });
+  } else {
+    extensions.push({ name: 'subjectKeyIdentifier' });
+  }
   const ski = issuer ? issuer.ski : cert.generateSubjectKeyIdentifier().getBytes();
   extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: ski });
   if (spec.isCa && (spec.permittedDns?.length || spec.permittedIps?.length)) {
@@ -151,7 +207,9 @@ export function buildCertificate(spec: CertSpec): string {
   cert.signatureOid = sigOid;
   cert.siginfo.algorithmOid = sigOid;
   const tbs = forgeExtra.pki.getTBSCertificate(cert);
-  if (issuer) (tbs.value as forge.asn1.Asn1[])[3] = issuer.subjectName; // TBSCertificate: [0]version, serial, sig, issuer…
+  // TBSCertificate: [0]version, serial, signature, issuer, validity, subject, spki, [3]extensions.
+  if (issuer) (tbs.value as forge.asn1.Asn1[])[3] = issuer.subjectName;
+  if (ec) (tbs.value as forge.asn1.Asn1[])[6] = spkiAsn1(spec.publicKeyPem);
   const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
   const signature = sign(hash, tbsDer, signingKey(signingKeyPem));
   const certAsn1 = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
@@ -341,6 +399,25 @@ function parsePublicKey(pem: string): forge.pki.PublicKey {
 
 function signingKey(pem: string) {
   return memoize(`key:${pem}`, () => createPrivateKey(pem));
+}
+
+/** A small RSA public key that only holds forge's place while it builds an ECDSA certificate. */
+function standInRsaKey(): string {
+  return memoize('stand-in', () => generateRsaKeyPair(1024).publicKeyPem);
+}
+
+/** A public key's SubjectPublicKeyInfo, as forge ASN.1 (its BIT STRING left as bytes). */
+function spkiAsn1(publicKeyPem: string): forge.asn1.Asn1 {
+  return memoize(`spki:${publicKeyPem}`, () => {
+    const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+    return forgeExtra.asn1.fromDer(der.toString('binary'), { decodeBitStrings: false });
+  });
+}
+
+/** The subjectPublicKey BIT STRING's bytes (for an EC key: the point), unused-bits byte dropped. */
+function ecPoint(publicKeyPem: string): Buffer {
+  const bitString = (spkiAsn1(publicKeyPem).value as forge.asn1.Asn1[])[1]!.value as string;
+  return Buffer.from(bitString.slice(1), 'binary');
 }
 
 interface ParsedIssuer {

@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openCa, type Ca } from '../ca/index.ts';
+import {
+  DEFAULT_LEAF_KEY,
+  LEAF_KEY_NAMES,
+  LEAF_KEY_TYPES,
+  openCa,
+  type Ca,
+  type LeafKeyType,
+} from '../ca/index.ts';
 import { EventBus } from '../events/bus.ts';
 import { CLIENT_TLS_MAXES, MODES, type ClientTlsMax, type Mode } from '../events/types.ts';
 import {
@@ -39,6 +46,7 @@ export const PROXY_OPTIONS = {
   'upstream-ca': { type: 'string', multiple: true },
   'insecure-upstream': { type: 'boolean' },
   'ca-dir': { type: 'string' },
+  'leaf-key': { type: 'string' },
   events: { type: 'string' },
   'events-max-mb': { type: 'string' },
   fresh: { type: 'boolean' },
@@ -86,6 +94,9 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                          not make its users less safe than a direct connection)
   --ca-dir DIR           the CA folder (default: $MITM_LAB_CA_DIR, else <project>/certs);
                          the CA is created there on first use
+  --leaf-key ecdsa|rsa   the key every forged certificate shares: ${LEAF_KEY_NAMES.ecdsa} (default,
+                         the cheaper handshake) or ${LEAF_KEY_NAMES.rsa}, for a client that takes only
+                         RSA. The CA is the same either way: no new trust needed
   --events FILE|-        write every event as JSON Lines to FILE (- = stdout); see docs/events.md.
                          The file is 0600 (it holds what crossed in clear, passwords too)
   --events-max-mb N      stop writing the --events file when it reaches N MiB, with a last
@@ -127,6 +138,7 @@ type ProxyValues = {
   'upstream-ca'?: string[] | undefined;
   'insecure-upstream'?: boolean | undefined;
   'ca-dir'?: string | undefined;
+  'leaf-key'?: string | undefined;
   events?: string | undefined;
   'events-max-mb'?: string | undefined;
   fresh?: boolean | undefined;
@@ -154,6 +166,8 @@ export interface ProxySettings {
   upstreamCa: string[];
   insecureUpstream: boolean;
   caDir: string;
+  /** The key the forged leaves share (--leaf-key). */
+  leafKey: LeafKeyType;
   /** JSONL target: a path, `-` (stdout), or null. */
   events: string | null;
   /** The events file stops at this many bytes (0 = no limit). */
@@ -260,6 +274,13 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
       );
   } else if (values.feed === true) feed = { host: '127.0.0.1', port: 0 };
   const classroom = readClassroom(values.classroom, values.name);
+  const leafKey = (values['leaf-key'] ?? DEFAULT_LEAF_KEY) as LeafKeyType;
+  if (!LEAF_KEY_TYPES.includes(leafKey))
+    throw new LabError(
+      'usage',
+      `--leaf-key wants ${LEAF_KEY_TYPES.join(' or ')}, got "${values['leaf-key']}"`,
+      'for example --leaf-key rsa (for a client that accepts only RSA certificates)',
+    );
   let eventsMaxBytes = DEFAULT_EVENTS_MAX_BYTES;
   const maxMb = values['events-max-mb'];
   if (maxMb !== undefined) {
@@ -283,6 +304,7 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     upstreamCa,
     insecureUpstream,
     caDir: values['ca-dir'] ? path.resolve(values['ca-dir']) : defaultCaDir(env),
+    leafKey,
     events: values.events ?? null,
     eventsMaxBytes,
     fresh: values.fresh === true,
@@ -379,7 +401,7 @@ export async function launchProxy(
   } = {},
 ): Promise<LaunchedProxy> {
   const bus = extra.bus ?? new EventBus();
-  const ca = await openCa({ dir: settings.caDir });
+  const ca = await openCa({ dir: settings.caDir, leafKey: settings.leafKey });
   const closers: (() => Promise<void> | void)[] = [];
   if (settings.events !== null) {
     const sink = openJsonlSink(settings.events, bus, {

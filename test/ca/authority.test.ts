@@ -45,6 +45,7 @@ describe('openCa', () => {
     expect(readdirSync(path.join(dir, 'keys')).sort()).toEqual([
       'ca.private.key',
       'ca.public.key',
+      'leaf-ecdsa.private.key',
       'leaf.private.key',
     ]);
     expect(mode(dir)).toBe('700');
@@ -203,13 +204,29 @@ describe('openCa options and failures', () => {
     expect(() => old.mintLeaf('shop.test')).toThrow(/has expired/);
   });
 
-  it('adds a shared leaf key to a CA folder that has none', async () => {
+  it('adds a shared leaf key to a CA folder that has none, of the kind asked for', async () => {
     const dir = sub('noleaf');
     const ca = await openCa({ dir });
+    expect(ca.leafKeyPath).toBe(path.join(dir, 'keys', 'leaf-ecdsa.private.key'));
     rmSync(ca.leafKeyPath);
+    rmSync(path.join(dir, 'keys', 'leaf.private.key'));
     const again = await openCa({ dir });
     expect(mode(again.leafKeyPath)).toBe('600');
     expect(again.mintLeaf('shop.test').keyPem).toBe(readFileSync(again.leafKeyPath, 'utf8'));
+    expect(again.mintLeaf('shop.test').summary.key).toBe('EC prime256v1');
+    const rsa = await openCa({ dir, leafKey: 'rsa' });
+    expect(rsa.leafKeyPath).toBe(path.join(dir, 'keys', 'leaf.private.key'));
+    expect(mode(rsa.leafKeyPath)).toBe('600');
+    expect(rsa.mintLeaf('shop.test').summary.key).toBe('RSA 2048');
+  });
+
+  it('refuses a leaf key file of the wrong kind, saying how to fix it', async () => {
+    const dir = sub('wrongleaf');
+    const ca = await openCa({ dir });
+    writeFileSync(ca.leafKeyPath, generateRsaKeyPair(2048).privateKeyPem);
+    const err = await labError(openCa({ dir }));
+    expect(err.message).toContain('holds a RSA key, not the ECDSA P-256 key');
+    expect(err.hint).toMatch(/delete it/);
   });
 });
 

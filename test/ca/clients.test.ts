@@ -142,6 +142,61 @@ describe('a minted leaf with real clients', () => {
   );
 });
 
+describe('the shared leaf key: ECDSA P-256 by default, RSA-2048 on request', () => {
+  let rsa: Ca;
+  beforeAll(async () => {
+    // The same CA folder opened for --leaf-key rsa: same CA, the other shared key.
+    rsa = await openCa({ dir: tmp.dir, leafKey: 'rsa' });
+  });
+
+  it('signs ECDSA P-256 leaves by default and RSA-2048 ones with leafKey rsa, both from the RSA CA', () => {
+    expect(ca.leafKeyType).toBe('ecdsa');
+    expect(ca.mintLeaf('shop.test').summary.key).toBe('EC prime256v1');
+    expect(rsa.leafKeyType).toBe('rsa');
+    expect(rsa.mintLeaf('shop.test').summary.key).toBe('RSA 2048');
+    expect(rsa.certPem).toBe(ca.certPem); // one CA to trust, whichever key
+  });
+
+  it.skipIf(!hasTool('curl') || !hasTool('python3') || !hasTool('openssl'))(
+    'curl, python3 (strict), openssl s_client and Node accept either kind given the CA',
+    async () => {
+      for (const authority of [ca, rsa]) {
+        const kind = authority.leafKeyType;
+        const leaf = authority.mintLeaf('keys.test');
+        const server = await startTlsServer({ certPem: leaf.certPem, keyPem: leaf.keyPem });
+        try {
+          const c = await curl('keys.test', server.port, ['--cacert', caFile]);
+          expect(`${kind} curl: ${c.stderr}${c.stdout}`).toBe(`${kind} curl: hello`);
+          const py = await runTool('python3', ['-c', PY, 'keys.test', String(server.port), caFile]);
+          expect(`${kind} python3: ${py.stdout}${py.stderr}`).toBe(
+            `${kind} python3: ok HTTP/1.1 200 OK\n`,
+          );
+          const o = await runTool(
+            'openssl',
+            [
+              's_client',
+              '-connect',
+              `127.0.0.1:${server.port}`,
+              '-servername',
+              'keys.test',
+              '-verify_hostname',
+              'keys.test',
+              '-verify_return_error',
+              '-CAfile',
+              caFile,
+            ],
+            { input: '' },
+          );
+          expect(`${kind} openssl: ${o.stdout}`).toMatch(/Verify return code: 0 \(ok\)/);
+          expect(await nodeConnect(server.port, 'keys.test', [ca.certPem])).toBe('ok');
+        } finally {
+          await server.close();
+        }
+      }
+    },
+  );
+});
+
 describe('name constraints, enforced by clients', () => {
   it('the normal path refuses to mint outside them, saying how to permit it', () => {
     expect(ca.permits('example.com')).toBe(false);

@@ -95,9 +95,8 @@ describe('mitm-lab ca', () => {
     expect(r.stdout).toContain('test, localhost, 127.0.0.0/8, ::1/128');
     expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
     expect((statSync(path.join(dir, 'keys/ca.private.key')).mode & 0o777).toString(8)).toBe('600');
-    expect((statSync(path.join(dir, 'keys/leaf.private.key')).mode & 0o777).toString(8)).toBe(
-      '600',
-    );
+    for (const key of ['keys/leaf-ecdsa.private.key', 'keys/leaf.private.key'])
+      expect((statSync(path.join(dir, key)).mode & 0o777).toString(8)).toBe('600');
   });
 
   it('init again leaves it alone; new options need --force', async () => {
@@ -117,16 +116,19 @@ describe('mitm-lab ca', () => {
     const spki = createHash('sha256')
       .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64');
-    // Chromium's SPKI allow-list must name the shared leaf key (it matches the certificates
+    // Chromium's SPKI allow-list must name the shared leaf keys (it matches the certificates
     // it is sent: only the forged leaf), not the CA: proven in test/e2e/chromium.test.ts.
-    const leafSpki = createHash('sha256')
-      .update(
-        createPublicKey(readFileSync(path.join(dir, 'keys/leaf.private.key'))).export({
-          type: 'spki',
-          format: 'der',
-        }),
-      )
-      .digest('base64');
+    const spkiOf = (file: string) =>
+      createHash('sha256')
+        .update(
+          createPublicKey(readFileSync(path.join(dir, file))).export({
+            type: 'spki',
+            format: 'der',
+          }),
+        )
+        .digest('base64');
+    const leafSpki = spkiOf('keys/leaf-ecdsa.private.key');
+    const rsaLeafSpki = spkiOf('keys/leaf.private.key');
     expect(leafSpki).not.toBe(spki);
     expect(r.stdout).not.toContain(`--ignore-certificate-errors-spki-list=${spki}`);
     const certPath = path.join(dir, 'certs/ca.pem');
@@ -142,8 +144,10 @@ describe('mitm-lab ca', () => {
       `SSL_CERT_FILE=${certPath}`,
       `REQUESTS_CA_BUNDLE=${certPath}`,
       `certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n '${name}' -i ${certPath}`,
-      `leaf SPKI SHA-256 ${leafSpki}`,
-      `--ignore-certificate-errors-spki-list=${leafSpki}`,
+      `leaf SPKI SHA-256 ${leafSpki}  (ECDSA P-256, the default)`,
+      `${rsaLeafSpki}  (RSA-2048, with proxy/start --leaf-key rsa)`,
+      `${path.join(dir, 'keys/leaf-ecdsa.private.key')} (mode 0600) (ECDSA P-256)`,
+      `--ignore-certificate-errors-spki-list=${leafSpki},${rsaLeafSpki}`,
       'sudo update-ca-certificates',
       'trust-ca.sh',
       'untrust-ca.sh',
@@ -239,6 +243,7 @@ describe('mitm-lab ca', () => {
       'certs/ca.pem',
       'keys/ca.private.key',
       'keys/ca.public.key',
+      'keys/leaf-ecdsa.private.key',
       'keys/leaf.private.key',
     ]) {
       expect(r.stdout).toContain(path.join(dir, f));

@@ -104,6 +104,52 @@ describe('mitm-lab proxy (process)', () => {
     expect(keylog.every((l) => /^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+$/.test(l))).toBe(true);
   });
 
+  it('forges on the shared ECDSA P-256 key by default, on the RSA-2048 one with --leaf-key rsa', async () => {
+    for (const [args, key] of [
+      [[], 'EC prime256v1'],
+      [['--leaf-key', 'rsa'], 'RSA 2048'],
+    ] as const) {
+      const events = path.join(dir, `leaf-${key.split(' ')[0]}.jsonl`);
+      const p = spawnCli([
+        'proxy',
+        '--listen',
+        '127.0.0.1:0',
+        '--ca-dir',
+        files.ca,
+        '--events',
+        events,
+        '--upstream-ca',
+        files.root,
+        '--resolve',
+        'cli.test=127.0.0.1',
+        ...args,
+      ]);
+      try {
+        const port = (
+          await p.waitForOutput(/listening on http:\/\/127\.0\.0\.1:(\d+)/, 'banner')
+        )[1];
+        const r = await curl([
+          '-x',
+          `http://127.0.0.1:${port}`,
+          '--cacert',
+          path.join(files.ca, 'certs', 'ca.pem'),
+          `https://cli.test:${origin.httpsPort}/k`,
+        ]);
+        expect(`${key}: ${r.stdout}`).toBe(`${key}: hello GET /k body=`);
+        p.kill('SIGTERM');
+        expect((await p.exited).code).toBe(0);
+      } finally {
+        await p.stop();
+      }
+      const forged = readFileSync(events, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; certificate?: { key: string } })
+        .filter((e) => e.type === 'tls.forged');
+      expect(forged.map((e) => e.certificate?.key)).toEqual([key]);
+    }
+  });
+
   it('--events - writes JSON Lines to stdout, the readable lines to stderr', async () => {
     const p = spawnCli(['proxy', '--listen', '127.0.0.1:0', '--ca-dir', files.ca, '--events', '-']);
     try {
@@ -199,6 +245,14 @@ describe('readProxyOptions', () => {
     writeFileSync(path.join(d, 'bad.pem'), 'not a certificate');
     expect(() => readProxyOptions({ 'upstream-ca': [path.join(d, 'bad.pem')] }, {})).toThrow(
       LabError,
+    );
+  });
+
+  it('takes --leaf-key ecdsa (the default) or rsa, and refuses anything else', () => {
+    expect(readProxyOptions({}, {}).leafKey).toBe('ecdsa');
+    expect(readProxyOptions({ 'leaf-key': 'rsa' }, {}).leafKey).toBe('rsa');
+    expect(() => readProxyOptions({ 'leaf-key': 'dsa' }, {})).toThrow(
+      /--leaf-key wants ecdsa or rsa, got "dsa"/,
     );
   });
 

@@ -6,12 +6,15 @@ import path from 'node:path';
 import {
   CA_DAYS_DEFAULT,
   CA_DAYS_MAX,
+  DEFAULT_LEAF_KEY,
   DEFAULT_PERMITTED_DNS,
   DEFAULT_PERMITTED_IPS,
+  LEAF_KEY_NAMES,
   caExists,
   caModes,
   caPaths,
   describeCertificate,
+  leafKeys,
   openCa,
   pemToDer,
   removeCa,
@@ -64,8 +67,10 @@ By default the CA may only sign ${DEFAULT_PERMITTED_DNS.map((d) => `${d} and *.$
 and the loopback addresses ${DEFAULT_PERMITTED_IPS.join(' and ')}. Clients enforce this
 (curl, Python, Node, Chromium, Firefox), so the CA is useless against real sites even if trusted.
 
-Files: DIR/certs/ca.pem, DIR/keys/ca.private.key (0600), DIR/keys/ca.public.key,
-DIR/keys/leaf.private.key (0600, the one key all forged leaves share); DIR is made 0700.
+Files: DIR/certs/ca.pem, DIR/keys/ca.private.key (0600), DIR/keys/ca.public.key, and the
+key all forged leaves share (0600): DIR/keys/leaf-ecdsa.private.key (ECDSA P-256, the
+default) and DIR/keys/leaf.private.key (RSA-2048, for proxy/start --leaf-key rsa);
+DIR is made 0700.
 
 Example: mitm-lab ca init --force --permit example.com
 Next: mitm-lab ca info (shows how to trust it)
@@ -74,8 +79,9 @@ Next: mitm-lab ca info (shows how to trust it)
 
 Usage: mitm-lab ca info [--ca-dir DIR]
 
-Prints the subject, SHA-256 fingerprint, SPKI SHA-256, the shared leaf key's SPKI SHA-256
-(base64, for Chromium's --ignore-certificate-errors-spki-list), validity, name constraints,
+Prints the subject, SHA-256 fingerprint, SPKI SHA-256, the shared leaf keys (ECDSA P-256 by
+default, RSA-2048 with proxy/start --leaf-key rsa) and their SPKI SHA-256 (base64, for
+Chromium's --ignore-certificate-errors-spki-list), validity, name constraints,
 the file paths, and the exact command to trust the CA in curl, Node.js, Python,
 Chromium/Firefox (NSS) and the Debian system store. Exit 1 when there is no CA (create one with \`mitm-lab ca init\`).
 
@@ -100,8 +106,8 @@ Examples:
 
 Usage: mitm-lab ca remove [--ca-dir DIR]
 
-Deletes DIR/certs/ca.pem, DIR/keys/ca.private.key, DIR/keys/ca.public.key and
-DIR/keys/leaf.private.key, then prints how to remove trust you installed (the certificate
+Deletes DIR/certs/ca.pem, DIR/keys/ca.private.key, DIR/keys/ca.public.key and the
+leaf keys DIR/keys/leaf-ecdsa.private.key and DIR/keys/leaf.private.key, then prints how to remove trust you installed (the certificate
 copies in NSS databases and the system store are not in DIR): scripts/untrust-ca.sh.
 The next \`mitm-lab start\` creates a new CA.
 
@@ -245,12 +251,28 @@ async function info(argv: string[], io: CommandIO): Promise<number> {
   const debFile = debianFileName(ca.name);
   const scripts = path.relative(process.cwd(), path.join(PROJECT_DIR, 'scripts')) || 'scripts';
   const caArg = ` --ca ${cert}`;
+  const leaves = leafKeys(dir);
+  const use = (type: string) =>
+    type === DEFAULT_LEAF_KEY ? 'the default' : `with proxy/start --leaf-key ${type}`;
+  const leafHashes = leaves
+    .map(
+      (k, i) =>
+        `${i ? '                    ' : ''}${k.spkiSha256}  (${LEAF_KEY_NAMES[k.type]}, ${use(k.type)})`,
+    )
+    .join('\n');
+  const leafFiles = leaves
+    .map(
+      (k, i) =>
+        `${i ? '                    ' : ''}${k.path}${mode(k.path)} (${LEAF_KEY_NAMES[k.type]})`,
+    )
+    .join('\n');
+  const spkiList = leaves.map((k) => k.spkiSha256).join(',');
   io.stdout.write(`mitm-lab CA: ${ca.name}
 
   subject           ${s.subject}
   SHA-256           ${s.sha256}
   SPKI SHA-256      ${s.spkiSha256}
-  leaf SPKI SHA-256 ${ca.leafSpkiSha256}
+  leaf SPKI SHA-256 ${leafHashes}
                     (the key every forged certificate shares: what Chromium's
                     --ignore-certificate-errors-spki-list must name)
   key               ${s.key}
@@ -262,7 +284,7 @@ async function info(argv: string[], io: CommandIO): Promise<number> {
   }
   certificate       ${ca.certPath}${mode(ca.certPath)}
   CA key            ${ca.keyPath}${mode(ca.keyPath)}
-  leaf key          ${ca.leafKeyPath}${mode(ca.leafKeyPath)}
+  leaf keys         ${leafFiles}
 
 Trust it (only where you do the lab; every client that trusts it lets mitm-lab read its HTTPS):
   curl        curl --cacert ${cert} --proxy http://127.0.0.1:8080 https://shop.test/
@@ -274,8 +296,8 @@ Trust it (only where you do the lab; every client that trusts it lets mitm-lab r
               (Linux; certutil is in libnss3-tools; restart Chromium)
               one session, no install: chromium --proxy-server=127.0.0.1:8080 \\
                 --user-data-dir=$(mktemp -d) \\
-                --ignore-certificate-errors-spki-list=${ca.leafSpkiSha256}
-              (the leaf key's hash: Chromium matches the certificates it is sent,
+                --ignore-certificate-errors-spki-list=${spkiList}
+              (the leaf keys' hashes: Chromium matches the certificates it is sent,
               and the proxy sends only the forged leaf, never the CA)
   Firefox     certutil -d sql:<profile folder> -A -t C,, -n ${nick} -i ${cert}
               (or Settings → Privacy & Security → Certificates → View Certificates → Import)
@@ -367,7 +389,7 @@ async function remove(argv: string[], io: CommandIO): Promise<number> {
 /** Files `ca remove` would delete besides the two caExists looks at (a half-written CA). */
 function removeCandidates(dir: string): boolean {
   const p = caPaths(dir);
-  return Object.keys(caModes(dir)).some((f) => f === p.leafKeyPath);
+  return Object.keys(caModes(dir)).some((f) => f === p.leafKeyPath || f === p.leafEcdsaKeyPath);
 }
 
 /** The name of the CA in `dir`, read without validating it (it may be broken: we replace it). */
