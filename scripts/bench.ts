@@ -1,6 +1,8 @@
 // `npm run bench`: runs every benchmark module in scripts/bench/ in name order and prints its
-// figures. Figures are ratios against a baseline measured in the same run (shared, noisy
-// machines make absolute numbers drift), never pass/fail assertions.
+// figures (`npm run bench -- proxy` only those whose file name has `proxy`; options after it go
+// to the modules, e.g. `npm run bench -- proxy --rounds 3`). Figures are ratios against a
+// baseline measured in the same run (shared, noisy machines make absolute numbers drift), never
+// pass/fail assertions. `npm run bench` builds dist/ first: the proxy bench runs what users run.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +13,8 @@ interface BenchModule {
 }
 
 const dir = path.join(import.meta.dirname, 'bench');
-const only = process.argv[2];
+const first = process.argv[2];
+const only = first?.startsWith('-') ? undefined : first;
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
   .sort();

@@ -1,111 +1,272 @@
-// The proxy's cost, each figure beside a direct baseline measured in the same run on loopback:
-//  - plain HTTP keep-alive requests/s, through the proxy vs straight to the origin;
-//  - intercepted HTTPS keep-alive requests/s (client → CONNECT → forged TLS → proxy → TLS →
-//    origin) vs HTTPS straight to the origin;
-//  - the first request to a NEW host name (CONNECT, ClientHello peek, minting, two TLS
-//    handshakes) vs a new TLS connection straight to the origin.
-// Host names are *.bench.test, which the proxy resolves to 127.0.0.1 by a resolve rule.
-import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type net from 'node:net';
-import { tmpdir } from 'node:os';
+// The proxy against a direct baseline and its peers, each in its own process, in the same run
+// (the method of ../../shared/bench/, issue 12): an origin process (HTTP + HTTPS on loopback),
+// a load-client process per measured window (./proc/load.ts: 32 keep-alive connections, what
+// curl sends to a proxy), and one process per proxy:
+//  - direct: no proxy, the client talks to the origin;
+//  - mitm-lab: `mitm-lab proxy --headless --events FILE` (bin/mitm-lab.js, the compiled build;
+//    full teaching capture, every event written as JSON);
+//  - mitm-lab+viewer: `mitm-lab proxy --headless --feed`, with `mitm-lab attach` running in a
+//    120x40 pseudo-terminal as a viewer (its own process, drawing every flow);
+//  - hmp: bare http-mitm-proxy 1.1 with keep-alive (./proc/hmp-proxy.mjs), the library mitm-lab
+//    is built on;
+//  - mitmdump: Debian's mitmproxy, when installed and when *.bench.test resolves to 127.0.0.1
+//    (it has no resolve rule of its own; ../../shared/bench/run.sh adds them to /etc/hosts).
+// The proxies resolve *.bench.test to 127.0.0.1 by a rule (mitm-lab: --resolve; hmp: an agent
+// lookup): no hosts file is edited. Every figure is measured in windows that alternate between
+// the kinds (the order rotating each round), and a kind's figure is the median of its rounds:
+// on a shared 2-core machine, drift hits every kind alike. Proxy CPU comes from
+// /proc/PID/stat over the measured window (the proxy's process tree), RSS from
+// /proc/PID/status.
+//
+// Options (after `npm run bench -- proxy`): --rounds N (2), --duration S (5), --warmup S (1),
+// --conns N (32), --newconn-parallel N (8), --mint-hosts N (30), --kinds LIST,
+// --scenarios http,https,newconn,mint, --json FILE (JSON lines; default in the OS temp dir),
+// --also 'NAME=BIN [ARGS]' (another mitm-lab build, e.g. an older commit's bin/mitm-lab.js, run
+// like `mitm-lab` with ARGS added, e.g. --leaf-key rsa: to say which change bought what).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dns from 'node:dns/promises';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, type Duplex } from 'node:stream';
-import tls from 'node:tls';
-import { buildCertificate, generateRsaKeyPair, openCa } from '../../src/ca/index.ts';
-import { EventBus } from '../../src/events/bus.ts';
-import { startProxy } from '../../src/proxy/index.ts';
+import { parseArgs } from 'node:util';
+import { buildCertificate, generateRsaKeyPair } from '../../src/ca/index.ts';
+import type { LoadResult, LoadSpec } from './proc/load.ts';
 
 export const title =
-  'proxy: keep-alive requests/s (HTTP, intercepted HTTPS) and first request to a new host, vs direct';
+  'proxy: direct vs mitm-lab vs bare http-mitm-proxy vs mitmdump, each in its own process';
 
-const REQUESTS = 1500;
-const CONCURRENCY = 4;
-const NEW_HOSTS = 40;
-const WARMUP = 100;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PROC = path.join(import.meta.dirname, 'proc');
+const TSX = ['--import', 'tsx'];
 const DAY = 86_400_000;
+/** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+/** The name every keep-alive request goes to; mint uses fresh names under the same domain. */
+const HOST = 'h1.bench.test';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
+type Scenario = 'http' | 'https' | 'newconn' | 'mint';
+const SCENARIOS: Scenario[] = ['http', 'https', 'newconn', 'mint'];
+const KINDS = ['direct', 'mitm-lab', 'mitm-lab+viewer', 'hmp', 'mitmdump'];
+
+interface Options {
+  rounds: number;
+  duration: number;
+  warmup: number;
+  conns: number;
+  newconn: number;
+  mintHosts: number;
+  kinds: string[];
+  scenarios: Scenario[];
+  json: string;
+  also: { name: string; bin: string; args: string[] }[];
 }
 
-function get(options: https.RequestOptions, secure: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(options, (res) => {
-      res.resume();
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
-      );
-    });
-    req.on('error', reject);
-    req.end();
+function readOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: false,
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      conns: { type: 'string' },
+      'newconn-parallel': { type: 'string' },
+      'mint-hosts': { type: 'string' },
+      kinds: { type: 'string' },
+      scenarios: { type: 'string' },
+      json: { type: 'string' },
+      also: { type: 'string', multiple: true },
+    },
   });
-}
-
-/** Requests per second with CONCURRENCY sequential workers sharing one keep-alive agent. */
-async function rate(n: number, one: () => Promise<void>): Promise<number> {
-  let left = n;
-  const worker = async (): Promise<void> => {
-    while (left-- > 0) await one();
+  const num = (v: unknown, d: number): number => {
+    const n = Number(v);
+    return typeof v === 'string' && Number.isFinite(n) && n > 0 ? n : d;
   };
-  const t = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return n / ((performance.now() - t) / 1000);
-}
-
-/** A CONNECT tunnel to `target` through the proxy. */
-function tunnel(proxyPort: number, target: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1',
-      port: proxyPort,
-      method: 'CONNECT',
-      path: target,
-      headers: { host: target },
-    });
-    req.once('connect', (res, socket) =>
-      res.statusCode === 200 ? resolve(socket) : reject(new Error(`CONNECT ${res.statusCode}`)),
-    );
-    req.once('error', reject);
-    req.end();
+  const list = (v: unknown): string[] | null =>
+    typeof v === 'string' ? v.split(',').map((s) => s.trim()) : null;
+  const also = ((values.also as string[] | undefined) ?? []).map((a) => {
+    const eq = a.indexOf('=');
+    const [bin, ...args] = a
+      .slice(eq + 1)
+      .split(' ')
+      .filter(Boolean);
+    const name = a.slice(0, eq);
+    if (eq < 1 || !bin) throw new Error(`--also wants 'NAME=PATH_TO_BIN [ARGS]', got ${a}`);
+    return { name, bin: path.resolve(bin), args };
   });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  return {
+    rounds: Math.round(num(values.rounds, 2)),
+    duration: num(values.duration, 5),
+    warmup: num(values.warmup, 1),
+    conns: Math.round(num(values.conns, 32)),
+    newconn: Math.round(num(values['newconn-parallel'], 8)),
+    mintHosts: Math.round(num(values['mint-hosts'], 30)),
+    kinds: [...(list(values.kinds) ?? KINDS), ...also.map((a) => a.name)],
+    scenarios: (list(values.scenarios) ?? SCENARIOS).filter((s): s is Scenario =>
+      SCENARIOS.includes(s as Scenario),
+    ),
+    json:
+      typeof values.json === 'string'
+        ? values.json
+        : path.join(os.tmpdir(), `mitm-lab-bench-${stamp}.jsonl`),
+    also,
+  };
 }
 
-/** An https.Agent that reaches every origin through a CONNECT tunnel (keep-alive kept). */
-class TunnelAgent extends https.Agent {
-  constructor(
-    private readonly proxyPort: number,
-    private readonly trust: string[],
-  ) {
-    super({ keepAlive: true, maxSockets: CONCURRENCY });
-  }
+// ---- /proc ------------------------------------------------------------------------------------
 
-  override createConnection(
-    options: https.RequestOptions,
-    cb?: (err: Error | null, stream: Duplex) => void,
-  ): undefined {
-    const done = cb ?? (() => undefined);
-    const host = (options as { servername?: string }).servername || String(options.host);
-    tunnel(this.proxyPort, `${host}:${options.port}`).then(
-      (socket) => {
-        const s = tls.connect({ socket, servername: host, ca: this.trust });
-        s.once('secureConnect', () => done(null, s));
-        s.once('error', (err) => done(err, s));
-      },
-      (err: Error) => done(err, new PassThrough()),
-    );
-    return undefined;
+/** The PID and its descendants. */
+function tree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      continue; // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds (user + system) used so far by the process tree. */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      continue;
+    }
+  }
+  return ticks / CLK_TCK;
+}
+
+/** VmRSS and VmHWM of the process tree, MB. */
+function memory(pid: number): { rss: number; peak: number } {
+  let rss = 0;
+  let peak = 0;
+  for (const p of tree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      continue;
+    }
+  }
+  return { rss: rss / 1024, peak: peak / 1024 };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Wait (at most 10 s) until the process uses less than a tenth of a core. */
+async function quiet(pid: number): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const a = cpuSeconds(pid);
+    await sleep(500);
+    if (cpuSeconds(pid) - a < 0.05) return;
   }
 }
 
-export async function run(): Promise<void> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mitm-lab-bench-proxy-'));
+// ---- processes --------------------------------------------------------------------------------
+
+interface Child {
+  proc: ChildProcess;
+  out: () => string;
+  err: () => string;
+  /** Resolves with the first match of `re` in stdout (fails after `ms`, or if it exits). */
+  wait(re: RegExp, what: string, ms?: number): Promise<RegExpExecArray>;
+}
+
+const started: ChildProcess[] = [];
+
+function launch(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = spawn(file, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  started.push(proc);
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d.slice(0, 1 << 20)));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 1 << 20)));
+  return {
+    proc,
+    out: () => out,
+    err: () => err,
+    async wait(re, what, ms = 30_000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const m = re.exec(out);
+        if (m) return m;
+        if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > end) {
+          throw new Error(`${what}: not seen (${re}); stdout:\n${out}\nstderr:\n${err}`);
+        }
+        await sleep(50);
+      }
+    },
+  };
+}
+
+/** SIGTERM, then SIGKILL after 5 s: only the processes this bench started, by PID. */
+async function stopAll(): Promise<void> {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  const end = Date.now() + 5000;
+  while (Date.now() < end && started.some((p) => p.exitCode === null && p.signalCode === null))
+    await sleep(50);
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+/** A running proxy kind (or the direct baseline, with no process). */
+interface Kind {
+  name: string;
+  /** What it runs, for the report. */
+  command: string;
+  pid: number | null;
+  port: number | null;
+  /** PEM files the client trusts through it. */
+  ca: string[];
+  idleRssMb: number | null;
+  /** A second process that belongs to the kind (the viewer), for its CPU. */
+  viewerPid?: number;
+  note?: string;
+}
+
+interface Pki {
+  dir: string;
+  rootFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** The origin's root and its leaf for *.bench.test, made fresh for the run. */
+function makePki(dir: string): Pki {
   const rootKey = generateRsaKeyPair(2048);
   const now = Date.now();
   const rootPem = buildCertificate({
-    subject: { CN: 'bench origin root' },
+    subject: { CN: 'mitm-lab bench origin root' },
     publicKeyPem: rootKey.publicKeyPem,
     issuer: { selfSignWith: rootKey.privateKeyPem },
     notBefore: new Date(now - DAY),
@@ -122,127 +283,539 @@ export async function run(): Promise<void> {
     notAfter: new Date(now + DAY),
     sans: ['DNS:bench.test', 'DNS:*.bench.test'],
   });
-  const handler: http.RequestListener = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
-    res.end('ok');
+  const pki = {
+    dir,
+    rootFile: path.join(dir, 'origin-root.pem'),
+    certFile: path.join(dir, 'origin.pem'),
+    keyFile: path.join(dir, 'origin.key'),
   };
-  const plain = http.createServer({ keepAliveTimeout: 60_000 }, handler);
-  const secure = https.createServer(
-    { cert: leafPem, key: leafKey.privateKeyPem, keepAliveTimeout: 60_000 },
-    handler,
-  );
-  await Promise.all(
-    [plain, secure].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', r))),
-  );
-  const httpPort = (plain.address() as net.AddressInfo).port;
-  const httpsPort = (secure.address() as net.AddressInfo).port;
+  writeFileSync(pki.rootFile, rootPem);
+  writeFileSync(pki.certFile, leafPem);
+  writeFileSync(pki.keyFile, leafKey.privateKeyPem, { mode: 0o600 });
+  return pki;
+}
 
-  const ca = await openCa({ dir });
-  const bus = new EventBus(); // no listeners: measure the engine, not a view
-  const proxy = await startProxy({
-    host: '127.0.0.1',
-    port: 0,
-    mode: 'intercept',
-    ca,
-    bus,
-    upstreamCa: [rootPem],
-    resolve: [{ pattern: '*.bench.test', address: '127.0.0.1' }],
-  });
-  const agents: http.Agent[] = [];
+/** Wait until `file` exists (a proxy writes its CA on start). */
+async function fileAppears(file: string, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (existsSync(file)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what}: ${file} never appeared`);
+}
+
+async function resolvesToLoopback(name: string): Promise<boolean> {
   try {
-    // Plain HTTP keep-alive.
-    const directHttp = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    const proxyHttp = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-    agents.push(directHttp, proxyHttp);
-    const directPlain = () =>
-      get({ host: '127.0.0.1', port: httpPort, path: '/', agent: directHttp }, false);
-    const viaPlain = () =>
-      get(
-        {
-          host: '127.0.0.1',
-          port: proxy.port,
-          path: `http://www.bench.test:${httpPort}/`,
-          agent: proxyHttp,
-          headers: { host: `www.bench.test:${httpPort}` },
-        },
-        false,
-      );
-    await rate(WARMUP, directPlain);
-    await rate(WARMUP, viaPlain);
-    const httpDirect = await rate(REQUESTS, directPlain);
-    const httpProxy = await rate(REQUESTS, viaPlain);
+    const all = await dns.lookup(name, { all: true });
+    return all.length > 0 && all.every((a) => a.address === '127.0.0.1');
+  } catch {
+    return false;
+  }
+}
 
-    // Intercepted HTTPS keep-alive.
-    const directTls = new https.Agent({ keepAlive: true, maxSockets: CONCURRENCY, ca: [rootPem] });
-    const proxyTls = new TunnelAgent(proxy.port, [ca.certPem]);
-    agents.push(directTls, proxyTls);
-    const directSecure = () =>
-      get(
-        {
-          host: '127.0.0.1',
-          servername: 'www.bench.test',
-          port: httpsPort,
-          path: '/',
-          agent: directTls,
-          headers: { host: 'www.bench.test' },
-        },
-        true,
-      );
-    const viaSecure = () =>
-      get({ host: 'www.bench.test', port: httpsPort, path: '/', agent: proxyTls }, true);
-    await rate(WARMUP, directSecure);
-    await rate(WARMUP, viaSecure);
-    const httpsDirect = await rate(REQUESTS, directSecure);
-    const httpsProxy = await rate(REQUESTS, viaSecure);
+function commandOf(file: string, args: string[]): string {
+  return [file === process.execPath ? 'node' : file, ...args].join(' ');
+}
 
-    // First request to a new host: a fresh connection (and, through the proxy, a fresh leaf).
-    const firstDirect: number[] = [];
-    const firstProxy: number[] = [];
-    for (let i = 0; i < NEW_HOSTS; i++) {
-      const name = `new-${i}.bench.test`;
-      let t = performance.now();
-      await get(
-        {
-          host: '127.0.0.1',
-          servername: name,
-          port: httpsPort,
-          path: '/',
-          ca: [rootPem],
-          agent: false,
-          headers: { host: name },
-        },
-        true,
-      );
-      firstDirect.push(performance.now() - t);
-      const once = new TunnelAgent(proxy.port, [ca.certPem]);
-      t = performance.now();
-      await get({ host: name, port: httpsPort, path: '/', agent: once }, true);
-      firstProxy.push(performance.now() - t);
-      once.destroy();
+/** Events files the mitm-lab kinds write (emptied between windows: bounded disk use). */
+const eventsFiles: string[] = [];
+
+async function startMitmLab(
+  name: string,
+  bin: string,
+  dir: string,
+  pki: Pki,
+  extra: string[],
+): Promise<{ kind: Kind; child: Child }> {
+  const caDir = path.join(dir, 'ca');
+  const args = [
+    bin,
+    'proxy',
+    '--listen',
+    '127.0.0.1:0',
+    '--ca-dir',
+    caDir,
+    '--mode',
+    'intercept',
+    '--headless',
+    '--upstream-ca',
+    pki.rootFile,
+    '--resolve',
+    '*.bench.test=127.0.0.1',
+    ...extra,
+  ];
+  const c = launch(process.execPath, args);
+  const port = Number((await c.wait(/listening on http:\/\/127\.0\.0\.1:(\d+)/, name))[1]);
+  const kind = {
+    name,
+    command: commandOf(process.execPath, args),
+    pid: c.proc.pid!,
+    port,
+    ca: [path.join(caDir, 'certs', 'ca.pem')],
+    idleRssMb: null,
+  };
+  return { kind, child: c };
+}
+
+/** `mitm-lab proxy … --events FILE` (no size limit: the bench empties the file between windows). */
+async function startMitmLabWithEvents(
+  name: string,
+  bin: string,
+  dir: string,
+  pki: Pki,
+  args: string[] = [],
+): Promise<Kind> {
+  const events = path.join(dir, 'events.jsonl');
+  eventsFiles.push(events);
+  const extra = ['--events', events, '--events-max-mb', '0', ...args];
+  const { kind } = await startMitmLab(name, bin, dir, pki, extra);
+  return kind;
+}
+
+/** `mitm-lab attach URL` in a 120x40 pseudo-terminal (python3's pty), its output drained. */
+function startViewer(url: string): Child {
+  const py = [
+    'import fcntl, os, pty, struct, sys, termios',
+    'pid, fd = pty.fork()',
+    'if pid == 0:',
+    "    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))",
+    '    os.execvp(sys.argv[1], sys.argv[1:])',
+    'while True:',
+    '    try:',
+    '        if not os.read(fd, 65536): break',
+    '    except OSError: break',
+    'os.waitpid(pid, 0)',
+  ].join('\n');
+  return launch(
+    'python3',
+    ['-c', py, process.execPath, path.join(ROOT, 'bin/mitm-lab.js'), 'attach', url],
+    {
+      ...process.env,
+      TERM: 'xterm-256color',
+    },
+  );
+}
+
+async function startKind(
+  name: string,
+  opts: Options,
+  pki: Pki,
+  base: string,
+): Promise<Kind | string> {
+  const dir = path.join(base, name.replace(/[^a-z0-9-]/gi, '_'));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const bin = path.join(ROOT, 'bin/mitm-lab.js');
+  switch (name) {
+    case 'direct':
+      return {
+        name,
+        command: '(no proxy)',
+        pid: null,
+        port: null,
+        ca: [pki.rootFile],
+        idleRssMb: null,
+      };
+    case 'mitm-lab':
+      return startMitmLabWithEvents(name, bin, dir, pki);
+    case 'mitm-lab+viewer': {
+      const { kind, child } = await startMitmLab(name, bin, dir, pki, ['--feed']);
+      const url = (await child.wait(/attach '([^']+)'/, `${name} attach URL`))[1]!;
+      const viewer = startViewer(url);
+      await sleep(1500); // the viewer connects and draws its first screen
+      if (viewer.proc.exitCode !== null) return `the viewer exited: ${viewer.err()}`;
+      kind.viewerPid = viewer.proc.pid!;
+      return kind;
     }
+    case 'hmp': {
+      const args = [path.join(PROC, 'hmp-proxy.mjs'), path.join(dir, 'hmp-ca')];
+      const c = launch(process.execPath, args, {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: pki.rootFile,
+      });
+      const port = Number((await c.wait(/listening (\d+)/, name))[1]);
+      const ca = path.join(dir, 'hmp-ca', 'certs', 'ca.pem');
+      await fileAppears(ca, name);
+      return {
+        name,
+        command: commandOf(process.execPath, args),
+        pid: c.proc.pid!,
+        port,
+        ca: [ca],
+        idleRssMb: null,
+      };
+    }
+    case 'mitmdump': {
+      if (spawnSync('sh', ['-c', 'command -v mitmdump']).status !== 0) return 'not installed';
+      if (!(await resolvesToLoopback(HOST)) || !(await resolvesToLoopback('m1.bench.test')))
+        return `${HOST} does not resolve to 127.0.0.1 (mitmdump has no resolve rule; ../shared/bench/run.sh adds the names to /etc/hosts)`;
+      const port = await freePort();
+      const confdir = path.join(dir, 'confdir');
+      const args = [
+        '-q',
+        '--listen-host',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '--set',
+        `confdir=${confdir}`,
+        '--set',
+        `ssl_verify_upstream_trusted_ca=${pki.rootFile}`,
+      ];
+      const c = launch('mitmdump', args);
+      const ca = path.join(confdir, 'mitmproxy-ca-cert.pem');
+      await fileAppears(ca, name);
+      await waitForPort(port, c);
+      return {
+        name,
+        command: commandOf('mitmdump', args),
+        pid: c.proc.pid!,
+        port,
+        ca: [ca],
+        idleRssMb: null,
+      };
+    }
+    default: {
+      const also = opts.also.find((a) => a.name === name);
+      if (!also) return 'unknown kind';
+      return startMitmLabWithEvents(name, also.bin, dir, pki, also.args);
+    }
+  }
+}
 
-    const r = (x: number) => x.toFixed(0).padStart(6);
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, c: Child): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (c.proc.exitCode !== null) throw new Error(`exited: ${c.err()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+// ---- windows ----------------------------------------------------------------------------------
+
+interface Window {
+  kind: string;
+  scenario: Scenario;
+  round: number;
+  result: LoadResult;
+  /** Proxy CPU seconds in the measured window (null: direct). */
+  proxyCpuS: number | null;
+  viewerCpuS: number | null;
+}
+
+async function measure(
+  kind: Kind,
+  scenario: Scenario,
+  opts: Options,
+  origin: { http: number; https: number },
+  round: number,
+  hosts: string[],
+): Promise<Window> {
+  if (kind.pid !== null) await quiet(kind.pid);
+  const spec: LoadSpec = {
+    mode: scenario,
+    proxyPort: kind.port,
+    origin,
+    host: HOST,
+    ca: kind.ca,
+    conns: scenario === 'newconn' ? opts.newconn : opts.conns,
+    warmupS: opts.warmup,
+    durationS: opts.duration,
+    hosts,
+    timeoutMs: 15_000,
+  };
+  const client = launch(process.execPath, [
+    ...TSX,
+    path.join(PROC, 'load.ts'),
+    JSON.stringify(spec),
+  ]);
+  let cpu0 = 0;
+  let viewer0 = 0;
+  if (scenario === 'mint') {
+    if (kind.pid !== null) cpu0 = cpuSeconds(kind.pid);
+  } else {
+    await client.wait(/"phase":"measuring"/, `${kind.name} ${scenario} warm-up`, 60_000);
+    if (kind.pid !== null) cpu0 = cpuSeconds(kind.pid);
+    if (kind.viewerPid !== undefined) viewer0 = cpuSeconds(kind.viewerPid);
+  }
+  const done = await client.wait(/^\{"phase":"done".*$/m, `${kind.name} ${scenario}`, 600_000);
+  const proxyCpuS = kind.pid !== null ? cpuSeconds(kind.pid) - cpu0 : null;
+  const viewerCpuS = kind.viewerPid !== undefined ? cpuSeconds(kind.viewerPid) - viewer0 : null;
+  return {
+    kind: kind.name,
+    scenario,
+    round,
+    result: JSON.parse(done[0]) as LoadResult,
+    proxyCpuS,
+    viewerCpuS,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+// ---- report -----------------------------------------------------------------------------------
+
+interface Figure {
+  kind: string;
+  figure: string;
+  value: number;
+  unit: string;
+}
+
+function summarize(
+  kinds: Kind[],
+  windows: Window[],
+  after: Map<string, { rss: number; peak: number }>,
+): Figure[] {
+  const figs: Figure[] = [];
+  const add = (kind: string, figure: string, value: number, unit: string): void => {
+    if (Number.isFinite(value)) figs.push({ kind, figure, value, unit });
+  };
+  for (const k of kinds) {
+    const of = (s: Scenario) => windows.filter((w) => w.kind === k.name && w.scenario === s);
+    for (const [s, label] of [
+      ['http', 'HTTP keep-alive'],
+      ['https', 'HTTPS keep-alive'],
+    ] as const) {
+      const ws = of(s);
+      if (ws.length === 0) continue;
+      add(k.name, `${label} req/s`, median(ws.map((w) => w.result.perSecond)), 'req/s');
+      add(k.name, `${label} p50`, median(ws.map((w) => w.result.p50Ms)), 'ms');
+      add(k.name, `${label} p99`, median(ws.map((w) => w.result.p99Ms)), 'ms');
+      add(
+        k.name,
+        `${label} errors`,
+        ws.reduce((n, w) => n + w.result.errors, 0),
+        'count',
+      );
+      if (k.pid !== null)
+        add(
+          k.name,
+          `${label} proxy CPU per request`,
+          median(ws.map((w) => (1000 * w.proxyCpuS!) / w.result.count)),
+          'ms',
+        );
+      if (k.viewerPid !== undefined)
+        add(
+          k.name,
+          `${label} viewer CPU per request`,
+          median(ws.map((w) => (1000 * w.viewerCpuS!) / w.result.count)),
+          'ms',
+        );
+    }
+    const nc = of('newconn');
+    if (nc.length > 0) {
+      add(k.name, 'new TLS connections/s', median(nc.map((w) => w.result.perSecond)), 'conn/s');
+      add(k.name, 'new TLS connection p50', median(nc.map((w) => w.result.p50Ms)), 'ms');
+      add(
+        k.name,
+        'new TLS connection errors',
+        nc.reduce((n, w) => n + w.result.errors, 0),
+        'count',
+      );
+      if (k.pid !== null)
+        add(
+          k.name,
+          'proxy CPU per new TLS connection',
+          median(nc.map((w) => (1000 * w.proxyCpuS!) / w.result.count)),
+          'ms',
+        );
+    }
+    const mint = of('mint');
+    if (mint.length > 0) {
+      const ttfb = mint[0]!.result.ttfbMs ?? [];
+      const half = ttfb.length / 2;
+      const fresh = median(ttfb.slice(0, half));
+      const cached = median(ttfb.slice(half));
+      add(k.name, 'new-host TTFB p50', fresh, 'ms');
+      add(k.name, 'cached-host TTFB p50', cached, 'ms');
+      if (k.pid !== null) add(k.name, 'minting cost (new − cached p50)', fresh - cached, 'ms');
+    }
+    if (k.idleRssMb !== null) add(k.name, 'RSS idle after start', k.idleRssMb, 'MB');
+    const a = after.get(k.name);
+    if (a) {
+      add(k.name, 'RSS at the end', a.rss, 'MB');
+      add(k.name, 'peak RSS', a.peak, 'MB');
+    }
+  }
+  return figs;
+}
+
+/** Better when higher? (req/s, conn/s) */
+const higherIsBetter = (unit: string): boolean => unit.endsWith('/s');
+
+function table(kinds: Kind[], figs: Figure[]): string {
+  const names = kinds.map((k) => k.name);
+  const figures = [...new Set(figs.map((f) => f.figure))];
+  const get = (kind: string, figure: string) =>
+    figs.find((f) => f.kind === kind && f.figure === figure);
+  const fmt = (v: number): string =>
+    Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
+  const rows = [`| figure | ${names.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`];
+  for (const figure of figures) {
+    const unit = figs.find((f) => f.figure === figure)!.unit;
+    // Rates against direct; CPU and memory against bare http-mitm-proxy (the issue's targets).
+    const ref = higherIsBetter(unit) ? 'direct' : /CPU|RSS|cost/.test(figure) ? 'hmp' : null;
+    const base = ref ? get(ref, figure) : undefined;
+    const cells = names.map((n) => {
+      const f = get(n, figure);
+      if (!f) return '—';
+      const ratio =
+        base && n !== ref && base.value > 0 && unit !== 'count'
+          ? ` (${(f.value / base.value).toFixed(2)}×)`
+          : '';
+      return `${unit === 'count' ? String(f.value) : fmt(f.value)}${ratio}`;
+    });
+    rows.push(`| ${figure} (${unit}) | ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const opts = readOptions(argv);
+  const bin = path.join(ROOT, 'dist', 'cli', 'bin.js');
+  if (!existsSync(bin)) throw new Error('dist/ is missing: run npm run build (npm run bench does)');
+  const base = mkdtempSync(path.join(os.tmpdir(), 'mitm-lab-bench-'));
+  const lines: string[] = [];
+  const jsonl = (o: object): void => {
+    lines.push(JSON.stringify(o));
+  };
+  const onSignal = (): void => {
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const pki = makePki(base);
+    const originProc = launch(process.execPath, [
+      ...TSX,
+      path.join(PROC, 'origin.ts'),
+      pki.certFile,
+      pki.keyFile,
+    ]);
+    const origin = JSON.parse((await originProc.wait(/^\{.*\}$/m, 'origin'))[0]) as {
+      http: number;
+      https: number;
+    };
+
+    const kinds: Kind[] = [];
+    for (const name of opts.kinds) {
+      try {
+        const k = await startKind(name, opts, pki, base);
+        if (typeof k === 'string') {
+          console.log(`  ${name}: skipped (${k})`);
+          jsonl({ type: 'skipped', kind: name, why: k });
+          continue;
+        }
+        if (k.pid !== null) {
+          await sleep(1000);
+          k.idleRssMb = memory(k.pid).rss;
+        }
+        kinds.push(k);
+      } catch (err) {
+        console.log(
+          `  ${name}: did not start (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+        );
+        jsonl({ type: 'start-failed', kind: name, why: String(err) });
+      }
+    }
+    const cpu = os.cpus();
+    const env = {
+      type: 'env',
+      node: process.version,
+      cpus: cpu.length,
+      cpu: cpu[0]?.model.trim() ?? '?',
+      memGb: +(os.totalmem() / 2 ** 30).toFixed(1),
+      loadavg: os.loadavg().map((x) => +x.toFixed(2)),
+      commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT })
+        .stdout?.toString()
+        .trim(),
+      opts: { ...opts, json: undefined },
+      kinds: kinds.map((k) => ({ kind: k.name, command: k.command })),
+    };
+    jsonl(env);
     console.log(
-      `  requests: ${REQUESTS} per figure, ${CONCURRENCY} concurrent keep-alive connections, loopback`,
+      `  ${env.cpus} × ${env.cpu}, node ${env.node}, load ${env.loadavg.join(' ')}; ${opts.conns} keep-alive connections, ` +
+        `${opts.warmup} s warm-up + ${opts.duration} s per window, ${opts.rounds} rounds alternating the kinds`,
     );
-    console.log(
-      `  HTTP  keep-alive  direct ${r(httpDirect)} req/s   via proxy ${r(httpProxy)} req/s   ratio ${ratio(httpProxy, httpDirect)}x`,
-    );
-    console.log(
-      `  HTTPS keep-alive  direct ${r(httpsDirect)} req/s   intercepted ${r(httpsProxy)} req/s   ratio ${ratio(httpsProxy, httpsDirect)}x`,
-    );
-    const md = median(firstDirect);
-    const mp = median(firstProxy);
-    console.log(
-      `  first request to a new host (median of ${NEW_HOSTS}): direct ${md.toFixed(1)} ms   via proxy ${mp.toFixed(1)} ms   ` +
-        `ratio ${ratio(mp, md)}x   (+${(mp - md).toFixed(1)} ms: CONNECT, hello peek, mint, two handshakes)`,
-    );
+
+    // A cold proxy is slower for seconds (JIT, pools): every kind first gets three seconds of each
+    // keep-alive scenario, not measured.
+    for (const k of kinds) {
+      for (const scenario of opts.scenarios.filter((s) => s === 'http' || s === 'https')) {
+        await measure(k, scenario, { ...opts, warmup: 0.1, duration: 3 }, origin, -1, []);
+      }
+    }
+    const windows: Window[] = [];
+    for (const scenario of opts.scenarios.filter((s) => s !== 'mint')) {
+      for (let round = 0; round < opts.rounds; round++) {
+        // Rotate the order each round: no kind always goes first (or last).
+        const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]!);
+        for (const k of order) {
+          const w = await measure(k, scenario, opts, origin, round, []);
+          windows.push(w);
+          jsonl({ type: 'window', ...w, result: { ...w.result, ttfbMs: undefined } });
+          const cpuMs =
+            w.proxyCpuS !== null
+              ? `, proxy CPU ${((1000 * w.proxyCpuS) / w.result.count).toFixed(3)} ms each`
+              : '';
+          console.log(
+            `  ${scenario.padEnd(7)} round ${round + 1}  ${k.name.padEnd(16)} ${w.result.perSecond.toFixed(0).padStart(6)}/s  ` +
+              `p50 ${w.result.p50Ms.toFixed(2)} ms  p99 ${w.result.p99Ms.toFixed(2)} ms  errors ${w.result.errors}${cpuMs}`,
+          );
+          for (const f of eventsFiles) if (existsSync(f)) truncateSync(f, 0); // bounded disk use
+        }
+      }
+    }
+    if (opts.scenarios.includes('mint')) {
+      for (const k of kinds) {
+        const names = Array.from({ length: opts.mintHosts }, (_, i) => `m${i + 1}.bench.test`);
+        const w = await measure(k, 'mint', opts, origin, 0, [...names, ...names]);
+        windows.push(w);
+        jsonl({ type: 'window', ...w });
+      }
+    }
+    const after = new Map<string, { rss: number; peak: number }>();
+    for (const k of kinds) if (k.pid !== null) after.set(k.name, memory(k.pid));
+    const figs = summarize(kinds, windows, after);
+    for (const f of figs) jsonl({ type: 'figure', ...f });
+    console.log('');
+    console.log(table(kinds, figs));
+    console.log('\nRates: × direct. CPU, RSS and minting cost: × bare http-mitm-proxy (hmp).');
+    writeFileSync(opts.json, `${lines.join('\n')}\n`);
+    console.log(`\nJSON lines (${lines.length}): ${opts.json}`);
+    for (const l of lines.filter((l) => l.startsWith('{"type":"figure"'))) console.log(l);
   } finally {
-    for (const a of agents) a.destroy();
-    await proxy.close();
-    for (const s of [plain, secure]) s.closeAllConnections();
-    await Promise.all([plain, secure].map((s) => new Promise<void>((r) => s.close(() => r()))));
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await stopAll();
+    rmSync(base, { recursive: true, force: true });
   }
 }
