@@ -12,7 +12,10 @@
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
 //  - ./auto-refusals.ts — auto mode's memory, per client address + host;
 //  - ./auth-throttle.ts — wrong passwords slowed per client address;
-//  - ./target-guard.ts — targets on the proxy's own machine, and the proxy itself, refused.
+//  - ./target-guard.ts — targets on the proxy's own machine, and the proxy itself, refused;
+//  - ./fair-reads.ts — client reads handed on a bounded number per loop turn (fairness);
+//  - ./memory-release.ts — memory given back after a burst of connections;
+//  - ./sni-contexts.ts — the SNI server's certificates, a bounded cache.
 //
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
@@ -59,9 +62,11 @@ import {
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
+import { FairReads } from './fair-reads.ts';
 import { FlowRecorder, type Flow } from './flows.ts';
 import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
+import { MemoryRelease } from './memory-release.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_CAPTURE_LIMIT_BYTES,
@@ -91,6 +96,15 @@ const NODE_REQUEST_TIMEOUT_MS = 300_000;
  */
 const DESCRIPTOR_SHORTAGE_BACKOFF_MS = 2_000;
 
+/**
+ * Connections the kernel may hold for the proxy before it accepts them (listen(2) backlog;
+ * Node's default is 511). A room of browsers opens hundreds at once, and under load the proxy
+ * accepts one per turn of its event loop (./fair-reads.ts): past the backlog the kernel drops
+ * them and clients see resets. Waiting there costs nothing and starts none of the proxy's time
+ * limits. Linux caps it at net.core.somaxconn (4096 by default since Linux 5.4).
+ */
+const LISTEN_BACKLOG = 4096;
+
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new Engine(opts);
   return engine.start();
@@ -115,6 +129,10 @@ class Engine implements EngineCore {
   private readonly internalSockets = new Set<net.Socket>();
   private readonly internalServers = new Set<https.Server>();
   readonly tunnelSockets = new Set<net.Socket>();
+  /** What client sockets read is handed on a bounded number of chunks per loop turn. */
+  private readonly fairReads = new FairReads();
+  /** Memory handed back after a burst of connections (./memory-release.ts). */
+  private memoryRelease: MemoryRelease | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Open client connections by id (for `conn.wire` after an `http.response`). */
   private readonly connsById = new Map<string, Conn>();
@@ -300,6 +318,13 @@ class Engine implements EngineCore {
     Object.assign(server, this.httpServerLimits());
   }
 
+  /** The library calls `listen({host, port}, cb)`: add the backlog (LISTEN_BACKLOG). */
+  private deepenBacklog(server: http.Server): void {
+    const listen = server.listen.bind(server) as (opts: net.ListenOptions, cb?: () => void) => void;
+    server.listen = ((opts: net.ListenOptions, cb?: () => void) =>
+      listen({ ...opts, backlog: LISTEN_BACKLOG }, cb)) as typeof server.listen;
+  }
+
   // ---- start / stop --------------------------------------------------------------------
 
   async start(): Promise<RunningProxy> {
@@ -366,6 +391,7 @@ class Engine implements EngineCore {
         },
       );
     }
+    this.memoryRelease = new MemoryRelease(() => this.conns.size);
     const server = this.lib.httpServer as http.Server;
     // The library's WebSocketServer relays the server's errors (EMFILE on accept) to its own
     // listener, which reports them; this one keeps them from crashing the process once that
@@ -451,6 +477,7 @@ class Engine implements EngineCore {
     }
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.memoryRelease?.stop();
     for (const socket of this.conns.keys()) socket.destroy();
     for (const socket of this.internalSockets) socket.destroy();
     for (const socket of this.tunnelSockets) socket.destroy();
@@ -475,7 +502,10 @@ class Engine implements EngineCore {
         // this, not a socket held for Node's default two minutes.
         // The proxy's own HTTP server exists (not yet listening) when the library starts its
         // SNI server: give it the same limits now — the checking interval is read on listen.
-        if (lib.httpServer && !lib.httpServer.listening) this.limitHttpServer(lib.httpServer);
+        if (lib.httpServer && !lib.httpServer.listening) {
+          this.limitHttpServer(lib.httpServer);
+          this.deepenBacklog(lib.httpServer);
+        }
         const withTimeout = {
           handshakeTimeout: this.timeouts.handshakeMs,
           ...this.httpServerLimits(),
@@ -736,6 +766,7 @@ class Engine implements EngineCore {
       lastWireAt: nowMs(),
     };
     wire.onChange = () => this.liveWire.changed(conn);
+    this.fairReads.add(socket);
     this.conns.set(socket, conn);
     this.connsById.set(conn.id, conn);
     socket.setNoDelay(true);
