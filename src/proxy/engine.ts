@@ -391,7 +391,7 @@ class Engine implements EngineCore {
         },
       );
     }
-    this.memoryRelease = new MemoryRelease(() => this.conns.size);
+    this.memoryRelease = new MemoryRelease(() => this.fairReads.chunks);
     const server = this.lib.httpServer as http.Server;
     // The library's WebSocketServer relays the server's errors (EMFILE on accept) to its own
     // listener, which reports them; this one keeps them from crashing the process once that

@@ -79,12 +79,19 @@ export class FairReads {
   private readonly later: Ticket[] = [];
   /** Tickets not used up. */
   private count = 0;
+  /** Chunks handed on since start: how much the clients asked of the proxy. */
+  private total = 0;
 
   constructor(private readonly perTurn = CHUNKS_PER_TURN) {}
 
   /** Chunks waiting for a turn (for tests). */
   get waiting(): number {
     return this.count;
+  }
+
+  /** Chunks read from clients and handed on since start (./memory-release.ts watches it). */
+  get chunks(): number {
+    return this.total;
   }
 
   /** Route what `socket` reads through the turns (before anyone reads it). */
@@ -98,7 +105,10 @@ export class FairReads {
     /** The turn in which its last chunk was handed on. */
     let lastTurn = -Infinity;
     const handOn = (chunk: unknown, encoding: BufferEncoding | undefined): boolean => {
-      if (chunk !== null && chunk !== undefined) lastTurn = this.turn;
+      if (chunk !== null && chunk !== undefined) {
+        lastTurn = this.turn;
+        this.total++;
+      }
       return socket.destroyed ? false : push.call(socket, chunk, encoding);
     };
     const next = (used: Ticket): void => {

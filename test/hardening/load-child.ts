@@ -14,7 +14,10 @@
 //    H:HTTPS_PORT, B at a time (a batch starts when the last one is open or failed), each a TLS
 //    handshake trusting only F and one request; {"https":{opened,failed,errors}} when all are
 //    done (opened: a 200 came back); they stay open (a request every 2 s);
-//  - {"cmd":"close-https"} — closes them; {"stopped":"https"} once all are closed.
+//  - {"cmd":"close-https"} — closes them; {"stopped":"https"} once all are closed;
+//  - {"cmd":"requests","proxyPort":P,"conns":C,"total":N,"host":H,"caFile":F} — N requests over
+//    C intercepted HTTPS keep-alive connections; {"requests":{done,seconds,errors}} every 1,000
+//    and once all connections have closed.
 // Also used by `npm run soak` (scripts/soak.ts).
 import http from 'node:http';
 import https from 'node:https';
@@ -73,6 +76,7 @@ function keepAsking(
   socket: net.Socket | tls.TLSSocket,
   request: string,
   onResponse: () => void,
+  more: () => boolean = () => true,
 ): void {
   let buf = '';
   socket.on('data', (d: Buffer) => {
@@ -84,10 +88,11 @@ function keepAsking(
       if (buf.length < end + 4 + length) return;
       buf = buf.slice(end + 4 + length);
       onResponse();
-      socket.write(request);
+      if (more()) socket.write(request);
+      else socket.end();
     }
   });
-  socket.write(request);
+  if (more()) socket.write(request);
 }
 
 /** The clients' side: busy keep-alive connections, and intercepted HTTPS ones. */
@@ -216,6 +221,61 @@ class Clients {
     say({ https: { opened, failed, errors: this.errorCounts } });
   }
 
+  /**
+   * `total` requests through the proxy over `conns` intercepted HTTPS keep-alive connections
+   * (CONNECT, TLS trusting only `caFile`); {"requests":{done,…}} every 1,000 and at the end.
+   */
+  async requests(
+    proxyPort: number,
+    conns: number,
+    total: number,
+    host: string,
+    caFile: string,
+  ): Promise<void> {
+    const ca = readFileSync(caFile, 'utf8');
+    const target = `${host}:${this.origin.https}`;
+    const request = `GET /soak HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    const started = performance.now();
+    let sent = 0;
+    let done = 0;
+    const report = (): void =>
+      say({
+        requests: {
+          done,
+          seconds: (performance.now() - started) / 1000,
+          errors: this.errorCounts,
+        },
+      });
+    const one = (): Promise<void> =>
+      new Promise((resolve) => {
+        const s = net.connect(proxyPort, '127.0.0.1');
+        s.on('error', this.countError);
+        s.once('close', () => resolve());
+        s.once('connect', () => s.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`));
+        let head = '';
+        const onHead = (d: Buffer): void => {
+          head += d.toString('latin1');
+          if (!head.includes('\r\n\r\n')) return;
+          s.removeListener('data', onHead);
+          const t = tls.connect({ socket: s, servername: host, ca: [ca] });
+          t.on('error', this.countError);
+          t.once('secureConnect', () =>
+            keepAsking(
+              t,
+              request,
+              () => {
+                if (++done % 1000 === 0) report();
+              },
+              () => sent++ < total,
+            ),
+          );
+        };
+        s.on('data', onHead);
+      });
+    await Promise.all(Array.from({ length: conns }, one));
+    report();
+  }
+
   async closeHttps(): Promise<void> {
     await closeAll(this.held);
     say({ stopped: 'https' });
@@ -231,9 +291,10 @@ function closeAll(set: Set<net.Socket>): Promise<unknown> {
 
 // ---- commands ------------------------------------------------------------------------------
 interface Command {
-  cmd: 'busy' | 'stop-busy' | 'https' | 'close-https' | 'exit';
+  cmd: 'busy' | 'stop-busy' | 'https' | 'close-https' | 'requests' | 'exit';
   proxyPort?: number;
   conns?: number;
+  total?: number;
   batch?: number;
   host?: string;
   caFile?: string;
@@ -249,6 +310,8 @@ async function obey(origin: { http: number; https: number }): Promise<void> {
     else if (c.cmd === 'https')
       void clients.startHttps(c.proxyPort!, c.conns!, c.batch ?? 100, c.host!, c.caFile!);
     else if (c.cmd === 'close-https') await clients.closeHttps();
+    else if (c.cmd === 'requests')
+      void clients.requests(c.proxyPort!, c.conns!, c.total!, c.host!, c.caFile!);
     else break;
   }
 }

@@ -17,6 +17,7 @@ export interface LoadReport {
     errorCodes: Record<string, number>;
   };
   https?: { opened: number; failed: number; errors: Record<string, number> };
+  requests?: { done: number; seconds: number; errors: Record<string, number> };
   stopped?: 'busy' | 'https';
 }
 

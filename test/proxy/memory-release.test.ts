@@ -1,47 +1,48 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BURST_CONNECTIONS, MemoryRelease, QUIET_MS } from '../../src/proxy/memory-release.ts';
+import { BURST_CHUNKS, MemoryRelease, QUIET_MS } from '../../src/proxy/memory-release.ts';
 
 describe('MemoryRelease', () => {
-  let open = 0;
+  let reads = 0;
   let release: MemoryRelease;
 
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setInterval', 'setTimeout', 'Date'] });
-    open = 0;
-    release = new MemoryRelease(() => open);
+    reads = 0;
+    release = new MemoryRelease(() => reads);
   });
   afterEach(() => {
     release.stop();
     vi.useRealTimers();
   });
 
-  it('collects once after a burst has been over for QUIET_MS', () => {
-    open = BURST_CONNECTIONS * 2;
-    vi.advanceTimersByTime(3000);
-    open = 3;
+  /** Clients read `perSecond` chunks a second for `seconds`. */
+  function busy(perSecond: number, seconds: number): void {
+    for (let i = 0; i < seconds; i++) {
+      reads += perSecond;
+      vi.advanceTimersByTime(1000);
+    }
+  }
+
+  it('collects once the clients have been silent for QUIET_MS after a burst', () => {
+    busy(BURST_CHUNKS, 3);
     vi.advanceTimersByTime(QUIET_MS);
     expect(release.released).toBe(0); // a lull is not yet the end
     vi.advanceTimersByTime(2000);
     expect(release.released).toBe(1);
     vi.advanceTimersByTime(10_000);
     expect(release.released).toBe(1); // once per burst
+    busy(BURST_CHUNKS, 2);
+    vi.advanceTimersByTime(QUIET_MS + 2000);
+    expect(release.released).toBe(2);
   });
 
-  it('does not collect while the connections come back, nor after a small load', () => {
-    open = BURST_CONNECTIONS * 2;
-    vi.advanceTimersByTime(2000);
-    for (let i = 0; i < 5; i++) {
-      open = 0;
-      vi.advanceTimersByTime(1000);
-      open = BURST_CONNECTIONS;
-      vi.advanceTimersByTime(1000);
-    }
+  it('does not collect while clients keep reading, nor after a small load', () => {
+    busy(BURST_CHUNKS, 30);
     expect(release.released).toBe(0);
     release.stop();
-    release = new MemoryRelease(() => open);
-    open = BURST_CONNECTIONS - 1;
+    release = new MemoryRelease(() => reads);
     vi.advanceTimersByTime(2000);
-    open = 0;
+    busy(BURST_CHUNKS / 4, 3);
     vi.advanceTimersByTime(10_000);
     expect(release.released).toBe(0);
   });
