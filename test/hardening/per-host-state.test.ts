@@ -123,14 +123,19 @@ describe('bounded per-host state (issue 13, item 8)', () => {
     );
     expect(proxy.process.running(), proxy.process.err().slice(-3000)).toBe(true);
     expect(Object.fromEntries(results)).toEqual({ 'HTTP/1.1 200 OK': HOSTS });
-    // Every sample after the cap was reached: exactly the cap (no hand-off in flight then).
-    expect(samples.map((s) => s.sniContexts)).toEqual(samples.map(() => CAP));
+    // Every sample after the cap was reached: the cap, plus at most the contexts still pinned
+    // by hand-offs whose hop had not closed yet (at most one per client in flight).
+    for (const sample of samples) {
+      expect(sample.sniContexts).toBeGreaterThanOrEqual(CAP);
+      expect(sample.sniContexts).toBeLessThanOrEqual(CAP + PARALLEL);
+    }
     // Memory levels off once the cache is full. The count above is what tells bounded from
-    // unbounded at this scale (unbounded, the last 2,000 names added ~70 MB here, against ~20
-    // MB of allocator noise bounded); this is the sanity check that nothing else grows.
-    const atCap = samples[0]!.rssMb;
+    // unbounded at this scale; this is the sanity check that nothing else grows: over the last
+    // 1,000 names (the heap has found its size by then) RSS moved -5 to +5 MB in our runs;
+    // unbounded, those names added ~70 MB.
+    const at2000 = samples.find((x) => x.hosts === 2 * CAP)!.rssMb;
     const last = samples.at(-1)!.rssMb;
-    expect(last - atCap, `RSS ${atCap} MB at the cap, ${last} MB at the end`).toBeLessThan(64);
+    expect(last - at2000, `RSS ${at2000} MB at 2,000 names, ${last} MB at 3,000`).toBeLessThan(32);
     // Descriptors: back to what the idle proxy held.
     let fds = proxy.openFds();
     await waitFor(() => (fds = proxy.openFds()) <= fdsBefore + 4, `descriptors back (now ${fds})`, {
@@ -143,7 +148,11 @@ describe('bounded per-host state (issue 13, item 8)', () => {
       proxy.events().filter((e) => e.type === 'tls.forged' && e.host === 'h0.many.test') as never;
     await waitFor(() => forged().length === 2, 'the second tls.forged for h0.many.test');
     expect(forged().map((e) => e.cached)).toEqual([false, false]);
-    expect((await proxy.stats()).sniContexts).toBe(CAP);
+    // Once every hop has closed: exactly the cap.
+    await waitFor(async () => (await proxy.stats()).sniContexts === CAP, 'contexts at the cap', {
+      timeoutMs: 10_000,
+      intervalMs: 250,
+    });
     await proxy.expectAlive(origin.httpPort);
   }, 600_000);
 });
