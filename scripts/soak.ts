@@ -13,7 +13,6 @@
 // proxy under `ulimit -n 8192`. Takes 3–6 minutes on a 2-core machine.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeTestPki } from '../test/integration/helpers.ts';
@@ -26,7 +25,12 @@ import {
   sendHello,
   sendRaw,
 } from '../test/hardening/corpus.ts';
-import { startLoadChild, type LoadChild } from '../test/hardening/load.ts';
+import {
+  firstResponse,
+  percentile,
+  startLoadChild,
+  type LoadChild,
+} from '../test/hardening/load.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin/mitm-lab.js');
@@ -134,28 +138,6 @@ async function startProxy(dir: string, args: string[]): Promise<Proxy> {
   };
 }
 
-/** A new connection, one GET through the proxy: ms to the first byte of the answer. */
-function firstResponse(proxyPort: number, url: string): Promise<{ ms: number; status: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const s = net.connect(proxyPort, '127.0.0.1');
-    const done = (status: string): void => {
-      resolve({ ms: performance.now() - t0, status });
-      s.destroy();
-    };
-    s.once('connect', () =>
-      s.write(`GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n\r\n`),
-    );
-    s.once('data', (d: Buffer) => done(d.toString('latin1').split('\r\n')[0] ?? ''));
-    s.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-    s.once('close', () => done('closed without an answer'));
-  });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN);
-}
-
 /** Wait until the proxy holds no client connection (its descriptors stop falling). */
 async function settle(pid: number): Promise<void> {
   let before = openFds(pid);
@@ -188,7 +170,7 @@ async function capacity(load: LoadChild, dir: string, rootFile: string): Promise
         `${((performance.now() - t0) / 1000).toFixed(1)} s (errors: ${all.busy!.errors})`,
     );
     const doneBefore = load.latest('busy')!.done;
-    const probes: Promise<{ ms: number; status: string }>[] = [];
+    const probes: Promise<{ ms: number; statusLine: string }>[] = [];
     for (let i = 0; i < PROBES; i++) {
       probes.push(firstResponse(proxy.port, `http://${HOST}:${load.origin.http}/new-${i}`));
       await sleep(50);
@@ -196,10 +178,10 @@ async function capacity(load: LoadChild, dir: string, rootFile: string): Promise
     const results = await Promise.all(probes);
     const busyDuring = load.latest('busy')!.done - doneBefore;
     const ms = results.map((r) => r.ms).sort((a, b) => a - b);
-    const bad = results.filter((r) => r.status !== 'HTTP/1.1 200 OK').length;
+    const bad = results.filter((r) => r.statusLine !== 'HTTP/1.1 200 OK').length;
     console.log(
-      `  first response of ${PROBES} new connections: p50 ${percentile(ms, 0.5)} ms, ` +
-        `p99 ${percentile(ms, 0.99)} ms, max ${percentile(ms, 1)} ms (not 200: ${bad}); ` +
+      `  first response of ${PROBES} new connections: p50 ${Math.round(percentile(ms, 0.5))} ms, ` +
+        `p99 ${Math.round(percentile(ms, 0.99))} ms, max ${Math.round(percentile(ms, 1))} ms (not 200: ${bad}); ` +
         `the busy ones got ${busyDuring} responses meanwhile; proxy RSS ${rssMb(proxy.pid)} MB`,
     );
     since = load.count();
@@ -277,7 +259,7 @@ async function corpus(dir: string, rootFile: string, origin: LoadChild['origin']
     await settle(proxy.pid);
     const alive = await firstResponse(proxy.port, `http://${HOST}:${origin.http}/after-corpus`);
     console.log(
-      `  afterwards: ${proxy.running() ? 'running' : 'EXITED'}, a new request got "${alive.status}"; ` +
+      `  afterwards: ${proxy.running() ? 'running' : 'EXITED'}, a new request got "${alive.statusLine}"; ` +
         `descriptors ${fdsBefore} before, ${openFds(proxy.pid)} after; ` +
         `RSS ${rssBefore} MB before, ${rssMb(proxy.pid)} MB after`,
     );

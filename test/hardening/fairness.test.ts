@@ -11,13 +11,12 @@
 // clients: ./load-child.ts), and this test, which only opens the new connections it times.
 // What is asserted is the issue's own bound on what a new client sees; the load is what the
 // issue measured, and the margin measured here is wide (p99 ~0.1 s against 1 s).
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestPki } from '../integration/helpers.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { sleep, waitFor } from '../support/wait.ts';
 import { startEngineProcess, type CliProxy } from './helpers.ts';
-import { startLoadChild, type LoadChild } from './load.ts';
+import { firstResponse, percentile, startLoadChild, type LoadChild } from './load.ts';
 
 const BUSY = 1000;
 const PROBES = 100;
@@ -34,31 +33,6 @@ const FIRST_RESPONSE_P99_MS = 1000;
 const RSS_MARGIN_MB = 48;
 /** The name clients ask for: `.localhost` always resolves to 127.0.0.1, and the CA may sign it. */
 const HOST = 'busy.localhost';
-
-/** A new connection, one plain GET: ms from connect() to the first byte of the answer. */
-function firstResponse(
-  proxyPort: number,
-  url: string,
-): Promise<{ ms: number; statusLine: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const s = net.connect(proxyPort, '127.0.0.1');
-    const done = (statusLine: string): void => {
-      resolve({ ms: performance.now() - t0, statusLine });
-      s.destroy();
-    };
-    s.once('connect', () =>
-      s.write(`GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n\r\n`),
-    );
-    s.once('data', (d: Buffer) => done(d.toString('latin1').split('\r\n')[0] ?? ''));
-    s.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-    s.once('close', () => done('closed without an answer'));
-  });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN;
-}
 
 describe('fairness under load (issue 13, item 10)', () => {
   let proxy: CliProxy;

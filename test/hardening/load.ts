@@ -2,6 +2,7 @@
 // own), send the clients commands, wait for what they report. Shared by the fairness test and
 // `npm run soak`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sleep } from '../support/wait.ts';
@@ -139,4 +140,30 @@ export async function startLoadChild(
     await originProcess.stop();
     throw err;
   }
+}
+
+/** A new connection, one GET through the proxy: ms to the first byte and its status line. */
+export function firstResponse(
+  proxyPort: number,
+  url: string,
+): Promise<{ ms: number; statusLine: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const s = net.connect(proxyPort, '127.0.0.1');
+    const done = (statusLine: string): void => {
+      resolve({ ms: performance.now() - t0, statusLine });
+      s.destroy();
+    };
+    s.once('connect', () =>
+      s.write(`GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n\r\n`),
+    );
+    s.once('data', (d: Buffer) => done(d.toString('latin1').split('\r\n')[0] ?? ''));
+    s.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+    s.once('close', () => done('closed without an answer'));
+  });
+}
+
+/** The p-th value (0-1) of an ascending list; NaN when empty. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? NaN;
 }
