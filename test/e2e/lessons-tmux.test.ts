@@ -110,7 +110,11 @@ describe.skipIf(!HAVE_TMUX || !CURL)('Lessons panel, reset and replay under tmux
 
     // One more login after the reset: the list shows it, the lessons count it.
     expect((await curl(...LOGIN, 'http://bank.test/login')).code).toBe(0);
-    const after = await wait(live, /plaintext 1\s+decrypted 0/);
+    // The row with its response (303): the request event alone lists it with status `-`.
+    const after = await wait(
+      live,
+      /plaintext 1\s+decrypted 0[\s\S]*bank\.test\s+POST\s+\/login\s+303/,
+    );
     const liveRows = listRows(after);
     expect(liveRows.length).toBe(1);
     expect(liveRows[0]).toContain('bank.test');
