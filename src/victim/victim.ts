@@ -1,6 +1,7 @@
 // The scripted victim: browses the lab through the proxy the way a person would — logs in over
 // plain HTTP, then over HTTPS, uses the API and the chat, then visits every gallery host — and
-// says after each step what the client experienced, in the client's own words.
+// says after each step what the client experienced, in the client's own words. The tour itself
+// is data (./steps.ts); this file runs each kind of action and words the outcome.
 //
 // The `normal` profile trusts only the lab public root (a healthy device: it trusts "the public
 // web PKI"); `compromised` also trusts the mitm-lab CA (a corporate or infected device). A step
@@ -10,7 +11,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   BROWSER_EQUIVALENT,
-  GALLERY,
   LAB_INTERMEDIATE_CN,
   VICTIM_ACCOUNT,
   type GalleryEntry,
@@ -24,6 +24,7 @@ import {
   type TlsSeen,
 } from './proxy-client.ts';
 import type { VictimOutcome, VictimProfile, VictimRecord, VictimStepRecord } from './types.ts';
+import { BANK, TOUR, type StepAction, type StepSpec } from './steps.ts';
 import { say } from './text.ts';
 
 /** How each outcome is headlined in the printed tour. */
@@ -97,169 +98,118 @@ interface Done {
   sent: string[];
 }
 
-interface Step {
-  id: string;
-  title: string;
-  url: string;
-  gallery: GalleryEntry | null;
-  /** Secrets this step sends, for the sentences. */
-  secrets: string[];
-  run(ca: string[]): Promise<Done>;
+/** Run one step's action (./steps.ts) through the proxy, trusting `ca`. */
+function perform(proxy: ProxyAddress, action: StepAction, ca: string[]): Promise<Done> {
+  switch (action.kind) {
+    case 'login':
+      return login(proxy, action.scheme, ca);
+    case 'api':
+      return api(proxy, ca);
+    case 'chat':
+      return chat(proxy, action.scheme, ca);
+    case 'gallery':
+      return galleryPage(proxy, action.host, ca);
+  }
 }
 
-const BANK = 'bank.test';
-
-function steps(proxy: ProxyAddress): Step[] {
-  const login = async (scheme: 'http' | 'https', ca: string[]): Promise<Done> => {
-    const base = `${scheme}://${BANK}`;
-    const form = new URLSearchParams({
-      user: VICTIM_ACCOUNT.user,
-      password: VICTIM_ACCOUNT.password,
-    }).toString();
-    const posted = await request(proxy, {
-      method: 'POST',
-      url: `${base}/login`,
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: form,
-      ca,
-    });
-    if (posted.status !== 303) return failedStatus(posted);
-    const cookie = /session=([0-9a-f]+)/.exec(String(posted.headers['set-cookie'] ?? ''))?.[1];
-    const account = await request(proxy, {
-      method: 'GET',
-      url: `${base}/account`,
-      headers: cookie ? { Cookie: `session=${cookie}` } : {},
-      ca,
-    });
-    const balance = /Balance: <b>([^<]+)<\/b>/.exec(account.body)?.[1];
-    return {
-      said: `HTTP ${posted.status} ${posted.statusText} (session cookie set) → /account HTTP ${account.status} ${account.statusText}${balance ? `, balance ${balance}` : ''}`,
-      status: account.status,
-      tls: account.tls ?? posted.tls,
-      sent: ['password', 'session cookie'],
-    };
-  };
-
-  const api = async (ca: string[]): Promise<Done> => {
-    const token = await request(proxy, {
-      method: 'POST',
-      url: `https://${BANK}/api/token`,
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user: VICTIM_ACCOUNT.user, password: VICTIM_ACCOUNT.password }),
-      ca,
-    });
-    if (token.status !== 200) return failedStatus(token);
-    const accessToken = (JSON.parse(token.body) as { access_token?: string }).access_token ?? '';
-    const balance = await request(proxy, {
-      method: 'GET',
-      url: `https://${BANK}/api/balance`,
-      headers: { Authorization: `Bearer ${accessToken}` },
-      ca,
-    });
-    const amount = /"balance":"([^"]+)"/.exec(balance.body)?.[1];
-    return {
-      said: `POST /api/token HTTP ${token.status} (bearer token) → GET /api/balance HTTP ${balance.status}${amount ? `, balance EUR ${amount}` : ''}`,
-      status: balance.status,
-      tls: balance.tls ?? token.tls,
-      sent: ['password', 'bearer token'],
-    };
-  };
-
-  // Browsers open WebSockets through a proxy with CONNECT, even plain ws:// (port 80).
-  const chat = async (scheme: 'ws' | 'wss', ca: string[]): Promise<Done> => {
-    const { ws, tls, inbox } = await openWebSocket(proxy, `${scheme}://${BANK}/chat`, ca);
-    try {
-      const messages: string[] = [];
-      // From the inbox: the support's greeting may have come with the 101.
-      const next = () =>
-        new Promise<string>((resolve, reject) => {
-          const early = inbox.shift();
-          if (early !== undefined) return resolve(early);
-          const t = setTimeout(
-            () => reject(new ClientFailure('timeout', 'ETIMEDOUT', 'no chat reply')),
-            5000,
-          );
-          ws.once('message', () => {
-            clearTimeout(t);
-            resolve(inbox.shift() ?? '');
-          });
-        });
-      messages.push(await next());
-      ws.send('Hi, please move EUR 500 to my savings. My card PIN is 4321.');
-      messages.push(await next());
-      return {
-        said: `WebSocket open; support said: "${messages[messages.length - 1]?.slice(0, 60) ?? ''}…"`,
-        status: 101,
-        tls,
-        sent: ['chat message'],
-      };
-    } finally {
-      ws.close();
-    }
-  };
-
-  const gallery = (g: GalleryEntry): Step => ({
-    id: `gallery:${g.id}`,
-    title: `Gallery: ${g.title}`,
-    url: `https://${g.host}/`,
-    gallery: g,
-    secrets: [],
-    async run(ca) {
-      const res = await request(proxy, { method: 'GET', url: `https://${g.host}/`, ca });
-      if (res.status >= 400) return failedStatus(res);
-      const hsts = res.headers['strict-transport-security'];
-      return {
-        said: `HTTP ${res.status} ${res.statusText}${hsts ? ` (Strict-Transport-Security: ${hsts})` : ''}`,
-        status: res.status,
-        tls: res.tls,
-        sent: [],
-      };
-    },
+async function login(proxy: ProxyAddress, scheme: 'http' | 'https', ca: string[]): Promise<Done> {
+  const base = `${scheme}://${BANK}`;
+  const form = new URLSearchParams({
+    user: VICTIM_ACCOUNT.user,
+    password: VICTIM_ACCOUNT.password,
+  }).toString();
+  const posted = await request(proxy, {
+    method: 'POST',
+    url: `${base}/login`,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: form,
+    ca,
   });
+  if (posted.status !== 303) return failedStatus(posted);
+  const cookie = /session=([0-9a-f]+)/.exec(String(posted.headers['set-cookie'] ?? ''))?.[1];
+  const account = await request(proxy, {
+    method: 'GET',
+    url: `${base}/account`,
+    headers: cookie ? { Cookie: `session=${cookie}` } : {},
+    ca,
+  });
+  const balance = /Balance: <b>([^<]+)<\/b>/.exec(account.body)?.[1];
+  return {
+    said: `HTTP ${posted.status} ${posted.statusText} (session cookie set) → /account HTTP ${account.status} ${account.statusText}${balance ? `, balance ${balance}` : ''}`,
+    status: account.status,
+    tls: account.tls ?? posted.tls,
+    sent: ['password', 'session cookie'],
+  };
+}
 
-  return [
-    {
-      id: 'http-login',
-      title: 'Log in over plain HTTP',
-      url: `http://${BANK}/login`,
-      gallery: null,
-      secrets: ['password', 'session cookie'],
-      run: (ca) => login('http', ca),
-    },
-    {
-      id: 'ws-chat',
-      title: 'Chat with support over a plain WebSocket (ws)',
-      url: `ws://${BANK}/chat`,
-      gallery: null,
-      secrets: ['chat message'],
-      run: (ca) => chat('ws', ca),
-    },
-    {
-      id: 'https-login',
-      title: 'Log in over HTTPS',
-      url: `https://${BANK}/login`,
-      gallery: null,
-      secrets: ['password', 'session cookie'],
-      run: (ca) => login('https', ca),
-    },
-    {
-      id: 'https-api',
-      title: 'Use the API with a bearer token (HTTPS)',
-      url: `https://${BANK}/api/balance`,
-      gallery: null,
-      secrets: ['password', 'bearer token'],
-      run: api,
-    },
-    {
-      id: 'wss-chat',
-      title: 'Chat with support over a WebSocket inside TLS (wss)',
-      url: `wss://${BANK}/chat`,
-      gallery: null,
-      secrets: ['chat message'],
-      run: (ca) => chat('wss', ca),
-    },
-    ...GALLERY.map(gallery),
-  ];
+async function api(proxy: ProxyAddress, ca: string[]): Promise<Done> {
+  const token = await request(proxy, {
+    method: 'POST',
+    url: `https://${BANK}/api/token`,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user: VICTIM_ACCOUNT.user, password: VICTIM_ACCOUNT.password }),
+    ca,
+  });
+  if (token.status !== 200) return failedStatus(token);
+  const accessToken = (JSON.parse(token.body) as { access_token?: string }).access_token ?? '';
+  const balance = await request(proxy, {
+    method: 'GET',
+    url: `https://${BANK}/api/balance`,
+    headers: { Authorization: `Bearer ${accessToken}` },
+    ca,
+  });
+  const amount = /"balance":"([^"]+)"/.exec(balance.body)?.[1];
+  return {
+    said: `POST /api/token HTTP ${token.status} (bearer token) → GET /api/balance HTTP ${balance.status}${amount ? `, balance EUR ${amount}` : ''}`,
+    status: balance.status,
+    tls: balance.tls ?? token.tls,
+    sent: ['password', 'bearer token'],
+  };
+}
+
+// Browsers open WebSockets through a proxy with CONNECT, even plain ws:// (port 80).
+async function chat(proxy: ProxyAddress, scheme: 'ws' | 'wss', ca: string[]): Promise<Done> {
+  const { ws, tls, inbox } = await openWebSocket(proxy, `${scheme}://${BANK}/chat`, ca);
+  try {
+    const messages: string[] = [];
+    // From the inbox: the support's greeting may have come with the 101.
+    const next = () =>
+      new Promise<string>((resolve, reject) => {
+        const early = inbox.shift();
+        if (early !== undefined) return resolve(early);
+        const t = setTimeout(
+          () => reject(new ClientFailure('timeout', 'ETIMEDOUT', 'no chat reply')),
+          5000,
+        );
+        ws.once('message', () => {
+          clearTimeout(t);
+          resolve(inbox.shift() ?? '');
+        });
+      });
+    messages.push(await next());
+    ws.send('Hi, please move EUR 500 to my savings. My card PIN is 4321.');
+    messages.push(await next());
+    return {
+      said: `WebSocket open; support said: "${messages[messages.length - 1]?.slice(0, 60) ?? ''}…"`,
+      status: 101,
+      tls,
+      sent: ['chat message'],
+    };
+  } finally {
+    ws.close();
+  }
+}
+
+async function galleryPage(proxy: ProxyAddress, host: string, ca: string[]): Promise<Done> {
+  const res = await request(proxy, { method: 'GET', url: `https://${host}/`, ca });
+  if (res.status >= 400) return failedStatus(res);
+  const hsts = res.headers['strict-transport-security'];
+  return {
+    said: `HTTP ${res.status} ${res.statusText}${hsts ? ` (Strict-Transport-Security: ${hsts})` : ''}`,
+    status: res.status,
+    tls: res.tls,
+    sent: [],
+  };
 }
 
 /** A response with an error status, reported as an HTTP failure (it carries the body's first line). */
@@ -291,7 +241,7 @@ function failedStatus(res: Exchange): never {
 
 /** Every step id of the tour, in order (for `--only`). */
 export function victimStepIds(): string[] {
-  return steps({ host: '127.0.0.1', port: 0, auth: null, url: '' }).map((s) => s.id);
+  return TOUR.map((s) => s.id);
 }
 
 /** `--only` matches a step id exactly, or a group: `gallery` selects every `gallery:…` step. */
@@ -307,8 +257,7 @@ export function unknownSteps(only: string[]): string[] {
 
 /** Run the tour; prints as it goes and resolves with every step record. */
 export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
-  const all = steps(opts.proxy);
-  const tour = opts.only ? all.filter((s) => selected(s.id, opts.only ?? [])) : all;
+  const tour = opts.only ? TOUR.filter((s) => selected(s.id, opts.only ?? [])) : TOUR;
   const ca = opts.trust.map((t) => t.pem);
   const now = () => new Date().toISOString();
   const records: VictimStepRecord[] = [];
@@ -334,7 +283,15 @@ export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
         await delay(RETRY_DELAY_MS);
         opts.print(`    ${say('retry', {})}`);
       }
-      const rec = await attemptStep(step, ca, opts.profile, index, tour.length, attempt);
+      const rec = await attemptStep(
+        opts.proxy,
+        step,
+        ca,
+        opts.profile,
+        index,
+        tour.length,
+        attempt,
+      );
       const prev = records[records.length - 1];
       records.push(rec);
       opts.record?.(rec);
@@ -381,7 +338,8 @@ export async function runVictim(opts: VictimOptions): Promise<VictimSummary> {
 }
 
 async function attemptStep(
-  step: Step,
+  proxy: ProxyAddress,
+  step: StepSpec,
   ca: string[],
   profile: VictimProfile,
   index: number,
@@ -405,7 +363,7 @@ async function attemptStep(
   };
   const secrets = joinWords(step.secrets) || 'request';
   try {
-    const done = await step.run(ca);
+    const done = await perform(proxy, step.action, ca);
     const genuine = done.tls ? done.tls.issuer === LAB_INTERMEDIATE_CN : null;
     let meaning: string;
     if (g) {
@@ -445,7 +403,7 @@ async function attemptStep(
 function failure(
   err: unknown,
   g: GalleryEntry | null,
-  step: Step,
+  step: StepSpec,
 ): Pick<
   VictimStepRecord,
   'outcome' | 'said' | 'code' | 'status' | 'tls' | 'sent' | 'meaning' | 'browserWouldShow'
@@ -542,7 +500,7 @@ export function clientWords(message: string): string {
   return `${m[1]}${alert ? ` (TLS alert ${alert})` : ''}`;
 }
 
-function joinWords(words: string[]): string {
+function joinWords(words: readonly string[]): string {
   if (words.length <= 1) return words.join('');
   return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
