@@ -7,13 +7,24 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from '../util/ws.ts';
-import { BANK_ACCOUNTS, SESSION_TTL_S, type BankAccount } from './bank-data.ts';
+import {
+  BANK_ACCOUNTS,
+  LANDLORD,
+  PAYEES,
+  RENT_CENTS,
+  SESSION_TTL_S,
+  type BankAccount,
+} from './bank-data.ts';
 import { esc, money, page } from './html.ts';
 
 /** Request bodies above this are refused with 413: the bank only takes small forms. */
 const MAX_BODY_BYTES = 64 * 1024;
 /** Chat messages above this are refused (closes with 1009). */
 const MAX_CHAT_BYTES = 4 * 1024;
+/** Transfers the ledger keeps (the oldest go first): bounded. */
+const MAX_LEDGER = 1_000;
+/** The largest transfer the bank takes, in cents. */
+const MAX_TRANSFER_CENTS = 100_000_00;
 
 export type Scheme = 'http' | 'https';
 
@@ -24,6 +35,24 @@ export interface Bank {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void;
   /** Close every chat connection. */
   close(): void;
+}
+
+/** One transfer as the bank booked it: the ledger is the bank's truth, whatever a page said. */
+export interface Transfer {
+  /** ISO 8601. */
+  at: string;
+  /** The sender's user name. */
+  from: string;
+  /** The receiving IBAN, as the bank received it. */
+  iban: string;
+  /** The real owner of that account, when the bank knows it, else null. */
+  owner: string | null;
+  /** The recipient name the form sent (what the sender believed). */
+  name: string;
+  amountCents: number;
+  reference: string;
+  /** The transport the transfer arrived over. */
+  scheme: Scheme;
 }
 
 interface Grant {
@@ -49,6 +78,7 @@ export function createBank(): Bank {
     return g.account;
   };
   const sessionOf = (req: IncomingMessage) => lookup(sessions, cookie(req, 'session'));
+  const ledger: Transfer[] = [];
 
   async function route(req: IncomingMessage, res: ServerResponse, scheme: Scheme): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://bank.test');
@@ -115,6 +145,43 @@ export function createBank(): Bank {
           transactions: account.transactions.map((t) => ({ ...t, amount: money(t.amountCents) })),
         });
       }
+      case 'GET /transfer':
+      case 'POST /transfer': {
+        const account = sessionOf(req);
+        if (!account) {
+          res.writeHead(303, { Location: '/', 'Content-Type': 'text/plain; charset=utf-8' });
+          res.end('Log in first: POST /login.\n');
+          return;
+        }
+        if (method === 'GET') return html(res, 200, transferPage(scheme, account));
+        const form = new URLSearchParams(await readBody(req));
+        const iban = (form.get('iban') ?? '').replace(/\s+/g, '').toUpperCase();
+        const cents = parseAmount(form.get('amount') ?? '');
+        const problem = !IBAN_RE.test(iban)
+          ? 'That IBAN does not look right (two letters, two digits, then 10 to 30 letters or digits).'
+          : cents === null
+            ? `The amount must be a number of euros with at most two decimals, from 0.01 to ${money(MAX_TRANSFER_CENTS)}.`
+            : null;
+        if (problem || cents === null)
+          return html(res, 400, transferPage(scheme, account, problem ?? ''));
+        const t: Transfer = {
+          at: new Date().toISOString(),
+          from: account.user,
+          iban,
+          owner: PAYEES.find((p) => p.iban === iban)?.name ?? null,
+          name: (form.get('name') ?? '').slice(0, 100),
+          amountCents: cents,
+          reference: (form.get('reference') ?? '').slice(0, 140),
+          scheme,
+        };
+        ledger.push(t);
+        if (ledger.length > MAX_LEDGER) ledger.shift();
+        return html(res, 200, confirmationPage(scheme, t));
+      }
+      case 'GET /transfers':
+        return html(res, 200, ledgerPage(scheme, ledger));
+      case 'GET /api/transfers':
+        return json(res, 200, { transfers: ledger });
       case 'GET /chat':
         return html(res, 200, chatPage(scheme));
       default:
@@ -268,6 +335,7 @@ ${
 }
 <h2>Also here</h2>
 <ul>
+<li><a href="/transfer">Pay your rent</a> (a transfer; log in first) and <a href="/transfers">the bank's ledger</a> (where the money really went)</li>
 <li><a href="/chat">Support chat</a> (WebSocket)</li>
 <li>API: <code>POST /api/token</code> with <code>{"user","password"}</code>, then <code>GET /api/balance</code> with <code>Authorization: Bearer &lt;token&gt;</code></li>
 <li><a href="http://lab.test/">The lab index</a>: the broken-certificate gallery</li>
@@ -290,6 +358,58 @@ ${rows}
 </table>
 <form method="post" action="/logout"><button>Log out</button></form>`;
   return page(`bank.test — ${account.fullName}`, body);
+}
+
+/** A compact IBAN: two letters, two check digits, 10 to 30 letters or digits. */
+const IBAN_RE = /^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$/;
+
+/** Euros with at most two decimals (`120`, `120.5`, `120.00`) → cents, or null. */
+function parseAmount(text: string): number | null {
+  const m = /^(\d{1,6})(?:\.(\d{1,2}))?$/.exec(text.trim());
+  if (!m) return null;
+  const cents = Number(m[1]) * 100 + Number((m[2] ?? '0').padEnd(2, '0'));
+  return cents >= 1 && cents <= MAX_TRANSFER_CENTS ? cents : null;
+}
+
+function transferPage(scheme: Scheme, account: BankAccount, error = ''): string {
+  const rent = money(RENT_CENTS).replace(/,/g, '');
+  const body = `<header><h1>bank.test — pay your rent</h1></header>
+${transportNote(scheme)}
+${error ? `<p class="bad">${esc(error)}</p>` : ''}
+<p>Hello ${esc(account.fullName)}. Your landlord, <b>${esc(LANDLORD.name)}</b>, asks for the rent on account <b id="iban">${esc(LANDLORD.iban)}</b>.</p>
+<form method="post" action="/transfer">
+<label>Recipient <input name="name" value="${esc(LANDLORD.name)}"></label>
+<label>IBAN <input name="iban" value="${esc(LANDLORD.iban)}" size="34"></label>
+<label>Amount (EUR) <input name="amount" value="${esc(rent)}"></label>
+<label>Reference <input name="reference" value="Rent December"></label>
+<button>Send the money</button>
+</form>
+<p><small>The bank books exactly what this form sends. <a href="/transfers">The ledger</a> shows where every transfer went.</small></p>`;
+  return page('bank.test — pay your rent', body);
+}
+
+function confirmationPage(scheme: Scheme, t: Transfer): string {
+  const body = `<header><h1>bank.test — transfer done</h1></header>
+${transportNote(scheme)}
+<p id="confirmation">Sent <b>EUR ${esc(money(t.amountCents))}</b> to <b>${esc(t.iban)}</b> (${esc(t.name || 'no name given')}). Reference: ${esc(t.reference || '-')}.</p>
+<p><a href="/transfers">The ledger</a> · <a href="/account">Your account</a></p>`;
+  return page('bank.test — transfer done', body);
+}
+
+function ledgerPage(scheme: Scheme, ledger: readonly Transfer[]): string {
+  const rows = [...ledger]
+    .reverse()
+    .map(
+      (t) =>
+        `<tr><td>${esc(t.at.replace('T', ' ').slice(0, 19))}</td><td>${esc(t.from)}</td><td style="text-align:right">${esc(money(t.amountCents))}</td><td>${esc(t.iban)}</td><td class="${t.iban === LANDLORD.iban ? 'good' : 'bad'}">${esc(t.owner ?? 'unknown account')}</td><td>${esc(t.name)}</td><td>${esc(t.scheme.toUpperCase())}</td></tr>`,
+    )
+    .join('\n');
+  const body = `<header><h1>bank.test — the ledger</h1><p>What the bank booked: where the money really went, whatever a page showed.</p></header>
+${transportNote(scheme)}
+<div class="scroll"><table><tr><th>When (UTC)</th><th>From</th><th>EUR</th><th>To IBAN</th><th>Owner of that account</th><th>Name on the form</th><th>Sent over</th></tr>
+${rows || '<tr><td colspan="7">No transfer yet.</td></tr>'}
+</table></div>`;
+  return page('bank.test — the ledger', body, { wide: true });
 }
 
 function chatPage(scheme: Scheme): string {

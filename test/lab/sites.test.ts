@@ -5,7 +5,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { tempDir } from '../support/temp-dir.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BANK_ACCOUNTS } from '../../src/lab/bank-data.ts';
+import { ATTACKER, BANK_ACCOUNTS, LANDLORD } from '../../src/lab/bank-data.ts';
 import { GALLERY, startLab, type RunningLab } from '../../src/lab/index.ts';
 import { WebSocket } from '../../src/util/ws.ts';
 
@@ -93,6 +93,56 @@ describe.each(['http', 'https'] as const)('bank.test over %s', (scheme) => {
     });
     expect(acct.status).toBe(200);
     expect(acct.body).toContain('Balance: <b>EUR 1,234.56</b>');
+  });
+
+  it('pays the rent: the transfer page, the confirmation, and the ledger naming the real owner', async () => {
+    const login = await call(scheme, 'bank.test', 'POST', '/login', {
+      headers: formHeaders,
+      body: form(alice.user, alice.password),
+    });
+    const sid = /session=([0-9a-f]+)/.exec(String(login.headers['set-cookie']))![1];
+    const cookie = { Cookie: `session=${sid}` };
+    const noSession = await call(scheme, 'bank.test', 'GET', '/transfer');
+    expect(noSession.status).toBe(303);
+    const page = await call(scheme, 'bank.test', 'GET', '/transfer', { headers: cookie });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain(`name="iban" value="${LANDLORD.iban}"`);
+    expect(page.body).toContain('name="amount" value="120.00"');
+    const send = (iban: string, amount: string) =>
+      call(scheme, 'bank.test', 'POST', '/transfer', {
+        headers: { ...formHeaders, ...cookie },
+        body: new URLSearchParams({
+          name: LANDLORD.name,
+          iban,
+          amount,
+          reference: `t-${scheme}`,
+        }).toString(),
+      });
+    const ok = await send(LANDLORD.iban, '120.00');
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain(`Sent <b>EUR 120.00</b> to <b>${LANDLORD.iban}</b>`);
+    const other = await send(ATTACKER.iban, '1200');
+    expect(other.body).toContain(`Sent <b>EUR 1,200.00</b> to <b>${ATTACKER.iban}</b>`);
+    expect((await send('not an iban', '1')).status).toBe(400);
+    expect((await send(LANDLORD.iban, '-5')).status).toBe(400);
+    const ledger = await call(scheme, 'bank.test', 'GET', '/api/transfers');
+    const mine = (
+      JSON.parse(ledger.body) as {
+        transfers: {
+          iban: string;
+          owner: string;
+          amountCents: number;
+          reference: string;
+          scheme: string;
+        }[];
+      }
+    ).transfers.filter((t) => t.reference === `t-${scheme}`);
+    expect(mine.map((t) => [t.iban, t.owner, t.amountCents, t.scheme])).toEqual([
+      [LANDLORD.iban, LANDLORD.name, 120_00, scheme],
+      [ATTACKER.iban, ATTACKER.name, 1_200_00, scheme],
+    ]);
+    const html = await call(scheme, 'bank.test', 'GET', '/transfers');
+    expect(html.body).toContain(ATTACKER.name);
   });
 
   it('refuses a wrong password with 401 and no cookie', async () => {
