@@ -23,7 +23,11 @@ import {
   startProxy,
   type ResolveRule,
   type RunningProxy,
+  parseTamperRules,
+  TamperRulesError,
+  type TamperRule,
 } from '../proxy/index.ts';
+import { BANK_TAMPER_RULES } from '../lab/index.ts';
 import { startFeedServer, type FeedServer } from '../feed/index.ts';
 import { HarRecorder } from '../sinks/har.ts';
 import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
@@ -53,6 +57,7 @@ export const PROXY_OPTIONS = {
   har: { type: 'string' },
   keylog: { type: 'string' },
   pcap: { type: 'string' },
+  tamper: { type: 'string' },
   feed: { type: 'boolean' },
   'feed-listen': { type: 'string' },
   classroom: { type: 'string' },
@@ -92,6 +97,13 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
   --insecure-upstream    do not validate upstream certificates, nor hold servers to the key,
                          signature and TLS-version policy (NOT recommended: a proxy must
                          not make its users less safe than a direct connection)
+  --tamper RULES         change what the proxy relays, as a man in the middle can (exercise 9):
+                         RULES is bank (the built-in rules: on bank.test's transfer page and
+                         transfer, the attacker's IBAN and amount; the confirmation shows
+                         the victim's own) or a JSON file of rules (docs/proxy.md,
+                         "Tampering"). Only plain HTTP and decrypted HTTPS can be changed: a
+                         client that refuses the forged certificate gets the real bytes or
+                         nothing. Changed flows are marked "tampered" in events and the UI
   --ca-dir DIR           the CA folder (default: $MITM_LAB_CA_DIR, else <project>/certs);
                          the CA is created there on first use
   --leaf-key ecdsa|rsa   the key every forged certificate shares: ${LEAF_KEY_NAMES.ecdsa} (default,
@@ -145,6 +157,7 @@ type ProxyValues = {
   har?: string | undefined;
   keylog?: string | undefined;
   pcap?: string | undefined;
+  tamper?: string | undefined;
   feed?: boolean | undefined;
   'feed-listen'?: string | undefined;
   classroom?: string | undefined;
@@ -176,6 +189,8 @@ export interface ProxySettings {
   fresh: boolean;
   har: string | null;
   keylog: string | null;
+  /** `--tamper RULES`: the rules (built-in `bank` or a file), and the name it was given by. */
+  tamper: { source: string; rules: TamperRule[] } | null;
   /** `--pcap FILE`: the client leg as pcapng, or null. */
   pcap: string | null;
   /** `--classroom URL --name NAME`: where to report lesson progress, or null. */
@@ -281,6 +296,11 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
       `--leaf-key wants ${LEAF_KEY_TYPES.join(' or ')}, got "${values['leaf-key']}"`,
       'for example --leaf-key rsa (for a client that accepts only RSA certificates)',
     );
+  const tamper = values.tamper !== undefined ? readTamper(values.tamper) : null;
+  if (tamper)
+    warnings.push(
+      `--tamper ${tamper.source}: this proxy CHANGES what it relays on plain-HTTP and decrypted flows (rules: ${tamper.rules.map((r) => r.name).join(', ')})`,
+    );
   let eventsMaxBytes = DEFAULT_EVENTS_MAX_BYTES;
   const maxMb = values['events-max-mb'];
   if (maxMb !== undefined) {
@@ -311,10 +331,32 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
     har: values.har ?? null,
     keylog: values.keylog ?? null,
     pcap: values.pcap ?? null,
+    tamper,
     feed,
     classroom,
     warnings,
   };
+}
+
+/** `--tamper bank` (the lab's built-in rules) or `--tamper FILE` (JSON), checked. */
+function readTamper(value: string): { source: string; rules: TamperRule[] } {
+  if (value === 'bank') return { source: 'bank', rules: BANK_TAMPER_RULES.map((r) => ({ ...r })) };
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new LabError(
+      'usage',
+      `--tamper ${value}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      'give --tamper bank (the built-in rules) or a JSON rules file, see docs/proxy.md "Tampering"',
+    );
+  }
+  try {
+    return { source: value, rules: parseTamperRules(text, `--tamper ${value}`) };
+  } catch (err) {
+    if (err instanceof TamperRulesError) throw new LabError('usage', err.message);
+    throw err;
+  }
 }
 
 /** `--classroom URL --name NAME`, checked: a ws:// URL with a token, and a showable name. */
@@ -444,6 +486,7 @@ export async function launchProxy(
         : {}),
       ...(keylog ? { keylog: keylog.write.bind(keylog) } : {}),
       pcap: pcap !== null,
+      ...(settings.tamper ? { tamper: settings.tamper.rules } : {}),
     });
   } catch (err) {
     for (const close of closers) await close();

@@ -23,6 +23,22 @@ export type BodyCapture =
   | { text: string; size: number; truncated: boolean }
   | { base64: string; size: number; truncated: boolean };
 
+/**
+ * A flow the proxy changed (`--tamper`): the rules that changed it and the body before and
+ * after, decoded (`encoding` says what both were wrapped in on the wire, e.g. `gzip`). The
+ * event's own `body` stays what the sender sent; `after` is what the receiver got instead.
+ */
+export interface TamperMark {
+  /** The names of the rules that changed something. */
+  rules: string[];
+  /** The body as its sender sent it, decoded, bounded like `body`. */
+  before: BodyCapture;
+  /** The body the proxy passed on instead, decoded, bounded like `body`. */
+  after: BodyCapture;
+  /** The Content-Encoding both crossed in (re-encoded after the change), or null. */
+  encoding: string | null;
+}
+
 /** What one X.509 certificate says, as a person would read it. */
 export interface CertSummary {
   /** Subject distinguished name, e.g. `CN=bank.test, O=mitm-lab`. */
@@ -158,6 +174,12 @@ export interface ProxyListeningEvent extends Base {
    * decrypted (exercise 8).
    */
   pcap: boolean;
+  /**
+   * The names of the tamper rules this session applies (`--tamper`), empty when none: the
+   * proxy changes what it relays on plain-HTTP and decrypted flows that match. Optional:
+   * added later (the engine always sets it).
+   */
+  tamper?: string[];
 }
 
 export interface ConnOpenEvent extends Base {
@@ -323,6 +345,11 @@ export interface HttpRequestEvent extends Base {
   headers: Header[];
   body: BodyCapture;
   visibility: Visibility;
+  /**
+   * Set when `--tamper` changed the request on its way to the server: `body` is what the
+   * client sent, `tampered.after` what the server received. Null or absent otherwise.
+   */
+  tampered?: TamperMark | null;
 }
 
 export interface HttpResponseEvent extends Base {
@@ -349,6 +376,11 @@ export interface HttpResponseEvent extends Base {
    * later (the engine always sets it).
    */
   incomplete?: { code: string; message: string } | null;
+  /**
+   * Set when `--tamper` changed the response on its way to the client: `body` is what the
+   * server sent, `tampered.after` what the client received. Null or absent otherwise.
+   */
+  tampered?: TamperMark | null;
 }
 
 export interface WsMessageEvent extends Base {

@@ -229,4 +229,13 @@ function closeServer(server: http.Server | https.Server): Promise<void> {
   });
 }
 
-export { VICTIM_ACCOUNT } from './bank-data.ts';
+export {
+  VICTIM_ACCOUNT,
+  LANDLORD,
+  ATTACKER,
+  RENT_CENTS,
+  TAMPERED_AMOUNT,
+  BANK_TAMPER_RULES,
+} from './bank-data.ts';
+export type { Payee } from './bank-data.ts';
+export type { Transfer } from './bank.ts';

@@ -83,7 +83,15 @@ import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
 import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
+import { headerPairs } from './body-capture.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
+import {
+  formFields,
+  requestTamperFilter,
+  rulesFor,
+  tamperResponse,
+  type TamperRule,
+} from './tamper.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
 
 /** Node's default limit for a whole request, headers and body (http.Server requestTimeout). */
@@ -138,6 +146,10 @@ class Engine implements EngineCore {
   private readonly connsById = new Map<string, Conn>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
+  /** Body capture per HTTP message (events), bytes. */
+  private readonly bodyLimit: number;
+  /** `--tamper` rules (./tamper.ts), empty when off. */
+  private readonly tamperRules: readonly TamperRule[];
   private readonly flowRecorder: FlowRecorder;
   readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
@@ -180,10 +192,12 @@ class Engine implements EngineCore {
       insecure: opts.insecureUpstream === true,
       keylog: opts.keylog,
     });
+    this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+    this.tamperRules = opts.tamper ?? [];
     this.flowRecorder = new FlowRecorder(
       this.bus,
       this.upstream,
-      opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+      this.bodyLimit,
       this.timeouts,
       (connId) => {
         const conn = this.connsById.get(connId);
@@ -423,6 +437,7 @@ class Engine implements EngineCore {
       upstreamValidation: this.opts.insecureUpstream !== true,
       keylog: this.opts.keylog !== undefined,
       pcap: this.opts.pcap === true,
+      tamper: [...new Set(this.tamperRules.map((r) => r.name))],
     });
     const held = this.startupDiags ?? [];
     this.startupDiags = null;
@@ -954,6 +969,13 @@ class Engine implements EngineCore {
     }
     const attempt = conn?.tls;
     if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
+    const requestRules = this.tamperRules.length
+      ? rulesFor(this.tamperRules, 'request', {
+          method: req.method ?? 'GET',
+          host: shownHost,
+          path: options.path,
+        })
+      : [];
     const flow = this.flowRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
       secure: ctx.isSSL,
@@ -961,17 +983,68 @@ class Engine implements EngineCore {
       port: options.port,
       urlPort,
       path: options.path,
+      holdRequest: requestRules.length > 0,
     });
     this.flows.set(ctx, flow);
+    if (requestRules.length)
+      ctx.addRequestFilter(
+        requestTamperFilter({
+          rules: requestRules,
+          headers: headerPairs(req.rawHeaders),
+          captureLimit: this.bodyLimit,
+          upstream: () => ctx.proxyToServerRequest,
+          done: (o) => {
+            flow.requestTamper = o.mark;
+            this.tamperSkipped(flow, o.skipped);
+            this.flowRecorder.emitRequest(flow);
+          },
+        }),
+      );
     cb();
     if (ctx.proxyToServerRequest) this.flowRecorder.watch(flow, ctx.proxyToServerRequest);
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {
     const flow = this.flows.get(ctx);
-    if (flow && ctx.serverToProxyResponse)
-      this.flowRecorder.response(flow, ctx.serverToProxyResponse, ctx.proxyToClientResponse);
-    cb();
+    const res = ctx.serverToProxyResponse;
+    if (!flow || !res) return cb();
+    const method = flow.req.method ?? 'GET';
+    const rules =
+      this.tamperRules.length &&
+      method !== 'HEAD' &&
+      res.statusCode !== 204 &&
+      res.statusCode !== 304
+        ? rulesFor(this.tamperRules, 'response', { method, host: flow.host, path: flow.path })
+        : [];
+    if (rules.length === 0) {
+      this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+      return cb();
+    }
+    // Before the recorder: the stand-in (and the mark) must be ready when its 'end' fires.
+    tamperResponse({
+      res,
+      rules,
+      requestFields: formFields(flow.requestBody.result(headerPairs(flow.req.rawHeaders))),
+      captureLimit: this.bodyLimit,
+      done: (standIn, o) => {
+        flow.responseTamper = o.mark;
+        this.tamperSkipped(flow, o.skipped);
+        ctx.serverToProxyResponse = standIn as http.IncomingMessage;
+        cb();
+      },
+    });
+    this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+  }
+
+  /** One diag per tamper rule that matched a flow but could not change it. */
+  private tamperSkipped(flow: Flow, skipped: readonly string[]): void {
+    for (const s of skipped)
+      this.diag(
+        'warn',
+        'tamper',
+        `${flow.url}: rule skipped, relayed unchanged: ${s}`,
+        flow.connId,
+      );
   }
 
   private onLibError(ctx: LibContext | null, err: Error | undefined, kind: string): void {

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { EventBus } from '../events/bus.ts';
-import type { BodyCapture, Visibility } from '../events/types.ts';
+import type { BodyCapture, TamperMark, Visibility } from '../events/types.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
 import {
   formatMs,
@@ -42,6 +42,14 @@ export interface Flow {
   cut: { code: string; message: string } | null;
   /** The client's response, to cut it when the server's is cut. */
   client: http.ServerResponse | null;
+  /**
+   * A tamper rule will change the request (./tamper.ts): `http.request` waits for it to say
+   * what it did instead of going out at the request's end.
+   */
+  holdRequest: boolean;
+  /** What `--tamper` changed, per direction (null: nothing). */
+  requestTamper: TamperMark | null;
+  responseTamper: TamperMark | null;
 }
 
 /** Node error codes that mean the real server's certificate failed validation. */
@@ -83,6 +91,8 @@ export class FlowRecorder {
       /** The port the URL shows, when it differs (Host header versus CONNECT). */
       urlPort?: number;
       path: string;
+      /** A tamper rule applies to the request: its event waits (see Flow.holdRequest). */
+      holdRequest?: boolean;
     },
   ): Flow {
     const scheme = target.secure ? 'https' : 'http';
@@ -109,10 +119,15 @@ export class FlowRecorder {
       reused: false,
       cut: null,
       client: null,
+      holdRequest: target.holdRequest === true,
+      requestTamper: null,
+      responseTamper: null,
     };
     // The library paused the request: listening does not make it flow, its pipe will.
     req.on('data', (c: Buffer) => flow.requestBody.push(c));
-    req.once('end', () => this.emitRequest(flow));
+    req.once('end', () => {
+      if (!flow.holdRequest) this.emitRequest(flow);
+    });
     return flow;
   }
 
@@ -192,6 +207,7 @@ export class FlowRecorder {
       headers,
       body: flow.requestBody.result(headers),
       visibility: flow.visibility,
+      tampered: flow.requestTamper,
     });
   }
 
@@ -264,6 +280,7 @@ export class FlowRecorder {
         upstreamProtocol: tlsInfo.protocol,
         upstreamCipher: tlsInfo.cipher,
         incomplete: flow.cut,
+        tampered: flow.responseTamper,
       });
       if (flow.cut) this.emitCut(flow);
       this.afterResponse(flow.connId);
@@ -305,6 +322,7 @@ export class FlowRecorder {
       upstreamProtocol: tlsInfo.protocol,
       upstreamCipher: tlsInfo.cipher,
       incomplete: null,
+      tampered: null,
     });
     this.afterResponse(flow.connId);
   }

@@ -7,3 +7,4 @@ export { SNI_CONTEXT_CACHE_MAX } from './sni-contexts.ts';
 export { formatResolveRule, parseResolveRule, Resolver } from './resolve.ts';
 export { parseConnectTarget } from './connect.ts';
 export { parseAllowTarget, type AllowedTarget } from './target-guard.ts';
+export { parseTamperRules, TamperRulesError, TAMPER_MAX_BYTES, type TamperRule } from './tamper.ts';

@@ -22,6 +22,8 @@ export interface LibContext {
     | undefined;
   proxyToServerRequest?: http.ClientRequest | undefined;
   serverToProxyResponse?: http.IncomingMessage | undefined;
+  /** A stream the client's request body goes through on its way upstream. */
+  addRequestFilter(filter: NodeJS.ReadWriteStream): void;
 }
 
 /** The slice of http-mitm-proxy's WebSocket context we use. */

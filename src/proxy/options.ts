@@ -6,6 +6,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
 import type { ClientTlsMax, Mode } from '../events/types.ts';
 import type { Timeouts } from './timeouts.ts';
+import type { TamperRule } from './tamper.ts';
 
 /**
  * Where a host name really lives, decided by the proxy (clients behind a proxy never resolve
@@ -66,6 +67,11 @@ export interface ProxyOptions {
    * from events). The engine only says so in `proxy.listening`.
    */
   pcap?: boolean;
+  /**
+   * Change what is relayed (`--tamper`, ./tamper.ts): rules applied to plain-HTTP and decrypted
+   * flows that match. None by default.
+   */
+  tamper?: readonly TamperRule[];
   /** Raw wire capture per direction of each client connection, bytes. Default 64 KiB. */
   captureLimitBytes?: number;
   /** Body capture per HTTP message, bytes. Default 256 KiB. */

@@ -100,6 +100,7 @@ export class WebSocketFlows {
       headers,
       body: { text: '', size: 0, truncated: false },
       visibility: flow.visibility,
+      tampered: null,
     });
     if (!target) {
       done(
