@@ -383,6 +383,26 @@ export interface HttpResponseEvent extends Base {
   tampered?: TamperMark | null;
 }
 
+/**
+ * The two WebSocket handshakes behind one upgrade, once both are complete. The proxy is a client
+ * to the server and a server to the client, so there are two separate handshakes, each with its
+ * own `Sec-WebSocket-Key` and the `Sec-WebSocket-Accept` computed from that key (RFC 6455
+ * §4.2.2). The flow's `http.request` is the client's upgrade request and its `http.response` the
+ * server's 101 to the proxy; this event carries the other two halves.
+ */
+export interface WsHandshakeEvent extends Base {
+  type: 'ws.handshake';
+  connId: string;
+  flowId: string;
+  /** The request target of the proxy's own upgrade request to the server (path and query). */
+  toServerPath: string;
+  /** The headers of that request as the proxy sent them, with the proxy's own `Sec-WebSocket-Key`. */
+  toServerHeaders: Header[];
+  /** The headers of the proxy's `101 Switching Protocols` to the client, with the Accept for the client's key. */
+  toClientHeaders: Header[];
+  visibility: Visibility;
+}
+
 export interface WsMessageEvent extends Base {
   type: 'ws.message';
   connId: string;
@@ -444,6 +464,7 @@ export type ProxyEvent =
   | TunnelSummaryEvent
   | HttpRequestEvent
   | HttpResponseEvent
+  | WsHandshakeEvent
   | WsMessageEvent
   | UpstreamErrorEvent
   | LabResetEvent
@@ -464,6 +485,7 @@ export const EVENT_TYPES = [
   'tunnel.summary',
   'http.request',
   'http.response',
+  'ws.handshake',
   'ws.message',
   'upstream.error',
   'lab.reset',

@@ -179,6 +179,7 @@ export function keyFor(x: ProxyEvent | ExplainableFlow): ExplanationKey {
       return upstreamKey(x.code, x.message);
     case 'http.request':
     case 'http.response':
+    case 'ws.handshake':
     case 'ws.message':
       return x.visibility === 'wire' ? 'http.plaintext' : 'https.decrypted';
     case 'tls.client-accepted':

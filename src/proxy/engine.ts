@@ -717,7 +717,8 @@ class Engine implements EngineCore {
   /**
    * The library's WebSocket servers answer 101 and only then try the origin: give them a
    * `verifyClient` that tries the origin first (./websocket-flows.ts). `secure`: a server
-   * behind TLS (wss://).
+   * behind TLS (wss://). Their `headers` event shows the 101 the client gets, for
+   * `ws.handshake`.
    */
   private verifyUpgrades(wss: LibWsServer, secure: boolean): void {
     wss.options.verifyClient = (info, done) => {
@@ -732,6 +733,12 @@ class Engine implements EngineCore {
         done(false, 502, 'mitm-lab: internal error while opening the WebSocket\n');
       }
     };
+    wss.on(
+      'headers',
+      this.guard('websocket', (lines: string[], req: http.IncomingMessage) =>
+        this.webSockets.answeringClient(req, lines),
+      ),
+    );
   }
 
   /**

@@ -46,6 +46,8 @@ export interface LibWsContext {
 export interface LibWsServer {
   close(): void;
   on(event: 'error', fn: (err: Error) => void): void;
+  /** ws: the 101 to a client is about to be written (its status line, then `Name: value`). */
+  on(event: 'headers', fn: (lines: string[], req: http.IncomingMessage) => void): void;
   options: {
     verifyClient?:
       | ((

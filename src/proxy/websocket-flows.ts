@@ -8,9 +8,13 @@
 //
 // Each upgrade is an `http.request` flow closed by the origin's answer (`http.response`: 101,
 // or what it said instead), each message a `ws.message` preview, and an origin that cannot be
-// reached an `upstream.error`. The library's contexts arrive as plain parameters.
+// reached an `upstream.error`. Two handshakes happen, not one — the proxy is a client to the
+// origin and a server to the client, each leg with its own Sec-WebSocket-Key — so once both
+// are complete `ws.handshake` carries the other two halves: the proxy's own request to the
+// origin and its 101 to the client. The library's contexts arrive as plain parameters.
 import type http from 'node:http';
 import net from 'node:net';
+import type { Header } from '../events/types.ts';
 import { WebSocket } from '../util/ws.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
@@ -49,11 +53,19 @@ interface WsFlow {
   visibility: 'wire' | 'proxy-only';
 }
 
+/** What the proxy sent the server: its own upgrade request, with its own Sec-WebSocket-Key. */
+interface ToServer {
+  path: string;
+  headers: Header[];
+}
+
 /** An upgrade whose upstream side is open, waiting for the library's client-side context. */
 interface Opened {
   flow: WsFlow;
   upstream: WebSocket;
   adopted: boolean;
+  /** The proxy's upgrade request to the server (null if ws never showed it: cannot happen). */
+  toServer: ToServer | null;
 }
 
 export class WebSocketFlows {
@@ -120,11 +132,18 @@ export class WebSocketFlows {
     const start = performance.now();
     let settled = false;
     const t = core.timeouts;
+    let toServer: ToServer | null = null;
     const upstream = new WebSocket(target.href, {
       agent: this.hooks.agent(secure),
       headers: forward,
       // Connecting and the server's answer to the upgrade, together: then 504.
       handshakeTimeout: t.upstreamConnectMs + t.upstreamFirstByteMs,
+      // ws's hook for the request about to be sent: note the proxy's own handshake headers
+      // (its own Sec-WebSocket-Key), then send it as ws would.
+      finishRequest: (r: http.ClientRequest) => {
+        toServer = { path: r.path, headers: outgoingHeaders(r) };
+        r.end();
+      },
     });
     let switched: http.IncomingMessage | null = null;
     upstream.once('upgrade', (res: http.IncomingMessage) => (switched = res));
@@ -132,7 +151,7 @@ export class WebSocketFlows {
       if (settled) return;
       settled = true;
       if (switched) this.flowRecorder.switched(flow, switched, start);
-      const entry: Opened = { flow, upstream, adopted: false };
+      const entry: Opened = { flow, upstream, adopted: false, toServer };
       this.opened.set(req, entry);
       // The client may be gone before its side completes: nothing would adopt the upstream.
       req.socket.once('close', () => {
@@ -178,6 +197,31 @@ export class WebSocketFlows {
           : `mitm-lab: could not open the WebSocket to ${host}:${port}: ${code}\n${message}\n`,
         { 'Content-Type': 'text/plain; charset=utf-8' },
       );
+    });
+  }
+
+  /**
+   * ws's `headers` event of the library's WebSocket servers: the proxy's `101 Switching
+   * Protocols` to the client is about to be written (`lines`: its status line, then
+   * `Name: value`). Both handshakes are then complete: `ws.handshake` pairs the proxy's request
+   * to the server with its answer to the client.
+   */
+  answeringClient(req: http.IncomingMessage, lines: readonly string[]): void {
+    const entry = this.opened.get(req);
+    if (!entry?.toServer) return;
+    const toClientHeaders: Header[] = [];
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0) toClientHeaders.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+    }
+    this.core.emit({
+      type: 'ws.handshake',
+      connId: entry.flow.connId,
+      flowId: entry.flow.id,
+      toServerPath: entry.toServer.path,
+      toServerHeaders: entry.toServer.headers,
+      toClientHeaders,
+      visibility: entry.flow.visibility,
     });
   }
 
@@ -288,6 +332,17 @@ function upstreamUrl(req: http.IncomingMessage, secure: boolean, conn: Conn | nu
     url.port = String(conn.connect.port);
   }
   return url;
+}
+
+/** A request's headers as Node will send them: set names in their case and order, one pair per value. */
+function outgoingHeaders(r: http.ClientRequest): Header[] {
+  const out: Header[] = [];
+  for (const name of r.getRawHeaderNames()) {
+    const value = r.getHeader(name);
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push([name, String(v)]);
+  }
+  return out;
 }
 
 function toBuffer(data: unknown): Buffer {

@@ -255,7 +255,9 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
       case 'conn.wire':
       case 'tls.client-hello':
       case 'tls.forged':
-        // Steps, not outcomes: the outcome line that follows says what they led to.
+      case 'ws.handshake':
+        // Steps, not outcomes: the outcome line that follows says what they led to (the
+        // upgrade's 101 line; the two handshakes are the Decrypted view's).
         break;
       default: {
         // Compile-time exhaustiveness without a runtime throw: a newer event type (e.g. from

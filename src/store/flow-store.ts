@@ -29,6 +29,7 @@ import {
   requestBytes,
   responseBytes,
   upstreamErrorBytes,
+  wsHandshakeBytes,
   wsMessageBytes,
 } from './retained.ts';
 
@@ -352,6 +353,13 @@ export class FlowStore {
         if (flow.outcome !== 'upstream-error') flow.outcome = 'ok';
         break;
       }
+      case 'ws.handshake': {
+        const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
+        const before = flow.wsHandshake ? wsHandshakeBytes(flow.wsHandshake) : 0;
+        flow.wsHandshake = e;
+        this.chargeFlow(flow, wsHandshakeBytes(e) - before);
+        break;
+      }
       case 'ws.message': {
         const flow = this.httpFlow(e.flowId, e.connId, e.at, e.visibility);
         // The engine's preview may be a slice of the whole message: keep a copy of its own.
@@ -579,6 +587,7 @@ export class FlowStore {
       request: null,
       response: null,
       upstreamError: null,
+      wsHandshake: null,
       ws: [],
       wsDropped: 0,
       hsts: null,

@@ -15,6 +15,7 @@ import type {
   UpstreamErrorEvent,
   Visibility,
   WireCapture,
+  WsHandshakeEvent,
   WsMessageEvent,
 } from '../events/types.ts';
 import type { HstsSeen } from './hsts.ts';
@@ -102,6 +103,12 @@ export interface Flow {
   request: (Omit<HttpRequestEvent, 'body'> & { body: StoredBody }) | null;
   response: (Omit<HttpResponseEvent, 'body'> & { body: StoredBody }) | null;
   upstreamError: UpstreamErrorEvent | null;
+  /**
+   * A WebSocket flow's two handshakes, once both completed: the proxy's own upgrade request to
+   * the server and its 101 to the client (`request` and `response` are the other halves).
+   * Null for every other flow, and for an upgrade the server refused.
+   */
+  wsHandshake: WsHandshakeEvent | null;
   /** WebSocket messages on this flow, oldest first (bounded; `wsDropped` counts the rest). */
   ws: WsMessageEvent[];
   wsDropped: number;

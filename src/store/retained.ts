@@ -21,6 +21,7 @@ import type {
   TlsRecord,
   UpstreamErrorEvent,
   WireBytes,
+  WsHandshakeEvent,
   WsMessageEvent,
 } from '../events/types.ts';
 
@@ -108,6 +109,17 @@ export function responseBytes(
 
 export function wsMessageBytes(e: WsMessageEvent): number {
   return OBJECT_BYTES + (typeof e.preview === 'string' ? stringBytes(e.preview) : 0);
+}
+
+export function wsHandshakeBytes(
+  e: Pick<WsHandshakeEvent, 'toServerPath' | 'toServerHeaders' | 'toClientHeaders'>,
+): number {
+  return (
+    OBJECT_BYTES +
+    2 * len(e.toServerPath) +
+    headerBytes(e.toServerHeaders) +
+    headerBytes(e.toClientHeaders)
+  );
 }
 
 export function upstreamErrorBytes(e: UpstreamErrorEvent): number {

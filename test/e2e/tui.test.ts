@@ -2,12 +2,15 @@
 // at once with the commands to copy on its start page, real curl through it, the flows read back from `tmux capture-pane`, every view opened, and `q`
 // leaving the shell usable. One tmux session with a unique name; only that session is killed.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/net.ts';
 import { hasTool, runTool } from '../support/run.ts';
 import { tempDir, type TempDir } from '../support/temp-dir.ts';
 import { CLI_SHELL, ROOT } from '../support/cli.ts';
 import { HAVE_TMUX, TmuxSession } from '../support/tmux.ts';
+import { sleep } from '../support/wait.ts';
 
 const HAVE_CURL = hasTool('curl');
 const SKIP_REASON = !HAVE_TMUX
@@ -22,6 +25,48 @@ let ca: TempDir | null = null;
 /** curl's exit code (0, or e.g. 60 when it refuses the certificate). */
 async function curl(args: string[]): Promise<number | null> {
   return (await runTool('curl', ['-s', '-o', '/dev/null', '--max-time', '15', ...args])).code;
+}
+
+/**
+ * The start page capture in docs/lab.md, against the screen: the same 40 rows once what varies
+ * from run to run is set aside — the port, the CA folder (the doc says
+ * `/path/to/mitm-lab/certs`), the CA's name and fingerprint. A command the terminal cuts (`>`)
+ * ends elsewhere when the folder's name is longer: those rows compare up to the shorter cut.
+ */
+async function expectDocBlockOnScreen(caDir: string): Promise<void> {
+  const doc = readFileSync(path.join(ROOT, 'docs/lab.md'), 'utf8');
+  const from = doc.indexOf('```\n', doc.indexOf('## What `npm start` shows')) + 4;
+  const want = canonicalScreen(doc.slice(from, doc.indexOf('\n```', from)));
+  const compare = (screen: string): string[] =>
+    canonicalScreen(screen.split(caDir).join(DOC_CA_DIR)).map((line, i) => {
+      const d = want[i] ?? '';
+      const cut = line.endsWith('>') && d.endsWith('>');
+      const [a, b] = [line.slice(0, -1), d.slice(0, -1)];
+      return cut && (a.startsWith(b) || b.startsWith(a)) ? d : line;
+    });
+  // The first frame may still be settling: a few reads, then the diff.
+  let got = compare(tmux.screen());
+  for (let i = 0; i < 20 && JSON.stringify(got) !== JSON.stringify(want); i++) {
+    await sleep(150);
+    got = compare(tmux.screen());
+  }
+  expect(got, 'docs/lab.md start page capture (recapture it at 120x40)').toEqual(want);
+}
+
+const DOC_CA_DIR = '/path/to/mitm-lab/certs';
+
+/** Rows without trailing blanks, with the run's port, CA name and fingerprints made neutral. */
+function canonicalScreen(text: string): string[] {
+  const rows = text
+    .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT')
+    .replace(/mitm-lab throwaway CA \d{4}-\d\d-\d\d [0-9a-f]{6}/g, 'CA-NAME')
+    .replace(/(?:[0-9A-F]{2}:){31}[0-9A-F]{2}/g, 'SHA-256')
+    // The header cuts the fingerprint where the width ends: `3E:61:C8:E9:..`.
+    .replace(/(?:[0-9A-F]{2}:)+[0-9A-F]{0,2}\.\./g, 'SHA-256..')
+    .split('\n')
+    .map((l) => l.trimEnd());
+  while (rows.length && rows.at(-1) === '') rows.pop();
+  return rows;
 }
 
 afterAll(() => {
@@ -58,6 +103,8 @@ describe('mitm-lab start under tmux', () => {
     expect(first).toContain(`npx mitm-lab victim --proxy ${proxy}`);
     expect(first).toContain(`chromium --proxy-server=${proxy} --user-data-dir=$(mktemp -d)`);
     expect(first).toContain('press t');
+    // docs/lab.md shows this screen: it must be the one a real start draws today.
+    await expectDocBlockOnScreen(caDir);
 
     // Plain HTTP: visible to everyone.
     const password = `pw-${randomBytes(4).toString('hex')}`;

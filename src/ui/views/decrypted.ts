@@ -1,7 +1,9 @@
 // View 2, Decrypted: what the man in the middle reads. For HTTP flows, the request and the
 // response (headers, bodies, JSON and forms pretty-printed) and any WebSocket messages; for
 // refused and tunnelled connections, the honest answer: nothing, the proxy never held the keys.
-import type { Header } from '../../events/types.ts';
+// A WebSocket upgrade shows as the two handshakes it was, one per leg, each with its own key.
+import { createHash } from 'node:crypto';
+import type { Header, WsHandshakeEvent as WsHandshake } from '../../events/types.ts';
 import type { Flow, StoredBody } from '../../store/index.ts';
 import { isSecretField, isSecretHeader, markSecrets, mask } from '../redact.ts';
 import { bold, bytes, dim, esc, tag } from '../text.ts';
@@ -39,6 +41,11 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
         ? ' - plain HTTP: this was never encrypted; everyone on the path read the same'
         : ' - HTTPS, decrypted by the proxy (the client trusted its CA)'),
   ];
+  if (flow.wsHandshake && flow.request && flow.response) {
+    out.push(...webSocketLegs(flow, flow.wsHandshake, ctx.redact));
+    out.push(...wsMessageLines(flow, ctx.redact));
+    return out;
+  }
   const r = flow.request;
   if (r) {
     // The URL's query string may carry a token: marked like everything else.
@@ -84,23 +91,85 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
   } else {
     out.push('', dim('(waiting for the response)'));
   }
-  if (flow.ws.length) {
-    out.push(
-      '',
-      bold(
-        `WebSocket messages (${flow.ws.length}${flow.wsDropped ? `, ${flow.wsDropped} older dropped` : ''})`,
-      ),
-    );
-    for (const m of flow.ws) {
-      const arrow = m.direction === 'client-to-server' ? '->' : '<-';
-      const text =
-        m.kind === 'text' && m.preview !== null
-          ? markSecrets(m.preview, ctx.redact)
-          : dim(`binary, ${bytes(m.size)}`);
-      out.push(`  ${arrow} ${text}${m.truncated ? dim(' (cut)') : ''}`);
-    }
+  out.push(...wsMessageLines(flow, ctx.redact));
+  return out;
+}
+
+function wsMessageLines(flow: Flow, redact: boolean): string[] {
+  if (!flow.ws.length) return [];
+  const out = [
+    '',
+    bold(
+      `WebSocket messages (${flow.ws.length}${flow.wsDropped ? `, ${flow.wsDropped} older dropped` : ''})`,
+    ),
+  ];
+  for (const m of flow.ws) {
+    const arrow = m.direction === 'client-to-server' ? '->' : '<-';
+    const text =
+      m.kind === 'text' && m.preview !== null
+        ? markSecrets(m.preview, redact)
+        : dim(`binary, ${bytes(m.size)}`);
+    out.push(`  ${arrow} ${text}${m.truncated ? dim(' (cut)') : ''}`);
   }
   return out;
+}
+
+/**
+ * A WebSocket upgrade as the two handshakes it really was: the client's with the proxy, the
+ * proxy's with the server. Each leg's Accept is checked against that leg's key (RFC 6455
+ * §4.2.2: base64 of the SHA-1 of the key and a fixed GUID), so the pairing is visible.
+ */
+function webSocketLegs(flow: Flow, hs: WsHandshake, redact: boolean): string[] {
+  const req = flow.request!;
+  const res = flow.response!;
+  const clientKey = headerValue(req.headers, 'sec-websocket-key');
+  const proxyKey = headerValue(hs.toServerHeaders, 'sec-websocket-key');
+  const out = [
+    '',
+    bold('WebSocket: two handshakes, one on each leg'),
+    dim('The proxy is a server to the client and a client to the server, so each leg has its own'),
+    dim('Sec-WebSocket-Key, and its own Sec-WebSocket-Accept computed from that key.'),
+  ];
+  if (clientKey !== null && proxyKey !== null && clientKey !== proxyKey)
+    out.push(dim('The two keys differ: two separate handshakes, not one relayed.'));
+  out.push(
+    '',
+    tag('cyan-fg', bold('Leg 1: client <-> proxy')),
+    tag('cyan-fg', bold(`${esc(req.method)} ${markSecrets(req.url, redact)}`)) +
+      dim(` HTTP/${req.httpVersion}  (the client's request)`),
+    ...headerLines(req.headers, redact),
+    tag('cyan-fg', bold('101 Switching Protocols')) + dim(" HTTP/1.1  (the proxy's answer)"),
+    ...headerLines(hs.toClientHeaders, redact),
+    ...acceptCheck(clientKey, headerValue(hs.toClientHeaders, 'sec-websocket-accept')),
+    '',
+    tag('cyan-fg', bold('Leg 2: proxy <-> server')),
+    tag('cyan-fg', bold(`GET ${markSecrets(hs.toServerPath, redact)}`)) +
+      dim(" HTTP/1.1  (the proxy's own request)"),
+    ...headerLines(hs.toServerHeaders, redact),
+    tag('cyan-fg', bold(esc(`${res.status} ${res.statusMessage}`))) +
+      dim(` HTTP/${res.httpVersion}  (the server's answer)`),
+    ...headerLines(res.headers, redact),
+    ...acceptCheck(proxyKey, headerValue(res.headers, 'sec-websocket-accept')),
+  );
+  return out;
+}
+
+/** RFC 6455 §1.3: the GUID every server appends to the client's key before hashing. */
+const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+function acceptCheck(key: string | null, accept: string | null): string[] {
+  if (key === null || accept === null) return [];
+  const expected = createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
+  const sum = `base64(SHA-1(${key} + ${WS_GUID})) = ${expected}`;
+  return expected === accept
+    ? [dim(`  Accept check: ${esc(sum)}: matches this leg's key`)]
+    : [tag('red-fg', `  Accept check: ${esc(sum)}: does NOT match this leg's key`)];
+}
+
+function headerValue(headers: readonly Header[], name: string): string | null {
+  return headers.find(([n]) => n.toLowerCase() === name)?.[1] ?? null;
 }
 
 function contentType(headers: Header[]): string {
