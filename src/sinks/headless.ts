@@ -164,9 +164,14 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         const size = `${formatBytes(e.body.size)}${e.body.truncated ? ', capture cut' : ''}`;
         const cut = e.incomplete ? ` CUT UPSTREAM (${e.incomplete.code}) mid-body` : '';
         if (e.incomplete) cutFlows.add(e.flowId);
+        const changed = [
+          ...(r?.tampered ? [`request (${r.tampered.rules.join(', ')})`] : []),
+          ...(e.tampered ? [`response (${e.tampered.rules.join(', ')})`] : []),
+        ];
+        const tampered = changed.length ? ` TAMPERED by the proxy: ${changed.join(' and ')}` : '';
         print(
           e.at,
-          `${httpWord(e.visibility)}  ${what} -> ${status} (${size})${cut} ${exposure(r, e.visibility)}`,
+          `${httpWord(e.visibility)}  ${what} -> ${status} (${size})${cut}${tampered} ${exposure(r, e.visibility)}`,
         );
         break;
       }

@@ -122,6 +122,11 @@ export interface Flow {
   conn: ConnInfo;
 }
 
+/** True when `--tamper` changed the flow's request or its response (events' `tampered`). */
+export function isTampered(f: Flow): boolean {
+  return Boolean(f.request?.tampered || f.response?.tampered);
+}
+
 /** The proxy's own announcement, when the store saw one. */
 export type ListeningInfo = ProxyListeningEvent;
 

@@ -2,6 +2,7 @@
 export { FlowStore, wireBuffer, type FlowStoreOptions } from './flow-store.ts';
 export {
   BADGES,
+  isTampered,
   FLOW_OUTCOMES,
   type Badge,
   type BadgeCounts,

@@ -16,6 +16,7 @@ import type {
   CertSummary,
   Header,
   HttpRequestEvent,
+  TamperMark,
   HttpResponseEvent,
   TlsClientHelloEvent,
   TlsRecord,
@@ -92,17 +93,31 @@ export function certsBytes(certs: readonly CertSummary[] | null | undefined): nu
   return count(certs ?? undefined) * CERT_BYTES;
 }
 
-export function requestBytes(e: Pick<HttpRequestEvent, 'url' | 'headers' | 'body'>): number {
-  return OBJECT_BYTES + 2 * len(e.url) + headerBytes(e.headers) + bodyBytes(e.body);
+/** A `--tamper` mark: both bodies it holds. */
+function tamperedBytes(t: TamperMark | null | undefined): number {
+  return t ? OBJECT_BYTES + bodyBytes(t.before) + bodyBytes(t.after) : 0;
+}
+
+export function requestBytes(
+  e: Pick<HttpRequestEvent, 'url' | 'headers' | 'body' | 'tampered'>,
+): number {
+  return (
+    OBJECT_BYTES +
+    2 * len(e.url) +
+    headerBytes(e.headers) +
+    bodyBytes(e.body) +
+    tamperedBytes(e.tampered)
+  );
 }
 
 export function responseBytes(
-  e: Pick<HttpResponseEvent, 'headers' | 'body' | 'upstreamCertificate'>,
+  e: Pick<HttpResponseEvent, 'headers' | 'body' | 'upstreamCertificate' | 'tampered'>,
 ): number {
   return (
     OBJECT_BYTES +
     headerBytes(e.headers) +
     bodyBytes(e.body) +
+    tamperedBytes(e.tampered) +
     (e.upstreamCertificate ? CERT_BYTES : 0)
   );
 }

@@ -2,7 +2,7 @@
 // tabs, the footer and the help overlay. The app decides what is selected; these functions
 // only turn state into tagged lines, so they are tested without a terminal.
 import type { RejectOutcome, TunnelReason } from '../events/types.ts';
-import type { BadgeCounts, Flow } from '../store/index.ts';
+import { isTampered, type BadgeCounts, type Flow } from '../store/index.ts';
 import { KEYMAP, VIEWS } from './keymap.ts';
 import { maskPlain } from './redact.ts';
 import { bytes, clock, esc, fit, fitRight, tag } from './text.ts';
@@ -124,7 +124,9 @@ export function listRow(f: Flow, width: number, selected: boolean, redact: boole
     tag(BADGE_STYLE[f.badge], esc(fit(f.badge, 15))),
     esc(fit(f.host, w.host)),
     esc(fit(f.method ?? (f.kind === 'tls' ? 'TLS' : '-'), 7)),
-    esc(fit(pathOrOutcome(f, redact), w.path)),
+    isTampered(f)
+      ? `{black-fg}{yellow-bg}TAMPERED{/yellow-bg}{/black-fg} ${esc(fit(pathOrOutcome(f, redact), Math.max(1, w.path - 9)))}`
+      : esc(fit(pathOrOutcome(f, redact), w.path)),
     f.status !== null && f.status >= 500
       ? tag('red-fg', fitRight(status, 3))
       : esc(fitRight(status, 3)),

@@ -6,9 +6,16 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/events/bus.ts';
 import type { HttpRequestEvent, HttpResponseEvent } from '../../src/events/types.ts';
+import { attachHeadlessPrinter } from '../../src/sinks/headless.ts';
+import { FlowStore } from '../../src/store/index.ts';
+import { listRow } from '../../src/ui/frame.ts';
+import { stripTags } from '../../src/ui/text.ts';
+import { decryptedView } from '../../src/ui/views/decrypted.ts';
 import { parseTamperRules, TAMPER_MAX_BYTES, type TamperRule } from '../../src/proxy/tamper.ts';
 import { closeServer, listenLoopback } from '../support/net.ts';
 import { curl, makeTestPki, startTestProxy, type TestProxy } from './helpers.ts';
@@ -290,5 +297,49 @@ describe('rules files', () => {
     ],
   ])('refuses %s with a sentence', (text, message) => {
     expect(() => parseTamperRules(text, 'f')).toThrow(message);
+  });
+});
+
+describe('what the UI and the headless printer show of a tampered flow', () => {
+  it('the list row carries TAMPERED, the Decrypted view the original and what was received', () => {
+    const store = new FlowStore();
+    for (const e of tp.events) store.apply(e);
+    const echo = store.all().find((f) => f.path === '/echo' && f.request?.tampered);
+    expect(echo).toBeDefined();
+    expect(stripTags(listRow(echo!, 120, false, false))).toContain('TAMPERED /echo');
+    const untouched = store.all().find((f) => f.path === '/zstd');
+    expect(stripTags(listRow(untouched!, 120, false, false))).not.toContain('TAMPERED');
+    const text = decryptedView(echo!, { redact: false, width: 120 }).map(stripTags);
+    const at = (s: string) => text.findIndex((l) => l.includes(s));
+    // The request: what the client sent (iban IBAN-AAA), then what the server got (IBAN-EVE).
+    const sent = at('As the client sent it');
+    const got = at('What the server received instead');
+    expect(sent).toBeGreaterThan(0);
+    expect(got).toBeGreaterThan(sent);
+    expect(text.slice(sent, got).join('\n')).toMatch(/^ {2}iban = IBAN-AAA$/m);
+    expect(text.slice(got).join('\n')).toMatch(/^>>iban = IBAN-EVE$/m);
+    expect(text.slice(got).join('\n')).toMatch(/^ {2}amount = 120\.00$/m); // unchanged: no >>
+    // The response: the server booked IBAN-EVE; the client was shown IBAN-AAA.
+    const served = at('As the server sent it');
+    const shown = at('What the client received instead');
+    expect(served).toBeGreaterThan(got);
+    expect(text[served + 1]).toContain('booked: name=Landlord&iban=IBAN-EVE');
+    expect(text[shown + 1]).toBe('>>booked: name=Landlord&iban=IBAN-AAA&amount=120.00');
+  });
+
+  it('the headless printer says TAMPERED and which rules', () => {
+    const bus = new EventBus();
+    const lines: string[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const printer = attachHeadlessPrinter(bus, out);
+    for (const e of tp.events) bus.emit(e);
+    printer.flush();
+    const echo = lines.find((l) => l.includes('POST http://bank.test/echo'));
+    expect(echo).toContain('TAMPERED by the proxy: request (request-iban) and response (confirm)');
   });
 });

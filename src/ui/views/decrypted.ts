@@ -3,7 +3,11 @@
 // refused and tunnelled connections, the honest answer: nothing, the proxy never held the keys.
 // A WebSocket upgrade shows as the two handshakes it was, one per leg, each with its own key.
 import { createHash } from 'node:crypto';
-import type { Header, WsHandshakeEvent as WsHandshake } from '../../events/types.ts';
+import type {
+  Header,
+  TamperMark,
+  WsHandshakeEvent as WsHandshake,
+} from '../../events/types.ts';
 import type { Flow, StoredBody } from '../../store/index.ts';
 import { isSecretField, isSecretHeader, markSecrets, mask } from '../redact.ts';
 import { bold, bytes, dim, esc, tag } from '../text.ts';
@@ -55,7 +59,11 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
         dim(` HTTP/${r.httpVersion}`),
     );
     out.push(...headerLines(r.headers, ctx.redact));
-    out.push(...bodyLines(r.body, contentType(r.headers), ctx.redact));
+    out.push(
+      ...(r.tampered
+        ? tamperedLines(r.tampered, contentType(r.headers), ctx.redact, 'the client', 'the server')
+        : bodyLines(r.body, contentType(r.headers), ctx.redact)),
+    );
   } else {
     out.push('', dim('(the request was not seen)'));
   }
@@ -75,7 +83,17 @@ export function decryptedView(flow: Flow, ctx: ViewContext): string[] {
       );
     }
     out.push(...headerLines(res.headers, ctx.redact));
-    out.push(...bodyLines(res.body, contentType(res.headers), ctx.redact));
+    out.push(
+      ...(res.tampered
+        ? tamperedLines(
+            res.tampered,
+            contentType(res.headers),
+            ctx.redact,
+            'the server',
+            'the client',
+          )
+        : bodyLines(res.body, contentType(res.headers), ctx.redact)),
+    );
   } else if (flow.upstreamError) {
     const e = flow.upstreamError;
     out.push(
@@ -186,6 +204,38 @@ function headerLines(headers: Header[], redact: boolean): string[] {
       : markSecrets(value, redact);
     return `  ${dim(esc(name))}: ${shown}`;
   });
+}
+
+/**
+ * A body `--tamper` changed: the original as its sender sent it, then what the receiver got
+ * instead, each line that differs marked `>>` (the headers above are the sender's; the
+ * receiver's differ only in Content-Length).
+ */
+function tamperedLines(
+  mark: TamperMark,
+  type: string,
+  redact: boolean,
+  sender: string,
+  receiver: string,
+): string[] {
+  const before = bodyLines(mark.before, type, redact);
+  const after = bodyLines(mark.after, type, redact);
+  const seen = new Set(before);
+  return [
+    '',
+    `{black-fg}{yellow-bg}${bold(' TAMPERED ')}{/yellow-bg}{/black-fg} ` +
+      tag('yellow-fg', esc(`the proxy changed this body (rules: ${mark.rules.join(', ')})`)),
+    dim(esc(`As ${sender} sent it${mark.encoding ? ` (decoded from ${mark.encoding})` : ''}:`)),
+    ...before.slice(1),
+    '',
+    tag('yellow-fg', bold(esc(`What ${receiver} received instead`))) +
+      dim(' (>> marks what changed):'),
+    ...after
+      .slice(1)
+      .map((l) =>
+        l.startsWith('  ') && !seen.has(l) ? `${tag('yellow-fg', '>>')}${l.slice(2)}` : l,
+      ),
+  ];
 }
 
 function bodyLines(body: StoredBody, type: string, redact: boolean): string[] {
