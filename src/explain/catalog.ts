@@ -577,7 +577,7 @@ export const HSTS_SEEN: HstsNote = {
 };
 
 const LESSON_REFUSED =
-  'Certificate validation did its job: the forged certificate for {host} names the right host and is in date, but a client that does not trust the CA that signed it hangs up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect. Clicking through the warning would have given it all away.';
+  'Certificate validation did its job: the forged certificate for {host} names the right host and is in date, but a client that does not trust the CA that signed it hangs up before sending a single byte of HTTP. The proxy never held the keys to anything the client wanted to protect, so it could neither read it nor change it: a man in the middle that rewrites pages (mitm-lab --tamper) can do it only to a client that trusts its CA; here the client gets the real bytes or none. Clicking through the warning would have given it all away.';
 
 /** Through the proxy, an upstream failure is answered by mitm-lab itself. */
 const VIA_PROXY = 'Through mitm-lab the client gets a 502 from the proxy naming {code}.';
@@ -968,7 +968,7 @@ export const CATALOG = {
       "In auto mode, a client already refused mitm-lab's forged certificate for {host}, so this connection was tunnelled untouched to the real server instead of failing again. The `f` key forgets those hosts.",
     handshakeStep: 'Whole TLS handshake end to end with {host}; the proxy only watched.',
     lesson:
-      'An interceptor that is refused can fall back to watching; a real attacker would, too. What stays visible: host name, sizes and timing, never the content.',
+      'An interceptor that is refused can fall back to watching; a real attacker would, too. What stays visible: host name, sizes and timing, never the content, and nothing in the tunnel can be changed (--tamper rules do not reach it): a changed byte fails the integrity check of the record it is in (TLS encryption is authenticated).',
   },
   'tunnel.outside-name-constraints': {
     title: 'Tunnelled: the mitm-lab CA may not sign {host}',
