@@ -180,6 +180,13 @@ export function createBank(): Bank {
       }
       case 'GET /transfers':
         return html(res, 200, ledgerPage(scheme, ledger));
+      case 'GET /transfers.txt':
+        res.writeHead(200, {
+          'Content-Type': 'text/plain; charset=utf-8',
+          'Cache-Control': 'no-store',
+        });
+        res.end(ledgerText(ledger));
+        return;
       case 'GET /api/transfers':
         return json(res, 200, { transfers: ledger });
       case 'GET /chat':
@@ -335,7 +342,7 @@ ${
 }
 <h2>Also here</h2>
 <ul>
-<li><a href="/transfer">Pay your rent</a> (a transfer; log in first) and <a href="/transfers">the bank's ledger</a> (where the money really went)</li>
+<li><a href="/transfer">Pay your rent</a> (a transfer; log in first) and <a href="/transfers">the bank's ledger</a> (where the money really went; <code>/transfers.txt</code> for a terminal)</li>
 <li><a href="/chat">Support chat</a> (WebSocket)</li>
 <li>API: <code>POST /api/token</code> with <code>{"user","password"}</code>, then <code>GET /api/balance</code> with <code>Authorization: Bearer &lt;token&gt;</code></li>
 <li><a href="http://lab.test/">The lab index</a>: the broken-certificate gallery</li>
@@ -410,6 +417,17 @@ ${transportNote(scheme)}
 ${rows || '<tr><td colspan="7">No transfer yet.</td></tr>'}
 </table></div>`;
   return page('bank.test — the ledger', body, { wide: true });
+}
+
+/** The ledger for a terminal: one line per transfer, oldest first. */
+function ledgerText(ledger: readonly Transfer[]): string {
+  if (ledger.length === 0) return 'No transfer yet.\n';
+  return ledger
+    .map(
+      (t) =>
+        `${t.at.replace('T', ' ').slice(0, 19)}  ${t.from}  EUR ${money(t.amountCents)}  to ${t.iban}  ${t.owner ?? 'unknown account'}  over ${t.scheme.toUpperCase()}  ref ${t.reference || '-'}\n`,
+    )
+    .join('');
 }
 
 function chatPage(scheme: Scheme): string {

@@ -14,6 +14,11 @@ export type StepAction =
   | { kind: 'api' }
   /** Open the support chat, read the greeting, send one message, read the answer. */
   | { kind: 'chat'; scheme: 'ws' | 'wss' }
+  /**
+   * Pay the rent: log in, open the transfer page, send the form as the page filled it, read
+   * the confirmation, then look the transfer up in the bank's ledger (where the money went).
+   */
+  | { kind: 'transfer'; scheme: 'http' | 'https' }
   /** GET the gallery host's page. */
   | { kind: 'gallery'; host: string };
 
@@ -80,6 +85,22 @@ export const TOUR: readonly StepSpec[] = [
     gallery: null,
     secrets: ['chat message'],
     action: { kind: 'chat', scheme: 'wss' },
+  },
+  {
+    id: 'http-transfer',
+    title: 'Pay the rent over plain HTTP',
+    url: `http://${BANK}/transfer`,
+    gallery: null,
+    secrets: ['password', 'session cookie', 'transfer'],
+    action: { kind: 'transfer', scheme: 'http' },
+  },
+  {
+    id: 'https-transfer',
+    title: 'Pay the rent over HTTPS',
+    url: `https://${BANK}/transfer`,
+    gallery: null,
+    secrets: ['password', 'session cookie', 'transfer'],
+    action: { kind: 'transfer', scheme: 'https' },
   },
   ...GALLERY.map(galleryStep),
 ];

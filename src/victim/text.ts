@@ -36,6 +36,12 @@ export const VICTIM_TEXT = {
   proxyError: 'The proxy did not open the way: {said}',
   /** Nothing in time. */
   timeout: 'No answer in time: {said}',
+  /** A transfer the bank booked to the landlord. */
+  transferArrived:
+    "The bank's ledger shows the money on the landlord's account ({iban}, EUR {amount}).",
+  /** A transfer the bank booked elsewhere: the man in the middle changed it (`--tamper`). */
+  transferDiverted:
+    "But the bank's ledger booked EUR {amount} to {iban}, owned by {owner}: the man in the middle changed the transfer on its way, and the confirmation page too, so nothing on screen looked wrong.",
   /** Printed before a retry. */
   retry: 'attempt 2 (the user presses reload):',
 } as const;

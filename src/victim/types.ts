@@ -39,7 +39,7 @@ export interface VictimStepRecord {
   type: 'victim.step';
   at: string;
   profile: VictimProfile;
-  /** Stable step id: `http-login`, `ws-chat`, `https-login`, `https-api`, `wss-chat`, `gallery:<id>`. */
+  /** Stable step id: `http-login`, `ws-chat`, `https-login`, `https-api`, `wss-chat`, `http-transfer`, `https-transfer`, `gallery:<id>`. */
   step: string;
   /** 1-based position in the tour, and the tour length. */
   index: number;
@@ -67,7 +67,7 @@ export interface VictimStepRecord {
     /** True when the issuer is the lab PKI's intermediate (the real site). */
     genuine: boolean;
   } | null;
-  /** Secrets the victim sent in this attempt (`password`, `session cookie`, `bearer token`, `chat message`). */
+  /** Secrets the victim sent in this attempt (`password`, `session cookie`, `bearer token`, `chat message`, `transfer`). */
   sent: string[];
   /** One sentence for the person watching: what this means. */
   meaning: string;
@@ -75,6 +75,24 @@ export interface VictimStepRecord {
   browserWouldShow: string | null;
   /** For gallery hosts: what the gallery data expects a Node client to do when connecting directly. */
   expectedDirect: string | null;
+  /** Transfer steps that got through: what the victim was shown, and what the bank booked. */
+  transfer?: TransferSeen;
+}
+
+/** A rent transfer, as the victim saw it and as the bank's ledger booked it. */
+export interface TransferSeen {
+  /** The IBAN the transfer page filled in (what the victim sent). */
+  pageIban: string;
+  /** What the confirmation page said: the IBAN and the amount, or null when not found. */
+  confirmedIban: string | null;
+  confirmedAmount: string | null;
+  /** What the bank's ledger booked under the transfer's reference (null: nothing found). */
+  bookedIban: string | null;
+  /** The real owner of the booked account, per the bank, or null. */
+  bookedOwner: string | null;
+  bookedAmount: string | null;
+  /** True when the money went to the landlord's account. */
+  toLandlord: boolean;
 }
 
 /** The last line: a summary. */

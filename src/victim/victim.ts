@@ -8,10 +8,12 @@
 // refused on its first attempt is retried once, like a user pressing reload: in the proxy's
 // `auto` mode the first refusal makes the proxy tunnel that host, so the retry reaches the real
 // server — the victim makes that visible.
+import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   BROWSER_EQUIVALENT,
   LAB_INTERMEDIATE_CN,
+  LANDLORD,
   VICTIM_ACCOUNT,
   type GalleryEntry,
 } from '../lab/index.ts';
@@ -23,7 +25,13 @@ import {
   type ProxyAddress,
   type TlsSeen,
 } from './proxy-client.ts';
-import type { VictimOutcome, VictimProfile, VictimRecord, VictimStepRecord } from './types.ts';
+import type {
+  TransferSeen,
+  VictimOutcome,
+  VictimProfile,
+  VictimRecord,
+  VictimStepRecord,
+} from './types.ts';
 import { BANK, TOUR, type StepAction, type StepSpec } from './steps.ts';
 import { say } from './text.ts';
 
@@ -96,6 +104,8 @@ interface Done {
   status: number | null;
   tls: TlsSeen | null;
   sent: string[];
+  /** A transfer step: what the victim was shown, and what the bank booked. */
+  transfer?: TransferSeen;
 }
 
 /** Run one step's action (./steps.ts) through the proxy, trusting `ca`. */
@@ -107,29 +117,103 @@ function perform(proxy: ProxyAddress, action: StepAction, ca: string[]): Promise
       return api(proxy, ca);
     case 'chat':
       return chat(proxy, action.scheme, ca);
+    case 'transfer':
+      return transfer(proxy, action.scheme, ca);
     case 'gallery':
       return galleryPage(proxy, action.host, ca);
   }
 }
 
-async function login(proxy: ProxyAddress, scheme: 'http' | 'https', ca: string[]): Promise<Done> {
-  const base = `${scheme}://${BANK}`;
+/** Log in; the session cookie (null when none was set) and the exchange. */
+async function logIn(
+  proxy: ProxyAddress,
+  scheme: 'http' | 'https',
+  ca: string[],
+): Promise<{ cookie: string | null; posted: Exchange }> {
   const form = new URLSearchParams({
     user: VICTIM_ACCOUNT.user,
     password: VICTIM_ACCOUNT.password,
   }).toString();
   const posted = await request(proxy, {
     method: 'POST',
-    url: `${base}/login`,
+    url: `${scheme}://${BANK}/login`,
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
     body: form,
     ca,
   });
   if (posted.status !== 303) return failedStatus(posted);
   const cookie = /session=([0-9a-f]+)/.exec(String(posted.headers['set-cookie'] ?? ''))?.[1];
+  return { cookie: cookie ?? null, posted };
+}
+
+/** An input's value in a form, as a browser would send it. */
+function inputValue(html: string, name: string): string {
+  const m = new RegExp(`name="${name}"[^>]*\\svalue="([^"]*)"`).exec(html);
+  return (m?.[1] ?? '')
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
+}
+
+async function transfer(
+  proxy: ProxyAddress,
+  scheme: 'http' | 'https',
+  ca: string[],
+): Promise<Done> {
+  const base = `${scheme}://${BANK}`;
+  const { cookie } = await logIn(proxy, scheme, ca);
+  const headers = cookie ? { Cookie: `session=${cookie}` } : {};
+  const page = await request(proxy, { method: 'GET', url: `${base}/transfer`, headers, ca });
+  if (page.status !== 200) return failedStatus(page);
+  // The form as the page filled it in: a person pays what the bank's page asks.
+  const reference = `Rent ${randomBytes(3).toString('hex')}`;
+  const form = {
+    name: inputValue(page.body, 'name'),
+    iban: inputValue(page.body, 'iban'),
+    amount: inputValue(page.body, 'amount'),
+    reference,
+  };
+  const sent = await request(proxy, {
+    method: 'POST',
+    url: `${base}/transfer`,
+    headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+    ca,
+  });
+  if (sent.status !== 200) return failedStatus(sent);
+  const confirmed = /Sent <b>EUR ([^<]+)<\/b> to <b>([^<]+)<\/b>/.exec(sent.body);
+  // The bank's own record of it, found by its reference.
+  const ledger = await request(proxy, { method: 'GET', url: `${base}/api/transfers`, ca });
+  const booked = (
+    JSON.parse(ledger.body) as {
+      transfers?: { iban: string; owner: string | null; amountCents: number; reference: string }[];
+    }
+  ).transfers?.find((t) => t.reference === reference);
+  const seen: TransferSeen = {
+    pageIban: form.iban,
+    confirmedIban: confirmed?.[2] ?? null,
+    confirmedAmount: confirmed?.[1] ?? null,
+    bookedIban: booked?.iban ?? null,
+    bookedOwner: booked?.owner ?? null,
+    bookedAmount: booked ? (booked.amountCents / 100).toFixed(2) : null,
+    toLandlord: booked?.iban === LANDLORD.iban,
+  };
+  return {
+    said:
+      `the page asked for EUR ${form.amount} to ${form.iban}; the confirmation said EUR ${seen.confirmedAmount ?? '?'} to ${seen.confirmedIban ?? '?'}; ` +
+      `the bank's ledger booked ${seen.bookedAmount !== null ? `EUR ${seen.bookedAmount} to ${seen.bookedIban ?? '?'} (${seen.bookedOwner ?? 'unknown account'})` : 'nothing with that reference'}`,
+    status: sent.status,
+    tls: sent.tls ?? page.tls,
+    sent: ['password', 'session cookie', 'transfer'],
+    transfer: seen,
+  };
+}
+
+async function login(proxy: ProxyAddress, scheme: 'http' | 'https', ca: string[]): Promise<Done> {
+  const { cookie, posted } = await logIn(proxy, scheme, ca);
   const account = await request(proxy, {
     method: 'GET',
-    url: `${base}/account`,
+    url: `${scheme}://${BANK}/account`,
     headers: cookie ? { Cookie: `session=${cookie}` } : {},
     ca,
   });
@@ -384,6 +468,12 @@ async function attemptStep(
           ? say('httpsGenuineButTrusting', { host })
           : say('httpsGenuine', { host, issuer: done.tls.issuer, secrets });
     else meaning = say('httpsForged', { issuer: done.tls.issuer, secrets });
+    if (done.transfer)
+      meaning += ` ${say(done.transfer.toLandlord ? 'transferArrived' : 'transferDiverted', {
+        iban: done.transfer.bookedIban ?? '?',
+        owner: done.transfer.bookedOwner ?? 'an unknown account',
+        amount: done.transfer.bookedAmount ?? '?',
+      })}`;
     return {
       ...base,
       outcome: 'ok',
@@ -394,6 +484,7 @@ async function attemptStep(
       sent: done.sent,
       meaning,
       browserWouldShow: null,
+      ...(done.transfer ? { transfer: done.transfer } : {}),
     };
   } catch (err) {
     return { ...base, ...failure(err, g, step) };

@@ -143,6 +143,12 @@ describe.each(['http', 'https'] as const)('bank.test over %s', (scheme) => {
     ]);
     const html = await call(scheme, 'bank.test', 'GET', '/transfers');
     expect(html.body).toContain(ATTACKER.name);
+    const text = await call(scheme, 'bank.test', 'GET', '/transfers.txt');
+    expect(text.body).toMatch(
+      new RegExp(
+        `alice {2}EUR 1,200\\.00 {2}to ${ATTACKER.iban} {2}Eve Dropper \\(the attacker\\) {2}over ${scheme.toUpperCase()} {2}ref t-${scheme}\\n`,
+      ),
+    );
   });
 
   it('refuses a wrong password with 401 and no cookie', async () => {
