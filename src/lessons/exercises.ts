@@ -54,6 +54,9 @@ const COMPROMISED_HOME = [
 const TSHARK_URIS = 'tshark -r lab.pcapng -Y http.request -T fields -e http.request.uri';
 const TSHARK_URIS_KEYS =
   'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y http.request -T fields -e http.request.uri';
+/** Exercise 9: the landlord's IBAN and the rent, posted straight to the bank (no page). */
+const TRANSFER_FORM =
+  '-d name=Landlord -d iban=DE89370400440532013000 -d amount=120.00 -d reference=curl';
 const GALLERY_TWICE =
   'for h in expired not-yet-valid wrong-host self-signed untrusted-root weak-key old-tls no-shared-cipher hsts; do for attempt in 1 2; do curl -s -o /dev/null -w "$h $attempt: %{http_code} exit %{exitcode} %{errormsg}\\n" -x {proxy} --cacert {labRoot} https://$h.bank.test/; done; done';
 
@@ -301,6 +304,44 @@ export const EXERCISES: readonly Exercise[] = [
         id: '8.opaque',
         title: 'a tunnelled HTTPS connection went into the capture (no key for it anywhere)',
         hint: 'while recording, visit bank.test twice trusting only the lab root: the first refuses the forgery, the second is tunnelled (curl -x {proxy} --cacert {labRoot} https://bank.test/)',
+      },
+    ],
+  },
+  {
+    id: '9',
+    slug: 'tampering',
+    title: 'A man in the middle changes what you read',
+    goal: 'Watch a man in the middle rewrite a bank transfer and its confirmation over plain HTTP and over HTTPS on a device that trusts its CA, and fail to touch it on a device that does not: only that transfer reaches the landlord.',
+    page: 'docs/labs/09-tampering.md',
+    steps: [
+      'npx mitm-lab victim --proxy {proxy} --only http-transfer',
+      'npx mitm-lab victim --proxy {proxy} --profile compromised --only https-transfer',
+      'npx mitm-lab victim --proxy {proxy} --only https-transfer',
+      `curl -s -o /dev/null -c jar.txt -x {proxy} ${LOGIN} http://bank.test/login`,
+      `curl -s -b jar.txt -x {proxy} ${TRANSFER_FORM} http://bank.test/transfer | grep -o 'Sent.*'`,
+      'curl -s -x {proxy} http://bank.test/transfers.txt',
+    ],
+    checkpoints: [
+      {
+        id: '9.tampering',
+        title: 'the proxy ran with tamper rules (--tamper)',
+        hint: 'start the lab with the built-in rules: npx mitm-lab start --fresh --events lab.jsonl --tamper bank',
+      },
+      {
+        id: '9.changed-over-http',
+        title: 'a transfer over plain HTTP was changed on its way',
+        hint: 'let the victim pay the rent over plain HTTP: npx mitm-lab victim --proxy {proxy} --only http-transfer',
+      },
+      {
+        id: '9.changed-over-https',
+        title: 'a transfer over HTTPS was changed: the device trusted the CA',
+        hint: 'a compromised device pays the rent over HTTPS (before a normal one, which makes auto mode tunnel bank.test): npx mitm-lab victim --proxy {proxy} --profile compromised --only https-transfer',
+      },
+      {
+        id: '9.untouchable',
+        title:
+          'a device that does not trust the CA refused the forgery and reached the real bank through a tunnel',
+        hint: 'a normal device pays the rent over HTTPS: it refuses the forgery, and its retry is tunnelled (npx mitm-lab victim --proxy {proxy} --only https-transfer)',
       },
     ],
   },

@@ -47,6 +47,18 @@ function setsHsts(e: ProxyEvent): boolean {
   return m !== null && Number(m[1]) > 0;
 }
 
+/** A transfer to bank.test that a tamper rule changed, seen with this visibility. */
+function isTamperedTransfer(e: ProxyEvent, visibility: 'wire' | 'proxy-only'): boolean {
+  return (
+    e.type === 'http.request' &&
+    e.visibility === visibility &&
+    e.host === BANK &&
+    e.method === 'POST' &&
+    e.path.split('?')[0] === '/transfer' &&
+    (e.tampered ?? null) !== null
+  );
+}
+
 /** Add to a bounded set (the oldest entry goes first). */
 function addBounded<T>(set: Set<T> | Map<T, unknown>, key: T, value?: unknown): void {
   if (set.size >= MAX_REMEMBERED) set.delete(set.keys().next().value as T);
@@ -74,6 +86,8 @@ interface Memory {
    * Kept across `lab.reset`: R does not stop the files.
    */
   recording: boolean;
+  /** The session applies tamper rules (the last `proxy.listening` says so); kept across reset. */
+  tampering: boolean;
 }
 
 const freshMemory = (): Memory => ({
@@ -85,6 +99,7 @@ const freshMemory = (): Memory => ({
   decryptedConns: new Set(),
   tunnelledConns: new Set(),
   recording: false,
+  tampering: false,
 });
 
 /** An intercepted connection's end, with the TLS version its client leg used. */
@@ -175,6 +190,18 @@ const CHECKS: Readonly<Record<string, Check>> = {
   '8.decryptable': (e, m) =>
     e.type === 'conn.close' && m.recording && m.decryptedConns.has(e.connId),
   '8.opaque': (e, m) => e.type === 'conn.close' && m.recording && m.tunnelledConns.has(e.connId),
+  // Exercise 9: --tamper. The transfer's POST carries the mark when a rule changed it; a
+  // refused forgery and a later tunnel to bank.test, in a session with rules on, is the device
+  // whose transfer nobody could touch.
+  '9.tampering': (_e, m) => m.tampering,
+  '9.changed-over-http': (e) => isTamperedTransfer(e, 'wire'),
+  '9.changed-over-https': (e) => isTamperedTransfer(e, 'proxy-only'),
+  '9.untouchable': (e, m) =>
+    m.tampering &&
+    e.type === 'tunnel.summary' &&
+    (e.sni ?? e.host) === BANK &&
+    e.reason === 'auto-refused-before' &&
+    e.clientVerdict?.outcome === 'accepted',
   '4.browser-warning': (e, m) =>
     e.type === 'tunnel.summary' &&
     isGallery(e.sni ?? e.host) &&
@@ -217,9 +244,10 @@ export class LessonProgress {
       // Progress counts what was done since the last reset (the UI's R).
       this.ticked.clear();
       // The files a session writes go on after R: keep knowing that.
-      const recording = this.memory.recording;
+      const { recording, tampering } = this.memory;
       this.memory = freshMemory();
       this.memory.recording = recording;
+      this.memory.tampering = tampering;
       this.onReset?.();
       return;
     }
@@ -240,7 +268,10 @@ export class LessonProgress {
   private remember(e: ProxyEvent): void {
     const m = this.memory;
     if (e.type === 'tls.client-hello') addBounded(m.hints, e.connId, e.clientHint);
-    if (e.type === 'proxy.listening') m.recording = e.pcap && e.keylog;
+    if (e.type === 'proxy.listening') {
+      m.recording = e.pcap && e.keylog;
+      m.tampering = (e.tamper?.length ?? 0) > 0;
+    }
     if (e.type === 'http.request') {
       addBounded(m.flowHosts, e.flowId, e.host);
       if (e.visibility === 'proxy-only') addBounded(m.decryptedConns, e.connId);

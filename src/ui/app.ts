@@ -412,6 +412,7 @@ export function startUi(opts: UiOptions): RunningUi {
           redact: state.redact,
           filter: filterText,
           source: opts.source ?? null,
+          tamper: store.listening?.tamper ?? [],
         },
         width,
       ),

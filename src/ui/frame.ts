@@ -27,6 +27,8 @@ export interface HeaderState {
   redact: boolean;
   filter: string;
   source: string | null;
+  /** The proxy's `--tamper` rules (names), empty when it changes nothing. Optional: tests omit it. */
+  tamper?: readonly string[];
 }
 
 export function headerLines(s: HeaderState, width: number): string[] {
@@ -40,6 +42,9 @@ export function headerLines(s: HeaderState, width: number): string[] {
     : '{white-fg}{red-bg} SECRETS SHOWN {/red-bg}{/white-fg}';
   const line1 =
     `{bold}mitm-lab{/bold}  proxy ${esc(s.listen)}  mode {bold}${esc(s.mode)}{/bold}  ${secrets}` +
+    (s.tamper?.length
+      ? `  {white-fg}{red-bg} TAMPERING (${s.tamper.length} rule${s.tamper.length === 1 ? '' : 's'}) {/red-bg}{/white-fg}`
+      : '') +
     `  CA ${esc(s.caName || 'unknown')} ${esc(fp)}`;
   const c = s.counts;
   const parts = [

@@ -13,7 +13,7 @@ import { EventBus } from '../../src/events/bus.ts';
 import type { HttpRequestEvent, HttpResponseEvent } from '../../src/events/types.ts';
 import { attachHeadlessPrinter } from '../../src/sinks/headless.ts';
 import { FlowStore } from '../../src/store/index.ts';
-import { listRow } from '../../src/ui/frame.ts';
+import { headerLines, listRow } from '../../src/ui/frame.ts';
 import { stripTags } from '../../src/ui/text.ts';
 import { decryptedView } from '../../src/ui/views/decrypted.ts';
 import { parseTamperRules, TAMPER_MAX_BYTES, type TamperRule } from '../../src/proxy/tamper.ts';
@@ -325,6 +325,34 @@ describe('what the UI and the headless printer show of a tampered flow', () => {
     expect(served).toBeGreaterThan(got);
     expect(text[served + 1]).toContain('booked: name=Landlord&iban=IBAN-EVE');
     expect(text[shown + 1]).toBe('>>booked: name=Landlord&iban=IBAN-AAA&amount=120.00');
+  });
+
+  it('the header says the proxy is tampering, and how many rules', () => {
+    const store = new FlowStore();
+    for (const e of tp.events) store.apply(e);
+    const header = (tamper: readonly string[]) =>
+      stripTags(
+        headerLines(
+          {
+            listen: '127.0.0.1:8080',
+            mode: 'auto',
+            caName: 'CA',
+            caSha256: 'AA:BB',
+            counts: store.counts(),
+            shown: 0,
+            total: 0,
+            maxFlows: 10,
+            paused: null,
+            redact: true,
+            filter: '',
+            source: null,
+            tamper,
+          },
+          120,
+        )[0]!,
+      );
+    expect(header(store.listening?.tamper ?? [])).toContain('TAMPERING (3 rules)');
+    expect(header([])).not.toContain('TAMPERING');
   });
 
   it('the headless printer says TAMPERED and which rules', () => {
