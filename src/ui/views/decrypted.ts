@@ -3,11 +3,7 @@
 // refused and tunnelled connections, the honest answer: nothing, the proxy never held the keys.
 // A WebSocket upgrade shows as the two handshakes it was, one per leg, each with its own key.
 import { createHash } from 'node:crypto';
-import type {
-  Header,
-  TamperMark,
-  WsHandshakeEvent as WsHandshake,
-} from '../../events/types.ts';
+import type { Header, TamperMark, WsHandshakeEvent as WsHandshake } from '../../events/types.ts';
 import type { Flow, StoredBody } from '../../store/index.ts';
 import { isSecretField, isSecretHeader, markSecrets, mask } from '../redact.ts';
 import { bold, bytes, dim, esc, tag } from '../text.ts';
