@@ -83,6 +83,7 @@ import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
 import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
+import { UpstreamWire } from './upstream-wire.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
 
@@ -117,6 +118,8 @@ class Engine implements EngineCore {
   private readonly lib: LibProxy;
   private readonly resolver: Resolver;
   readonly upstream: Upstream;
+  /** The upstream leg's capture (`--pcap` only: null otherwise, and nothing is tapped). */
+  readonly upstreamWire: UpstreamWire | null;
   mode: Mode;
   /** The highest TLS version offered on the forged leg, for new connections. */
   clientTlsMax: ClientTlsMax;
@@ -174,11 +177,14 @@ class Engine implements EngineCore {
       ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
     });
     this.targetGuard = new TargetGuard(opts.host, this.resolver, opts.allowTargets ?? []);
+    this.upstreamWire =
+      opts.pcap === true ? new UpstreamWire((event) => this.emit(event), this.captureLimit) : null;
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
       insecure: opts.insecureUpstream === true,
       keylog: opts.keylog,
+      wire: this.upstreamWire,
     });
     this.flowRecorder = new FlowRecorder(
       this.bus,
@@ -825,6 +831,8 @@ class Engine implements EngineCore {
       durationMs: Math.round(nowMs() - conn.openedAt),
       wire: conn.wire.snapshot(),
     });
+    // Then the server connections it used (`--pcap`): the capture lists them after it.
+    this.upstreamWire?.connClosed(conn.id);
   }
 
   // ---- HTTP ----------------------------------------------------------------------------
@@ -964,7 +972,12 @@ class Engine implements EngineCore {
     });
     this.flows.set(ctx, flow);
     cb();
-    if (ctx.proxyToServerRequest) this.flowRecorder.watch(flow, ctx.proxyToServerRequest);
+    const upstreamRequest = ctx.proxyToServerRequest;
+    if (upstreamRequest) {
+      this.flowRecorder.watch(flow, upstreamRequest);
+      const wire = this.upstreamWire;
+      if (wire && conn) upstreamRequest.once('socket', (s: net.Socket) => wire.use(s, conn.id));
+    }
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {

@@ -253,6 +253,7 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         break;
       case 'conn.open':
       case 'conn.wire':
+      case 'upstream.wire':
       case 'tls.client-hello':
       case 'tls.forged':
         // Steps, not outcomes: the outcome line that follows says what they led to.
