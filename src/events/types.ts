@@ -235,8 +235,10 @@ export interface UpstreamChunk {
  */
 export interface UpstreamWireEvent extends Base {
   type: 'upstream.wire';
+  /** Null: an upstream connection is no client connection's (`conn.close` stays the last event of one). */
+  connId: null;
   /** The client connection whose requests it carried last (a tunnel: its client), or null. */
-  connId: string | null;
+  clientConnId: string | null;
   /** The upstream connection, unique within a run: `u1`, `u2`, … */
   upstreamId: string;
   /** `http` (plain), `https` (TLS to the server, the proxy is its client) or `tunnel` (a CONNECT piped through). */

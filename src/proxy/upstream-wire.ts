@@ -173,7 +173,8 @@ export class UpstreamWire {
     c.sentTruncated = c.truncated;
     this.emit({
       type: 'upstream.wire',
-      connId: c.connId,
+      connId: null,
+      clientConnId: c.connId,
       upstreamId: c.id,
       kind: c.kind,
       ...c.ends,

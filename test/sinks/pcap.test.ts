@@ -262,7 +262,8 @@ describe.skipIf(!TSHARK)('--pcap: where a capture was cut (needs tshark)', () =>
     const wire = (over: Partial<NewEvent & { type: 'upstream.wire' }>): NewEvent =>
       ({
         type: 'upstream.wire',
-        connId: 'c1',
+        connId: null,
+        clientConnId: 'c1',
         upstreamId: 'u1',
         kind: 'http',
         localAddress: '127.0.0.1',
