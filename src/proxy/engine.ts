@@ -9,6 +9,7 @@
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
+//  - ./upstream-wire.ts — with `--pcap` only: the connections to servers, as `upstream.wire`;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
 //  - ./auto-refusals.ts — auto mode's memory, per client address + host;
 //  - ./auth-throttle.ts — wrong passwords slowed per client address;
