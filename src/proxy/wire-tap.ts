@@ -276,8 +276,11 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | null {
  * does not go through push. Down: wraps `write` and `end(chunk)` (what `pipe` and the engine
  * call), recording only bytes a writable socket accepts.
  *
- * Caveat: a TLSSocket created directly over this socket takes over its native handle and
- * bypasses both doors; tap the outer plain socket of a connection that is piped or forwarded.
+ * Caveats: a TLSSocket created directly over this socket takes over its native handle and
+ * bypasses both doors; tap the outer plain socket of a connection that is piped or forwarded
+ * (or, as ./upstream-wire.ts does, make the TLSSocket over a socket not yet connected: Node then
+ * runs TLS over it as a stream). And Node's `connect()` puts back the prototype's `write`: tap
+ * a socket after its connect call, not before.
  */
 export function tapSocket<T extends TapTarget = WireTap>(socket: net.Socket, tap: T): SocketTap<T> {
   let current = tap;
