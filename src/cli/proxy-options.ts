@@ -121,11 +121,11 @@ export const PROXY_OPTIONS_HELP = `  --listen HOST:PORT     where the proxy list
                          closed terminal, q; a second Ctrl-C writes it at once and exits)
   --keylog FILE          append TLS secrets in SSLKEYLOGFILE format (both legs), for Wireshark
                          (0600)
-  --pcap FILE            write the client leg of every connection as pcapng for Wireshark /
-                         tshark (0600; the bounded wire capture, framed as TCP). With the
-                         --keylog file, tshark -r FILE -o tls.keylog_file:KEYS -Y http shows the
-                         decrypted requests. --events, --har, --keylog and --pcap must be in an
-                         existing folder,
+  --pcap FILE            write both legs of every connection (client <-> proxy, proxy <->
+                         server) as pcapng for Wireshark / tshark (0600; the bounded wire
+                         capture, framed as TCP). With the --keylog file, tshark -r FILE -o
+                         tls.keylog_file:KEYS -Y http shows the decrypted requests on both legs.
+                         --events, --har, --keylog and --pcap must be in an existing folder,
                          outside the CA folder (checked at start)
   --feed                 serve the events to \`mitm-lab attach\` (a projector on another
                          terminal): prints "Projector: npx mitm-lab attach 'ws://127.0.0.1:PORT/?token=…'"
@@ -191,7 +191,7 @@ export interface ProxySettings {
   keylog: string | null;
   /** `--tamper RULES`: the rules (built-in `bank` or a file), and the name it was given by. */
   tamper: { source: string; rules: TamperRule[] } | null;
-  /** `--pcap FILE`: the client leg as pcapng, or null. */
+  /** `--pcap FILE`: both legs as pcapng, or null. */
   pcap: string | null;
   /** `--classroom URL --name NAME`: where to report lesson progress, or null. */
   classroom: { url: string; name: string } | null;

@@ -169,9 +169,9 @@ export interface ProxyListeningEvent extends Base {
   /** True when the session writes the TLS secrets of both legs to a key log (`--keylog`). */
   keylog: boolean;
   /**
-   * True when the session writes the client leg as a pcapng capture (`--pcap`): with the key
-   * log, an events file alone tells that the capture of an intercepted connection can be
-   * decrypted (exercise 8).
+   * True when the session writes both legs as a pcapng capture (`--pcap`; the upstream leg comes
+   * as `upstream.wire` events): with the key log, an events file alone tells that the capture
+   * of an intercepted connection can be decrypted (exercise 8).
    */
   pcap: boolean;
   /**
@@ -233,6 +233,56 @@ export interface ConnWireEvent extends Base {
   tlsVersion: string | null;
   cipherSuite: string | null;
   keyExchangeGroup: string | null;
+}
+
+/** One read from or write to a server socket, as the upstream capture keeps it. */
+export interface UpstreamChunk {
+  /** `up` = the proxy to the server, `down` = the server to the proxy. */
+  dir: 'up' | 'down';
+  /** Milliseconds since the proxy opened the connection (`openedAt`). */
+  t: number;
+  /** The bytes, base64 (the raw TCP payload: TLS records on an HTTPS connection). */
+  base64: string;
+}
+
+/**
+ * What crossed on one of the proxy's own connections to a server (the upstream leg), sent only
+ * when the session writes a pcapng capture (`--pcap`): the raw TCP payload both ways — TLS
+ * records for HTTPS, exactly as on the wire — with the socket's real addresses. One upstream
+ * connection may carry the requests of several client connections (keep-alive). Only what is
+ * new since the previous `upstream.wire` of the same `upstreamId`: sent when a client
+ * connection that used it closes (after its `conn.close`), and when it closes itself (`closed`,
+ * the last one; held back while a client connection that used it is still open). Bounded like
+ * the client side's wire capture.
+ */
+export interface UpstreamWireEvent extends Base {
+  type: 'upstream.wire';
+  /** Null: an upstream connection is no client connection's (`conn.close` stays the last event of one). */
+  connId: null;
+  /** The client connection whose requests it carried last (a tunnel: its client), or null. */
+  clientConnId: string | null;
+  /** The upstream connection, unique within a run: `u1`, `u2`, … */
+  upstreamId: string;
+  /** `http` (plain), `https` (TLS to the server, the proxy is its client) or `tunnel` (a CONNECT piped through). */
+  kind: 'http' | 'https' | 'tunnel';
+  /** The proxy's end of the TCP connection. */
+  localAddress: string;
+  localPort: number;
+  /** The server's end (the real address the name resolved to). */
+  remoteAddress: string;
+  remotePort: number;
+  /** When the proxy opened it, ISO 8601 with milliseconds. */
+  openedAt: string;
+  /** The reads and writes since the previous `upstream.wire`, in order. */
+  chunks: UpstreamChunk[];
+  /** Total bytes the proxy sent to the server so far. */
+  bytesUp: number;
+  /** Total bytes the server sent so far. */
+  bytesDown: number;
+  /** True once the capture was cut (a direction past the capture limit, or too many chunks): later bytes are only counted. */
+  truncated: boolean;
+  /** True on the last one: the connection is closed. */
+  closed: boolean;
 }
 
 export interface TlsClientHelloEvent extends Base {
@@ -467,6 +517,7 @@ export type ProxyEvent =
   | WsHandshakeEvent
   | WsMessageEvent
   | UpstreamErrorEvent
+  | UpstreamWireEvent
   | LabResetEvent
   | DiagEvent;
 
@@ -488,6 +539,7 @@ export const EVENT_TYPES = [
   'ws.handshake',
   'ws.message',
   'upstream.error',
+  'upstream.wire',
   'lab.reset',
   'diag',
 ] as const satisfies readonly EventType[];

@@ -278,7 +278,7 @@ export const EXERCISES: readonly Exercise[] = [
     id: '8',
     slug: 'decrypt-a-capture',
     title: 'Decrypt a capture yourself',
-    goal: 'Open what crossed the wire in tshark (Wireshark in a terminal): records only without the keys; with the key log the proxy wrote, the intercepted requests in clear, and a tunnel still closed.',
+    goal: 'Open what crossed the wire in tshark (Wireshark in a terminal): records only without the keys; with the key log the proxy wrote, the intercepted requests in clear on both legs, and a tunnel still closed.',
     page: 'docs/labs/08-decrypt-a-capture.md',
     steps: [
       `curl -sS -o /dev/null -w "%{http_code}\\n" -x {proxy} --cacert {ca} ${LOGIN} https://bank.test/login`,
@@ -287,7 +287,7 @@ export const EXERCISES: readonly Exercise[] = [
       TSHARK_URIS,
       TSHARK_URIS_KEYS,
       'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y urlencoded-form -T fields -e urlencoded-form.key -e urlencoded-form.value',
-      'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y "tls.handshake.type == 1 || http.request" -T fields -e tcp.stream -e http.request.method -e http.request.uri -e tls.handshake.extensions_server_name',
+      'tshark -r lab.pcapng -o tls.keylog_file:keys.log -Y "tls.handshake.type == 1 || http.request" -T fields -e tcp.stream -e frame.interface_name -e http.request.method -e http.request.uri -e tls.handshake.extensions_server_name',
     ],
     checkpoints: [
       {

@@ -14,6 +14,7 @@ import type { TunnelEnding } from './client-verdict.ts';
 import type { Timeouts } from './timeouts.ts';
 import type { TlsAttempt } from './tls-outcomes.ts';
 import type { Upstream } from './upstream.ts';
+import type { UpstreamWire } from './upstream-wire.ts';
 import type { SocketTap, WireTap } from './wire-tap.ts';
 
 /** Everything the engine knows about one client connection. */
@@ -48,6 +49,8 @@ export interface EngineCore {
   readonly opts: ProxyOptions;
   readonly ca: Ca;
   readonly upstream: Upstream;
+  /** The upstream leg's capture, with `--pcap` only (./upstream-wire.ts). */
+  readonly upstreamWire: UpstreamWire | null;
   /** The interception mode right now (Controls may switch it). */
   readonly mode: Mode;
   /** Which client address refused a forged certificate for which host (auto mode tunnels them). */

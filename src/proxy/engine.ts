@@ -9,6 +9,7 @@
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
+//  - ./upstream-wire.ts — with `--pcap` only: the connections to servers, as `upstream.wire`;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
 //  - ./auto-refusals.ts — auto mode's memory, per client address + host;
 //  - ./auth-throttle.ts — wrong passwords slowed per client address;
@@ -84,6 +85,7 @@ import { AutoRefusals } from './auto-refusals.ts';
 import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
 import { headerPairs } from './body-capture.ts';
+import { UpstreamWire } from './upstream-wire.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
 import {
   formFields,
@@ -125,6 +127,8 @@ class Engine implements EngineCore {
   private readonly lib: LibProxy;
   private readonly resolver: Resolver;
   readonly upstream: Upstream;
+  /** The upstream leg's capture (`--pcap` only: null otherwise, and nothing is tapped). */
+  readonly upstreamWire: UpstreamWire | null;
   mode: Mode;
   /** The highest TLS version offered on the forged leg, for new connections. */
   clientTlsMax: ClientTlsMax;
@@ -186,11 +190,14 @@ class Engine implements EngineCore {
       ...(opts.systemLookup ? { systemLookup: opts.systemLookup } : {}),
     });
     this.targetGuard = new TargetGuard(opts.host, this.resolver, opts.allowTargets ?? []);
+    this.upstreamWire =
+      opts.pcap === true ? new UpstreamWire((event) => this.emit(event), this.captureLimit) : null;
     this.upstream = new Upstream({
       resolver: this.resolver,
       upstreamCa: opts.upstreamCa ?? [],
       insecure: opts.insecureUpstream === true,
       keylog: opts.keylog,
+      wire: this.upstreamWire,
     });
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.tamperRules = opts.tamper ?? [];
@@ -847,6 +854,8 @@ class Engine implements EngineCore {
       durationMs: Math.round(nowMs() - conn.openedAt),
       wire: conn.wire.snapshot(),
     });
+    // Then the server connections it used (`--pcap`): the capture lists them after it.
+    this.upstreamWire?.connClosed(conn.id);
   }
 
   // ---- HTTP ----------------------------------------------------------------------------
@@ -1008,7 +1017,12 @@ class Engine implements EngineCore {
         }),
       );
     cb();
-    if (ctx.proxyToServerRequest) this.flowRecorder.watch(flow, ctx.proxyToServerRequest);
+    const upstreamRequest = ctx.proxyToServerRequest;
+    if (upstreamRequest) {
+      this.flowRecorder.watch(flow, upstreamRequest);
+      const wire = this.upstreamWire;
+      if (wire && conn) upstreamRequest.once('socket', (s: net.Socket) => wire.use(s, conn.id));
+    }
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {

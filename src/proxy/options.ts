@@ -63,8 +63,9 @@ export interface ProxyOptions {
   /** Receives SSLKEYLOGFILE lines (no trailing newline) for both legs. Secrets: never in events. */
   keylog?: (line: string) => void;
   /**
-   * The caller writes the client leg as a pcapng capture (`--pcap`, src/sinks/pcap.ts, built
-   * from events). The engine only says so in `proxy.listening`.
+   * The caller writes both legs as a pcapng capture (`--pcap`, src/sinks/pcap.ts, built from
+   * events): the engine says so in `proxy.listening`, and captures its own connections to
+   * servers for it (`upstream.wire` events, ./upstream-wire.ts). Off: nothing is tapped upstream.
    */
   pcap?: boolean;
   /**

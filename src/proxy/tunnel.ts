@@ -35,6 +35,7 @@ export function openTunnel(
   };
   conn.tunnel = tunnel;
   const upstream = core.upstream.connectTunnel(host, port);
+  core.upstreamWire?.use(upstream, conn.id);
   core.tunnelSockets.add(upstream);
   // How the client side ended is part of its verdict (a reset, a close): the first end wins.
   socket.once('end', () => {

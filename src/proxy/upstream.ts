@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { summarize } from '../ca/index.ts';
 import type { CertSummary, Timings } from '../events/types.ts';
 import type { Resolver } from './resolve.ts';
+import type { UpstreamWire } from './upstream-wire.ts';
 import { policyRefusal, upstreamPolicyOptions, type PolicyRefusal } from './upstream-policy.ts';
 
 /** When each phase of opening one upstream connection ended (performance.now() ms). */
@@ -31,6 +32,8 @@ export interface UpstreamOptions {
   insecure: boolean;
   /** SSLKEYLOGFILE lines of the proxy→server leg. */
   keylog?: ((line: string) => void) | undefined;
+  /** Capture every connection to a server (`--pcap`); null or absent: no capture, no cost. */
+  wire?: UpstreamWire | null;
 }
 
 export interface TlsDetails {
@@ -41,36 +44,67 @@ export interface TlsDetails {
 
 const times = new WeakMap<net.Socket, SocketTimes>();
 
-function track(socket: net.Socket): net.Socket {
+/** `tcp`: the plain socket under a TLS socket made over one (it sees the lookup and connect). */
+function track(socket: net.Socket, tcp: net.Socket = socket): net.Socket {
   const t: SocketTimes = { start: performance.now(), lookup: null, connect: null, secure: null };
   times.set(socket, t);
-  socket.once('lookup', () => (t.lookup = performance.now()));
-  socket.once('connect', () => (t.connect = performance.now()));
+  tcp.once('lookup', () => (t.lookup = performance.now()));
+  tcp.once('connect', () => (t.connect = performance.now()));
   socket.once('secureConnect', () => (t.secure = performance.now()));
   return socket;
 }
 
 type CreateConnection = (options: Record<string, unknown>, cb?: unknown) => net.Socket;
 
+/** The options of Node's agents that a plain TCP connect takes (not `path`: that is the URL's). */
+const TCP_OPTIONS = [
+  'family',
+  'hints',
+  'localAddress',
+  'localPort',
+  'noDelay',
+  'keepAlive',
+  'keepAliveInitialDelay',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+] as const;
+
 /**
  * Rewrites the connection options by the resolve rules, then lets Node connect as usual;
- * `opened` sees each new socket.
+ * `opened` sees each new socket. With `wire` (`--pcap`), each connection is captured: a TLS
+ * one (`tls`) is made over a plain socket connected here, whose bytes are the TLS records.
  */
 function resolving(
   resolver: Resolver,
   original: CreateConnection,
   opened: (socket: net.Socket) => void = () => {},
+  wire: { capture: UpstreamWire; tls: boolean } | null = null,
 ): CreateConnection {
   return function createConnection(this: unknown, options, cb) {
     const host = typeof options['host'] === 'string' ? options['host'] : 'localhost';
     const port = Number(options['port']);
     const realPort = Number.isInteger(port) ? resolver.portFor(host, port) : 0;
+    const lookup = resolver.lookupFor(realPort);
     const rewritten = {
       ...options,
-      lookup: resolver.lookupFor(realPort),
+      lookup,
       port: Number.isInteger(port) ? realPort : options['port'],
     };
-    const socket = track(original.call(this, rewritten, cb));
+    let socket: net.Socket;
+    if (wire?.tls) {
+      // Not connected yet, so Node runs TLS over it as a stream (through the tap) instead of
+      // taking over its handle; connected right after, then tapped (connect resets `write`).
+      const tcp = new net.Socket();
+      socket = track(original.call(this, { ...rewritten, socket: tcp }, cb), tcp);
+      const connect: net.TcpSocketConnectOpts = { host, port: realPort, lookup };
+      for (const k of TCP_OPTIONS)
+        if (options[k] !== undefined) Object.assign(connect, { [k]: options[k] });
+      tcp.connect(connect);
+      wire.capture.capture(tcp, 'https', socket);
+    } else {
+      socket = track(original.call(this, rewritten, cb));
+      wire?.capture.capture(socket, 'http');
+    }
     opened(socket);
     return socket;
   };
@@ -112,10 +146,19 @@ export class Upstream {
           secureContext: tls.createSecureContext({ ca: this.ca, ...upstreamPolicyOptions() }),
         });
     const httpAgent = this.httpAgent as unknown as { createConnection: CreateConnection };
-    httpAgent.createConnection = resolving(opts.resolver, httpAgent.createConnection);
+    const wire = opts.wire ?? null;
+    httpAgent.createConnection = resolving(
+      opts.resolver,
+      httpAgent.createConnection,
+      undefined,
+      wire ? { capture: wire, tls: false } : null,
+    );
     const httpsAgent = this.httpsAgent as unknown as { createConnection: CreateConnection };
-    httpsAgent.createConnection = resolving(opts.resolver, httpsAgent.createConnection, (s) =>
-      this.keepPeerForErrors(s),
+    httpsAgent.createConnection = resolving(
+      opts.resolver,
+      httpsAgent.createConnection,
+      (s) => this.keepPeerForErrors(s),
+      wire ? { capture: wire, tls: true } : null,
     );
     if (opts.keylog) {
       const keylog = opts.keylog;
@@ -154,12 +197,14 @@ export class Upstream {
     return policyRefusal(err, this.chainOfError.get(err) ?? []);
   }
 
-  /** A raw TCP connection for a tunnel, by the same rules. */
+  /** A raw TCP connection for a tunnel, by the same rules (captured with `--pcap`). */
   connectTunnel(host: string, port: number): net.Socket {
     const realPort = this.opts.resolver.portFor(host, port);
-    return track(
+    const socket = track(
       net.connect({ host, port: realPort, lookup: this.opts.resolver.lookupFor(realPort) }),
     );
+    this.opts.wire?.capture(socket, 'tunnel');
+    return socket;
   }
 
   /**

@@ -146,7 +146,11 @@ export class WebSocketFlows {
       },
     });
     let switched: http.IncomingMessage | null = null;
-    upstream.once('upgrade', (res: http.IncomingMessage) => (switched = res));
+    upstream.once('upgrade', (res: http.IncomingMessage) => {
+      switched = res;
+      // `--pcap`: the server connection carries this client connection's frames from now on.
+      if (conn) core.upstreamWire?.use(res.socket, conn.id);
+    });
     upstream.once('open', () => {
       if (settled) return;
       settled = true;

@@ -239,12 +239,18 @@ export class WireTap {
   }
 }
 
+/** What a socket tap feeds: the bytes read from the socket (`up`) and those written to it (`down`). */
+export interface TapTarget {
+  up(chunk: Buffer): void;
+  down(chunk: Buffer): void;
+}
+
 /** Controls a socket tap: point it at another WireTap, or stop observing. */
-export interface SocketTap {
+export interface SocketTap<T extends TapTarget = WireTap> {
   /** The tap bytes currently go to. */
-  readonly tap: WireTap;
+  readonly tap: T;
   /** Send the following bytes to another tap (e.g. a TLS-aware one after the CONNECT `200`). */
-  setTap(tap: WireTap): void;
+  setTap(tap: T): void;
   /** Stop observing (the socket keeps working as before). */
   detach(): void;
 }
@@ -260,7 +266,8 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | null {
 }
 
 /**
- * Observe a client socket into `tap` without altering a byte or the socket's flow.
+ * Observe a socket into `tap` without altering a byte or the socket's flow (a client socket:
+ * read = `up`, written = `down`; ./upstream-wire.ts taps server sockets the same way).
  *
  * Up: wraps the instance's `push`, the one door through which Node's net.Socket hands data
  * read from the kernel to its readable buffer. Unlike a 'data' listener this does not switch a
@@ -269,10 +276,13 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | null {
  * does not go through push. Down: wraps `write` and `end(chunk)` (what `pipe` and the engine
  * call), recording only bytes a writable socket accepts.
  *
- * Caveat: a TLSSocket created directly over this socket takes over its native handle and
- * bypasses both doors; tap the outer plain socket of a connection that is piped or forwarded.
+ * Caveats: a TLSSocket created directly over this socket takes over its native handle and
+ * bypasses both doors; tap the outer plain socket of a connection that is piped or forwarded
+ * (or, as ./upstream-wire.ts does, make the TLSSocket over a socket not yet connected: Node then
+ * runs TLS over it as a stream). And Node's `connect()` puts back the prototype's `write`: tap
+ * a socket after its connect call, not before.
  */
-export function tapSocket(socket: net.Socket, tap: WireTap): SocketTap {
+export function tapSocket<T extends TapTarget = WireTap>(socket: net.Socket, tap: T): SocketTap<T> {
   let current = tap;
   let attached = true;
   const push = socket.push;
@@ -306,7 +316,7 @@ export function tapSocket(socket: net.Socket, tap: WireTap): SocketTap {
     get tap() {
       return current;
     },
-    setTap(next: WireTap) {
+    setTap(next: T) {
       current = next;
     },
     detach() {

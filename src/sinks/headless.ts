@@ -258,6 +258,7 @@ export function attachHeadlessPrinter(bus: EventBus, out: NodeJS.WritableStream)
         break;
       case 'conn.open':
       case 'conn.wire':
+      case 'upstream.wire':
       case 'tls.client-hello':
       case 'tls.forged':
       case 'ws.handshake':

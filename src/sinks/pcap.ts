@@ -1,17 +1,22 @@
-// `--pcap FILE`: the client leg of every connection, as Wireshark and tshark open a real
-// capture — pcapng with a synthetic Ethernet / IPv4-or-IPv6 / TCP framing of the bytes the proxy
-// captured (the real addresses and ports, consistent sequence numbers, a three-way handshake
-// and FINs, the capture's timestamps). TLS records are written in the order and at the times
-// they crossed (from the record list), so with the `--keylog` file tshark decrypts the
-// intercepted connections (`tshark -r FILE -o tls.keylog_file:KEYS -Y http`); without it, only
-// the records. Built from events alone: each connection is written when it closes.
+// `--pcap FILE`: both legs of every connection, as Wireshark and tshark open a real capture —
+// pcapng with a synthetic Ethernet / IPv4-or-IPv6 / TCP framing of the bytes the proxy captured
+// (the real addresses and ports, consistent sequence numbers, a three-way handshake and FINs,
+// the capture's timestamps). Two interfaces: 0 is the client leg (client <-> mitm-lab, from
+// `conn.close`), 1 the upstream leg (mitm-lab <-> servers, from `upstream.wire`: the engine
+// sends those only when this sink is on). Client-leg TLS records are written in the order and at
+// the times they crossed (from the record list); upstream bytes at the time of each read and
+// write. So with the `--keylog` file (it holds the secrets of both legs) tshark decrypts the
+// intercepted connections on both legs (`tshark -r FILE -o tls.keylog_file:KEYS -Y http`);
+// without it, only the records. Built from events alone: a client connection is written when
+// it closes, followed by what its server connections carried; a server connection's end when
+// it closes.
 //
 // Bounded like the wire capture it comes from: a connection whose capture was cut says so in
-// a comment on its last packet, and the file stops at `maxBytes` with a last comment saying so.
+// a comment where it stops, and the file stops at `maxBytes` with a last comment saying so.
 import fs from 'node:fs';
 import net from 'node:net';
 import type { EventBus } from '../events/bus.ts';
-import type { ConnCloseEvent, ProxyEvent } from '../events/types.ts';
+import type { ConnCloseEvent, ProxyEvent, UpstreamWireEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 
 /** Default bound of a pcap file: 256 MiB, as the events file. */
@@ -23,9 +28,16 @@ const PCAP_FILE_MODE = 0o600;
 /** Initial sequence numbers of the synthetic TCP connections (any fixed values do). */
 const ISN_CLIENT = 1_000_000;
 const ISN_SERVER = 5_000_000;
+/** The pcapng interfaces: one per leg. */
+const IF_CLIENT_LEG = 0;
+const IF_UPSTREAM_LEG = 1;
+/** The last byte of the synthetic MAC addresses (02:00:00:00:00:0N, locally administered). */
+const MAC_CLIENT = 1;
+const MAC_PROXY = 2;
+const MAC_SERVER = 3;
 
 export interface PcapSink {
-  /** Connections written so far. */
+  /** Connections written so far (client connections, and server connections begun). */
   written(): number;
   close(): void;
 }
@@ -85,19 +97,24 @@ function sectionHeader(comment: string): Buffer {
   );
 }
 
-function interfaceDescription(): Buffer {
+function interfaceDescription(name: string, description: string): Buffer {
   const fixed = Buffer.alloc(8);
   fixed.writeUInt16LE(1, 0); // LINKTYPE_ETHERNET
   fixed.writeUInt32LE(0, 4); // no snap length
   return block(
     0x00000001,
-    Buffer.concat([fixed, option(2, Buffer.from('mitm-lab client leg')), END_OF_OPTIONS]),
+    Buffer.concat([
+      fixed,
+      option(2, Buffer.from(name)), // if_name
+      option(3, Buffer.from(description)), // if_description
+      END_OF_OPTIONS,
+    ]),
   );
 }
 
-function enhancedPacket(frame: Buffer, us: bigint, comment?: string): Buffer {
+function enhancedPacket(iface: number, frame: Buffer, us: bigint, comment?: string): Buffer {
   const fixed = Buffer.alloc(20);
-  fixed.writeUInt32LE(0, 0); // interface 0
+  fixed.writeUInt32LE(iface, 0);
   fixed.writeUInt32LE(Number(us >> 32n), 4);
   fixed.writeUInt32LE(Number(us & 0xffffffffn), 8);
   fixed.writeUInt32LE(frame.length, 12);
@@ -243,52 +260,158 @@ export function connectionSegments(openedUs: bigint, close: ConnCloseEvent): Seg
   return out.filter((s) => s.data.length > 0 || s.comment);
 }
 
-/** The packets of one connection: handshake, data with running sequence numbers, FINs. */
+/**
+ * One synthetic TCP connection on one interface: the handshake, data with running sequence
+ * numbers (split at the MSS), FINs. Each call returns the pcapng blocks to write.
+ */
+class TcpStream {
+  private cSeq = ISN_CLIENT;
+  private sSeq = ISN_SERVER;
+  private ipId = 1;
+
+  constructor(
+    private readonly iface: number,
+    private readonly client: Endpoint & { mac: number },
+    private readonly server: Endpoint & { mac: number },
+  ) {}
+
+  private packet(
+    fromClient: boolean,
+    flags: number,
+    data: Buffer,
+    us: bigint,
+    comment?: string,
+  ): Buffer {
+    const [src, dst] = fromClient ? [this.client, this.server] : [this.server, this.client];
+    const frame = tcpFrame(
+      src,
+      dst,
+      fromClient ? this.cSeq : this.sSeq,
+      fromClient ? this.sSeq : this.cSeq,
+      flags,
+      data,
+      this.ipId++,
+    );
+    frame[0] = 2;
+    frame[5] = dst.mac;
+    frame[6] = 2;
+    frame[11] = src.mac;
+    const len = data.length + (flags & (SYN | FIN) ? 1 : 0);
+    if (fromClient) this.cSeq += len;
+    else this.sSeq += len;
+    return enhancedPacket(this.iface, frame, us, comment);
+  }
+
+  open(us: bigint): Buffer[] {
+    return [
+      this.packet(true, SYN, Buffer.alloc(0), us),
+      this.packet(false, SYN | ACK, Buffer.alloc(0), us),
+      this.packet(true, ACK, Buffer.alloc(0), us),
+    ];
+  }
+
+  /** Data one way, in MSS-sized segments; `comment` goes on the last one. */
+  data(fromClient: boolean, data: Buffer, us: bigint, comment?: string): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0; i < data.length; i += MSS) {
+      const part = data.subarray(i, i + MSS);
+      out.push(
+        this.packet(fromClient, ACK | PSH, part, us, i + MSS >= data.length ? comment : undefined),
+      );
+    }
+    return out;
+  }
+
+  close(us: bigint, comment?: string): Buffer[] {
+    return [
+      this.packet(true, FIN | ACK, Buffer.alloc(0), us, comment),
+      this.packet(false, FIN | ACK, Buffer.alloc(0), us),
+      this.packet(true, ACK, Buffer.alloc(0), us),
+    ];
+  }
+}
+
+/** The packets of one client connection: handshake, data with running sequence numbers, FINs. */
 function connectionPackets(
   client: Endpoint,
   server: Endpoint,
   openedUs: bigint,
   close: ConnCloseEvent,
 ): Buffer[] {
-  let cSeq = ISN_CLIENT;
-  let sSeq = ISN_SERVER;
-  let ipId = 1;
-  const out: Buffer[] = [];
-  const send = (fromClient: boolean, flags: number, data: Buffer, us: bigint, comment?: string) => {
-    const [src, dst] = fromClient ? [client, server] : [server, client];
-    const frame = tcpFrame(
-      src,
-      dst,
-      fromClient ? cSeq : sSeq,
-      fromClient ? sSeq : cSeq,
-      flags,
-      data,
-      ipId++,
-    );
-    // Locally administered MACs: 02:00:00:00:00:01 the client, …:02 the proxy.
-    frame[5] = fromClient ? 2 : 1;
-    frame[11] = fromClient ? 1 : 2;
-    frame[0] = 2;
-    frame[6] = 2;
-    out.push(enhancedPacket(frame, us, comment));
-    const len = data.length + (flags & (SYN | FIN) ? 1 : 0);
-    if (fromClient) cSeq += len;
-    else sSeq += len;
-  };
-  send(true, SYN, Buffer.alloc(0), openedUs);
-  send(false, SYN | ACK, Buffer.alloc(0), openedUs);
-  send(true, ACK, Buffer.alloc(0), openedUs);
+  const tcp = new TcpStream(
+    IF_CLIENT_LEG,
+    { ...client, mac: MAC_CLIENT },
+    { ...server, mac: MAC_PROXY },
+  );
+  const out = tcp.open(openedUs);
   let last = openedUs;
   for (const s of connectionSegments(openedUs, close)) {
     last = s.us > last ? s.us : last;
-    send(s.fromClient, ACK | PSH, s.data, last, s.comment);
+    out.push(...tcp.data(s.fromClient, s.data, last, s.comment));
   }
   const closedUs = BigInt(Date.parse(close.at)) * 1000n;
-  const end = closedUs > last ? closedUs : last;
-  send(true, FIN | ACK, Buffer.alloc(0), end);
-  send(false, FIN | ACK, Buffer.alloc(0), end);
-  send(true, ACK, Buffer.alloc(0), end);
+  out.push(...tcp.close(closedUs > last ? closedUs : last));
   return out;
+}
+
+/** An upstream connection being written: its stream, its last time, what it kept. */
+interface UpstreamState {
+  tcp: TcpStream;
+  openedUs: bigint;
+  last: bigint;
+  kept: { up: number; down: number };
+  cutNoted: boolean;
+}
+
+/** The packets of one `upstream.wire`: the handshake the first time, its chunks, FINs at the end. */
+function upstreamPackets(
+  e: UpstreamWireEvent,
+  known: UpstreamState | undefined,
+): {
+  state: UpstreamState;
+  packets: Buffer[];
+} {
+  const packets: Buffer[] = [];
+  let state = known;
+  if (!state) {
+    const openedUs = BigInt(Date.parse(e.openedAt)) * 1000n;
+    state = {
+      tcp: new TcpStream(
+        IF_UPSTREAM_LEG,
+        { ip: plainIp(e.localAddress), port: e.localPort, mac: MAC_PROXY },
+        { ip: plainIp(e.remoteAddress), port: e.remotePort, mac: MAC_SERVER },
+      ),
+      openedUs,
+      last: openedUs,
+      kept: { up: 0, down: 0 },
+      cutNoted: false,
+    };
+    packets.push(...state.tcp.open(openedUs));
+  }
+  const st = state;
+  const cut =
+    e.truncated && !st.cutNoted
+      ? `mitm-lab: the wire capture of upstream connection ${e.upstreamId} stops here (the capture limit was reached): later bytes were counted, not recorded`
+      : undefined;
+  e.chunks.forEach((c, i) => {
+    const us = st.openedUs + BigInt(Math.round(c.t * 1000));
+    st.last = us > st.last ? us : st.last;
+    const data = Buffer.from(c.base64, 'base64');
+    st.kept[c.dir] += data.length;
+    const comment = i === e.chunks.length - 1 ? cut : undefined;
+    packets.push(...st.tcp.data(c.dir === 'up', data, st.last, comment));
+  });
+  const eventUs = BigInt(Date.parse(e.at)) * 1000n;
+  if (cut && e.chunks.length === 0)
+    packets.push(enhancedPacket(IF_UPSTREAM_LEG, Buffer.alloc(0), eventUs, cut));
+  if (cut) st.cutNoted = true;
+  if (e.closed) {
+    const totals = e.truncated
+      ? `mitm-lab: ${e.upstreamId} carried ${e.bytesUp} bytes to the server and ${e.bytesDown} back; the capture kept ${st.kept.up} and ${st.kept.down}`
+      : undefined;
+    packets.push(...st.tcp.close(eventUs > st.last ? eventUs : st.last, totals));
+  }
+  return { state: st, packets };
 }
 
 /** Start writing every closed connection to `file` (created 0600, replaced if it exists). */
@@ -298,6 +421,8 @@ export function openPcapSink(
   opts: { maxBytes?: number } = {},
 ): PcapSink {
   const maxBytes = opts.maxBytes ?? DEFAULT_PCAP_MAX_BYTES;
+  const limitText =
+    maxBytes % (1024 * 1024) === 0 ? `${maxBytes / 1024 / 1024} MiB` : `${maxBytes} bytes`;
   let fd: number;
   try {
     fd = fs.openSync(file, 'w', PCAP_FILE_MODE);
@@ -318,12 +443,33 @@ export function openPcapSink(
   };
   write(
     sectionHeader(
-      'mitm-lab: the client leg (client <-> proxy) of each connection, framed as TCP from the bytes the proxy captured; see docs/sinks.md',
+      'mitm-lab: both legs of each connection, framed as TCP from the bytes the proxy captured: interface 0 the client leg (client <-> mitm-lab), interface 1 the upstream leg (mitm-lab <-> servers); see docs/sinks.md',
     ),
   );
-  write(interfaceDescription());
+  write(interfaceDescription('client-leg', 'mitm-lab client leg: client <-> mitm-lab'));
+  write(interfaceDescription('upstream-leg', 'mitm-lab upstream leg: mitm-lab <-> servers'));
   let proxy: Endpoint = { ip: '127.0.0.1', port: 8080 };
   const opened = new Map<string, { client: Endpoint; us: bigint }>();
+  const upstreams = new Map<string, UpstreamState>();
+  /** Write `packets` unless the file would pass its bound (then say so, and stop). */
+  const writeBounded = (packets: Buffer[], at: string): boolean => {
+    const bytes = packets.reduce((n, p) => n + p.length, 0);
+    if (maxBytes > 0 && size + bytes > maxBytes) {
+      full = true;
+      upstreams.clear();
+      write(
+        enhancedPacket(
+          IF_CLIENT_LEG,
+          Buffer.alloc(0),
+          BigInt(Date.parse(at)) * 1000n,
+          `mitm-lab: the capture stops here: the file reached its limit of ${limitText}; later connections were not written`,
+        ),
+      );
+      return false;
+    }
+    for (const p of packets) write(p);
+    return true;
+  };
   const off = bus.on((e: ProxyEvent) => {
     if (full) return;
     switch (e.type) {
@@ -349,21 +495,16 @@ export function openPcapSink(
           ip: v4 === net.isIPv4(proxy.ip) ? proxy.ip : v4 ? '127.0.0.1' : '::1',
           port: proxy.port,
         };
-        const packets = connectionPackets(o.client, server, o.us, e);
-        const bytes = packets.reduce((n, p) => n + p.length, 0);
-        if (maxBytes > 0 && size + bytes > maxBytes) {
-          full = true;
-          write(
-            enhancedPacket(
-              Buffer.alloc(0),
-              BigInt(Date.parse(e.at)) * 1000n,
-              `mitm-lab: the capture stops here: the file reached its limit of ${Math.round(maxBytes / 1024 / 1024)} MiB; later connections were not written`,
-            ),
-          );
-          return;
-        }
-        for (const p of packets) write(p);
-        count++;
+        if (writeBounded(connectionPackets(o.client, server, o.us, e), e.at)) count++;
+        return;
+      }
+      case 'upstream.wire': {
+        const known = upstreams.get(e.upstreamId);
+        const { state, packets } = upstreamPackets(e, known);
+        if (!writeBounded(packets, e.at)) return;
+        if (!known) count++;
+        if (e.closed) upstreams.delete(e.upstreamId);
+        else upstreams.set(e.upstreamId, state);
         return;
       }
       default:

@@ -1,6 +1,7 @@
 // docs/events.md is a contract: every event type is documented, and the events of a real run
 // (plain HTTP, intercepted and refused HTTPS, a tunnel, an upstream failure, WebSockets, a bad
-// CONNECT) carry exactly the documented fields, down to the shared shapes.
+// CONNECT; with `pcap` on, so the upstream leg's `upstream.wire` comes too) carry exactly the
+// documented fields, down to the shared shapes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -49,6 +50,7 @@ describe('events of a real run match the documentation', () => {
     const pki = makeTestPki();
     origin = await startOrigin(pki.leaf(['doc.test', 'refuse.test', 'chat.test', 'expired.test']));
     tp = await startTestProxy({
+      pcap: true,
       upstreamCa: [pki.rootPem],
       resolve: [{ pattern: '*.test', address: '127.0.0.1' }],
     });
@@ -155,6 +157,7 @@ describe('events of a real run match the documentation', () => {
         shape('WireDelta', e.down);
         for (const r of e.records) shape('TlsRecord', r, ['handshake', 'alert']);
       }
+      if (e.type === 'upstream.wire') for (const c of e.chunks) shape('UpstreamChunk', c);
       if (e.type === 'tunnel.summary') {
         for (const c of e.serverCertificates ?? []) shape('CertSummary', c);
         if (e.clientVerdict) shape('ClientVerdict', e.clientVerdict, ['alert', 'sentBy']);
