@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
+import { explain } from '../../src/explain/index.ts';
 import type { HttpRequestEvent, HttpResponseEvent } from '../../src/events/types.ts';
 import { attachHeadlessPrinter } from '../../src/sinks/headless.ts';
 import { FlowStore } from '../../src/store/index.ts';
@@ -264,6 +265,10 @@ describe('--tamper on HTTPS', () => {
     expect(tunnelled.stdout).toBe(PAGE);
     const t = await tp.waitFor('tunnel.summary', (e) => e.host === 'bank.test');
     expect(t.reason).toBe('auto-refused-before');
+    // The explanations of both say nothing there could be changed.
+    const rejected = tp.of('tls.client-rejected').find((e) => e.host === 'bank.test')!;
+    expect(explain(rejected).lesson).toContain('neither read it nor change it');
+    expect(explain(t).lesson).toContain('nothing in the tunnel can be changed');
     expect(
       tp.of('http.response').filter((e) => e.visibility === 'proxy-only' && e.tampered).length,
     ).toBe(1); // only the trusting client's, from the test above

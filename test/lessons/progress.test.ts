@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCa, type Ca } from '../../src/ca/index.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
-import { LAB_ROOT_CN, startLab, type RunningLab } from '../../src/lab/index.ts';
+import { BANK_TAMPER_RULES, LAB_ROOT_CN, startLab, type RunningLab } from '../../src/lab/index.ts';
 import type { ProxyOptions } from '../../src/proxy/index.ts';
 import { parseProxyUrl, runVictim } from '../../src/victim/index.ts';
 import {
@@ -228,6 +228,59 @@ describe.skipIf(!hasTool('curl'))('checkpoints from real curl runs', () => {
       { keylog: () => undefined },
     );
     expect(doneIds(events, '8')).toEqual([]);
+  });
+
+  it('exercise 9: the victim pays the rent over HTTP, trusted HTTPS and normal HTTPS with --tamper bank: all four tick', async () => {
+    const ledger: boolean[] = [];
+    const events = await play(
+      async (p) => {
+        const pay = async (only: string, trust: string[]) => {
+          const run = await runVictim({
+            proxy: parseProxyUrl(p.proxy.url),
+            profile: trust.length > 1 ? 'compromised' : 'normal',
+            trust: trust.map((pem, i) => ({ name: `root ${i}`, pem })),
+            print: () => {},
+            only: [only],
+          });
+          for (const st of run.steps) if (st.transfer) ledger.push(st.transfer.toLandlord);
+        };
+        await pay('http-transfer', [lab.rootPem]);
+        await pay('https-transfer', [lab.rootPem, ca.certPem]);
+        await pay('https-transfer', [lab.rootPem]);
+      },
+      'auto',
+      { tamper: BANK_TAMPER_RULES.map((r) => ({ ...r })) },
+    );
+    expect(doneIds(events, '9')).toEqual([
+      '9.tampering',
+      '9.changed-over-http',
+      '9.changed-over-https',
+      '9.untouchable',
+    ]);
+    // Only the transfer the proxy could not touch reached the landlord.
+    expect(ledger).toEqual([false, false, true]);
+  });
+
+  it('exercise 9 falsified: the same transfers without --tamper tick nothing, and all reach the landlord', async () => {
+    const ledger: boolean[] = [];
+    const events = await play(async (p) => {
+      for (const [only, trust] of [
+        ['http-transfer', [lab.rootPem]],
+        ['https-transfer', [lab.rootPem, ca.certPem]],
+        ['https-transfer', [lab.rootPem]],
+      ] as const) {
+        const run = await runVictim({
+          proxy: parseProxyUrl(p.proxy.url),
+          profile: trust.length > 1 ? 'compromised' : 'normal',
+          trust: trust.map((pem, i) => ({ name: `root ${i}`, pem })),
+          print: () => {},
+          only: [only],
+        });
+        for (const st of run.steps) if (st.transfer) ledger.push(st.transfer.toLandlord);
+      }
+    });
+    expect(doneIds(events, '9')).toEqual([]);
+    expect(ledger).toEqual([true, true, true]);
   });
 
   it('announces each checkpoint once, the moment it is done', async () => {
