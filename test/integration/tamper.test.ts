@@ -175,6 +175,25 @@ describe('--tamper on plain HTTP', () => {
     expect(e.tampered?.encoding).toBeNull();
   });
 
+  it('keeps a keep-alive connection in step: a tampered response, then the next one on it', async () => {
+    const from = tp.events.length;
+    const r = await curl([
+      '-sS',
+      '-x',
+      tp.proxy.url,
+      'http://bank.test/page',
+      'http://bank.test/binary',
+      'http://bank.test/page',
+    ]);
+    expect(r.code).toBe(0);
+    const want = PAGE.replaceAll('IBAN-AAA', 'IBAN-EVE-LONGER');
+    expect(r.stdout).toBe(`${want}IBAN-AAA${want}`);
+    // All three rode one client connection (curl reuses it): the framing held between them.
+    const reqs = tp.events.slice(from).filter((e) => e.type === 'http.request');
+    expect(reqs).toHaveLength(3);
+    expect(new Set(reqs.map((e) => e.connId)).size).toBe(1);
+  });
+
   it('re-frames a chunked body with a Content-Length', async () => {
     const r = await get('http://bank.test/chunked');
     expect(r.stdout).toBe('Pay to IBAN-EVE-LONGER in two chunks');
