@@ -96,9 +96,10 @@ describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (pro
 
   it('logs in over HTTP, and the proxy reads the password on the wire', () => {
     expect(finalAttempt(summary, 'http-login').outcome).toBe('ok');
+    // Two logins over plain HTTP: http-login's, and http-transfer's before it pays the rent.
     const reqs = passwordRequests(events, 'http');
-    expect(reqs).toHaveLength(1);
-    expect(reqs[0]).toMatchObject({ visibility: 'wire' });
+    expect(reqs).toHaveLength(2);
+    for (const r of reqs) expect(r).toMatchObject({ visibility: 'wire' });
   });
 
   if (profile === 'normal') {
@@ -160,9 +161,11 @@ describe.each(['normal', 'compromised'] as const)('the victim, %s profile', (pro
       expect(attempts.map((a) => a.outcome)).toEqual(['ok']);
       expect(attempts[0]!.tls?.genuine).toBe(false);
       expect(attempts[0]!.tls?.issuer).toBe(ca.name);
+      // https-login's and https-transfer's.
       const reqs = passwordRequests(events, 'https');
-      expect(reqs).toHaveLength(1);
-      expect(reqs[0]).toMatchObject({ visibility: 'proxy-only', url: 'https://bank.test/login' });
+      expect(reqs).toHaveLength(2);
+      for (const r of reqs)
+        expect(r).toMatchObject({ visibility: 'proxy-only', url: 'https://bank.test/login' });
     });
 
     it('has its bearer token and chat message read too', () => {
