@@ -17,7 +17,7 @@ import {
 import type { Conn, EngineCore } from './engine-core.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 import { openTunnel } from './tunnel.ts';
 
 /** What the CONNECT decision asks of the library (wired in ./engine.ts). */

@@ -78,7 +78,7 @@ import { Resolver, targetWithoutUserinfo } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 import { emitTunnelSummary } from './tunnel.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';

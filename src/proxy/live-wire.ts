@@ -2,7 +2,7 @@
 // (`conn.wire` events carrying only what is new), throttled per connection.
 import type { NewEvent } from '../events/types.ts';
 import type { Conn } from './engine-core.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 
 /**
  * At most one `conn.wire` per connection per this many ms (plus one right after each

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Conn, EngineCore } from './engine-core.ts';
 import { judgeRefusal } from './refusal.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;

@@ -6,7 +6,7 @@ import type { Conn, EngineCore } from './engine-core.ts';
 import { clientVerdict } from './client-verdict.ts';
 import { formatMs, timeoutError } from './timeouts.ts';
 import { isDescriptorShortage } from './tls-handoff.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
 const TUNNEL_LINGER_MS = 2_000;
