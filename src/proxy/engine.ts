@@ -1,9 +1,9 @@
 // The engine: mitm-lab on http-mitm-proxy 1.1.0 — the only file that imports it (it relies on
 // the library's internals, hence the exact pin; see ../../docs/proxy.md and ENGINE-NOTES).
 // What lives here: the library wiring, start/stop, the client connections' lifecycle and the
-// HTTP flow hand-off (the library's request contexts). The rest is delegated to parts that
-// receive the engine as `EngineCore` (./engine-core.ts) and the library's shapes as plain
-// types (./lib-types.ts):
+// HTTP exchange hand-off (the library's request contexts, each an `Exchange` recorded by
+// ./exchanges.ts). The rest is delegated to parts that receive the engine as `EngineCore`
+// (./engine-core.ts) and the library's shapes as plain types (./lib-types.ts):
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
@@ -64,7 +64,7 @@ import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { Conn, EngineCore } from './engine-core.ts';
 import { FairReads } from './fair-reads.ts';
-import { FlowRecorder, type Flow } from './flows.ts';
+import { ExchangeRecorder, type Exchange } from './exchanges.ts';
 import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import { MemoryRelease } from './memory-release.ts';
@@ -154,7 +154,7 @@ class Engine implements EngineCore {
   private readonly bodyLimit: number;
   /** `--tamper` rules (./tamper.ts), empty when off. */
   private readonly tamperRules: readonly TamperRule[];
-  private readonly flowRecorder: FlowRecorder;
+  private readonly exchangeRecorder: ExchangeRecorder;
   readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
@@ -201,7 +201,7 @@ class Engine implements EngineCore {
     });
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.tamperRules = opts.tamper ?? [];
-    this.flowRecorder = new FlowRecorder(
+    this.exchangeRecorder = new ExchangeRecorder(
       this.bus,
       this.upstream,
       this.bodyLimit,
@@ -236,7 +236,7 @@ class Engine implements EngineCore {
       plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
       intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
     });
-    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes, {
+    this.webSockets = new WebSocketFlows(this, this.exchangeRecorder, this.tlsOutcomes, {
       connOf: (req, secure) =>
         secure
           ? this.connOfInternal(req.socket as tls.TLSSocket)
@@ -866,7 +866,8 @@ class Engine implements EngineCore {
     return this.conns.get(ctx.clientToProxyRequest.socket) ?? null;
   }
 
-  private readonly flows = new WeakMap<LibContext, Flow>();
+  /** The exchange each library request context carries. */
+  private readonly exchanges = new WeakMap<LibContext, Exchange>();
 
   private onRequest(ctx: LibContext, cb: Cb): void {
     const conn = this.connOfRequest(ctx);
@@ -992,7 +993,7 @@ class Engine implements EngineCore {
           path: options.path,
         })
       : [];
-    const flow = this.flowRecorder.begin(req, {
+    const exchange = this.exchangeRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
       secure: ctx.isSSL,
       host: shownHost,
@@ -1001,7 +1002,7 @@ class Engine implements EngineCore {
       path: options.path,
       holdRequest: requestRules.length > 0,
     });
-    this.flows.set(ctx, flow);
+    this.exchanges.set(ctx, exchange);
     if (requestRules.length)
       ctx.addRequestFilter(
         requestTamperFilter({
@@ -1010,61 +1011,65 @@ class Engine implements EngineCore {
           captureLimit: this.bodyLimit,
           upstream: () => ctx.proxyToServerRequest,
           done: (o) => {
-            flow.requestTamper = o.mark;
-            this.tamperSkipped(flow, o.skipped);
-            this.flowRecorder.emitRequest(flow);
+            exchange.requestTamper = o.mark;
+            this.tamperSkipped(exchange, o.skipped);
+            this.exchangeRecorder.emitRequest(exchange);
           },
         }),
       );
     cb();
     const upstreamRequest = ctx.proxyToServerRequest;
     if (upstreamRequest) {
-      this.flowRecorder.watch(flow, upstreamRequest);
+      this.exchangeRecorder.watch(exchange, upstreamRequest);
       const wire = this.upstreamWire;
       if (wire && conn) upstreamRequest.once('socket', (s: net.Socket) => wire.use(s, conn.id));
     }
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {
-    const flow = this.flows.get(ctx);
+    const exchange = this.exchanges.get(ctx);
     const res = ctx.serverToProxyResponse;
-    if (!flow || !res) return cb();
-    const method = flow.req.method ?? 'GET';
+    if (!exchange || !res) return cb();
+    const method = exchange.req.method ?? 'GET';
     const rules =
       this.tamperRules.length &&
       method !== 'HEAD' &&
       res.statusCode !== 204 &&
       res.statusCode !== 304
-        ? rulesFor(this.tamperRules, 'response', { method, host: flow.host, path: flow.path })
+        ? rulesFor(this.tamperRules, 'response', {
+            method,
+            host: exchange.host,
+            path: exchange.path,
+          })
         : [];
     if (rules.length === 0) {
-      this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+      this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
       return cb();
     }
     // Before the recorder: the stand-in (and the mark) must be ready when its 'end' fires.
     tamperResponse({
       res,
       rules,
-      requestFields: formFields(flow.requestBody.result(headerPairs(flow.req.rawHeaders))),
+      requestFields: formFields(exchange.requestBody.result(headerPairs(exchange.req.rawHeaders))),
       captureLimit: this.bodyLimit,
       done: (standIn, o) => {
-        flow.responseTamper = o.mark;
-        this.tamperSkipped(flow, o.skipped);
+        exchange.responseTamper = o.mark;
+        this.tamperSkipped(exchange, o.skipped);
         ctx.serverToProxyResponse = standIn as http.IncomingMessage;
         cb();
       },
     });
-    this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+    this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
   }
 
-  /** One diag per tamper rule that matched a flow but could not change it. */
-  private tamperSkipped(flow: Flow, skipped: readonly string[]): void {
+  /** One diag per tamper rule that matched an exchange but could not change it. */
+  private tamperSkipped(exchange: Exchange, skipped: readonly string[]): void {
     for (const s of skipped)
       this.diag(
         'warn',
         'tamper',
-        `${flow.url}: rule skipped, relayed unchanged: ${s}`,
-        flow.connId,
+        `${exchange.url}: rule skipped, relayed unchanged: ${s}`,
+        exchange.connId,
       );
   }
 
@@ -1097,18 +1102,18 @@ class Engine implements EngineCore {
       );
       return;
     }
-    const flow = this.flows.get(ctx);
+    const exchange = this.exchanges.get(ctx);
     const res = ctx.proxyToClientResponse;
     const conn = this.connOfRequest(ctx);
-    const connId = flow?.connId ?? conn?.id ?? 'c0';
+    const connId = exchange?.connId ?? conn?.id ?? 'c0';
     if (
-      flow &&
+      exchange &&
       (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
     ) {
       // Before the response began: 502 with a sentence. After: the client's response is cut
       // too (the library would write this error into the body and end it cleanly).
-      if (flow.client) this.flowRecorder.cutMidBody(flow, e);
-      else this.flowRecorder.upstreamError(flow, res, e);
+      if (exchange.client) this.exchangeRecorder.cutMidBody(exchange, e);
+      else this.exchangeRecorder.upstreamError(exchange, res, e);
       return;
     }
     const clientGone =
