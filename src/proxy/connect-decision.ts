@@ -14,7 +14,8 @@ import {
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
 } from './connect.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
 import { nowMs } from './clock.ts';
@@ -40,7 +41,7 @@ export class ConnectDecision {
 
   async handleConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     const core = this.core;
-    const conn = core.conns.get(socket);
+    const conn = core.registry.ofSocket(socket);
     if (!conn) {
       socket.destroy();
       return;
@@ -93,7 +94,7 @@ export class ConnectDecision {
       return;
     }
     conn.connect = { host, port };
-    core.byConnectReq.set(req, conn);
+    core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);

@@ -62,7 +62,8 @@ import {
 } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import { ConnRegistry, type Conn } from './conn.ts';
 import { FairReads } from './fair-reads.ts';
 import { ExchangeRecorder, type Exchange } from './exchanges.ts';
 import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
@@ -135,9 +136,8 @@ class Engine implements EngineCore {
   readonly refusals = new AutoRefusals();
   readonly authThrottle = new AuthThrottle();
   readonly targetGuard: TargetGuard;
-  readonly conns = new Map<net.Socket, Conn>();
-  readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
-  private readonly internalKeys = new WeakMap<net.Socket, string>();
+  /** The open client connections (./conn.ts): the one owner of their lookups. */
+  readonly registry = new ConnRegistry(() => this.lib.connectRequests);
   private readonly internalSockets = new Set<net.Socket>();
   private readonly internalServers = new Set<https.Server>();
   readonly tunnelSockets = new Set<net.Socket>();
@@ -146,8 +146,6 @@ class Engine implements EngineCore {
   /** Memory handed back after a burst of connections (./memory-release.ts). */
   private memoryRelease: MemoryRelease | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Open client connections by id (for `conn.wire` after an `http.response`). */
-  private readonly connsById = new Map<string, Conn>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   /** Body capture per HTTP message (events), bytes. */
@@ -207,13 +205,13 @@ class Engine implements EngineCore {
       this.bodyLimit,
       this.timeouts,
       (connId) => {
-        const conn = this.connsById.get(connId);
+        const conn = this.registry.ofId(connId);
         if (conn) this.liveWire.flush(conn);
       },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.liveWire = new LiveWire((event) => this.emit(event));
-    this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.connOfInternal(tlsSocket));
+    this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.registry.ofInternal(tlsSocket));
     this.tlsHandOff = new TlsHandOff({
       sniServer: () => ({
         server: this.lib.httpsServer as https.Server,
@@ -239,8 +237,8 @@ class Engine implements EngineCore {
     this.webSockets = new WebSocketFlows(this, this.exchangeRecorder, this.tlsOutcomes, {
       connOf: (req, secure) =>
         secure
-          ? this.connOfInternal(req.socket as tls.TLSSocket)
-          : (this.conns.get(req.socket) ?? null),
+          ? this.registry.ofInternal(req.socket as tls.TLSSocket)
+          : this.registry.ofSocket(req.socket),
       agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
       adopt: (ctx, upstream) => this.adoptUpstreamWebSocket(ctx, upstream),
     });
@@ -472,7 +470,7 @@ class Engine implements EngineCore {
       controls,
       close: () => this.close(),
       stats: () => ({
-        connections: this.conns.size,
+        connections: this.registry.size,
         sniContexts: this.tlsHandOff.sniContexts.size,
         internalServers: this.internalServers.size,
       }),
@@ -500,7 +498,7 @@ class Engine implements EngineCore {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.memoryRelease?.stop();
-    for (const socket of this.conns.keys()) socket.destroy();
+    for (const socket of this.registry.sockets()) socket.destroy();
     for (const socket of this.internalSockets) socket.destroy();
     for (const socket of this.tunnelSockets) socket.destroy();
     for (const s of servers) (s as http.Server).closeAllConnections?.();
@@ -619,8 +617,7 @@ class Engine implements EngineCore {
       this.internalSockets.add(socket);
       socket.setNoDelay(true);
       socket.once('close', () => this.internalSockets.delete(socket));
-      // Read the ports now: after a destroy they are gone, and they key connectRequests.
-      this.internalKeys.set(socket, `${socket.remotePort}:${socket.localPort}`);
+      this.registry.noteInternalSocket(socket);
     });
     server.on(
       'secureConnection',
@@ -659,7 +656,7 @@ class Engine implements EngineCore {
     const relay = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const conn = this.conns.get(socket) ?? null;
+      const conn = this.registry.ofSocket(socket);
       try {
         // Inside a CONNECT the CONNECT itself was checked.
         const refusal = conn?.connect ? null : refuseDirectUpgrade(req, this.opts.auth);
@@ -767,18 +764,10 @@ class Engine implements EngineCore {
     if (client?.readyState === WebSocket.OPEN) client._socket?.resume();
   }
 
-  /** The client connection an internal TLS socket carries (via the library's connectRequests). */
-  private connOfInternal(tlsSocket: tls.TLSSocket): Conn | null {
-    const raw = (tlsSocket as unknown as { _parent?: net.Socket })._parent ?? tlsSocket;
-    const key = this.internalKeys.get(raw) ?? `${raw.remotePort}:${raw.localPort}`;
-    const req = this.lib.connectRequests[key];
-    return req ? (this.byConnectReq.get(req) ?? null) : null;
-  }
-
   // ---- client connections ----------------------------------------------------------------
 
   private onClientConnection(socket: net.Socket): void {
-    if (this.conns.has(socket)) return; // a CONNECT socket handed back for plain HTTP
+    if (this.registry.has(socket)) return; // a CONNECT socket handed back for plain HTTP
     const wire = new WireTap({ limitBytes: this.captureLimit, tls: false });
     const conn: Conn = {
       id: `c${++this.connSeq}`,
@@ -796,8 +785,7 @@ class Engine implements EngineCore {
     };
     wire.onChange = () => this.liveWire.changed(conn);
     this.fairReads.add(socket);
-    this.conns.set(socket, conn);
-    this.connsById.set(conn.id, conn);
+    this.registry.add(conn);
     socket.setNoDelay(true);
     // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
     // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
@@ -841,13 +829,13 @@ class Engine implements EngineCore {
 
   private async onClientClose(conn: Conn): Promise<void> {
     conn.closed = true;
-    this.connsById.delete(conn.id);
+    this.registry.closing(conn);
     this.liveWire.stop(conn);
     const verdict = this.tlsOutcomes.verdictPending(conn);
     if (verdict) await verdict;
     this.tlsOutcomes.refuseUndecided(conn);
     emitTunnelSummary(this, conn);
-    this.conns.delete(conn.socket);
+    this.registry.remove(conn);
     this.emit({
       type: 'conn.close',
       connId: conn.id,
@@ -862,8 +850,8 @@ class Engine implements EngineCore {
 
   private connOfRequest(ctx: LibContext): Conn | null {
     if (ctx.isSSL)
-      return ctx.connectRequest ? (this.byConnectReq.get(ctx.connectRequest) ?? null) : null;
-    return this.conns.get(ctx.clientToProxyRequest.socket) ?? null;
+      return ctx.connectRequest ? this.registry.ofConnectRequest(ctx.connectRequest) : null;
+    return this.registry.ofSocket(ctx.clientToProxyRequest.socket);
   }
 
   /** The exchange each library request context carries. */

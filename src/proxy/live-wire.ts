@@ -1,7 +1,7 @@
 // The live wire: while a client connection stays open, its capture goes out as it grows
 // (`conn.wire` events carrying only what is new), throttled per connection.
 import type { NewEvent } from '../events/types.ts';
-import type { Conn } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { nowMs } from './clock.ts';
 
 /**

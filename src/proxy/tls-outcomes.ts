@@ -4,26 +4,13 @@
 // the first decrypted request or WebSocket upgrade, or from the client's connection closing.
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn, TlsAttempt } from './conn.ts';
 import { judgeRefusal } from './refusal.ts';
 import { nowMs } from './clock.ts';
 
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
-
-/** One TLS attempt against a forged certificate: exactly one outcome gets emitted. */
-export interface TlsAttempt {
-  host: string;
-  sni: string | null;
-  clientHint: string | null;
-  helloAt: number;
-  secureAt: number | null;
-  handshakeMs: number | null;
-  error: unknown;
-  decided: boolean;
-  socket: tls.TLSSocket | null;
-  settle: (() => void) | null;
-}
 
 export class TlsOutcomes {
   /**

@@ -2,7 +2,8 @@
 // constraints, refused before in auto mode, not TLS, nothing to forge) is piped to the real
 // server untouched, and summed up in a `tunnel.summary` when the client connection closes.
 import type { TunnelReason } from '../events/types.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { clientVerdict } from './client-verdict.ts';
 import { formatMs, timeoutError } from './timeouts.ts';
 import { isDescriptorShortage } from './tls-handoff.ts';
