@@ -18,6 +18,7 @@ import type { EngineCore } from './engine-core.ts';
 import type { Conn } from './conn.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
+import type { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
 import { openTunnel } from './tunnel.ts';
 
@@ -34,9 +35,11 @@ export interface ConnectHandOff {
 }
 
 export class ConnectDecision {
+  /** @param tls makes the connection's TLS attempt once the hop is up (./tls-outcomes.ts). */
   constructor(
     private readonly core: EngineCore,
     private readonly handOff: ConnectHandOff,
+    private readonly tls: Pick<TlsOutcomes, 'begin'>,
   ) {}
 
   async handleConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
@@ -240,18 +243,7 @@ export class ConnectDecision {
         cached: leaf.cached,
         mintMs: leaf.mintMs,
       });
-      conn.tls = {
-        host: name,
-        sni: hello.sni,
-        clientHint: hello.clientHint,
-        helloAt,
-        secureAt: null,
-        handshakeMs: null,
-        error: undefined,
-        decided: false,
-        socket: null,
-        settle: null,
-      };
+      this.tls.begin(conn, { host: name, sni: hello.sni, clientHint: hello.clientHint, helloAt });
     });
   }
 }

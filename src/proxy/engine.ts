@@ -211,7 +211,7 @@ class Engine implements EngineCore {
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.liveWire = new LiveWire((event) => this.emit(event));
-    this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.registry.ofInternal(tlsSocket));
+    this.tlsOutcomes = new TlsOutcomes(this, this.registry);
     this.tlsHandOff = new TlsHandOff({
       sniServer: () => ({
         server: this.lib.httpsServer as https.Server,
@@ -230,10 +230,14 @@ class Engine implements EngineCore {
       diag: (level, source, message, connId) => this.diag(level, source, message, connId),
       descriptorShortage: () => this.descriptorShortage(),
     });
-    this.connectDecision = new ConnectDecision(this, {
-      plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
-      intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
-    });
+    this.connectDecision = new ConnectDecision(
+      this,
+      {
+        plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
+        intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
+      },
+      this.tlsOutcomes,
+    );
     this.webSockets = new WebSocketFlows(this, this.exchangeRecorder, this.tlsOutcomes, {
       connOf: (req, secure) =>
         secure
@@ -804,7 +808,7 @@ class Engine implements EngineCore {
     silent.unref();
     socket.once('data', () => clearTimeout(silent));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (conn.tls && !conn.tls.decided) conn.tls.error ??= err;
+      this.tlsOutcomes.noteClientError(conn, err);
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         // Node answered 408 and closed: slow headers, or an HTTP/0.9 line.
         this.diag(
@@ -972,8 +976,7 @@ class Engine implements EngineCore {
       options.host = conn.connect.host;
       options.port = conn.connect.port;
     }
-    const attempt = conn?.tls;
-    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
+    this.tlsOutcomes.requestArrived(conn, req.socket);
     const requestRules = this.tamperRules.length
       ? rulesFor(this.tamperRules, 'request', {
           method: req.method ?? 'GET',

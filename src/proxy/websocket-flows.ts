@@ -77,7 +77,7 @@ export class WebSocketFlows {
   constructor(
     private readonly core: EngineCore,
     private readonly exchangeRecorder: ExchangeRecorder,
-    private readonly tlsOutcomes: TlsOutcomes,
+    private readonly tlsOutcomes: Pick<TlsOutcomes, 'requestArrived'>,
     private readonly hooks: WebSocketHooks,
   ) {}
 
@@ -89,9 +89,8 @@ export class WebSocketFlows {
   verify(secure: boolean, req: http.IncomingMessage, done: VerifyDone): void {
     const core = this.core;
     const conn = this.hooks.connOf(req, secure);
-    const attempt = conn?.tls;
     // Whatever it asks, the client asked it over the forged certificate: it accepted it.
-    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
+    this.tlsOutcomes.requestArrived(conn, req.socket);
     const exchange: WsExchange = {
       id: this.exchangeRecorder.nextId(),
       connId: conn?.id ?? 'c0',
