@@ -22,8 +22,10 @@ import type { Conn } from './conn.ts';
 import type { ExchangeRecorder } from './exchanges.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
 import { TARGET_REFUSED } from './resolve.ts';
-import { formatMs, UPSTREAM_TIMEOUT_CODES } from './timeouts.ts';
+import { formatMs, UPSTREAM_TIMEOUT_CODES, type Timeouts } from './timeouts.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
+import type { Upstream } from './upstream.ts';
+import type { UpstreamWire } from './upstream-wire.ts';
 
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
@@ -37,6 +39,13 @@ export type VerifyDone = (
   message?: string,
   headers?: Record<string, string>,
 ) => void;
+
+/** What the WebSocket flows need of the engine: events, and the upstream side's services. */
+export type WebSocketCore = Pick<EngineCore, 'emit' | 'diag'> & {
+  readonly upstream: Pick<Upstream, 'refusal'>;
+  readonly upstreamWire: Pick<UpstreamWire, 'use'> | null;
+  readonly timeouts: Pick<Timeouts, 'upstreamConnectMs' | 'upstreamFirstByteMs'>;
+};
 
 /** What the engine does for the WebSocket flows (it alone touches the library). */
 export interface WebSocketHooks {
@@ -75,7 +84,7 @@ export class WebSocketFlows {
   private readonly opened = new WeakMap<http.IncomingMessage, Opened>();
 
   constructor(
-    private readonly core: EngineCore,
+    private readonly core: WebSocketCore,
     private readonly exchangeRecorder: ExchangeRecorder,
     private readonly tlsOutcomes: Pick<TlsOutcomes, 'requestArrived'>,
     private readonly hooks: WebSocketHooks,
