@@ -2,12 +2,17 @@
 // the library's internals, hence the exact pin; see ../../docs/proxy.md and ENGINE-NOTES).
 // What lives here: the library wiring, start/stop, the client connections' lifecycle and the
 // HTTP exchange hand-off (the library's request contexts, each an `Exchange` recorded by
-// ./exchanges.ts). The rest is delegated to parts that receive the engine as `EngineCore`
-// (./engine-core.ts) and the library's shapes as plain types (./lib-types.ts):
+// ./exchanges.ts). The rest is delegated to parts that receive what they need of the engine
+// (slices of `EngineCore`, ./engine-core.ts) and the library's shapes as plain types
+// (./lib-types.ts):
+//  - ./conn.ts — a client connection's state and its one owner, the registry that finds it
+//    by socket, id, CONNECT request and internal port;
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
-//  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
+//  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt (it
+//    alone makes and decides `conn.tls`);
+//  - ./exchanges.ts — HTTP requests in flight, as `http.request` / `http.response`;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
 //  - ./upstream-wire.ts — with `--pcap` only: the connections to servers, as `upstream.wire`;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
