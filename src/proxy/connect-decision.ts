@@ -14,10 +14,12 @@ import {
   parseConnectTarget,
   PROXY_AUTH_REQUIRED,
 } from './connect.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
-import { nowMs } from './tls-records.ts';
+import type { TlsOutcomes } from './tls-outcomes.ts';
+import { nowMs } from './clock.ts';
 import { openTunnel } from './tunnel.ts';
 
 /** What the CONNECT decision asks of the library (wired in ./engine.ts). */
@@ -33,14 +35,16 @@ export interface ConnectHandOff {
 }
 
 export class ConnectDecision {
+  /** @param tls makes the connection's TLS attempt once the hop is up (./tls-outcomes.ts). */
   constructor(
     private readonly core: EngineCore,
     private readonly handOff: ConnectHandOff,
+    private readonly tls: Pick<TlsOutcomes, 'begin'>,
   ) {}
 
   async handleConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     const core = this.core;
-    const conn = core.conns.get(socket);
+    const conn = core.registry.ofSocket(socket);
     if (!conn) {
       socket.destroy();
       return;
@@ -93,7 +97,7 @@ export class ConnectDecision {
       return;
     }
     conn.connect = { host, port };
-    core.byConnectReq.set(req, conn);
+    core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);
@@ -239,18 +243,7 @@ export class ConnectDecision {
         cached: leaf.cached,
         mintMs: leaf.mintMs,
       });
-      conn.tls = {
-        host: name,
-        sni: hello.sni,
-        clientHint: hello.clientHint,
-        helloAt,
-        secureAt: null,
-        handshakeMs: null,
-        error: undefined,
-        decided: false,
-        socket: null,
-        settle: null,
-      };
+      this.tls.begin(conn, { host: name, sni: hello.sni, clientHint: hello.clientHint, helloAt });
     });
   }
 }

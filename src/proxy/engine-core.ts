@@ -1,48 +1,18 @@
-// What the engine's parts share: the state of one client connection (`Conn`) and the engine
-// services and tables they receive (`EngineCore`, implemented by ./engine.ts). Types only, so
-// the parts (CONNECT decision, tunnels, TLS outcomes, live wire, WebSockets) never import the
-// engine, and never http-mitm-proxy.
-import type http from 'node:http';
+// What the engine's parts share: the engine services they receive (`EngineCore`, implemented
+// by ./engine.ts), the connection registry among them (a connection's state and its owner are
+// ./conn.ts). Types only, so the parts (CONNECT decision, tunnels, WebSockets) never import
+// the engine, and never http-mitm-proxy.
 import type net from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
 import type { AutoRefusals } from './auto-refusals.ts';
+import type { ConnRegistry } from './conn.ts';
 import type { TargetGuard } from './target-guard.ts';
-import type { Mode, NewEvent, TunnelReason } from '../events/types.ts';
+import type { Mode, NewEvent } from '../events/types.ts';
 import type { ProxyOptions } from './options.ts';
-import type { TunnelEnding } from './client-verdict.ts';
 import type { Timeouts } from './timeouts.ts';
-import type { TlsAttempt } from './tls-outcomes.ts';
 import type { Upstream } from './upstream.ts';
 import type { UpstreamWire } from './upstream-wire.ts';
-import type { SocketTap, WireTap } from './wire-tap.ts';
-
-/** Everything the engine knows about one client connection. */
-export interface Conn {
-  id: string;
-  socket: net.Socket;
-  /** The client's address (the socket's remoteAddress when it connected). */
-  clientAddress: string;
-  openedAt: number;
-  wire: WireTap;
-  tap: SocketTap;
-  /** The CONNECT target, once a CONNECT was accepted on this connection. */
-  connect: { host: string; port: number } | null;
-  tls: TlsAttempt | null;
-  tunnel: {
-    reason: TunnelReason;
-    host: string;
-    port: number;
-    sni: string | null;
-    start: number;
-    /** How the tunnel ended first: the client closed or reset it, or the server closed. */
-    ending: TunnelEnding;
-  } | null;
-  closed: boolean;
-  /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */
-  wireTimer: NodeJS.Timeout | null;
-  lastWireAt: number;
-}
 
 /** The engine as its parts see it. */
 export interface EngineCore {
@@ -59,10 +29,8 @@ export interface EngineCore {
   readonly authThrottle: AuthThrottle;
   /** Which targets the proxy refuses to reach (its own machine, itself). */
   readonly targetGuard: TargetGuard;
-  /** Open client connections by socket. */
-  readonly conns: Map<net.Socket, Conn>;
-  /** The client connection an accepted CONNECT request arrived on. */
-  readonly byConnectReq: WeakMap<http.IncomingMessage, Conn>;
+  /** The open client connections, found by socket, id, CONNECT request or internal port. */
+  readonly registry: ConnRegistry;
   /** Upstream sockets of open tunnels (destroyed on close). */
   readonly tunnelSockets: Set<net.Socket>;
   /** The time limits in force (defaults, overridden by `opts.timeouts`). */

@@ -1,13 +1,18 @@
 // The engine: mitm-lab on http-mitm-proxy 1.1.0 — the only file that imports it (it relies on
 // the library's internals, hence the exact pin; see ../../docs/proxy.md and ENGINE-NOTES).
 // What lives here: the library wiring, start/stop, the client connections' lifecycle and the
-// HTTP flow hand-off (the library's request contexts). The rest is delegated to parts that
-// receive the engine as `EngineCore` (./engine-core.ts) and the library's shapes as plain
-// types (./lib-types.ts):
+// HTTP exchange hand-off (the library's request contexts, each an `Exchange` recorded by
+// ./exchanges.ts). The rest is delegated to parts that receive what they need of the engine
+// (slices of `EngineCore`, ./engine-core.ts) and the library's shapes as plain types
+// (./lib-types.ts):
+//  - ./conn.ts — a client connection's state and its one owner, the registry that finds it
+//    by socket, id, CONNECT request and internal port;
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
 //  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
-//  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt;
+//  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt (it
+//    alone makes and decides `conn.tls`);
+//  - ./exchanges.ts — HTTP requests in flight, as `http.request` / `http.response`;
 //  - ./live-wire.ts — `conn.wire` while a connection is open;
 //  - ./upstream-wire.ts — with `--pcap` only: the connections to servers, as `upstream.wire`;
 //  - ./websocket-flows.ts — WebSocket upgrades, messages and upstream failures;
@@ -62,9 +67,10 @@ import {
 } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import { ConnRegistry, type Conn } from './conn.ts';
 import { FairReads } from './fair-reads.ts';
-import { FlowRecorder, type Flow } from './flows.ts';
+import { ExchangeRecorder, type Exchange } from './exchanges.ts';
 import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import { MemoryRelease } from './memory-release.ts';
@@ -78,7 +84,7 @@ import { Resolver, targetWithoutUserinfo } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 import { emitTunnelSummary } from './tunnel.ts';
 import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
@@ -135,9 +141,8 @@ class Engine implements EngineCore {
   readonly refusals = new AutoRefusals();
   readonly authThrottle = new AuthThrottle();
   readonly targetGuard: TargetGuard;
-  readonly conns = new Map<net.Socket, Conn>();
-  readonly byConnectReq = new WeakMap<http.IncomingMessage, Conn>();
-  private readonly internalKeys = new WeakMap<net.Socket, string>();
+  /** The open client connections (./conn.ts): the one owner of their lookups. */
+  readonly registry = new ConnRegistry(() => this.lib.connectRequests);
   private readonly internalSockets = new Set<net.Socket>();
   private readonly internalServers = new Set<https.Server>();
   readonly tunnelSockets = new Set<net.Socket>();
@@ -146,15 +151,13 @@ class Engine implements EngineCore {
   /** Memory handed back after a burst of connections (./memory-release.ts). */
   private memoryRelease: MemoryRelease | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Open client connections by id (for `conn.wire` after an `http.response`). */
-  private readonly connsById = new Map<string, Conn>();
   private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   /** Body capture per HTTP message (events), bytes. */
   private readonly bodyLimit: number;
   /** `--tamper` rules (./tamper.ts), empty when off. */
   private readonly tamperRules: readonly TamperRule[];
-  private readonly flowRecorder: FlowRecorder;
+  private readonly exchangeRecorder: ExchangeRecorder;
   readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
@@ -201,19 +204,19 @@ class Engine implements EngineCore {
     });
     this.bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
     this.tamperRules = opts.tamper ?? [];
-    this.flowRecorder = new FlowRecorder(
+    this.exchangeRecorder = new ExchangeRecorder(
       this.bus,
       this.upstream,
       this.bodyLimit,
       this.timeouts,
       (connId) => {
-        const conn = this.connsById.get(connId);
+        const conn = this.registry.ofId(connId);
         if (conn) this.liveWire.flush(conn);
       },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
     this.liveWire = new LiveWire((event) => this.emit(event));
-    this.tlsOutcomes = new TlsOutcomes(this, (tlsSocket) => this.connOfInternal(tlsSocket));
+    this.tlsOutcomes = new TlsOutcomes(this, this.registry);
     this.tlsHandOff = new TlsHandOff({
       sniServer: () => ({
         server: this.lib.httpsServer as https.Server,
@@ -232,15 +235,19 @@ class Engine implements EngineCore {
       diag: (level, source, message, connId) => this.diag(level, source, message, connId),
       descriptorShortage: () => this.descriptorShortage(),
     });
-    this.connectDecision = new ConnectDecision(this, {
-      plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
-      intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
-    });
-    this.webSockets = new WebSocketFlows(this, this.flowRecorder, this.tlsOutcomes, {
+    this.connectDecision = new ConnectDecision(
+      this,
+      {
+        plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
+        intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
+      },
+      this.tlsOutcomes,
+    );
+    this.webSockets = new WebSocketFlows(this, this.exchangeRecorder, this.tlsOutcomes, {
       connOf: (req, secure) =>
         secure
-          ? this.connOfInternal(req.socket as tls.TLSSocket)
-          : (this.conns.get(req.socket) ?? null),
+          ? this.registry.ofInternal(req.socket as tls.TLSSocket)
+          : this.registry.ofSocket(req.socket),
       agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
       adopt: (ctx, upstream) => this.adoptUpstreamWebSocket(ctx, upstream),
     });
@@ -472,7 +479,7 @@ class Engine implements EngineCore {
       controls,
       close: () => this.close(),
       stats: () => ({
-        connections: this.conns.size,
+        connections: this.registry.size,
         sniContexts: this.tlsHandOff.sniContexts.size,
         internalServers: this.internalServers.size,
       }),
@@ -500,7 +507,7 @@ class Engine implements EngineCore {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.memoryRelease?.stop();
-    for (const socket of this.conns.keys()) socket.destroy();
+    for (const socket of this.registry.sockets()) socket.destroy();
     for (const socket of this.internalSockets) socket.destroy();
     for (const socket of this.tunnelSockets) socket.destroy();
     for (const s of servers) (s as http.Server).closeAllConnections?.();
@@ -619,8 +626,7 @@ class Engine implements EngineCore {
       this.internalSockets.add(socket);
       socket.setNoDelay(true);
       socket.once('close', () => this.internalSockets.delete(socket));
-      // Read the ports now: after a destroy they are gone, and they key connectRequests.
-      this.internalKeys.set(socket, `${socket.remotePort}:${socket.localPort}`);
+      this.registry.noteInternalSocket(socket);
     });
     server.on(
       'secureConnection',
@@ -659,7 +665,7 @@ class Engine implements EngineCore {
     const relay = server.listeners('upgrade') as ((...args: unknown[]) => void)[];
     server.removeAllListeners('upgrade');
     server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const conn = this.conns.get(socket) ?? null;
+      const conn = this.registry.ofSocket(socket);
       try {
         // Inside a CONNECT the CONNECT itself was checked.
         const refusal = conn?.connect ? null : refuseDirectUpgrade(req, this.opts.auth);
@@ -767,18 +773,10 @@ class Engine implements EngineCore {
     if (client?.readyState === WebSocket.OPEN) client._socket?.resume();
   }
 
-  /** The client connection an internal TLS socket carries (via the library's connectRequests). */
-  private connOfInternal(tlsSocket: tls.TLSSocket): Conn | null {
-    const raw = (tlsSocket as unknown as { _parent?: net.Socket })._parent ?? tlsSocket;
-    const key = this.internalKeys.get(raw) ?? `${raw.remotePort}:${raw.localPort}`;
-    const req = this.lib.connectRequests[key];
-    return req ? (this.byConnectReq.get(req) ?? null) : null;
-  }
-
   // ---- client connections ----------------------------------------------------------------
 
   private onClientConnection(socket: net.Socket): void {
-    if (this.conns.has(socket)) return; // a CONNECT socket handed back for plain HTTP
+    if (this.registry.has(socket)) return; // a CONNECT socket handed back for plain HTTP
     const wire = new WireTap({ limitBytes: this.captureLimit, tls: false });
     const conn: Conn = {
       id: `c${++this.connSeq}`,
@@ -796,8 +794,7 @@ class Engine implements EngineCore {
     };
     wire.onChange = () => this.liveWire.changed(conn);
     this.fairReads.add(socket);
-    this.conns.set(socket, conn);
-    this.connsById.set(conn.id, conn);
+    this.registry.add(conn);
     socket.setNoDelay(true);
     // Node's HTTP parser reads the socket's handle directly, past the tap; a 'data' listener
     // makes it fall back to JS reads. It comes off again when the socket turns into a tunnel.
@@ -816,7 +813,7 @@ class Engine implements EngineCore {
     silent.unref();
     socket.once('data', () => clearTimeout(silent));
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (conn.tls && !conn.tls.decided) conn.tls.error ??= err;
+      this.tlsOutcomes.noteClientError(conn, err);
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         // Node answered 408 and closed: slow headers, or an HTTP/0.9 line.
         this.diag(
@@ -841,13 +838,13 @@ class Engine implements EngineCore {
 
   private async onClientClose(conn: Conn): Promise<void> {
     conn.closed = true;
-    this.connsById.delete(conn.id);
+    this.registry.closing(conn);
     this.liveWire.stop(conn);
     const verdict = this.tlsOutcomes.verdictPending(conn);
     if (verdict) await verdict;
     this.tlsOutcomes.refuseUndecided(conn);
     emitTunnelSummary(this, conn);
-    this.conns.delete(conn.socket);
+    this.registry.remove(conn);
     this.emit({
       type: 'conn.close',
       connId: conn.id,
@@ -862,11 +859,12 @@ class Engine implements EngineCore {
 
   private connOfRequest(ctx: LibContext): Conn | null {
     if (ctx.isSSL)
-      return ctx.connectRequest ? (this.byConnectReq.get(ctx.connectRequest) ?? null) : null;
-    return this.conns.get(ctx.clientToProxyRequest.socket) ?? null;
+      return ctx.connectRequest ? this.registry.ofConnectRequest(ctx.connectRequest) : null;
+    return this.registry.ofSocket(ctx.clientToProxyRequest.socket);
   }
 
-  private readonly flows = new WeakMap<LibContext, Flow>();
+  /** The exchange each library request context carries. */
+  private readonly exchanges = new WeakMap<LibContext, Exchange>();
 
   private onRequest(ctx: LibContext, cb: Cb): void {
     const conn = this.connOfRequest(ctx);
@@ -983,8 +981,7 @@ class Engine implements EngineCore {
       options.host = conn.connect.host;
       options.port = conn.connect.port;
     }
-    const attempt = conn?.tls;
-    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
+    this.tlsOutcomes.requestArrived(conn, req.socket);
     const requestRules = this.tamperRules.length
       ? rulesFor(this.tamperRules, 'request', {
           method: req.method ?? 'GET',
@@ -992,7 +989,7 @@ class Engine implements EngineCore {
           path: options.path,
         })
       : [];
-    const flow = this.flowRecorder.begin(req, {
+    const exchange = this.exchangeRecorder.begin(req, {
       connId: conn?.id ?? 'c0',
       secure: ctx.isSSL,
       host: shownHost,
@@ -1001,7 +998,7 @@ class Engine implements EngineCore {
       path: options.path,
       holdRequest: requestRules.length > 0,
     });
-    this.flows.set(ctx, flow);
+    this.exchanges.set(ctx, exchange);
     if (requestRules.length)
       ctx.addRequestFilter(
         requestTamperFilter({
@@ -1010,61 +1007,65 @@ class Engine implements EngineCore {
           captureLimit: this.bodyLimit,
           upstream: () => ctx.proxyToServerRequest,
           done: (o) => {
-            flow.requestTamper = o.mark;
-            this.tamperSkipped(flow, o.skipped);
-            this.flowRecorder.emitRequest(flow);
+            exchange.requestTamper = o.mark;
+            this.tamperSkipped(exchange, o.skipped);
+            this.exchangeRecorder.emitRequest(exchange);
           },
         }),
       );
     cb();
     const upstreamRequest = ctx.proxyToServerRequest;
     if (upstreamRequest) {
-      this.flowRecorder.watch(flow, upstreamRequest);
+      this.exchangeRecorder.watch(exchange, upstreamRequest);
       const wire = this.upstreamWire;
       if (wire && conn) upstreamRequest.once('socket', (s: net.Socket) => wire.use(s, conn.id));
     }
   }
 
   private onResponse(ctx: LibContext, cb: Cb): void {
-    const flow = this.flows.get(ctx);
+    const exchange = this.exchanges.get(ctx);
     const res = ctx.serverToProxyResponse;
-    if (!flow || !res) return cb();
-    const method = flow.req.method ?? 'GET';
+    if (!exchange || !res) return cb();
+    const method = exchange.req.method ?? 'GET';
     const rules =
       this.tamperRules.length &&
       method !== 'HEAD' &&
       res.statusCode !== 204 &&
       res.statusCode !== 304
-        ? rulesFor(this.tamperRules, 'response', { method, host: flow.host, path: flow.path })
+        ? rulesFor(this.tamperRules, 'response', {
+            method,
+            host: exchange.host,
+            path: exchange.path,
+          })
         : [];
     if (rules.length === 0) {
-      this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+      this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
       return cb();
     }
     // Before the recorder: the stand-in (and the mark) must be ready when its 'end' fires.
     tamperResponse({
       res,
       rules,
-      requestFields: formFields(flow.requestBody.result(headerPairs(flow.req.rawHeaders))),
+      requestFields: formFields(exchange.requestBody.result(headerPairs(exchange.req.rawHeaders))),
       captureLimit: this.bodyLimit,
       done: (standIn, o) => {
-        flow.responseTamper = o.mark;
-        this.tamperSkipped(flow, o.skipped);
+        exchange.responseTamper = o.mark;
+        this.tamperSkipped(exchange, o.skipped);
         ctx.serverToProxyResponse = standIn as http.IncomingMessage;
         cb();
       },
     });
-    this.flowRecorder.response(flow, res, ctx.proxyToClientResponse);
+    this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
   }
 
-  /** One diag per tamper rule that matched a flow but could not change it. */
-  private tamperSkipped(flow: Flow, skipped: readonly string[]): void {
+  /** One diag per tamper rule that matched an exchange but could not change it. */
+  private tamperSkipped(exchange: Exchange, skipped: readonly string[]): void {
     for (const s of skipped)
       this.diag(
         'warn',
         'tamper',
-        `${flow.url}: rule skipped, relayed unchanged: ${s}`,
-        flow.connId,
+        `${exchange.url}: rule skipped, relayed unchanged: ${s}`,
+        exchange.connId,
       );
   }
 
@@ -1097,18 +1098,18 @@ class Engine implements EngineCore {
       );
       return;
     }
-    const flow = this.flows.get(ctx);
+    const exchange = this.exchanges.get(ctx);
     const res = ctx.proxyToClientResponse;
     const conn = this.connOfRequest(ctx);
-    const connId = flow?.connId ?? conn?.id ?? 'c0';
+    const connId = exchange?.connId ?? conn?.id ?? 'c0';
     if (
-      flow &&
+      exchange &&
       (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
     ) {
       // Before the response began: 502 with a sentence. After: the client's response is cut
       // too (the library would write this error into the body and end it cleanly).
-      if (flow.client) this.flowRecorder.cutMidBody(flow, e);
-      else this.flowRecorder.upstreamError(flow, res, e);
+      if (exchange.client) this.exchangeRecorder.cutMidBody(exchange, e);
+      else this.exchangeRecorder.upstreamError(exchange, res, e);
       return;
     }
     const clientGone =

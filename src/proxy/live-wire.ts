@@ -1,8 +1,8 @@
 // The live wire: while a client connection stays open, its capture goes out as it grows
 // (`conn.wire` events carrying only what is new), throttled per connection.
 import type { NewEvent } from '../events/types.ts';
-import type { Conn } from './engine-core.ts';
-import { nowMs } from './tls-records.ts';
+import type { Conn } from './conn.ts';
+import { nowMs } from './clock.ts';
 
 /**
  * At most one `conn.wire` per connection per this many ms (plus one right after each

@@ -403,7 +403,7 @@ function standIn(res: http.IncomingMessage, headers: http.IncomingHttpHeaders): 
  * Hold the server's response body (up to the bound), rewrite it, and hand the library a
  * stand-in stream to relay instead, with its Content-Length set to the new size. `done` runs
  * when the stand-in is ready — at the body's end, before any other 'end' listener added after
- * this call (the flow recorder's: its event then carries the mark). Over the bound, the
+ * this call (the exchange recorder's: its event then carries the mark). Over the bound, the
  * stand-in relays what was held and then the rest as it comes, untouched.
  */
 export function tamperResponse(opts: {

@@ -15,7 +15,7 @@ import type https from 'node:https';
 import net from 'node:net';
 import type { Leaf } from '../ca/index.ts';
 import type { ClientTlsMax } from '../events/types.ts';
-import type { Conn } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { SniContexts } from './sni-contexts.ts';
 
 /** An internal TLS server and the loopback port it listens on. */

@@ -2,44 +2,82 @@
 // `tls.client-accepted` or `tls.client-rejected`. The verdicts come from the library's internal
 // TLS server (secureConnection, tlsClientError, clientError — wired up in ./engine.ts), from
 // the first decrypted request or WebSocket upgrade, or from the client's connection closing.
+// This file alone makes a connection's attempt (`conn.tls`) and decides it: the rest of the
+// engine tells it what happened and reads nothing of `decided`.
 import type net from 'node:net';
 import type tls from 'node:tls';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { AutoRefusals } from './auto-refusals.ts';
+import type { Conn, ConnRegistry, TlsAttempt } from './conn.ts';
+import type { EngineCore } from './engine-core.ts';
 import { judgeRefusal } from './refusal.ts';
-import { nowMs } from './tls-records.ts';
+import type { Timeouts } from './timeouts.ts';
+import { nowMs } from './clock.ts';
 
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
 
-/** One TLS attempt against a forged certificate: exactly one outcome gets emitted. */
-export interface TlsAttempt {
-  host: string;
-  sni: string | null;
-  clientHint: string | null;
-  helloAt: number;
-  secureAt: number | null;
-  handshakeMs: number | null;
-  error: unknown;
-  decided: boolean;
-  socket: tls.TLSSocket | null;
-  settle: (() => void) | null;
-}
+/** What the outcomes need of the engine: events, timers, the mode and auto mode's memory. */
+export type TlsOutcomesCore = Pick<EngineCore, 'emit' | 'diag' | 'later' | 'mode'> & {
+  readonly refusals: Pick<AutoRefusals, 'remember'>;
+  readonly timeouts: Pick<Timeouts, 'requestHeadersMs'>;
+};
 
 export class TlsOutcomes {
   /**
-   * @param connOf the client connection an internal TLS socket carries (the engine finds it
-   *   through the library's connectRequests).
+   * @param registry finds the client connection an internal TLS socket carries
+   * @param now the clock (handshake times, the refusal's judgement)
    */
   constructor(
-    private readonly core: EngineCore,
-    private readonly connOf: (tlsSocket: tls.TLSSocket) => Conn | null,
+    private readonly core: TlsOutcomesCore,
+    private readonly registry: Pick<ConnRegistry, 'ofInternal'>,
+    private readonly now: () => number = nowMs,
   ) {}
+
+  private connOf(tlsSocket: tls.TLSSocket): Conn | null {
+    return this.registry.ofInternal(tlsSocket);
+  }
+
+  /**
+   * The hop to the internal TLS server is up (the forged certificate is on its way): from here
+   * the client's handshake gets exactly one outcome.
+   */
+  begin(
+    conn: Conn,
+    hello: { host: string; sni: string | null; clientHint: string | null; helloAt: number },
+  ): void {
+    conn.tls = {
+      host: hello.host,
+      sni: hello.sni,
+      clientHint: hello.clientHint,
+      helloAt: hello.helloAt,
+      secureAt: null,
+      handshakeMs: null,
+      error: undefined,
+      decided: false,
+      socket: null,
+      settle: null,
+    };
+  }
+
+  /** The client's socket failed: kept as the reason, should the attempt end undecided. */
+  noteClientError(conn: Conn, err: unknown): void {
+    if (conn.tls && !conn.tls.decided) conn.tls.error ??= err;
+  }
+
+  /**
+   * The client sent a request (or a WebSocket upgrade) over the forged certificate: whatever
+   * it asked, it accepted the certificate.
+   */
+  requestArrived(conn: Conn | null, socket: net.Socket): void {
+    const attempt = conn?.tls;
+    if (conn && attempt && !attempt.decided) this.accept(conn, attempt, socket);
+  }
 
   onSecureConnection(tlsSocket: tls.TLSSocket): void {
     const conn = this.connOf(tlsSocket);
     const attempt = conn?.tls;
     if (!conn || !attempt || attempt.decided) return;
-    attempt.secureAt = nowMs();
+    attempt.secureAt = this.now();
     attempt.handshakeMs = Math.round((attempt.secureAt - attempt.helloAt) * 100) / 100;
     attempt.socket = tlsSocket;
     attempt.settle?.();
@@ -124,14 +162,14 @@ export class TlsOutcomes {
     if (attempt && !attempt.decided) this.refuse(conn, attempt, attempt.error ?? null);
   }
 
-  refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
+  private refuse(conn: Conn, attempt: TlsAttempt, error: unknown): void {
     attempt.decided = true;
     const { outcome, alert, raw, counts } = judgeRefusal({
       error,
       clientAlert: conn.wire.clientAlert(),
       secureAt: attempt.secureAt,
       handshakeMs: attempt.handshakeMs,
-      now: nowMs(),
+      now: this.now(),
     });
     // Auto mode remembers the refusal for this client address only, and never for a
     // ClientHello without SNI: such a client (an IP literal, a scanner, a probe) says nothing
@@ -151,7 +189,7 @@ export class TlsOutcomes {
     });
   }
 
-  accept(conn: Conn, attempt: TlsAttempt, socket: net.Socket): void {
+  private accept(conn: Conn, attempt: TlsAttempt, socket: net.Socket): void {
     attempt.decided = true;
     const s = socket as tls.TLSSocket;
     const isTls = typeof s.getProtocol === 'function';

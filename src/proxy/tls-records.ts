@@ -16,6 +16,7 @@
 import type { CertSummary, TlsRecord } from '../events/types.ts';
 import { cipherSuiteName, groupName, tlsVersionName } from './client-hello.ts';
 import { alertByCode } from './tls-alerts.ts';
+import { nowMs } from './clock.ts';
 import { describeCertificate } from '../ca/index.ts';
 
 const CONTENT_TYPES: Readonly<Record<number, string>> = {
@@ -60,11 +61,6 @@ const HELLO_RETRY_RANDOM = Buffer.from(
   'cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c',
   'hex',
 );
-
-/** Epoch milliseconds with sub-millisecond precision (same epoch as Date.now()). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /** What one connection's ServerHello (and friends) revealed; shared by both directions. */
 export class TlsSession {

@@ -2,11 +2,24 @@
 // constraints, refused before in auto mode, not TLS, nothing to forge) is piped to the real
 // server untouched, and summed up in a `tunnel.summary` when the client connection closes.
 import type { TunnelReason } from '../events/types.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn } from './conn.ts';
 import { clientVerdict } from './client-verdict.ts';
-import { formatMs, timeoutError } from './timeouts.ts';
+import { formatMs, timeoutError, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage } from './tls-handoff.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
+import type { Upstream } from './upstream.ts';
+import type { UpstreamWire } from './upstream-wire.ts';
+
+/** What a tunnel needs of the engine. */
+export type TunnelCore = Pick<
+  EngineCore,
+  'emit' | 'diag' | 'later' | 'descriptorShortage' | 'tunnelSockets'
+> & {
+  readonly upstream: Pick<Upstream, 'connectTunnel'>;
+  readonly upstreamWire: Pick<UpstreamWire, 'use'> | null;
+  readonly timeouts: Pick<Timeouts, 'upstreamConnectMs'>;
+};
 
 /** After a tunnel's server side ended cleanly, how long the client may keep its side open. */
 const TUNNEL_LINGER_MS = 2_000;
@@ -16,7 +29,7 @@ const TUNNEL_LINGER_MS = 2_000;
  * `silentMs`, a tunnel where neither side sends a byte for that long is closed.
  */
 export function openTunnel(
-  core: EngineCore,
+  core: TunnelCore,
   conn: Conn,
   reason: TunnelReason,
   host: string,
@@ -106,7 +119,7 @@ export function openTunnel(
 }
 
 /** The client connection closed: if it carried a tunnel, emit its `tunnel.summary`. */
-export function emitTunnelSummary(core: EngineCore, conn: Conn): void {
+export function emitTunnelSummary(core: Pick<EngineCore, 'emit'>, conn: Conn): void {
   if (conn.tunnel) {
     const snap = conn.wire;
     const t = conn.tunnel;

@@ -15,7 +15,7 @@
 // connection that used it is still open, so that order holds.
 import type net from 'node:net';
 import type { NewEvent, UpstreamWireEvent } from '../events/types.ts';
-import { nowMs } from './tls-records.ts';
+import { nowMs } from './clock.ts';
 import { tapSocket } from './wire-tap.ts';
 
 export type UpstreamKind = UpstreamWireEvent['kind'];

@@ -17,12 +17,15 @@ import net from 'node:net';
 import type { Header } from '../events/types.ts';
 import { WebSocket } from '../util/ws.ts';
 import { BodyCapturer, headerPairs } from './body-capture.ts';
-import type { Conn, EngineCore } from './engine-core.ts';
-import type { FlowRecorder } from './flows.ts';
+import type { EngineCore } from './engine-core.ts';
+import type { Conn } from './conn.ts';
+import type { ExchangeRecorder } from './exchanges.ts';
 import type { Cb, LibWsContext } from './lib-types.ts';
 import { TARGET_REFUSED } from './resolve.ts';
-import { formatMs, UPSTREAM_TIMEOUT_CODES } from './timeouts.ts';
+import { formatMs, UPSTREAM_TIMEOUT_CODES, type Timeouts } from './timeouts.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
+import type { Upstream } from './upstream.ts';
+import type { UpstreamWire } from './upstream-wire.ts';
 
 /** WebSocket text previews keep this many characters. */
 const WS_PREVIEW_CHARS = 200;
@@ -37,6 +40,13 @@ export type VerifyDone = (
   headers?: Record<string, string>,
 ) => void;
 
+/** What the WebSocket flows need of the engine: events, and the upstream side's services. */
+export type WebSocketCore = Pick<EngineCore, 'emit' | 'diag'> & {
+  readonly upstream: Pick<Upstream, 'refusal'>;
+  readonly upstreamWire: Pick<UpstreamWire, 'use'> | null;
+  readonly timeouts: Pick<Timeouts, 'upstreamConnectMs' | 'upstreamFirstByteMs'>;
+};
+
 /** What the engine does for the WebSocket flows (it alone touches the library). */
 export interface WebSocketHooks {
   /** The client connection an upgrade request arrived on (`secure`: on an internal TLS server). */
@@ -47,7 +57,8 @@ export interface WebSocketHooks {
   adopt(ctx: LibWsContext, upstream: WebSocket): void;
 }
 
-interface WsFlow {
+/** One WebSocket upgrade in flight (an `Exchange` of its own: ./exchanges.ts). */
+interface WsExchange {
   id: string;
   connId: string;
   visibility: 'wire' | 'proxy-only';
@@ -61,7 +72,7 @@ interface ToServer {
 
 /** An upgrade whose upstream side is open, waiting for the library's client-side context. */
 interface Opened {
-  flow: WsFlow;
+  exchange: WsExchange;
   upstream: WebSocket;
   adopted: boolean;
   /** The proxy's upgrade request to the server (null if ws never showed it: cannot happen). */
@@ -69,13 +80,13 @@ interface Opened {
 }
 
 export class WebSocketFlows {
-  private readonly wsFlows = new WeakMap<LibWsContext, WsFlow>();
+  private readonly wsExchanges = new WeakMap<LibWsContext, WsExchange>();
   private readonly opened = new WeakMap<http.IncomingMessage, Opened>();
 
   constructor(
-    private readonly core: EngineCore,
-    private readonly flowRecorder: FlowRecorder,
-    private readonly tlsOutcomes: TlsOutcomes,
+    private readonly core: WebSocketCore,
+    private readonly exchangeRecorder: ExchangeRecorder,
+    private readonly tlsOutcomes: Pick<TlsOutcomes, 'requestArrived'>,
     private readonly hooks: WebSocketHooks,
   ) {}
 
@@ -87,11 +98,10 @@ export class WebSocketFlows {
   verify(secure: boolean, req: http.IncomingMessage, done: VerifyDone): void {
     const core = this.core;
     const conn = this.hooks.connOf(req, secure);
-    const attempt = conn?.tls;
     // Whatever it asks, the client asked it over the forged certificate: it accepted it.
-    if (conn && attempt && !attempt.decided) this.tlsOutcomes.accept(conn, attempt, req.socket);
-    const flow: WsFlow = {
-      id: this.flowRecorder.nextId(),
+    this.tlsOutcomes.requestArrived(conn, req.socket);
+    const exchange: WsExchange = {
+      id: this.exchangeRecorder.nextId(),
       connId: conn?.id ?? 'c0',
       visibility: secure ? 'proxy-only' : 'wire',
     };
@@ -101,8 +111,8 @@ export class WebSocketFlows {
     const headers = headerPairs(req.rawHeaders);
     core.emit({
       type: 'http.request',
-      connId: flow.connId,
-      flowId: flow.id,
+      connId: exchange.connId,
+      flowId: exchange.id,
       scheme: secure ? 'https' : 'http',
       method: req.method ?? 'GET',
       url: target?.href ?? req.url ?? '',
@@ -111,7 +121,7 @@ export class WebSocketFlows {
       httpVersion: req.httpVersion,
       headers,
       body: { text: '', size: 0, truncated: false },
-      visibility: flow.visibility,
+      visibility: exchange.visibility,
       tampered: null,
     });
     if (!target) {
@@ -154,8 +164,8 @@ export class WebSocketFlows {
     upstream.once('open', () => {
       if (settled) return;
       settled = true;
-      if (switched) this.flowRecorder.switched(flow, switched, start);
-      const entry: Opened = { flow, upstream, adopted: false, toServer };
+      if (switched) this.exchangeRecorder.switched(exchange, switched, start);
+      const entry: Opened = { exchange, upstream, adopted: false, toServer };
       this.opened.set(req, entry);
       // The client may be gone before its side completes: nothing would adopt the upstream.
       req.socket.once('close', () => {
@@ -168,7 +178,7 @@ export class WebSocketFlows {
       (_upReq: http.ClientRequest, res: http.IncomingMessage) => {
         if (settled) return;
         settled = true;
-        this.relayRefusal(flow, res, start, done, () => upstream.terminate());
+        this.relayRefusal(exchange, res, start, done, () => upstream.terminate());
       },
     );
     upstream.on('error', (err: NodeJS.ErrnoException) => {
@@ -185,8 +195,8 @@ export class WebSocketFlows {
       const status = code === TARGET_REFUSED ? 403 : UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
       core.emit({
         type: 'upstream.error',
-        connId: flow.connId,
-        flowId: flow.id,
+        connId: exchange.connId,
+        flowId: exchange.id,
         host,
         port,
         code,
@@ -220,18 +230,18 @@ export class WebSocketFlows {
     }
     this.core.emit({
       type: 'ws.handshake',
-      connId: entry.flow.connId,
-      flowId: entry.flow.id,
+      connId: entry.exchange.connId,
+      flowId: entry.exchange.id,
       toServerPath: entry.toServer.path,
       toServerHeaders: entry.toServer.headers,
       toClientHeaders,
-      visibility: entry.flow.visibility,
+      visibility: entry.exchange.visibility,
     });
   }
 
   /** The origin answered the upgrade with something else than 101: give the client that. */
   private relayRefusal(
-    flow: WsFlow,
+    exchange: WsExchange,
     res: http.IncomingMessage,
     start: number,
     done: VerifyDone,
@@ -244,7 +254,7 @@ export class WebSocketFlows {
       finished = true;
       const headers = headerPairs(res.rawHeaders);
       const capture = body.result(headers);
-      this.flowRecorder.answered(flow, res, start, capture);
+      this.exchangeRecorder.answered(exchange, res, start, capture);
       const status = res.statusCode ?? 502;
       const type = res.headers['content-type'];
       const text = 'text' in capture ? capture.text : '';
@@ -272,7 +282,7 @@ export class WebSocketFlows {
     }
     this.opened.delete(req!);
     entry.adopted = true;
-    this.wsFlows.set(ctx, entry.flow);
+    this.wsExchanges.set(ctx, entry.exchange);
     // Never calling `cb`: the library would open a second upstream WebSocket.
     this.hooks.adopt(ctx, entry.upstream);
   }
@@ -285,33 +295,33 @@ export class WebSocketFlows {
     flags: unknown,
   ): void {
     if (type !== 'message') return;
-    const flow = this.wsFlows.get(ctx);
-    if (!flow) return;
+    const exchange = this.wsExchanges.get(ctx);
+    if (!exchange) return;
     const buf = toBuffer(data);
     const binary = flags === true;
     const text = binary ? null : buf.toString('utf8');
     this.core.emit({
       type: 'ws.message',
-      connId: flow.connId,
-      flowId: flow.id,
+      connId: exchange.connId,
+      flowId: exchange.id,
       direction: fromServer ? 'server-to-client' : 'client-to-server',
       kind: binary ? 'binary' : 'text',
       preview: text === null ? null : text.slice(0, WS_PREVIEW_CHARS),
       size: buf.length,
       truncated: text !== null && text.length > WS_PREVIEW_CHARS,
-      visibility: flow.visibility,
+      visibility: exchange.visibility,
     });
   }
 
   onWebSocketError(ctx: LibWsContext, err: Error): void {
     // Failures before both sides were open were answered in `verify`; these come after.
-    const flow = this.wsFlows.get(ctx);
+    const exchange = this.wsExchanges.get(ctx);
     const e = err as NodeJS.ErrnoException;
     this.core.diag(
       'info',
       'websocket',
       `${e.code ? `${e.code}: ` : ''}${e.message}`,
-      flow?.connId ?? null,
+      exchange?.connId ?? null,
     );
   }
 }

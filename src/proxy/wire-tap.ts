@@ -11,7 +11,8 @@ import type {
   WireCapture,
   WireDelta,
 } from '../events/types.ts';
-import { nowMs, TlsRecordStream, TlsSession } from './tls-records.ts';
+import { nowMs } from './clock.ts';
+import { TlsRecordStream, TlsSession } from './tls-records.ts';
 import type { TlsAlert } from './tls-alerts.ts';
 
 /** Records kept per connection: a handshake is ~10; a long download ~16 KiB per record. */

@@ -7,7 +7,7 @@
 // - `string.slice` in V8 makes a *sliced* string that keeps its whole parent alive: a body cut
 //   to 64 Ki characters out of a 256 KiB capture kept all 256 KiB. `ownString` copies.
 // - `Buffer.from(small)` is carved out of Node's shared 8 KiB pool; keeping a small piece keeps
-//   the whole slab. The live wire capture copies into buffers of its own (flow-store.ts).
+//   the whole slab. The live wire capture copies into buffers of its own (wire-capture.ts).
 //
 // Every function here takes events as they come, possibly malformed (an attach feed from a
 // newer or broken producer): a missing field counts as empty, never as a throw.

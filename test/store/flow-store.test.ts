@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { FlowStore, parseFilter } from '../../src/store/index.ts';
-import { portOf } from '../../src/store/flow-store.ts';
+import { portOf } from '../../src/store/url-port.ts';
 import {
   decryptedHttps,
   lesson,

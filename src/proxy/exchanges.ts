@@ -1,8 +1,11 @@
-// HTTP flows as events: one `http.request` when the client's request has been read (body
-// captured read-only as it streams past), one `http.response` when the server's response
-// has ended (with timings, and the real server's certificate and TLS parameters), and
-// `upstream.error` plus a 502 the client can read when the server could not be reached or
-// failed validation. Plain Node objects only: the library's callbacks stay in engine.ts.
+// HTTP exchanges as events. An `Exchange` is one request in flight through the proxy (its
+// sockets, timers, body capture and tamper marks), named apart from the store's `Flow`, the
+// display row its events become; the two share the id (`flowId` in events). For each
+// exchange: one `http.request` when the client's request has been read (body captured
+// read-only as it streams past), one `http.response` when the server's response has ended
+// (with timings, and the real server's certificate and TLS parameters), and `upstream.error`
+// plus a 502 the client can read when the server could not be reached or failed validation.
+// Plain Node objects only: the library's callbacks stay in engine.ts.
 import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -20,7 +23,8 @@ import {
 import { TARGET_REFUSED } from './resolve.ts';
 import type { Upstream } from './upstream.ts';
 
-export interface Flow {
+/** One HTTP request in flight through the proxy, from its headers to its response's end. */
+export interface Exchange {
   id: string;
   connId: string;
   req: http.IncomingMessage;
@@ -57,7 +61,7 @@ const CERT_CODE_RE = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO|ERR_TLS/;
 /** Validation failures that trusting another root can cure (not expiry, not a wrong name). */
 const UNKNOWN_ISSUER_RE = /SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF/;
 
-export class FlowRecorder {
+export class ExchangeRecorder {
   private seq = 0;
 
   constructor(
@@ -91,16 +95,16 @@ export class FlowRecorder {
       /** The port the URL shows, when it differs (Host header versus CONNECT). */
       urlPort?: number;
       path: string;
-      /** A tamper rule applies to the request: its event waits (see Flow.holdRequest). */
+      /** A tamper rule applies to the request: its event waits (see Exchange.holdRequest). */
       holdRequest?: boolean;
     },
-  ): Flow {
+  ): Exchange {
     const scheme = target.secure ? 'https' : 'http';
     const defaultPort = target.secure ? 443 : 80;
     const urlHost = net.isIPv6(target.host) ? `[${target.host}]` : target.host;
     const path = target.path || '/';
     const urlPort = target.urlPort ?? target.port;
-    const flow: Flow = {
+    const exchange: Exchange = {
       id: this.nextId(),
       connId: target.connId,
       req,
@@ -124,11 +128,11 @@ export class FlowRecorder {
       responseTamper: null,
     };
     // The library paused the request: listening does not make it flow, its pipe will.
-    req.on('data', (c: Buffer) => flow.requestBody.push(c));
+    req.on('data', (c: Buffer) => exchange.requestBody.push(c));
     req.once('end', () => {
-      if (!flow.holdRequest) this.emitRequest(flow);
+      if (!exchange.holdRequest) this.emitRequest(exchange);
     });
-    return flow;
+    return exchange;
   }
 
   /**
@@ -137,9 +141,9 @@ export class FlowRecorder {
    * first byte once the request is sent. Past a limit the request is destroyed with a timeout
    * code, which ends in a 504 (`upstreamError`).
    */
-  watch(flow: Flow, upstreamRequest: http.ClientRequest): void {
+  watch(exchange: Exchange, upstreamRequest: http.ClientRequest): void {
     const t = this.timeouts;
-    const where = `${flow.host}:${flow.port}`;
+    const where = `${exchange.host}:${exchange.port}`;
     let timer: NodeJS.Timeout | null = null;
     let connecting = false;
     let sent = false;
@@ -160,8 +164,8 @@ export class FlowRecorder {
         ),
       );
     upstreamRequest.once('socket', (s: net.Socket) => {
-      flow.upstreamSocket = s;
-      flow.reused = upstreamRequest.reusedSocket;
+      exchange.upstreamSocket = s;
+      exchange.reused = upstreamRequest.reusedSocket;
       if (upstreamRequest.reusedSocket) return;
       connecting = true;
       const secure = s instanceof tls.TLSSocket;
@@ -190,24 +194,24 @@ export class FlowRecorder {
   }
 
   /** Emit `http.request` (once), with the body read so far. */
-  emitRequest(flow: Flow): void {
-    if (flow.requestEmitted) return;
-    flow.requestEmitted = true;
-    const headers = headerPairs(flow.req.rawHeaders);
+  emitRequest(exchange: Exchange): void {
+    if (exchange.requestEmitted) return;
+    exchange.requestEmitted = true;
+    const headers = headerPairs(exchange.req.rawHeaders);
     this.bus.emit({
       type: 'http.request',
-      connId: flow.connId,
-      flowId: flow.id,
-      scheme: flow.scheme,
-      method: flow.req.method ?? 'GET',
-      url: flow.url,
-      host: flow.host,
-      path: flow.path,
-      httpVersion: flow.req.httpVersion,
+      connId: exchange.connId,
+      flowId: exchange.id,
+      scheme: exchange.scheme,
+      method: exchange.req.method ?? 'GET',
+      url: exchange.url,
+      host: exchange.host,
+      path: exchange.path,
+      httpVersion: exchange.req.httpVersion,
       headers,
-      body: flow.requestBody.result(headers),
-      visibility: flow.visibility,
-      tampered: flow.requestTamper,
+      body: exchange.requestBody.result(headers),
+      visibility: exchange.visibility,
+      tampered: exchange.requestTamper,
     });
   }
 
@@ -215,10 +219,10 @@ export class FlowRecorder {
    * The server's response has started (still paused): record it as it streams past, to
    * `client` (the proxy's response to the client).
    */
-  response(flow: Flow, res: http.IncomingMessage, client: http.ServerResponse): void {
-    flow.firstByte = performance.now();
-    flow.upstreamSocket ??= res.socket;
-    flow.client = client;
+  response(exchange: Exchange, res: http.IncomingMessage, client: http.ServerResponse): void {
+    exchange.firstByte = performance.now();
+    exchange.upstreamSocket ??= res.socket;
+    exchange.client = client;
     const body = new BodyCapturer(this.bodyLimit);
     // Silent mid-body: cut (as a reset would be). Waiting on a slow client — the relay paused
     // the response for backpressure — is not the server's silence.
@@ -231,7 +235,7 @@ export class FlowRecorder {
         res.destroy(
           timeoutError(
             UPSTREAM_IDLE_TIMEOUT,
-            `${flow.host}:${flow.port} sent no byte of its response for ${formatMs(idleMs)}`,
+            `${exchange.host}:${exchange.port} sent no byte of its response for ${formatMs(idleMs)}`,
           ),
         );
       }, idleMs);
@@ -246,44 +250,44 @@ export class FlowRecorder {
       if (idle) clearTimeout(idle);
     });
     const done = (): void => {
-      if (flow.responseEmitted) return;
-      flow.responseEmitted = true;
+      if (exchange.responseEmitted) return;
+      exchange.responseEmitted = true;
       // A response that closed before its end without an error of its own (Node saw the
       // connection close early) is cut all the same.
-      if (!res.complete && !flow.cut) {
-        this.cutMidBody(flow, {
+      if (!res.complete && !exchange.cut) {
+        this.cutMidBody(exchange, {
           code: 'ECONNRESET',
           message: 'the server closed the connection before the end of its response',
         });
       }
-      this.emitRequest(flow);
+      this.emitRequest(exchange);
       const headers = headerPairs(res.rawHeaders);
-      const tlsInfo = this.upstream.tlsDetails(flow.upstreamSocket);
+      const tlsInfo = this.upstream.tlsDetails(exchange.upstreamSocket);
       this.bus.emit({
         type: 'http.response',
-        connId: flow.connId,
-        flowId: flow.id,
+        connId: exchange.connId,
+        flowId: exchange.id,
         status: res.statusCode ?? 0,
         statusMessage: res.statusMessage ?? '',
         httpVersion: res.httpVersion,
         headers,
         body: body.result(headers),
-        visibility: flow.visibility,
+        visibility: exchange.visibility,
         timings: this.upstream.timings(
-          flow.upstreamSocket,
-          flow.reused,
-          flow.start,
-          flow.firstByte,
+          exchange.upstreamSocket,
+          exchange.reused,
+          exchange.start,
+          exchange.firstByte,
           performance.now(),
         ),
         upstreamCertificate: tlsInfo.certificate,
         upstreamProtocol: tlsInfo.protocol,
         upstreamCipher: tlsInfo.cipher,
-        incomplete: flow.cut,
-        tampered: flow.responseTamper,
+        incomplete: exchange.cut,
+        tampered: exchange.responseTamper,
       });
-      if (flow.cut) this.emitCut(flow);
-      this.afterResponse(flow.connId);
+      if (exchange.cut) this.emitCut(exchange);
+      this.afterResponse(exchange.connId);
     };
     res.once('end', done);
     res.once('close', done);
@@ -291,16 +295,16 @@ export class FlowRecorder {
 
   /** A WebSocket upgrade answered `101 Switching Protocols` by the server. */
   switched(
-    flow: { id: string; connId: string; visibility: Visibility },
+    exchange: { id: string; connId: string; visibility: Visibility },
     res: http.IncomingMessage,
     start: number,
   ): void {
-    this.answered(flow, res, start, { text: '', size: 0, truncated: false });
+    this.answered(exchange, res, start, { text: '', size: 0, truncated: false });
   }
 
   /** A WebSocket upgrade answered by the server: 101, or what it said instead (`body`). */
   answered(
-    flow: { id: string; connId: string; visibility: Visibility },
+    exchange: { id: string; connId: string; visibility: Visibility },
     res: http.IncomingMessage,
     start: number,
     body: BodyCapture,
@@ -309,14 +313,14 @@ export class FlowRecorder {
     const now = performance.now();
     this.bus.emit({
       type: 'http.response',
-      connId: flow.connId,
-      flowId: flow.id,
+      connId: exchange.connId,
+      flowId: exchange.id,
       status: res.statusCode ?? 101,
       statusMessage: res.statusMessage ?? '',
       httpVersion: res.httpVersion,
       headers: headerPairs(res.rawHeaders),
       body,
-      visibility: flow.visibility,
+      visibility: exchange.visibility,
       timings: this.upstream.timings(res.socket, false, start, now, now),
       upstreamCertificate: tlsInfo.certificate,
       upstreamProtocol: tlsInfo.protocol,
@@ -324,7 +328,7 @@ export class FlowRecorder {
       incomplete: null,
       tampered: null,
     });
-    this.afterResponse(flow.connId);
+    this.afterResponse(exchange.connId);
   }
 
   /**
@@ -332,25 +336,25 @@ export class FlowRecorder {
    * status and headers). The client's response is cut too — destroyed, so it never sees a
    * clean end (http-mitm-proxy would write the error text into the body and end it cleanly:
    * a complete-looking 200). `http.response` then says `incomplete`, and `upstream.error`
-   * follows it. Once per flow.
+   * follows it. Once per exchange.
    */
-  cutMidBody(flow: Flow, err: { code?: string | undefined; message: string }): void {
-    if (flow.cut) return;
-    flow.cut = { code: err.code ?? 'ERROR', message: err.message };
-    flow.client?.destroy();
-    if (flow.responseEmitted) this.emitCut(flow);
+  cutMidBody(exchange: Exchange, err: { code?: string | undefined; message: string }): void {
+    if (exchange.cut) return;
+    exchange.cut = { code: err.code ?? 'ERROR', message: err.message };
+    exchange.client?.destroy();
+    if (exchange.responseEmitted) this.emitCut(exchange);
   }
 
-  private emitCut(flow: Flow): void {
-    if (!flow.cut) return;
+  private emitCut(exchange: Exchange): void {
+    if (!exchange.cut) return;
     this.bus.emit({
       type: 'upstream.error',
-      connId: flow.connId,
-      flowId: flow.id,
-      host: flow.host,
-      port: flow.port,
-      code: flow.cut.code,
-      message: flow.cut.message,
+      connId: exchange.connId,
+      flowId: exchange.id,
+      host: exchange.host,
+      port: exchange.port,
+      code: exchange.cut.code,
+      message: exchange.cut.message,
       status: null,
     });
   }
@@ -361,7 +365,7 @@ export class FlowRecorder {
    * `upstream.error`. A server the security policy refused gets its stable code and a
    * sentence saying what was found (./upstream-policy.ts).
    */
-  upstreamError(flow: Flow, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
+  upstreamError(exchange: Exchange, client: http.ServerResponse, err: NodeJS.ErrnoException): void {
     const refusal = this.upstream.refusal(err);
     const code = refusal?.code ?? err.code ?? 'ERROR';
     const message = refusal?.message ?? err.message;
@@ -372,7 +376,7 @@ export class FlowRecorder {
     const status = refused ? 403 : UPSTREAM_TIMEOUT_CODES.has(code) ? 504 : 502;
     if (answered) {
       const failed =
-        `mitm-lab: could not get ${flow.url} from ${flow.host}:${flow.port}: ${code}\n` +
+        `mitm-lab: could not get ${exchange.url} from ${exchange.host}:${exchange.port}: ${code}\n` +
         `${message}\n` +
         (status === 504
           ? 'The real server was too slow, so the proxy gave up instead of keeping you waiting.\n'
@@ -398,13 +402,13 @@ export class FlowRecorder {
       });
       client.end(text);
     }
-    this.emitRequest(flow);
+    this.emitRequest(exchange);
     this.bus.emit({
       type: 'upstream.error',
-      connId: flow.connId,
-      flowId: flow.id,
-      host: flow.host,
-      port: flow.port,
+      connId: exchange.connId,
+      flowId: exchange.id,
+      host: exchange.host,
+      port: exchange.port,
       code,
       message,
       status: answered ? status : null,
