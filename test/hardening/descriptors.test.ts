@@ -161,6 +161,12 @@ describe('descriptors (issue 13, item 2)', () => {
             `http://fd.localhost:${origin.httpPort}/y`,
           ])
         ).stdout;
+        // 000: curl was not even accepted — something in the proxy took the free descriptor
+        // between oneFree() and curl's connect (a loaded machine): leave one free again.
+        if (/\n000$/.test(failed)) {
+          await oneFree();
+          continue;
+        }
         if (!/\n200$/.test(failed)) break;
         await eatOne();
       }
