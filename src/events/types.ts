@@ -322,8 +322,9 @@ export interface TlsClientAcceptedEvent extends Base {
   sni: string | null;
   /** Always `intercepted`: a request arrived over the forged certificate. */
   outcome: 'intercepted';
-  /** Negotiated with the client, e.g. `TLSv1.3`. */
+  /** Negotiated with the client, e.g. `TLS 1.3` (every version in events is spelt so). */
   protocol: string | null;
+  /** The cipher suite by IANA name (`TLS_AES_128_GCM_SHA256`), as the wire capture names it. */
   cipher: string | null;
   alpn: string | null;
   handshakeMs: number | null;
@@ -415,8 +416,9 @@ export interface HttpResponseEvent extends Base {
   timings: Timings;
   /** The real server's certificate (HTTPS upstream), next to the forged one. */
   upstreamCertificate: CertSummary | null;
-  /** Negotiated with the real server, e.g. `TLSv1.3`, or null for plain HTTP. */
+  /** Negotiated with the real server, e.g. `TLS 1.3`, or null for plain HTTP. */
   upstreamProtocol: string | null;
+  /** By IANA name, as `cipher` above. */
   upstreamCipher: string | null;
   /**
    * Null when the response arrived whole. Otherwise the upstream connection failed after the

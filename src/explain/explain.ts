@@ -321,7 +321,7 @@ function mergeLines(into: ClientLineLists, from: ClientLineLists): void {
   }
 }
 
-/** Spell a TLS version one way (`TLSv1.3` from Node, `TLS 1.3` from the wire). */
+/** Spell a TLS version one way (events say `TLS 1.3`; events files from before say `TLSv1.3`). */
 function versionName(v: string | null | undefined): 'TLS 1.3' | 'TLS 1.2' | null {
   if (!v) return null;
   const m = /1\.([23])$/.exec(v.replace(/^TLSv/, 'TLS '));

@@ -12,6 +12,7 @@ import type { EngineCore } from './engine-core.ts';
 import { judgeRefusal } from './refusal.ts';
 import type { Timeouts } from './timeouts.ts';
 import { nowMs } from './clock.ts';
+import { negotiated } from './tls-names.ts';
 
 /** How long to wait, after the client hung up mid-handshake, for the internal server's verdict. */
 const SETTLE_MS = 150;
@@ -199,8 +200,7 @@ export class TlsOutcomes {
       host: attempt.host,
       sni: attempt.sni,
       outcome: 'intercepted',
-      protocol: isTls ? (s.getProtocol() ?? null) : null,
-      cipher: isTls ? (s.getCipher()?.name ?? null) : null,
+      ...(isTls ? negotiated(s) : { protocol: null, cipher: null }),
       alpn: isTls && typeof s.alpnProtocol === 'string' ? s.alpnProtocol : null,
       handshakeMs: attempt.handshakeMs,
     });

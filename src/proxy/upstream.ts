@@ -15,6 +15,7 @@ import type { CertSummary, Timings } from '../events/types.ts';
 import type { Resolver } from './resolve.ts';
 import type { UpstreamWire } from './upstream-wire.ts';
 import { policyRefusal, upstreamPolicyOptions, type PolicyRefusal } from './upstream-policy.ts';
+import { negotiated } from './tls-names.ts';
 
 /** When each phase of opening one upstream connection ended (performance.now() ms). */
 interface SocketTimes {
@@ -242,11 +243,7 @@ export class Upstream {
     let certificate: CertSummary | null = null;
     const x509 = socket.getPeerX509Certificate();
     if (x509) certificate = summarize(x509);
-    const d: TlsDetails = {
-      certificate,
-      protocol: socket.getProtocol() ?? null,
-      cipher: socket.getCipher()?.name ?? null,
-    };
+    const d: TlsDetails = { certificate, ...negotiated(socket) };
     this.details.set(socket, d);
     return d;
   }

@@ -205,7 +205,7 @@ describe('explain: the handshake is told per negotiated version', () => {
       host: 'bank.test',
       sni: 'bank.test',
       outcome: 'intercepted',
-      protocol: 'TLSv1.3',
+      protocol: 'TLS 1.3',
       cipher: 'TLS_AES_256_GCM_SHA384',
       alpn: 'http/1.1',
       handshakeMs: 2,

@@ -79,7 +79,7 @@ export function lessonEvents(): NewEvent[] {
       host: 'bank.test',
       sni: 'bank.test',
       outcome: 'intercepted',
-      protocol: 'TLSv1.3',
+      protocol: 'TLS 1.3',
       cipher: 'TLS_AES_256_GCM_SHA384',
       alpn: 'http/1.1',
       handshakeMs: 5,
@@ -114,7 +114,7 @@ export function lessonEvents(): NewEvent[] {
       visibility: 'proxy-only',
       timings: { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: 3, totalMs: 10 },
       upstreamCertificate: CERT,
-      upstreamProtocol: 'TLSv1.3',
+      upstreamProtocol: 'TLS 1.3',
       upstreamCipher: 'TLS_AES_256_GCM_SHA384',
     },
     {

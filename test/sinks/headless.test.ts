@@ -76,7 +76,7 @@ describe('attachHeadlessPrinter', () => {
       /HTTP +plaintext {2}POST http:\/\/bank\.test\/login\?next=%2Faccount&lang=en -> 302 Found \(1\.2 KB\) \[password, cookies visible on the wire\]$/,
     );
     expect(trusted).toMatch(
-      /TRUSTED +bank\.test {2}TLSv1\.3 TLS_AES_256_GCM_SHA384 {2}HTTPS decrypted: the client trusts the interceptor$/,
+      /TRUSTED +bank\.test {2}TLS 1\.3 TLS_AES_256_GCM_SHA384 {2}HTTPS decrypted: the client trusts the interceptor$/,
     );
     expect(https).toMatch(
       /HTTPS +decrypted {2}GET https:\/\/bank\.test\/account -> 200 OK \(293\.0 KB, capture cut\) \[decrypted: only the proxy reads it\]$/,

@@ -112,7 +112,7 @@ describe.skipIf(!hasTool('curl'))(
       expect(printed).toMatch(
         /REFUSED +bank\.test {2}alert 48 unknown_ca {2}client curl {2}Refused: unknown CA/,
       );
-      expect(printed).toMatch(/TRUSTED +bank\.test {2}TLSv1\.3/);
+      expect(printed).toMatch(/TRUSTED +bank\.test {2}TLS 1\.3/);
       expect(printed).toMatch(/HTTPS +decrypted {2}GET https:\/\/bank\.test\/ -> 200 OK/);
     });
 

@@ -168,7 +168,7 @@ export function decryptedHttps(bus: EventBus, connId = 'c2', flowId = 'f2'): voi
     host,
     sni: host,
     outcome: 'intercepted',
-    protocol: 'TLSv1.3',
+    protocol: 'TLS 1.3',
     cipher: 'TLS_AES_256_GCM_SHA384',
     alpn: 'http/1.1',
     handshakeMs: 4.2,
@@ -211,7 +211,7 @@ export function decryptedHttps(bus: EventBus, connId = 'c2', flowId = 'f2'): voi
         '99:88:77:66:55:44:33:22:11:00:FF:EE:DD:CC:BB:AA:99:88:77:66:55:44:33:22:11:00:FF:EE:DD:CC:BB:AA',
       spkiSha256: 'ZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=',
     }),
-    upstreamProtocol: 'TLSv1.3',
+    upstreamProtocol: 'TLS 1.3',
     upstreamCipher: 'TLS_AES_256_GCM_SHA384',
   });
   bus.emit({ type: 'conn.close', connId, durationMs: 30, wire: tlsWire(TLS13_RECORDS) });

@@ -44,7 +44,7 @@ describe('FlowStore folding', () => {
     const flow = store.get('f2');
     expect(flow?.badge).toBe('HTTPS decrypted');
     expect(flow?.conn.forged?.certificate.issuer).toContain('mitm-lab throwaway CA');
-    expect(flow?.conn.accepted?.protocol).toBe('TLSv1.3');
+    expect(flow?.conn.accepted?.protocol).toBe('TLS 1.3');
     expect(flow?.response?.upstreamCertificate?.issuer).toBe('CN=mitm-lab lab public root');
     expect(flow?.conn.closed?.wire.records.length).toBeGreaterThan(0);
     expect(store.connection('c2')?.flowCount).toBe(1);

@@ -289,7 +289,7 @@ describe('views', () => {
     expect(s).toContain('destination   bank.test:443');
     expect(s).toMatch(/SNI\s+bank\.test\s+sent in clear/);
     expect(s).toMatch(/ALPN offered\s+h2, http\/1\.1\s+chosen http\/1\.1/);
-    expect(s).toMatch(/offered TLS 1\.3, TLS 1\.2\s+chosen TLSv1\.3/);
+    expect(s).toMatch(/offered TLS 1\.3, TLS 1\.2\s+chosen TLS 1\.3/);
     expect(s).toContain('chosen TLS_AES_256_GCM_SHA384');
     expect(s).toMatch(/->\s+0\.0 ms\s+handshake\s+512 B\s+ClientHello/);
     expect(s).toContain('TLS 1.3: the server certificate is encrypted');
