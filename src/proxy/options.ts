@@ -4,6 +4,7 @@ import type { LookupFunction } from 'node:net';
 import type { Ca } from '../ca/index.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Controls } from '../events/controls.ts';
+import { CAPTURE_LIMITS } from '../events/limits.ts';
 import type { ClientTlsMax, Mode } from '../events/types.ts';
 import type { Timeouts } from './timeouts.ts';
 import type { TamperRule } from './tamper.ts';
@@ -109,5 +110,5 @@ export interface ProxyStats {
   internalServers: number;
 }
 
-export const DEFAULT_CAPTURE_LIMIT_BYTES = 64 * 1024;
-export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+export const DEFAULT_CAPTURE_LIMIT_BYTES = CAPTURE_LIMITS.wireBytes;
+export const DEFAULT_BODY_LIMIT_BYTES = CAPTURE_LIMITS.bodyBytes;

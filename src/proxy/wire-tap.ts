@@ -14,9 +14,10 @@ import type {
 import { nowMs } from './clock.ts';
 import { TlsRecordStream, TlsSession } from './tls-records.ts';
 import type { TlsAlert } from './tls-alerts.ts';
+import { CAPTURE_LIMITS } from '../events/limits.ts';
 
 /** Records kept per connection: a handshake is ~10; a long download ~16 KiB per record. */
-export const DEFAULT_MAX_RECORDS = 2000;
+export const DEFAULT_MAX_RECORDS = CAPTURE_LIMITS.records;
 
 export interface WireTapOptions {
   /** Raw bytes kept per direction (the rest is counted). */

@@ -10,17 +10,21 @@ import type { BadgeCounts, ConnInfo, Flow, ListeningInfo } from './flow.ts';
 import { FlowFold } from './fold.ts';
 import { OBJECT_BYTES } from './retained.ts';
 import { FlowRing } from './ring.ts';
+import { base64Chars, CAPTURE_LIMITS } from '../events/limits.ts';
 
 export { wireBuffer } from './wire-capture.ts';
 
 export interface FlowStoreOptions {
   /** Flows kept before the oldest is dropped (default 2000: a long workshop, ~tens of MB). */
   maxFlows?: number;
-  /** Characters of a body kept (default 64 Ki: more than a screen can show, bounded memory). */
+  /**
+   * Characters of a body kept (default: all the engine captured, CAPTURE_LIMITS.bodyBytes; the
+   * byte budget below bounds the store as a whole).
+   */
   maxBodyChars?: number;
-  /** Base64 characters of wire capture kept per direction (default 32 Ki ≈ 24 KiB of bytes). */
+  /** Base64 characters of wire capture kept per direction (default: CAPTURE_LIMITS.wireBytes' worth). */
   maxWireChars?: number;
-  /** TLS records kept per connection (default 400). */
+  /** TLS records kept per connection (default CAPTURE_LIMITS.records). */
   maxRecords?: number;
   /** WebSocket messages kept per flow (default 200). */
   maxWsMessages?: number;
@@ -77,9 +81,9 @@ export class FlowStore {
 
   constructor(opts: FlowStoreOptions = {}) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
-    this.maxBodyChars = Math.max(16, opts.maxBodyChars ?? 64 * 1024);
-    this.maxWireChars = Math.max(16, opts.maxWireChars ?? 32 * 1024);
-    this.maxRecords = Math.max(1, opts.maxRecords ?? 400);
+    this.maxBodyChars = Math.max(16, opts.maxBodyChars ?? base64Chars(CAPTURE_LIMITS.bodyBytes));
+    this.maxWireChars = Math.max(16, opts.maxWireChars ?? base64Chars(CAPTURE_LIMITS.wireBytes));
+    this.maxRecords = Math.max(1, opts.maxRecords ?? CAPTURE_LIMITS.records);
     this.maxWsMessages = Math.max(1, opts.maxWsMessages ?? 200);
     this.maxBytes = Math.max(1024 * 1024, opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.ring = new FlowRing(this.maxFlows, this.maxBytes, (c) => this.folder.connBytes(c));

@@ -95,8 +95,10 @@ describe('the flow store keeps to a byte budget (issue 13, item 9)', () => {
       expect(r.budget, figures).toBe(64 * MiB); // the documented default
       expect(r.accounted, figures).not.toBeNull();
       expect(r.accounted!, figures).toBeLessThanOrEqual(r.budget!);
-      // It still keeps what fits: hundreds of the newest flows, not a handful.
-      expect(r.flows, figures).toBeGreaterThan(300);
+      // It still keeps what fits: hundreds of the newest flows, not a handful. (It keeps all
+      // the engine captured, CAPTURE_LIMITS: here the 80 KB body and 64 KiB of wire each way,
+      // some 230 KB a connection as V8 holds it, so 64 MiB holds about 280 of them.)
+      expect(r.flows, figures).toBeGreaterThan(200);
       expect(r.flows + r.evicted, figures).toBe(4500);
     }, 150_000);
   }
