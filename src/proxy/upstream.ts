@@ -53,13 +53,14 @@ function track(socket: net.Socket): net.Socket {
 type CreateConnection = (options: Record<string, unknown>, cb?: unknown) => net.Socket;
 
 /**
- * Rewrites the connection options by the resolve rules, then lets Node connect as usual;
- * `opened` sees each new socket.
+ * Rewrites the connection options by the resolve rules (and adds `added()`), then lets Node
+ * connect as usual; `opened` sees each new socket.
  */
 function resolving(
   resolver: Resolver,
   original: CreateConnection,
   opened: (socket: net.Socket) => void = () => {},
+  added: () => Record<string, unknown> = () => ({}),
 ): CreateConnection {
   return function createConnection(this: unknown, options, cb) {
     const host = typeof options['host'] === 'string' ? options['host'] : 'localhost';
@@ -67,6 +68,7 @@ function resolving(
     const realPort = Number.isInteger(port) ? resolver.portFor(host, port) : 0;
     const rewritten = {
       ...options,
+      ...added(),
       lookup: resolver.lookupFor(realPort),
       port: Number.isInteger(port) ? realPort : options['port'],
     };
@@ -91,36 +93,49 @@ function derChain(cert: tls.DetailedPeerCertificate): Buffer[] {
 export class Upstream {
   readonly httpAgent: http.Agent;
   readonly httpsAgent: https.Agent;
-  /** The roots upstream certificates are checked against (undefined = insecure). */
-  readonly ca: string[] | undefined;
   private readonly details = new WeakMap<net.Socket, TlsDetails>();
   /** The server's chain (DER, leaf first) behind each TLS error that came after it. */
   private readonly chainOfError = new WeakMap<Error, Buffer[]>();
+  /** The roots and the policy for every TLS connection to a server; built on the first one. */
+  private context: tls.SecureContext | undefined;
 
   constructor(private readonly opts: UpstreamOptions) {
     this.httpAgent = new http.Agent({ keepAlive: true });
-    this.ca = opts.insecure ? undefined : [...tls.rootCertificates, ...opts.upstreamCa];
-    // One secure context, built once: passing `ca` instead would make Node parse the ~140
-    // system roots again for every new upstream connection (~20 ms each, measured). It also
-    // carries the security policy (OpenSSL level 2, TLS 1.2+). --insecure-upstream keeps
-    // Node's defaults (level 1, TLS 1.2+): verification is off, so the key and signature
-    // checks, which are part of it, are off too.
+    // --insecure-upstream keeps Node's defaults (level 1, TLS 1.2+): verification is off, so
+    // the key and signature checks, which are part of it, are off too. Otherwise every
+    // connection gets the one secure context of secureContext() (see there).
     this.httpsAgent = opts.insecure
       ? new https.Agent({ keepAlive: true, rejectUnauthorized: false })
-      : new https.Agent({
-          keepAlive: true,
-          secureContext: tls.createSecureContext({ ca: this.ca, ...upstreamPolicyOptions() }),
-        });
+      : new https.Agent({ keepAlive: true });
     const httpAgent = this.httpAgent as unknown as { createConnection: CreateConnection };
     httpAgent.createConnection = resolving(opts.resolver, httpAgent.createConnection);
     const httpsAgent = this.httpsAgent as unknown as { createConnection: CreateConnection };
-    httpsAgent.createConnection = resolving(opts.resolver, httpsAgent.createConnection, (s) =>
-      this.keepPeerForErrors(s),
+    httpsAgent.createConnection = resolving(
+      opts.resolver,
+      httpsAgent.createConnection,
+      (s) => this.keepPeerForErrors(s),
+      opts.insecure ? undefined : () => ({ secureContext: this.secureContext() }),
     );
     if (opts.keylog) {
       const keylog = opts.keylog;
       this.httpsAgent.on('keylog', (line: Buffer) => keylog(line.toString('latin1').trimEnd()));
     }
+  }
+
+  /**
+   * One secure context for every TLS connection to a server: the system roots plus
+   * --upstream-ca, and the security policy (OpenSSL level 2, TLS 1.2+). Built once: passing
+   * `ca` per connection would make Node parse the ~140 system roots again for every new
+   * upstream connection (~20 ms each, measured). Built on the first connection, not at start:
+   * the parsed roots are ~1 MB that a proxy nobody has used yet need not hold (issue 12, idle
+   * memory).
+   */
+  private secureContext(): tls.SecureContext {
+    this.context ??= tls.createSecureContext({
+      ca: [...tls.rootCertificates, ...this.opts.upstreamCa],
+      ...upstreamPolicyOptions(),
+    });
+    return this.context;
   }
 
   /**
