@@ -144,11 +144,13 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   // without it (issue 12, idle memory).
   const uiModule = useUi ? import('../ui/index.ts') : null;
   uiModule?.catch(() => undefined); // a failure is reported where it is awaited, below
-  // So are what only the UI uses (the flow store, the lessons, the lab gallery's words) and the classroom
-  // reporter (--classroom): a headless proxy carries none of them (issue 12, idle memory).
+  // So are what only the UI uses (the flow store, the lessons, the lab gallery's words) and the
+  // classroom reporter (--classroom): a headless proxy carries none of them (issue 12, idle
+  // memory). Loaded before the proxy starts, so none of them misses an event.
   const [{ liveLessons }, { LAB_EXPLAIN_CONTEXT }] = useUi
     ? await Promise.all([import('./ui-lessons.ts'), import('./explain-context.ts')])
     : [{ liveLessons: null }, { LAB_EXPLAIN_CONTEXT: null }];
+  const classroom = settings.classroom ? await import('../classroom/index.ts') : null;
   const bus = new EventBus();
   const store = useUi ? new (await import('../store/index.ts')).FlowStore() : null;
   // The lessons see the same events as the store, from the first (a late subscriber would
@@ -188,7 +190,6 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   // The classroom: one line says exactly what leaves the machine; its news goes to the UI's
   // footer (or a line, headless) and never holds up the proxy.
   let classroomNews: (text: string) => void = (text) => say(`mitm-lab: ${text}\n`);
-  const classroom = settings.classroom ? await import('../classroom/index.ts') : null;
   const reporter =
     settings.classroom && classroom
       ? classroom.startClassroomReporter({
