@@ -98,11 +98,15 @@ function sourceFiles(dir: string): string[] {
 }
 
 function importsOf(file: string): string[] {
-  const text = readFileSync(file, 'utf8');
+  return specifiersIn(readFileSync(file, 'utf8'));
+}
+
+/** Module specifiers in a source text: imports, exports, import(), and require (createRequire). */
+function specifiersIn(text: string): string[] {
   const specs: string[] = [];
   const re =
-    /(?:^|\s)(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
-  for (const m of text.matchAll(re)) specs.push((m[1] ?? m[2] ?? m[3]) as string);
+    /(?:^|\s)(?:import|export)\s[^'"`;]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]|(?:\brequire|createRequire\([^)]*\))\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  for (const m of text.matchAll(re)) specs.push((m[1] ?? m[2] ?? m[3] ?? m[4]) as string);
   return specs;
 }
 
@@ -171,6 +175,11 @@ describe('architecture', () => {
   it('recognises a layer without tests (the mirror check itself can fail)', () => {
     expect(layersWithoutTests(['ca', 'newlayer'], ['ca'], {})).toEqual(['newlayer']);
     expect(layersWithoutTests(['ca', 'newlayer'], ['ca'], { newlayer: 'why' })).toEqual([]);
+  });
+
+  it('sees a CommonJS package loaded with require as an import (the adapter check can fail)', () => {
+    expect(specifiersIn("const ws = createRequire(import.meta.url)('ws') as X;")).toEqual(['ws']);
+    expect(specifiersIn("const f = require('node-forge');")).toEqual(['node-forge']);
   });
 
   it('recognises a wrong-way import (the check itself can fail)', () => {

@@ -18,16 +18,20 @@ import {
   randomBytes,
   sign,
 } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIPv4, isIPv6 } from 'node:net';
-import forge from 'node-forge';
+import type * as Forge from 'node-forge';
+
+// require, not `import`: see util/ws.ts (an ES module importing CommonJS costs resident memory).
+const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
 
 const { asn1, pki } = forge;
 
 // Parts of forge that @types/node-forge does not declare (all present in node-forge ≥ 1.0).
 const forgeExtra = forge as unknown as {
-  pki: { getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1 };
+  pki: { getTBSCertificate(cert: Forge.pki.Certificate): Forge.asn1.Asn1 };
   util: { bytesFromIPv6(ip: string): string; bytesToIPv6(bytes: string): string };
-  asn1: { fromDer(der: string, options: { decodeBitStrings: boolean }): forge.asn1.Asn1 };
+  asn1: { fromDer(der: string, options: { decodeBitStrings: boolean }): Forge.asn1.Asn1 };
 };
 
 /**
@@ -112,7 +116,7 @@ export interface CertSpec {
 }
 
 /** forge's declared type for valueTagClass is too narrow for asn1.Type values. */
-const utf8 = asn1.Type.UTF8 as unknown as forge.asn1.Class;
+const utf8 = asn1.Type.UTF8 as unknown as Forge.asn1.Class;
 
 /** RSA PKCS#1 v1.5 signature algorithm OIDs by hash: SHA-256 normally, SHA-1 on request. */
 const SIG_OIDS = {
@@ -138,7 +142,7 @@ export function buildCertificate(spec: CertSpec): string {
   cert.serialNumber = normalizeSerial(spec.serialHex ?? randomSerialHex());
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
-  const subjectAttrs: forge.pki.CertificateField[] = [];
+  const subjectAttrs: Forge.pki.CertificateField[] = [];
   if (spec.subject.CN !== undefined)
     subjectAttrs.push({ shortName: 'CN', value: spec.subject.CN, valueTagClass: utf8 });
   if (spec.subject.O !== undefined)
@@ -208,8 +212,8 @@ export function buildCertificate(spec: CertSpec): string {
   cert.siginfo.algorithmOid = sigOid;
   const tbs = forgeExtra.pki.getTBSCertificate(cert);
   // TBSCertificate: [0]version, serial, signature, issuer, validity, subject, spki, [3]extensions.
-  if (issuer) (tbs.value as forge.asn1.Asn1[])[3] = issuer.subjectName;
-  if (ec) (tbs.value as forge.asn1.Asn1[])[6] = spkiAsn1(spec.publicKeyPem);
+  if (issuer) (tbs.value as Forge.asn1.Asn1[])[3] = issuer.subjectName;
+  if (ec) (tbs.value as Forge.asn1.Asn1[])[6] = spkiAsn1(spec.publicKeyPem);
   const tbsDer = Buffer.from(asn1.toDer(tbs).getBytes(), 'binary');
   const signature = sign(hash, tbsDer, signingKey(signingKeyPem));
   const certAsn1 = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
@@ -242,26 +246,26 @@ export interface NameConstraints {
 export function readNameConstraints(certPem: string): NameConstraints | null {
   const der = pemToDer(certPem);
   const tbs = forgeExtra.asn1.fromDer(der.toString('binary'), { decodeBitStrings: false })
-    .value[0] as forge.asn1.Asn1;
-  const fields = tbs.value as forge.asn1.Asn1[];
+    .value[0] as Forge.asn1.Asn1;
+  const fields = tbs.value as Forge.asn1.Asn1[];
   const extsWrapper = fields.find(
     (f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3,
   );
   if (!extsWrapper) return null;
-  const exts = (extsWrapper.value as forge.asn1.Asn1[])[0]?.value as forge.asn1.Asn1[];
+  const exts = (extsWrapper.value as Forge.asn1.Asn1[])[0]?.value as Forge.asn1.Asn1[];
   for (const ext of exts) {
-    const parts = ext.value as forge.asn1.Asn1[];
+    const parts = ext.value as Forge.asn1.Asn1[];
     if (asn1.derToOid(parts[0]!.value as string) !== '2.5.29.30') continue;
     const octets = parts[parts.length - 1]!.value as string;
     const nc = asn1.fromDer(octets);
     const out: NameConstraints = { dns: [], ips: [], other: false };
-    for (const trees of nc.value as forge.asn1.Asn1[]) {
+    for (const trees of nc.value as Forge.asn1.Asn1[]) {
       if (trees.type !== 0) {
         out.other = true;
         continue;
       }
-      for (const subtree of trees.value as forge.asn1.Asn1[]) {
-        const base = (subtree.value as forge.asn1.Asn1[])[0]!;
+      for (const subtree of trees.value as Forge.asn1.Asn1[]) {
+        const base = (subtree.value as Forge.asn1.Asn1[])[0]!;
         const bytes = Buffer.from(base.value as string, 'binary');
         if (base.type === 2) out.dns.push(bytes.toString('latin1'));
         else if (base.type === 7) out.ips.push(cidrFromBytes(bytes));
@@ -280,7 +284,7 @@ export function readNameConstraints(certPem: string): NameConstraints | null {
 export function signatureAlgorithmOid(der: Buffer): string {
   const cert = forgeExtra.asn1.fromDer(der.toString('binary'), { decodeBitStrings: false });
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signature }
-  const algorithm = (cert.value as forge.asn1.Asn1[])[1]?.value as forge.asn1.Asn1[] | undefined;
+  const algorithm = (cert.value as Forge.asn1.Asn1[])[1]?.value as Forge.asn1.Asn1[] | undefined;
   const oid = algorithm?.[0];
   if (!oid || oid.type !== asn1.Type.OID) throw new Error('not an X.509 certificate');
   return asn1.derToOid(oid.value as string);
@@ -393,7 +397,7 @@ function memoize<T>(key: string, make: () => T): T {
   return value;
 }
 
-function parsePublicKey(pem: string): forge.pki.PublicKey {
+function parsePublicKey(pem: string): Forge.pki.PublicKey {
   return memoize(`pub:${pem}`, () => pki.publicKeyFromPem(pem));
 }
 
@@ -407,7 +411,7 @@ function standInRsaKey(): string {
 }
 
 /** A public key's SubjectPublicKeyInfo, as forge ASN.1 (its BIT STRING left as bytes). */
-function spkiAsn1(publicKeyPem: string): forge.asn1.Asn1 {
+function spkiAsn1(publicKeyPem: string): Forge.asn1.Asn1 {
   return memoize(`spki:${publicKeyPem}`, () => {
     const der = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
     return forgeExtra.asn1.fromDer(der.toString('binary'), { decodeBitStrings: false });
@@ -416,13 +420,13 @@ function spkiAsn1(publicKeyPem: string): forge.asn1.Asn1 {
 
 /** The subjectPublicKey BIT STRING's bytes (for an EC key: the point), unused-bits byte dropped. */
 function ecPoint(publicKeyPem: string): Buffer {
-  const bitString = (spkiAsn1(publicKeyPem).value as forge.asn1.Asn1[])[1]!.value as string;
+  const bitString = (spkiAsn1(publicKeyPem).value as Forge.asn1.Asn1[])[1]!.value as string;
   return Buffer.from(bitString.slice(1), 'binary');
 }
 
 interface ParsedIssuer {
   /** The issuer certificate's subject Name, as ASN.1 (becomes the issued certificate's issuer). */
-  subjectName: forge.asn1.Asn1;
+  subjectName: Forge.asn1.Asn1;
   /** The issuer's subject key identifier bytes (binary string), or SHA-1 of its key when absent. */
   ski: string;
 }
@@ -432,8 +436,8 @@ function parseIssuer(certPem: string): ParsedIssuer {
     const root = forgeExtra.asn1.fromDer(pemToDer(certPem).toString('binary'), {
       decodeBitStrings: false,
     });
-    const tbs = root.value[0] as forge.asn1.Asn1;
-    const fields = tbs.value as forge.asn1.Asn1[];
+    const tbs = root.value[0] as Forge.asn1.Asn1;
+    const fields = tbs.value as Forge.asn1.Asn1[];
     const off = fields[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0; // explicit version
     const subjectName = fields[4 + off]!;
     const spki = fields[5 + off]!;
@@ -441,15 +445,15 @@ function parseIssuer(certPem: string): ParsedIssuer {
     const extsWrapper = fields.find(
       (f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3,
     );
-    for (const ext of ((extsWrapper?.value as forge.asn1.Asn1[] | undefined)?.[0]?.value ??
-      []) as forge.asn1.Asn1[]) {
-      const parts = ext.value as forge.asn1.Asn1[];
+    for (const ext of ((extsWrapper?.value as Forge.asn1.Asn1[] | undefined)?.[0]?.value ??
+      []) as Forge.asn1.Asn1[]) {
+      const parts = ext.value as Forge.asn1.Asn1[];
       if (asn1.derToOid(parts[0]!.value as string) === '2.5.29.14')
         ski = asn1.fromDer(parts[parts.length - 1]!.value as string).value as string;
     }
     if (ski === null) {
       // RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING (minus unused-bits byte).
-      const bitString = (spki.value as forge.asn1.Asn1[])[1]!.value as string;
+      const bitString = (spki.value as Forge.asn1.Asn1[])[1]!.value as string;
       ski = createHash('sha1')
         .update(Buffer.from(bitString.slice(1), 'binary'))
         .digest('binary');

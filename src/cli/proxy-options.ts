@@ -27,14 +27,14 @@ import {
   TamperRulesError,
   type TamperRule,
 } from '../proxy/index.ts';
-import { BANK_TAMPER_RULES } from '../lab/index.ts';
-import { startFeedServer, type FeedServer } from '../feed/index.ts';
-import { HarRecorder } from '../sinks/har.ts';
+import { BANK_TAMPER_RULES } from '../lab/bank-data.ts';
+// The feed, the HAR, the key log and the pcap are loaded only when asked for (issue 12, idle
+// memory: a proxy that does not use them does not carry their code).
+import type { FeedServer } from '../feed/index.ts';
+import type { HarRecorder } from '../sinks/har.ts';
 import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
-import { validName } from '../classroom/index.ts';
+import { validName } from '../classroom/protocol.ts';
 import { timestampedName } from './user-files.ts';
-import { openKeylogSink } from '../sinks/keylog.ts';
-import { openPcapSink } from '../sinks/pcap.ts';
 import { LabError } from '../util/lab-error.ts';
 import { defaultCaDir, parseHostPort } from './args.ts';
 import type { CommandIO } from './command.ts';
@@ -454,17 +454,27 @@ export async function launchProxy(
     });
     closers.push(() => sink.close());
   }
-  const har = settings.har !== null || extra.harForExport === true ? new HarRecorder(bus) : null;
-  const keylog = settings.keylog !== null ? openKeylogSink(settings.keylog) : null;
+  const har =
+    settings.har !== null || extra.harForExport === true
+      ? new (await import('../sinks/har.ts')).HarRecorder(bus)
+      : null;
+  const keylog =
+    settings.keylog !== null
+      ? (await import('../sinks/keylog.ts')).openKeylogSink(settings.keylog)
+      : null;
   if (keylog) closers.push(() => keylog.close());
   // After the proxy closed (closers run then), so the last connections' conn.close are in it.
-  const pcap = settings.pcap !== null ? openPcapSink(settings.pcap, bus) : null;
+  const pcap =
+    settings.pcap !== null
+      ? (await import('../sinks/pcap.ts')).openPcapSink(settings.pcap, bus)
+      : null;
   if (pcap) closers.push(() => pcap.close());
   let proxy: RunningProxy;
   let feed: FeedServer | null = null;
   try {
     // Before the proxy, so the feed's history starts with proxy.listening (attach's header).
     if (settings.feed) {
+      const { startFeedServer } = await import('../feed/index.ts');
       const server = await startFeedServer({ bus, ...settings.feed });
       feed = server;
       closers.push(() => server.close());

@@ -7,9 +7,7 @@
 import { EventBus } from '../events/bus.ts';
 import type { ResolveRule } from '../proxy/index.ts';
 import { attachHeadlessPrinter } from '../sinks/headless.ts';
-import { FlowStore } from '../store/index.ts';
 import type { RunningUi, UiOptions } from '../ui/index.ts';
-import { LAB_EXPLAIN_CONTEXT } from './explain-context.ts';
 import { parseCommandArgs } from './args.ts';
 import type { CommandIO } from './command.ts';
 import {
@@ -21,8 +19,6 @@ import {
 } from './proxy-options.ts';
 import { checkCaDir, checkOutputPaths } from './output-paths.ts';
 import { onStopSignal } from './signals.ts';
-import { classroomNotice, startClassroomReporter } from '../classroom/index.ts';
-import { liveLessons } from './ui-lessons.ts';
 import { writeUserFile } from './user-files.ts';
 
 /** What the caller knows once the proxy runs, to describe it. */
@@ -148,12 +144,19 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   // without it (issue 12, idle memory).
   const uiModule = useUi ? import('../ui/index.ts') : null;
   uiModule?.catch(() => undefined); // a failure is reported where it is awaited, below
+  // So are what only the UI uses (the flow store, the lessons, the lab gallery's words) and the
+  // classroom reporter (--classroom): a headless proxy carries none of them (issue 12, idle
+  // memory). Loaded before the proxy starts, so none of them misses an event.
+  const [{ liveLessons }, { LAB_EXPLAIN_CONTEXT }] = useUi
+    ? await Promise.all([import('./ui-lessons.ts'), import('./explain-context.ts')])
+    : [{ liveLessons: null }, { LAB_EXPLAIN_CONTEXT: null }];
+  const classroom = settings.classroom ? await import('../classroom/index.ts') : null;
   const bus = new EventBus();
-  const store = useUi ? new FlowStore() : null;
+  const store = useUi ? new (await import('../store/index.ts')).FlowStore() : null;
   // The lessons see the same events as the store, from the first (a late subscriber would
   // miss proxy.listening and the first connections).
   const fill: Record<string, string> = {};
-  const lessons = useUi ? liveLessons(fill) : null;
+  const lessons = liveLessons ? liveLessons(fill) : null;
   if (store) bus.on((e) => store.enqueue(e));
   const printer = store ? null : attachHeadlessPrinter(bus, human);
   /** Our own lines on the printer's stream: after the traffic lines it still holds. */
@@ -187,17 +190,19 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   // The classroom: one line says exactly what leaves the machine; its news goes to the UI's
   // footer (or a line, headless) and never holds up the proxy.
   let classroomNews: (text: string) => void = (text) => say(`mitm-lab: ${text}\n`);
-  const reporter = settings.classroom
-    ? startClassroomReporter({
-        url: settings.classroom.url,
-        name: settings.classroom.name,
-        bus,
-        onStatus: (text) => classroomNews(text),
-      })
-    : null;
-  const classroomLine = settings.classroom
-    ? classroomNotice(settings.classroom.url, settings.classroom.name)
-    : null;
+  const reporter =
+    settings.classroom && classroom
+      ? classroom.startClassroomReporter({
+          url: settings.classroom.url,
+          name: settings.classroom.name,
+          bus,
+          onStatus: (text) => classroomNews(text),
+        })
+      : null;
+  const classroomLine =
+    settings.classroom && classroom
+      ? classroom.classroomNotice(settings.classroom.url, settings.classroom.name)
+      : null;
   if (classroomLine) io.stderr.write(`mitm-lab: ${classroomLine}\n`);
   Object.assign(
     fill,
@@ -217,7 +222,7 @@ export async function runProxySession(opts: SessionOptions): Promise<number> {
   for (const out of new Set([io.stdout, io.stderr])) out.on?.('error', outputGone);
   let stopReason: Promise<unknown> = signal;
   let cleanupInput: () => void = () => undefined;
-  if (uiModule && store) {
+  if (uiModule && store && LAB_EXPLAIN_CONTEXT) {
     let ui: RunningUi;
     const tour = page.tour;
     const uiOpts: UiOptions = {

@@ -10,8 +10,12 @@
 // several records (legal, and the library alone rejects them).
 import type net from 'node:net';
 import { Readable } from 'node:stream';
-import rtch from 'read-tls-client-hello';
+import { createRequire } from 'node:module';
+import type * as Rtch from 'read-tls-client-hello';
 import type { TlsClientHelloMessage } from 'read-tls-client-hello';
+
+// require, not `import`: see util/ws.ts (an ES module importing CommonJS costs resident memory).
+const rtch = createRequire(import.meta.url)('read-tls-client-hello') as typeof Rtch;
 
 /** What a passive observer reads in a ClientHello: everything here crosses the wire in clear. */
 export interface ClientHelloInfo {

@@ -44,10 +44,11 @@
 //  - upstream agents (keep-alive, resolve rules, validation, timings: ./upstream.ts);
 //  - errors: every callback is guarded (a throw becomes `diag`), upstream failures answer 502
 //    with a sentence instead of the library's 504, and its console output becomes `diag`.
-import { Proxy as MitmProxy } from 'http-mitm-proxy';
+import type * as Hmp from 'http-mitm-proxy';
 import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { Ca } from '../ca/index.ts';
@@ -101,6 +102,9 @@ import {
   type TamperRule,
 } from './tamper.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
+
+// require, not `import`: see util/ws.ts (an ES module importing CommonJS costs resident memory).
+const { Proxy: MitmProxy } = createRequire(import.meta.url)('http-mitm-proxy') as typeof Hmp;
 
 /** Node's default limit for a whole request, headers and body (http.Server requestTimeout). */
 const NODE_REQUEST_TIMEOUT_MS = 300_000;
