@@ -215,7 +215,7 @@ class Engine implements EngineCore {
       this.timeouts,
       (connId) => {
         const conn = this.registry.ofId(connId);
-        if (conn) this.liveWire.flush(conn);
+        if (conn) this.liveWire.afterResponse(conn);
       },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;

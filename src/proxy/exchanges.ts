@@ -228,10 +228,18 @@ export class ExchangeRecorder {
     // the response for backpressure — is not the server's silence.
     const idleMs = this.timeouts.upstreamIdleMs;
     let idle: NodeJS.Timeout | null = null;
+    // One timer per response, pushed back with refresh() on each chunk (a new Timeout per
+    // chunk was garbage on every read).
     const rearm = (): void => {
-      if (idle) clearTimeout(idle);
+      if (idle) {
+        idle.refresh();
+        return;
+      }
       idle = setTimeout(() => {
-        if (res.readableFlowing === false) return rearm();
+        if (res.readableFlowing === false) {
+          idle?.refresh();
+          return;
+        }
         res.destroy(
           timeoutError(
             UPSTREAM_IDLE_TIMEOUT,

@@ -37,6 +37,17 @@ export class LiveWire {
     this.emit({ type: 'conn.wire', connId: conn.id, ...delta });
   }
 
+  /**
+   * Right after an `http.response`: emit at once when the capture kept something new (the
+   * Wire view shows the exchange with its response); when only counts moved — the capture is
+   * full, as on a long keep-alive connection — leave them to the throttled one (issue 12: one
+   * `conn.wire` per request was a third of the events a loaded proxy made).
+   */
+  afterResponse(conn: Conn): void {
+    if (conn.wire.grew) this.flush(conn);
+    else this.changed(conn);
+  }
+
   /** The connection closed: drop its pending `conn.wire` (conn.close carries the rest). */
   stop(conn: Conn): void {
     if (conn.wireTimer) {

@@ -64,6 +64,11 @@ class Direction {
     return this.size !== this.sentSize;
   }
 
+  /** True when bytes were kept since the last `delta()` (not only counted past the limit). */
+  get grew(): boolean {
+    return this.kept !== this.sentBytes;
+  }
+
   /** What was captured since the last call (only the new bytes: each byte is encoded once). */
   delta(): WireDelta {
     const offset = this.sentBytes;
@@ -145,6 +150,19 @@ export class WireTap {
    * it is known. Successive deltas append up to the capture; their total size is bounded by
    * the capture limits, however often it is called.
    */
+  /**
+   * True when the capture kept something since the last `delta()` — bytes, records, the
+   * certificate chain — beyond counting what crossed past its limits.
+   */
+  get grew(): boolean {
+    return (
+      this.upBytes.grew ||
+      this.downBytes.grew ||
+      Math.min(this.totalRecords, this.records.length) > this.sentRecords ||
+      (!this.sentCertificates && this.session.serverCertificates !== null)
+    );
+  }
+
   delta(): WireTapDelta | null {
     if (!this.upBytes.changed && !this.downBytes.changed && this.totalRecords === this.sentRecords)
       return null;

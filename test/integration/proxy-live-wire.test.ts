@@ -171,6 +171,47 @@ describe('conn.wire: the wire of a connection that stays open', () => {
     }
   });
 
+  it('a full capture: responses on a long keep-alive connection no longer bring a conn.wire each', async () => {
+    // A proxy whose capture holds 512 bytes per direction: full after two or three exchanges.
+    // From then on a response adds only counts, which the throttled conn.wire (500 ms) carries.
+    const small = await startTestProxy({ captureLimitBytes: 512 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const target = `http://full.localhost:${origin.httpPort}${path}`;
+        http
+          .get({ host: '127.0.0.1', port: small.proxy.port, path: target, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (d: string) => (body += d));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject);
+      });
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 40; i++) expect(await get(`/r${i}`)).toBe(`hello GET /r${i} body=`);
+      const elapsedMs = Date.now() - started;
+      const reqs = small.of('http.request');
+      expect(new Set(reqs.map((e) => e.connId)).size).toBe(1);
+      const connId = reqs[0]!.connId;
+      const wires = small.of('conn.wire').filter((e) => e.connId === connId);
+      // One per response while the capture grew (a few), then at most one per 500 ms — not 40.
+      expect(wires.length).toBeLessThanOrEqual(4 + Math.ceil(elapsedMs / 500) + 1);
+      expect(wires.length).toBeLessThan(40);
+      // The counts still go out with the throttled one: every request line counted.
+      const total = reqs.reduce((n, e) => n + e.url.length, 0);
+      const counted = await small.waitFor(
+        'conn.wire',
+        (e) => e.connId === connId && e.up.size > total,
+        3000,
+      );
+      expect(counted.up.truncated).toBe(true);
+    } finally {
+      agent.destroy();
+      await small.close();
+    }
+  });
+
   it('a tunnel kept busy: at most one conn.wire per 500 ms, each with something new', async () => {
     tp.proxy.controls.setMode('eavesdrop');
     const { socket } = await openTunnel(tp.proxy.port, `tunnel.test:${origin.httpsPort}`);
