@@ -14,9 +14,9 @@ export const VICTIM_TEXT = {
   /** HTTPS worked with a certificate that is not from the lab PKI: a trusted forgery. */
   httpsForged:
     'This device trusts the mitm-lab CA, so it accepted a forged certificate (issued by {issuer}): the proxy decrypted everything — {secrets} included. The padlock was there all along.',
-  /** A certificate refusal that is not the gallery's own failure: most likely the proxy's forgery. */
+  /** A certificate refusal that is not the gallery's own failure: the proxy's forgery, unless tunnelled. */
   refusedForgery:
-    "The client refused the certificate it was shown — most likely the proxy's forgery, signed by a CA this device does not trust. Nothing secret was sent. A browser would show {browser}.",
+    'The client refused the certificate it was shown. Behind this proxy that is its forgery, unless the proxy tunnelled the host (its Why view names the certificate it showed). Nothing secret was sent. A browser would show {browser}.',
   /** A certificate refusal that is exactly what the gallery host teaches. */
   refusedAsExpected:
     'Refused, as a careful client should: {problem} A browser would show {browser}.',
