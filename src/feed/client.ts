@@ -5,7 +5,13 @@
 import type { ProxyEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 import { WebSocket } from '../util/ws.ts';
-import { CLOSE_TOO_SLOW, parseFeedMessage, type FeedHello } from './protocol.ts';
+import {
+  CLOSE_TOO_SLOW,
+  FEED_PROTOCOL,
+  feedLines,
+  parseFeedMessage,
+  type FeedHello,
+} from './protocol.ts';
 
 export interface FeedClientOptions {
   /** Called for every event, history first, then live. */
@@ -112,13 +118,27 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
         garbage++;
         return;
       }
-      const msg = parseFeedMessage(data.toString());
+      for (const line of feedLines(data.toString())) onLine(line);
+    });
+    const onLine = (line: string): void => {
+      const msg = parseFeedMessage(line);
       if (!msg) {
         garbage++;
         return;
       }
       if ('feed' in msg) {
         if (msg.feed === 'hello' && !hello) {
+          if (msg.protocol > FEED_PROTOCOL) {
+            fail(
+              new LabError(
+                'runtime',
+                `the feed at ${where} speaks protocol ${msg.protocol}, this mitm-lab only ${FEED_PROTOCOL}`,
+                'attach with the same mitm-lab version as the proxy',
+              ),
+            );
+            ws.close(1000, 'protocol too new');
+            return;
+          }
           hello = msg;
           settled = true;
           opts.onHello?.(msg);
@@ -140,7 +160,7 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
         // An event this viewer cannot fold (a newer or broken producer): count it, keep going.
         garbage++;
       }
-    });
+    };
     ws.on('close', (code, reasonBuf) => {
       const reason = reasonBuf.toString();
       if (!settled) {

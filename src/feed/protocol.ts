@@ -1,11 +1,13 @@
-// The feed's wire protocol: one JSON text message per WebSocket message. The server first sends
-// a `hello`, then the recent history, then live events; each event is sent as-is (the
+// The feed's wire protocol: JSON text, one message per line; a WebSocket message carries one or
+// more lines (events emitted in the same turn of the proxy's event loop travel together; JSON
+// text never holds a raw newline). The server first sends a `hello` (alone), then the recent
+// history, then live events; each event is sent as-is (the
 // ProxyEvent objects of src/events/types.ts, documented in docs/events.md). When a viewer falls
 // behind, the server skips events for it and says how many with a `skipped` notice.
 import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
 
-/** Bumped on an incompatible change to this protocol. */
-export const FEED_PROTOCOL = 1;
+/** Bumped on an incompatible change to this protocol (2: several lines per WebSocket message). */
+export const FEED_PROTOCOL = 2;
 
 // Control messages carry a `feed` field and no `type`; events carry `type` (and may have a
 // `kind` of their own, e.g. ws.message), so the two never collide.
@@ -32,6 +34,11 @@ export type FeedMessage = FeedHello | FeedSkipped | ProxyEvent;
 /** Close codes the server uses (4000-4999 are for applications, RFC 6455 §7.4.2). */
 export const CLOSE_TOO_SLOW = 4001;
 export const CLOSE_SHUTDOWN = 1001;
+
+/** The lines of one WebSocket message (protocol 1 sent one per message; 2, one or more). */
+export function feedLines(data: string): string[] {
+  return data.includes('\n') ? data.split('\n') : [data];
+}
 
 /** Parse one message; null for anything that is not a well-formed feed message. */
 export function parseFeedMessage(data: string): FeedMessage | null {

@@ -48,6 +48,8 @@ export interface FeedServer {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/** Largest WebSocket message of batched events (a batch reaching it goes out at once). */
+const BATCH_BYTES = 256 * 1024;
 
 interface Viewer {
   ws: WebSocket;
@@ -72,9 +74,17 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
   const token = randomBytes(18).toString('base64url');
   const tokenBuf = Buffer.from(token);
 
-  // History: serialized once, shared by every viewer.
-  const history: string[] = [];
+  // History: serialized once, shared by every viewer. A queue with a moving head: dropping the
+  // oldest is O(1) (Array#shift copied all 5,000 lines on every event once it was full).
+  let history: string[] = [];
+  let historyHead = 0;
   let historySize = 0;
+  const historyLength = (): number => history.length - historyHead;
+  // Events since the last delivery, sent together at the end of this turn of the event loop:
+  // one WebSocket message (and one write) per batch instead of one per event.
+  let batch: string[] = [];
+  let batchBytes = 0;
+  let batchScheduled = false;
   let evicted = 0;
   let listening: ProxyListeningEvent | null = null;
   const viewers = new Set<Viewer>();
@@ -101,30 +111,55 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
   });
 
   function welcome(ws: WebSocket): void {
+    // Lines still batched are in the history this viewer is about to get: send them to the
+    // others first, so none reaches anyone twice.
+    flushBatch();
     const viewer: Viewer = { ws, skipped: 0, overSince: null };
     const hello: FeedHello = {
       feed: 'hello',
       protocol: FEED_PROTOCOL,
       listening,
-      history: history.length,
+      history: historyLength(),
       evicted,
     };
     ws.send(JSON.stringify(hello));
     // The replay is bounded by historyBytes, so it may go over maxBuffered once: that is the
-    // price of a complete picture, paid once per viewer.
-    for (const line of history) ws.send(line);
+    // price of a complete picture, paid once per viewer. In messages of up to BATCH_BYTES.
+    let lines: string[] = [];
+    let bytes = 0;
+    for (let i = historyHead; i < history.length; i++) {
+      const line = history[i]!;
+      lines.push(line);
+      bytes += line.length + 1;
+      if (bytes >= BATCH_BYTES) {
+        ws.send(lines.join('\n'));
+        lines = [];
+        bytes = 0;
+      }
+    }
+    if (lines.length) ws.send(lines.join('\n'));
     viewers.add(viewer);
     ws.on('close', () => viewers.delete(viewer));
     ws.on('error', () => viewers.delete(viewer));
     // Viewers only listen; anything they send is ignored.
   }
 
-  function deliver(line: string): void {
+  /** Send the batch to every viewer (the history already holds it). */
+  function flushBatch(): void {
+    batchScheduled = false;
+    if (batch.length === 0) return;
+    const lines = batch;
+    batch = [];
+    batchBytes = 0;
+    deliver(lines.length === 1 ? lines[0]! : lines.join('\n'), lines.length);
+  }
+
+  function deliver(message: string, count: number): void {
     const now = Date.now();
     for (const v of viewers) {
       if (v.ws.readyState !== v.ws.OPEN) continue;
       if (v.ws.bufferedAmount > maxBuffered) {
-        v.skipped++;
+        v.skipped += count;
         v.overSince ??= now;
         if (now - v.overSince > stallMs) {
           viewers.delete(v);
@@ -141,7 +176,7 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
         v.skipped = 0;
       }
       v.overSince = null;
-      v.ws.send(line);
+      v.ws.send(message);
     }
   }
 
@@ -150,11 +185,25 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
     const line = JSON.stringify(e);
     history.push(line);
     historySize += line.length;
-    while (history.length > historyEvents || (historySize > historyBytes && history.length > 1)) {
-      historySize -= history.shift()!.length;
+    while (historyLength() > historyEvents || (historySize > historyBytes && historyLength() > 1)) {
+      historySize -= history[historyHead]!.length;
+      history[historyHead] = '';
+      historyHead++;
       evicted++;
     }
-    deliver(line);
+    // Compact once the dropped head is as long as what is kept.
+    if (historyHead > 1024 && historyHead * 2 > history.length) {
+      history = history.slice(historyHead);
+      historyHead = 0;
+    }
+    if (viewers.size === 0) return; // the history has it; nobody to send it to now
+    batch.push(line);
+    batchBytes += line.length + 1;
+    if (batchBytes >= BATCH_BYTES) flushBatch();
+    else if (!batchScheduled) {
+      batchScheduled = true;
+      setImmediate(flushBatch);
+    }
   });
 
   await new Promise<void>((resolve, reject) => {

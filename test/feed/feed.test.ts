@@ -199,6 +199,53 @@ describe('feed server', () => {
   });
 });
 
+describe('feed batching (protocol 2)', () => {
+  it('events of one turn go out as one WebSocket message, every line an event, in order', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus);
+    const messages: string[] = [];
+    const ws = new WebSocket(server.url);
+    cleanups.push(() => ws.close());
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', () => resolve()); // the hello
+      ws.once('error', reject);
+    });
+    ws.on('message', (d) => messages.push(d.toString()));
+    for (let i = 0; i < 100; i++)
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message: `m${i}` });
+    await until(() => messages.join('\n').split('\n').length >= 100);
+    const lines = messages.join('\n').split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(
+      Array.from({ length: 100 }, (_, i) => `m${i}`),
+    );
+    expect(messages.length).toBeLessThan(5); // one per turn, not one per event
+    // A viewer that joins later gets the same 100 in the history, batched, and none twice.
+    let replayed = 0;
+    const late = await connectFeed(server.url, { onEvent: () => replayed++ });
+    cleanups.push(() => late.close());
+    expect(late.hello.protocol).toBe(2);
+    expect(late.hello.history).toBe(100);
+    await until(() => replayed === 100);
+    bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message: 'after' });
+    await until(() => replayed === 101);
+  });
+
+  it('a viewer refuses a feed newer than it knows, and says what to do', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    wss.on('connection', (ws) =>
+      ws.send(
+        JSON.stringify({ feed: 'hello', protocol: 99, listening: null, history: 0, evicted: 0 }),
+      ),
+    );
+    const port = (wss.address() as AddressInfo).port;
+    await expect(
+      connectFeed(`ws://127.0.0.1:${port}/?token=t`, { onEvent: () => undefined }),
+    ).rejects.toThrow(/speaks protocol 99, this mitm-lab only 2/);
+  });
+});
+
 describe('feed client', () => {
   it('survives garbage and events it cannot fold, and keeps receiving', async () => {
     const { WebSocketServer } = await import('../../src/util/ws.ts');
