@@ -74,6 +74,26 @@ function expectPrefixOf(live: WireCapture, final: WireCapture): void {
   expect(final.records.slice(0, live.records.length)).toEqual(live.records);
 }
 
+/**
+ * A plain-HTTP client that keeps one connection to the proxy at `proxyPort` and GETs paths of
+ * `host` on the origin through it (absolute-form): the body of each.
+ */
+function keepAliveClient(proxyPort: number, host: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const target = `http://${host}:${origin.httpPort}${path}`;
+      http
+        .get({ host: '127.0.0.1', port: proxyPort, path: target, agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+  return { agent, get };
+}
+
 describe('conn.wire: the wire of a connection that stays open', () => {
   it('intercepted HTTPS keep-alive: the store shows the wire before the connection closes', async () => {
     const { socket } = await openTunnel(tp.proxy.port, `live.test:${origin.httpsPort}`);
@@ -136,18 +156,7 @@ describe('conn.wire: the wire of a connection that stays open', () => {
   });
 
   it('plain HTTP keep-alive: both requests and responses readable on the live wire', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const get = (path: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const target = `http://plain.localhost:${origin.httpPort}${path}`;
-        http
-          .get({ host: '127.0.0.1', port: tp.proxy.port, path: target, agent }, (res) => {
-            let body = '';
-            res.setEncoding('utf8').on('data', (d: string) => (body += d));
-            res.on('end', () => resolve(body));
-          })
-          .on('error', reject);
-      });
+    const { agent, get } = keepAliveClient(tp.proxy.port, 'plain.localhost');
     try {
       expect(await get('/a')).toBe('hello GET /a body=');
       expect(await get('/b')).toBe('hello GET /b body=');
@@ -175,18 +184,7 @@ describe('conn.wire: the wire of a connection that stays open', () => {
     // A proxy whose capture holds 512 bytes per direction: full after two or three exchanges.
     // From then on a response adds only counts, which the throttled conn.wire (500 ms) carries.
     const small = await startTestProxy({ captureLimitBytes: 512 });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const get = (path: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const target = `http://full.localhost:${origin.httpPort}${path}`;
-        http
-          .get({ host: '127.0.0.1', port: small.proxy.port, path: target, agent }, (res) => {
-            let body = '';
-            res.setEncoding('utf8').on('data', (d: string) => (body += d));
-            res.on('end', () => resolve(body));
-          })
-          .on('error', reject);
-      });
+    const { agent, get } = keepAliveClient(small.proxy.port, 'full.localhost');
     try {
       const started = Date.now();
       for (let i = 0; i < 40; i++) expect(await get(`/r${i}`)).toBe(`hello GET /r${i} body=`);

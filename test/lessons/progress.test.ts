@@ -230,23 +230,34 @@ describe.skipIf(!hasTool('curl'))('checkpoints from real curl runs', () => {
     expect(doneIds(events, '8')).toEqual([]);
   });
 
+  /**
+   * Exercise 9's three transfers, in the page's order: plain HTTP, HTTPS on a device that trusts
+   * the mitm-lab CA, HTTPS on a normal one. Whether each reached the landlord, per the ledger.
+   */
+  async function payRentThrice(p: LabProxy): Promise<boolean[]> {
+    const reached: boolean[] = [];
+    for (const [only, trust] of [
+      ['http-transfer', [lab.rootPem]],
+      ['https-transfer', [lab.rootPem, ca.certPem]],
+      ['https-transfer', [lab.rootPem]],
+    ] as const) {
+      const run = await runVictim({
+        proxy: parseProxyUrl(p.proxy.url),
+        profile: trust.length > 1 ? 'compromised' : 'normal',
+        trust: trust.map((pem, i) => ({ name: `root ${i}`, pem })),
+        print: () => {},
+        only: [only],
+      });
+      for (const st of run.steps) if (st.transfer) reached.push(st.transfer.toLandlord);
+    }
+    return reached;
+  }
+
   it('exercise 9: the victim pays the rent over HTTP, trusted HTTPS and normal HTTPS with --tamper bank: all four tick', async () => {
-    const ledger: boolean[] = [];
+    let ledger: boolean[] = [];
     const events = await play(
       async (p) => {
-        const pay = async (only: string, trust: string[]) => {
-          const run = await runVictim({
-            proxy: parseProxyUrl(p.proxy.url),
-            profile: trust.length > 1 ? 'compromised' : 'normal',
-            trust: trust.map((pem, i) => ({ name: `root ${i}`, pem })),
-            print: () => {},
-            only: [only],
-          });
-          for (const st of run.steps) if (st.transfer) ledger.push(st.transfer.toLandlord);
-        };
-        await pay('http-transfer', [lab.rootPem]);
-        await pay('https-transfer', [lab.rootPem, ca.certPem]);
-        await pay('https-transfer', [lab.rootPem]);
+        ledger = await payRentThrice(p);
       },
       'auto',
       { tamper: BANK_TAMPER_RULES.map((r) => ({ ...r })) },
@@ -262,22 +273,9 @@ describe.skipIf(!hasTool('curl'))('checkpoints from real curl runs', () => {
   });
 
   it('exercise 9 falsified: the same transfers without --tamper tick nothing, and all reach the landlord', async () => {
-    const ledger: boolean[] = [];
+    let ledger: boolean[] = [];
     const events = await play(async (p) => {
-      for (const [only, trust] of [
-        ['http-transfer', [lab.rootPem]],
-        ['https-transfer', [lab.rootPem, ca.certPem]],
-        ['https-transfer', [lab.rootPem]],
-      ] as const) {
-        const run = await runVictim({
-          proxy: parseProxyUrl(p.proxy.url),
-          profile: trust.length > 1 ? 'compromised' : 'normal',
-          trust: trust.map((pem, i) => ({ name: `root ${i}`, pem })),
-          print: () => {},
-          only: [only],
-        });
-        for (const st of run.steps) if (st.transfer) ledger.push(st.transfer.toLandlord);
-      }
+      ledger = await payRentThrice(p);
     });
     expect(doneIds(events, '9')).toEqual([]);
     expect(ledger).toEqual([true, true, true]);
