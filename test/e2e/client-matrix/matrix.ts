@@ -172,6 +172,8 @@ interface Lane {
   decided: Set<string>;
   /** Resolvers waiting for a change. */
   waiters: Set<() => void>;
+  /** Per host, the event index where its auto-first cell ended (the auto-retry window's start). */
+  firstAttemptEnd: Map<string, number>;
 }
 
 async function startLane(ca: Ca, lab: RunningLab, mode: 'intercept' | 'auto'): Promise<Lane> {
@@ -183,6 +185,7 @@ async function startLane(ca: Ca, lab: RunningLab, mode: 'intercept' | 'auto'): P
     closed: new Set(),
     decided: new Set(),
     waiters: new Set(),
+    firstAttemptEnd: new Map(),
   };
   bus.on((e) => {
     const i = lane.events.push(e) - 1;
@@ -308,7 +311,14 @@ export async function runMatrix(opts: MatrixOptions = {}): Promise<MatrixResult>
     say: (t: Target) => Promise<Said>,
   ): Promise<Pending> => {
     const t = target(host, mode, lane);
-    const from = lane?.events.length ?? 0;
+    // A retry's window starts where its first attempt's ended, not where the retry starts: a
+    // connection the client opened in between (Chromium connects again right after refusing a
+    // certificate; auto mode tunnels it, and the retry then reuses it from the pool) belongs to
+    // the retry, and would otherwise belong to no cell.
+    const from =
+      (mode === 'auto-retry' ? lane?.firstAttemptEnd.get(host) : undefined) ??
+      lane?.events.length ??
+      0;
     const start = Date.now();
     let said: Said;
     if (mode === 'direct' && t.directPort === null)
@@ -325,9 +335,13 @@ export async function runMatrix(opts: MatrixOptions = {}): Promise<MatrixResult>
       };
     else said = await say(t);
     const ms = Date.now() - start;
-    const conns = lane ? connsOf(lane, host, from, lane.events.length) : [];
-    // The retry must meet the proxy's decision about the first attempt: wait for it.
-    if (lane && mode === 'auto-first') await waitDecided(lane, conns);
+    const end = lane?.events.length ?? 0;
+    const conns = lane ? connsOf(lane, host, from, end) : [];
+    if (lane && mode === 'auto-first') {
+      lane.firstAttemptEnd.set(host, end);
+      // The retry must meet the proxy's decision about the first attempt: wait for it.
+      await waitDecided(lane, conns);
+    }
     log(`${client} ${mode} ${host}: ${said.outcome} ${said.code} (${ms} ms)`);
     const p: Pending = { run: { client, host, mode, ...said }, lane, conns, ms };
     pending.push(p);
