@@ -72,7 +72,8 @@ import type { EngineCore } from './engine-core.ts';
 import { ConnRegistry, type Conn } from './conn.ts';
 import { FairReads } from './fair-reads.ts';
 import { ExchangeRecorder, type Exchange } from './exchanges.ts';
-import type { Cb, LibContext, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
+import { HttpRelay, type RelayContext, type RelayErrorKind } from './http-relay.ts';
+import type { Cb, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import { MemoryRelease } from './memory-release.ts';
 import {
@@ -573,11 +574,20 @@ class Engine implements EngineCore {
         socket.destroy();
       });
     });
-    lib.onError((ctx, err, kind) =>
-      this.guard('http-mitm-proxy', () => this.onLibError(ctx, err, kind))(),
+    lib.onError((_ctx, err, kind) =>
+      this.guard('http-mitm-proxy', () => this.onLibError(err, kind))(),
     );
-    lib.onRequest((ctx, cb) => this.guardCb('http', cb, (next) => this.onRequest(ctx, next)));
-    lib.onResponse((ctx, cb) => this.guardCb('http', cb, (next) => this.onResponse(ctx, next)));
+    // Every request goes through our relay, not the library's per-request path.
+    const relay = new HttpRelay({
+      connectRequestOf: (socket) =>
+        lib.connectRequests[`${socket.remotePort ?? ''}:${socket.localPort ?? ''}`],
+      agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
+      onRequest: (ctx, send) => this.guardCb('http', send, (next) => this.onRequest(ctx, next)),
+      onResponse: (ctx, next) => this.guardCb('http', next, (then) => this.onResponse(ctx, then)),
+      onError: (ctx, err, kind) => this.guard('http', () => this.onRelayError(ctx, err, kind))(),
+    });
+    lib._onHttpServerRequest = (isSSL, req, res) =>
+      this.guard('http', () => relay.handle(isSSL, req, res))();
     lib.onWebSocketConnection((ctx, cb) =>
       this.guardCb('websocket', cb, (next) => this.webSockets.onWebSocketConnection(ctx, next)),
     );
@@ -861,16 +871,16 @@ class Engine implements EngineCore {
 
   // ---- HTTP ----------------------------------------------------------------------------
 
-  private connOfRequest(ctx: LibContext): Conn | null {
+  private connOfRequest(ctx: RelayContext): Conn | null {
     if (ctx.isSSL)
       return ctx.connectRequest ? this.registry.ofConnectRequest(ctx.connectRequest) : null;
     return this.registry.ofSocket(ctx.clientToProxyRequest.socket);
   }
 
   /** The exchange each library request context carries. */
-  private readonly exchanges = new WeakMap<LibContext, Exchange>();
+  private readonly exchanges = new WeakMap<RelayContext, Exchange>();
 
-  private onRequest(ctx: LibContext, cb: Cb): void {
+  private onRequest(ctx: RelayContext, cb: () => void): void {
     const conn = this.connOfRequest(ctx);
     const req = ctx.clientToProxyRequest;
     const res = ctx.proxyToClientResponse;
@@ -1026,7 +1036,7 @@ class Engine implements EngineCore {
     }
   }
 
-  private onResponse(ctx: LibContext, cb: Cb): void {
+  private onResponse(ctx: RelayContext, cb: () => void): void {
     const exchange = this.exchanges.get(ctx);
     const res = ctx.serverToProxyResponse;
     if (!exchange || !res) return cb();
@@ -1073,45 +1083,48 @@ class Engine implements EngineCore {
       );
   }
 
-  private onLibError(ctx: LibContext | null, err: Error | undefined, kind: string): void {
+  /** The library's own errors: its servers' (no request behind them). */
+  private onLibError(err: Error | undefined, kind: string): void {
     const e = (err ?? new Error('unknown error')) as NodeJS.ErrnoException;
     if (isDescriptorShortage(e)) this.descriptorShortage();
     if (this.listenFailed && (kind === 'HTTP_SERVER_ERROR' || kind === 'HTTPS_SERVER_ERROR')) {
       this.listenFailed(e);
       return;
     }
-    if (!ctx) {
-      // The internal server's TLS and parse errors: already events (tls.client-rejected, the
-      // 431/400 diag) and the library's own log lines; a third copy would be noise.
-      if (kind === 'HTTPS_CLIENT_ERROR') return;
-      if (isDescriptorShortage(e)) {
-        this.diag(
-          'error',
-          'engine',
-          `out of file descriptors (${kind}: ${e.code ?? ''}: ${e.message}): a connection was dropped ` +
-            'before it could be answered, and new ones get 503 for a moment. Close some ' +
-            'connections or raise the limit (ulimit -n).',
-        );
-        return;
-      }
-      const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+    // The internal server's TLS and parse errors: already events (tls.client-rejected, the
+    // 431/400 diag) and the library's own log lines; a third copy would be noise.
+    if (kind === 'HTTPS_CLIENT_ERROR') return;
+    if (isDescriptorShortage(e)) {
       this.diag(
-        quiet ? 'info' : 'warn',
-        'http-mitm-proxy',
-        `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+        'error',
+        'engine',
+        `out of file descriptors (${kind}: ${e.code ?? ''}: ${e.message}): a connection was dropped ` +
+          'before it could be answered, and new ones get 503 for a moment. Close some ' +
+          'connections or raise the limit (ulimit -n).',
       );
       return;
     }
+    const quiet = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+    this.diag(
+      quiet ? 'info' : 'warn',
+      'http-mitm-proxy',
+      `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+    );
+  }
+
+  /** An error of one request through the relay. */
+  private onRelayError(ctx: RelayContext, err: Error, kind: RelayErrorKind): void {
+    const e = err as NodeJS.ErrnoException;
+    if (isDescriptorShortage(e)) this.descriptorShortage();
     const exchange = this.exchanges.get(ctx);
     const res = ctx.proxyToClientResponse;
-    const conn = this.connOfRequest(ctx);
-    const connId = exchange?.connId ?? conn?.id ?? 'c0';
+    const connId = exchange?.connId ?? this.connOfRequest(ctx)?.id ?? 'c0';
     if (
       exchange &&
       (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
     ) {
       // Before the response began: 502 with a sentence. After: the client's response is cut
-      // too (the library would write this error into the body and end it cleanly).
+      // too (never ended cleanly, which would look complete).
       if (exchange.client) this.exchangeRecorder.cutMidBody(exchange, e);
       else this.exchangeRecorder.upstreamError(exchange, res, e);
       return;
@@ -1120,7 +1133,7 @@ class Engine implements EngineCore {
       e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ERR_STREAM_PREMATURE_CLOSE';
     this.diag(
       clientGone ? 'info' : 'warn',
-      'http-mitm-proxy',
+      'http',
       `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
       connId,
     );

@@ -5,27 +5,6 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type net from 'node:net';
 
-/** The slice of http-mitm-proxy's request context we use (its typings are loose). */
-export interface LibContext {
-  isSSL: boolean;
-  connectRequest?: http.IncomingMessage | undefined;
-  clientToProxyRequest: http.IncomingMessage;
-  proxyToClientResponse: http.ServerResponse;
-  proxyToServerRequestOptions?:
-    | {
-        host: string;
-        port: number;
-        path: string;
-        headers: Record<string, unknown>;
-        agent?: unknown;
-      }
-    | undefined;
-  proxyToServerRequest?: http.ClientRequest | undefined;
-  serverToProxyResponse?: http.IncomingMessage | undefined;
-  /** A stream the client's request body goes through on its way upstream. */
-  addRequestFilter(filter: NodeJS.ReadWriteStream): void;
-}
-
 /** The slice of http-mitm-proxy's WebSocket context we use. */
 export interface LibWsContext {
   isSSL: boolean;
@@ -81,9 +60,13 @@ export interface LibProxy {
   onConnect(
     fn: (req: http.IncomingMessage, socket: net.Socket, head: Buffer, cb: Cb) => void,
   ): void;
-  onError(fn: (ctx: LibContext | null, err: Error | undefined, kind: string) => void): void;
-  onRequest(fn: (ctx: LibContext, cb: Cb) => void): void;
-  onResponse(fn: (ctx: LibContext, cb: Cb) => void): void;
+  /** Its servers' errors (its request path is replaced: see `_onHttpServerRequest`). */
+  onError(fn: (ctx: unknown, err: Error | undefined, kind: string) => void): void;
+  /**
+   * Its per-request path, bound when each server is created: replaced before `listen()` by
+   * mitm-lab's own relay (./http-relay.ts).
+   */
+  _onHttpServerRequest(isSSL: boolean, req: http.IncomingMessage, res: http.ServerResponse): void;
   onWebSocketConnection(fn: (ctx: LibWsContext, cb: Cb) => void): void;
   onWebSocketFrame(
     fn: (
