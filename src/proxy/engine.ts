@@ -57,22 +57,15 @@ import type { Controls } from '../events/controls.ts';
 import type { ClientTlsMax, Mode, NewEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 import { WebSocket } from '../util/ws.ts';
-import {
-  checkProxyAuth,
-  forbiddenTargetResponse,
-  isAbsoluteForm,
-  NOT_A_WEB_SERVER_TEXT,
-  OUT_OF_DESCRIPTORS_TEXT,
-  PROXY_AUTH_REQUIRED,
-  refuseDirectUpgrade,
-} from './connect.ts';
+import { forbiddenTargetResponse, PROXY_AUTH_REQUIRED, refuseDirectUpgrade } from './connect.ts';
 import { ConnectDecision, noop } from './connect-decision.ts';
 import { captureLibraryConsole } from './console-capture.ts';
 import type { EngineCore } from './engine-core.ts';
 import { ConnRegistry, type Conn } from './conn.ts';
 import { FairReads } from './fair-reads.ts';
-import { ExchangeRecorder, type Exchange } from './exchanges.ts';
-import { HttpRelay, type RelayContext, type RelayErrorKind } from './http-relay.ts';
+import { ExchangeRecorder } from './exchanges.ts';
+import { HttpFlows } from './http-flows.ts';
+import { HttpRelay } from './http-relay.ts';
 import type { Cb, LibProxy, LibWsContext, LibWsServer } from './lib-types.ts';
 import { LiveWire } from './live-wire.ts';
 import { MemoryRelease } from './memory-release.ts';
@@ -82,7 +75,7 @@ import {
   type ProxyOptions,
   type RunningProxy,
 } from './options.ts';
-import { Resolver, targetWithoutUserinfo } from './resolve.ts';
+import { Resolver } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
@@ -92,16 +85,9 @@ import { AuthThrottle } from './auth-throttle.ts';
 import { AutoRefusals } from './auto-refusals.ts';
 import { TargetGuard } from './target-guard.ts';
 import { Upstream } from './upstream.ts';
-import { headerPairs } from './body-capture.ts';
 import { UpstreamWire } from './upstream-wire.ts';
 import { WebSocketFlows } from './websocket-flows.ts';
-import {
-  formFields,
-  requestTamperFilter,
-  rulesFor,
-  tamperResponse,
-  type TamperRule,
-} from './tamper.ts';
+import type { TamperRule } from './tamper.ts';
 import { tapSocket, WireTap } from './wire-tap.ts';
 
 // require, not `import`: see util/ws.ts (an ES module importing CommonJS costs resident memory).
@@ -163,6 +149,8 @@ class Engine implements EngineCore {
   /** `--tamper` rules (./tamper.ts), empty when off. */
   private readonly tamperRules: readonly TamperRule[];
   private readonly exchangeRecorder: ExchangeRecorder;
+  /** Each HTTP request's decisions and errors (./http-flows.ts). */
+  private readonly httpFlows: HttpFlows;
   readonly timeouts: Timeouts;
   private readonly liveWire: LiveWire;
   private readonly tlsOutcomes: TlsOutcomes;
@@ -220,6 +208,24 @@ class Engine implements EngineCore {
       },
     );
     this.lib = new MitmProxy() as unknown as LibProxy;
+    this.httpFlows = new HttpFlows({
+      registry: this.registry,
+      auth: opts.auth,
+      authThrottle: this.authThrottle,
+      targetGuard: this.targetGuard,
+      tlsOutcomes: {
+        requestArrived: (conn, socket) => this.tlsOutcomes.requestArrived(conn, socket),
+      },
+      exchangeRecorder: this.exchangeRecorder,
+      upstreamWire: this.upstreamWire,
+      tamperRules: this.tamperRules,
+      bodyLimit: this.bodyLimit,
+      originalUrl: (req) => this.originalUrls.get(req),
+      outOfDescriptors: () => this.outOfDescriptors(),
+      descriptorShortage: () => this.descriptorShortage(),
+      later: (ms, fn) => this.later(ms, fn),
+      diag: (level, source, message, connId) => this.diag(level, source, message, connId),
+    });
     this.liveWire = new LiveWire((event) => this.emit(event));
     this.tlsOutcomes = new TlsOutcomes(this, this.registry);
     this.tlsHandOff = new TlsHandOff({
@@ -582,9 +588,12 @@ class Engine implements EngineCore {
       connectRequestOf: (socket) =>
         lib.connectRequests[`${socket.remotePort ?? ''}:${socket.localPort ?? ''}`],
       agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
-      onRequest: (ctx, send) => this.guardCb('http', send, (next) => this.onRequest(ctx, next)),
-      onResponse: (ctx, next) => this.guardCb('http', next, (then) => this.onResponse(ctx, then)),
-      onError: (ctx, err, kind) => this.guard('http', () => this.onRelayError(ctx, err, kind))(),
+      onRequest: (ctx, send) =>
+        this.guardCb('http', send, (next) => this.httpFlows.onRequest(ctx, next)),
+      onResponse: (ctx, next) =>
+        this.guardCb('http', next, (then) => this.httpFlows.onResponse(ctx, then)),
+      onError: (ctx, err, kind) =>
+        this.guard('http', () => this.httpFlows.onError(ctx, err, kind))(),
     });
     lib._onHttpServerRequest = (isSSL, req, res) =>
       this.guard('http', () => relay.handle(isSSL, req, res))();
@@ -869,220 +878,6 @@ class Engine implements EngineCore {
     this.upstreamWire?.connClosed(conn.id);
   }
 
-  // ---- HTTP ----------------------------------------------------------------------------
-
-  private connOfRequest(ctx: RelayContext): Conn | null {
-    if (ctx.isSSL)
-      return ctx.connectRequest ? this.registry.ofConnectRequest(ctx.connectRequest) : null;
-    return this.registry.ofSocket(ctx.clientToProxyRequest.socket);
-  }
-
-  /** The exchange each library request context carries. */
-  private readonly exchanges = new WeakMap<RelayContext, Exchange>();
-
-  private onRequest(ctx: RelayContext, cb: () => void): void {
-    const conn = this.connOfRequest(ctx);
-    const req = ctx.clientToProxyRequest;
-    const res = ctx.proxyToClientResponse;
-    const options = ctx.proxyToServerRequestOptions;
-    if (ctx.isSSL && !conn) {
-      // Decrypted, yet no CONNECT behind it: not a connection the engine handed over (the
-      // internal server's door check closes those first; this is the second lock).
-      this.diag('warn', 'http', 'a decrypted request with no CONNECT behind it: closed');
-      req.socket.destroy();
-      return;
-    }
-    if (this.outOfDescriptors()) {
-      req.resume();
-      res.writeHead(503, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(OUT_OF_DESCRIPTORS_TEXT),
-        Connection: 'close',
-      });
-      res.end(OUT_OF_DESCRIPTORS_TEXT);
-      this.diag(
-        'warn',
-        'http',
-        `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (503), the proxy is out of file descriptors`,
-        conn?.id ?? null,
-      );
-      return;
-    }
-    if (!ctx.isSSL && !conn?.connect) {
-      const address = conn?.clientAddress ?? req.socket.remoteAddress ?? '';
-      if (this.opts.auth && !checkProxyAuth(req.headers['proxy-authorization'], this.opts.auth)) {
-        req.resume();
-        const wait = this.authThrottle.failed(address);
-        const answer = (): void => {
-          if (res.destroyed || res.writableEnded) return;
-          res.writeHead(407, {
-            'Proxy-Authenticate': 'Basic realm="mitm-lab"',
-            'Content-Type': 'text/plain; charset=utf-8',
-          });
-          res.end('mitm-lab: proxy authentication required.\n');
-        };
-        if (wait > 0) this.later(wait, answer);
-        else answer();
-        this.diag(
-          'info',
-          'http',
-          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: proxy authentication required (407)` +
-            (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
-          conn?.id ?? null,
-        );
-        return;
-      }
-      if (this.opts.auth) this.authThrottle.succeeded(address);
-      if (!isAbsoluteForm(this.originalUrls.get(req))) {
-        // An origin-form request sent to the proxy itself: forwarding it would loop.
-        req.resume();
-        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(NOT_A_WEB_SERVER_TEXT);
-        return;
-      }
-    }
-    if (!options) {
-      cb();
-      return;
-    }
-    const credentialsFree = ctx.isSSL
-      ? null
-      : targetWithoutUserinfo(this.originalUrls.get(req) ?? '');
-    if (credentialsFree) Object.assign(options, credentialsFree); // never look up `user` as a host
-    if (
-      !conn?.connect &&
-      !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)
-    ) {
-      // Node would throw inside the library, and the client would wait forever.
-      const text = `mitm-lab: bad request target ${this.originalUrls.get(req) ?? ''}: the port is outside 1-65535\n`;
-      req.resume();
-      res.writeHead(400, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(text),
-      });
-      res.end(text);
-      this.diag('warn', 'http', text.trim(), conn?.id ?? null);
-      return;
-    }
-    if (!conn?.connect) {
-      const forbidden = this.targetGuard.check(options.host ?? '', options.port);
-      if (forbidden) {
-        const text = `mitm-lab: refused: ${forbidden}\n`;
-        req.resume();
-        res.writeHead(403, {
-          'Content-Type': 'text/plain; charset=utf-8',
-          'Content-Length': Buffer.byteLength(text),
-        });
-        res.end(text);
-        this.diag(
-          'warn',
-          'http',
-          `${req.method ?? ''} ${this.originalUrls.get(req) ?? ''}: refused (403): ${forbidden}`,
-          conn?.id ?? null,
-        );
-        return;
-      }
-    }
-    let shownHost = options.host;
-    let urlPort = options.port;
-    if (conn?.connect) {
-      // The library aims at the Host header (port 443/80 unless it names one). The client's
-      // CONNECT said where it meant to go: connect there; SNI and Host keep naming the site
-      // (Node's agent takes the TLS server name from the Host header).
-      const explicit = /:(\d+)$/.exec((req.headers.host ?? '').replace(/^\[[^\]]*\]/, ''));
-      urlPort = explicit ? Number(explicit[1]) : conn.connect.port;
-      shownHost = options.host;
-      options.host = conn.connect.host;
-      options.port = conn.connect.port;
-    }
-    this.tlsOutcomes.requestArrived(conn, req.socket);
-    const requestRules = this.tamperRules.length
-      ? rulesFor(this.tamperRules, 'request', {
-          method: req.method ?? 'GET',
-          host: shownHost,
-          path: options.path,
-        })
-      : [];
-    const exchange = this.exchangeRecorder.begin(req, {
-      connId: conn?.id ?? 'c0',
-      secure: ctx.isSSL,
-      host: shownHost,
-      port: options.port,
-      urlPort,
-      path: options.path,
-      holdRequest: requestRules.length > 0,
-    });
-    this.exchanges.set(ctx, exchange);
-    if (requestRules.length)
-      ctx.addRequestFilter(
-        requestTamperFilter({
-          rules: requestRules,
-          headers: headerPairs(req.rawHeaders),
-          captureLimit: this.bodyLimit,
-          upstream: () => ctx.proxyToServerRequest,
-          done: (o) => {
-            exchange.requestTamper = o.mark;
-            this.tamperSkipped(exchange, o.skipped);
-            this.exchangeRecorder.emitRequest(exchange);
-          },
-        }),
-      );
-    cb();
-    const upstreamRequest = ctx.proxyToServerRequest;
-    if (upstreamRequest) {
-      this.exchangeRecorder.watch(exchange, upstreamRequest);
-      const wire = this.upstreamWire;
-      if (wire && conn) upstreamRequest.once('socket', (s: net.Socket) => wire.use(s, conn.id));
-    }
-  }
-
-  private onResponse(ctx: RelayContext, cb: () => void): void {
-    const exchange = this.exchanges.get(ctx);
-    const res = ctx.serverToProxyResponse;
-    if (!exchange || !res) return cb();
-    const method = exchange.req.method ?? 'GET';
-    const rules =
-      this.tamperRules.length &&
-      method !== 'HEAD' &&
-      res.statusCode !== 204 &&
-      res.statusCode !== 304
-        ? rulesFor(this.tamperRules, 'response', {
-            method,
-            host: exchange.host,
-            path: exchange.path,
-          })
-        : [];
-    if (rules.length === 0) {
-      this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
-      return cb();
-    }
-    // Before the recorder: the stand-in (and the mark) must be ready when its 'end' fires.
-    tamperResponse({
-      res,
-      rules,
-      requestFields: formFields(exchange.requestBody.result(headerPairs(exchange.req.rawHeaders))),
-      captureLimit: this.bodyLimit,
-      done: (standIn, o) => {
-        exchange.responseTamper = o.mark;
-        this.tamperSkipped(exchange, o.skipped);
-        ctx.serverToProxyResponse = standIn as http.IncomingMessage;
-        cb();
-      },
-    });
-    this.exchangeRecorder.response(exchange, res, ctx.proxyToClientResponse);
-  }
-
-  /** One diag per tamper rule that matched an exchange but could not change it. */
-  private tamperSkipped(exchange: Exchange, skipped: readonly string[]): void {
-    for (const s of skipped)
-      this.diag(
-        'warn',
-        'tamper',
-        `${exchange.url}: rule skipped, relayed unchanged: ${s}`,
-        exchange.connId,
-      );
-  }
-
   /** The library's own errors: its servers' (no request behind them). */
   private onLibError(err: Error | undefined, kind: string): void {
     const e = (err ?? new Error('unknown error')) as NodeJS.ErrnoException;
@@ -1110,40 +905,5 @@ class Engine implements EngineCore {
       'http-mitm-proxy',
       `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
     );
-  }
-
-  /** An error of one request through the relay. */
-  private onRelayError(ctx: RelayContext, err: Error, kind: RelayErrorKind): void {
-    const e = err as NodeJS.ErrnoException;
-    if (isDescriptorShortage(e)) this.descriptorShortage();
-    const exchange = this.exchanges.get(ctx);
-    const res = ctx.proxyToClientResponse;
-    const connId = exchange?.connId ?? this.connOfRequest(ctx)?.id ?? 'c0';
-    if (
-      exchange &&
-      (kind === 'PROXY_TO_SERVER_REQUEST_ERROR' || kind === 'SERVER_TO_PROXY_RESPONSE_ERROR')
-    ) {
-      // Before the response began: 502 with a sentence. After: the client's response is cut
-      // too (never ended cleanly, which would look complete).
-      if (exchange.client) this.exchangeRecorder.cutMidBody(exchange, e);
-      else this.exchangeRecorder.upstreamError(exchange, res, e);
-      return;
-    }
-    const clientGone =
-      e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ERR_STREAM_PREMATURE_CLOSE';
-    this.diag(
-      clientGone ? 'info' : 'warn',
-      'http',
-      `${kind}: ${e.code ? `${e.code}: ` : ''}${e.message}`,
-      connId,
-    );
-    if (!res.headersSent && !res.writableEnded && !res.destroyed) {
-      const text = `mitm-lab: proxy error ${kind}: ${e.message}\n`;
-      res.writeHead(502, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(text),
-      });
-      res.end(text);
-    }
   }
 }
