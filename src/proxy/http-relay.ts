@@ -15,7 +15,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** Where a request goes upstream (Node's request options, filled in by the relay). */
 export interface UpstreamOptions {
@@ -65,6 +65,14 @@ export interface RelayHooks {
   /** Any error of the exchange; the engine answers the client (502/504) or cuts it. */
   onError(ctx: RelayContext, err: Error, kind: RelayErrorKind): void;
 }
+
+/**
+ * Bytes a body may have waiting in the slower side's buffer before the relay pauses the faster
+ * side, per direction and exchange. `pipe()` pauses at the stream's 16 KiB: on the HTTPS legs
+ * that cut big transfers into small TLS writes and halved their speed (256 MiB down: 288 →
+ * 181 MB/s on the shared harness). A stalled side still holds at most this much.
+ */
+export const RELAY_BUFFER_BYTES = 1024 * 1024;
 
 /** The text of the 400 for a request with no absolute URL and no Host header. */
 export const HOST_MISSING_TEXT = 'Bad request: Host missing...';
@@ -122,7 +130,7 @@ export class HttpRelay {
       filter.on('error', (err: Error) => this.failed(ctx, err, 'REQUEST_FILTER_ERROR'));
       body = body.pipe(filter) as unknown as Readable;
     }
-    body.pipe(up);
+    relayBody(body, up);
   }
 
   private responded(ctx: RelayContext, r: http.IncomingMessage): void {
@@ -150,14 +158,7 @@ export class HttpRelay {
       headers['connection'] = 'keep-alive';
     }
     res.writeHead(r.statusCode ?? 502, headers);
-    // A client gone before the end: the rest is read and dropped, as the library did, so the
-    // exchange still completes and the upstream socket returns to its pool.
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      r.unpipe(res);
-      r.resume();
-    });
-    r.pipe(res);
+    relayBody(r, res);
   }
 
   private failed(ctx: RelayContext, err: Error, kind: RelayErrorKind): void {
@@ -193,4 +194,41 @@ function hostAndPort(
 function parseHost(hostString: string, defaultPort: number): { host: string; port: number } {
   const parts = hostString.split(':');
   return { host: parts[0] ?? '', port: parts.length === 2 ? Number(parts[1]) : defaultPort };
+}
+
+/**
+ * Move a body from `src` to `dst`, pausing `src` while `dst` has RELAY_BUFFER_BYTES or more
+ * waiting, and ending `dst` with `src`. A `dst` that closes first (the client gone, the server's
+ * request failed) gets nothing more, and `src` is read to its end and dropped, as the library
+ * did: the exchange completes, and an upstream socket returns to its pool.
+ */
+function relayBody(src: Readable, dst: Writable): void {
+  let paused = false;
+  let open = true;
+  const onDrain = (): void => {
+    if (!paused) return;
+    paused = false;
+    src.resume();
+  };
+  const onClose = (): void => {
+    open = false;
+    dst.off('drain', onDrain);
+    if (!dst.writableFinished && paused) {
+      paused = false;
+      src.resume();
+    }
+  };
+  src.on('data', (chunk: Buffer) => {
+    if (!open) return;
+    if (!dst.write(chunk) && dst.writableLength >= RELAY_BUFFER_BYTES) {
+      paused = true;
+      src.pause();
+    }
+  });
+  src.once('end', () => {
+    if (open) dst.end();
+  });
+  dst.on('drain', onDrain);
+  dst.once('close', onClose);
+  src.resume();
 }
