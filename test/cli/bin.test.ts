@@ -59,7 +59,7 @@ describe('bin/mitm-lab.js', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('lets the old generation grow only 25 % past what survived, unless node was told otherwise', async () => {
+  it('lets the old generation grow only 50 % past what survived, unless node was told otherwise', async () => {
     const dir = project('heap', true);
     writeFileSync(path.join(dir, 'dist/cli/bin.js'), PROMOTES_GARBAGE);
     const ours = await run(dir, []);
