@@ -15,6 +15,7 @@ import { nowMs } from './clock.ts';
 import { TlsRecordStream, TlsSession } from './tls-records.ts';
 import type { TlsAlert } from './tls-alerts.ts';
 import { CAPTURE_LIMITS } from '../events/limits.ts';
+import { CaptureBuffer } from './capture-buffer.ts';
 
 /** Records kept per connection: a handshake is ~10; a long download ~16 KiB per record. */
 export const DEFAULT_MAX_RECORDS = CAPTURE_LIMITS.records;
@@ -31,58 +32,50 @@ export interface WireTapOptions {
 }
 
 class Direction {
-  readonly chunks: Buffer[] = [];
-  kept = 0;
-  size = 0;
+  private readonly bytes: CaptureBuffer;
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.bytes = new CaptureBuffer(limit);
+  }
+
+  get size(): number {
+    return this.bytes.size;
+  }
 
   add(chunk: Buffer): void {
-    this.size += chunk.length;
-    if (this.kept >= this.limit) return;
-    const part = chunk.subarray(0, this.limit - this.kept);
-    // Copy: the caller's buffer may be a slice of a pooled one that gets reused.
-    this.chunks.push(Buffer.from(part));
-    this.kept += part.length;
+    this.bytes.add(chunk);
   }
 
   snapshot(): WireBytes {
     return {
-      base64: Buffer.concat(this.chunks, this.kept).toString('base64'),
-      size: this.size,
-      truncated: this.size > this.kept,
+      base64: this.bytes.view().toString('base64'),
+      size: this.bytes.size,
+      truncated: this.bytes.size > this.bytes.kept,
     };
   }
 
-  /** Chunks already handed out by `delta()`, and their bytes. */
-  private sentChunks = 0;
+  /** Bytes already handed out by `delta()`. */
   private sentBytes = 0;
   private sentSize = 0;
 
   /** True when bytes crossed since the last `delta()`. */
   get changed(): boolean {
-    return this.size !== this.sentSize;
+    return this.bytes.size !== this.sentSize;
   }
 
   /** True when bytes were kept since the last `delta()` (not only counted past the limit). */
   get grew(): boolean {
-    return this.kept !== this.sentBytes;
+    return this.bytes.kept !== this.sentBytes;
   }
 
   /** What was captured since the last call (only the new bytes: each byte is encoded once). */
   delta(): WireDelta {
     const offset = this.sentBytes;
-    const fresh = this.chunks.slice(this.sentChunks);
-    const bytes = fresh.length === 1 ? fresh[0]! : Buffer.concat(fresh);
-    this.sentChunks = this.chunks.length;
-    this.sentBytes = this.kept;
-    this.sentSize = this.size;
-    return {
-      offset,
-      base64: bytes.toString('base64'),
-      size: this.size,
-      truncated: this.size > this.kept,
-    };
+    const { kept, size } = this.bytes;
+    const base64 = this.bytes.view(offset).toString('base64');
+    this.sentBytes = kept;
+    this.sentSize = size;
+    return { offset, base64, size, truncated: size > kept };
   }
 }
 

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { Readable } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   FairReads,
@@ -13,6 +13,13 @@ function fakeSocket(name: string, seen: string[]): net.Socket {
   const r = new Readable({ read: () => undefined });
   r.on('data', (d: Buffer) => seen.push(`${name}:${d.toString()}`));
   return r as unknown as net.Socket;
+}
+
+/** A client socket that can also be answered (written to). */
+function fakeDuplex(name: string, seen: string[]): net.Socket {
+  const d = new Duplex({ read: () => undefined, write: (_c, _e, done) => done() });
+  d.on('data', (c: Buffer) => seen.push(`${name}:${c.toString()}`));
+  return d as unknown as net.Socket;
 }
 
 /** Let what was pushed reach the consumer (a stream emits on a later tick at first). */
@@ -84,6 +91,41 @@ describe('FairReads', () => {
     for (let i = 1; i <= 5; i++) s.push(Buffer.from(String(i)));
     await tick();
     expect(seen).toEqual(['up:1', 'up:2', 'up:3', 'up:4', 'up:5']);
+  });
+
+  it('makes a request that follows an answer wait its turn, however quick the client', async () => {
+    const fair = new FairReads(1);
+    const seen: string[] = [];
+    const quick = fakeDuplex('quick', seen);
+    const other = fakeDuplex('other', seen);
+    addAged(fair, quick);
+    addAged(fair, other);
+    await tick();
+    quick.push(Buffer.from('GET 1')); // this turn's budget
+    other.push(Buffer.from('GET 1')); // waits for the next turn
+    quick.write('200 OK'); // the proxy answers the first request at once...
+    quick.push(Buffer.from('GET 2')); // ...and the client sends its next one in the same turn
+    await tick();
+    expect(seen).toEqual(['quick:GET 1']);
+    await nextTurn();
+    expect(seen).toEqual(['quick:GET 1', 'other:GET 1']);
+    await nextTurn();
+    expect(seen).toEqual(['quick:GET 1', 'other:GET 1', 'quick:GET 2']);
+  });
+
+  it('still lets the rest of a stream through when nothing was written back', async () => {
+    const fair = new FairReads(1);
+    const seen: string[] = [];
+    const up = fakeDuplex('up', seen);
+    const other = fakeDuplex('other', seen);
+    addAged(fair, up);
+    addAged(fair, other);
+    await tick();
+    up.push(Buffer.from('POST'));
+    other.push(Buffer.from('GET'));
+    up.push(Buffer.from('body'));
+    await tick();
+    expect(seen).toEqual(['up:POST', 'up:body']);
   });
 
   it('hands a socket its waiting chunks at once, in order, past HOLD_MAX_BYTES', async () => {
