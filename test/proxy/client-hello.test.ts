@@ -3,13 +3,16 @@
 // HTTP exchange still completes after the peek), and silence, half hellos and garbage end in
 // their own outcome with no listener left behind.
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import {
   guessClient,
   parseHello,
   peekClientHello,
+  readClientHelloMessage,
   type HelloPeek,
 } from '../../src/proxy/client-hello.ts';
 import {
@@ -23,6 +26,11 @@ import {
 } from './passive-tls-kit.ts';
 import { closeServer, connectLoopback, listenLoopback } from '../support/net.ts';
 import { sleep } from '../support/wait.ts';
+
+// The library's own stream reader, the reference the synchronous reader is checked against.
+const rtch = createRequire(import.meta.url)(
+  'read-tls-client-hello',
+) as typeof import('read-tls-client-hello');
 
 const cert = useSelfSignedCert();
 
@@ -416,6 +424,30 @@ describe('parseHello', () => {
     const notHello = Buffer.from(hello);
     notHello[5] = 2; // a ServerHello type byte
     expect(await parseHello(notHello)).toBeNull();
+  });
+
+  it("reads the same message as the library's stream reader, in one synchronous pass", async () => {
+    for (const opts of [
+      { ALPNProtocols: ['h2', 'http/1.1'] },
+      { maxVersion: 'TLSv1.2' as const },
+      { servername: 'a-rather-long-name.example.test', ALPNProtocols: ['http/1.1'] },
+    ]) {
+      const record = await captureClientHello(opts);
+      const ours = readClientHelloMessage(record);
+      const theirs = await rtch.readTlsClientHello(Readable.from(record, { objectMode: false }));
+      expect(ours).toEqual(theirs);
+      expect(ours?.extensions.length).toBeGreaterThan(3);
+    }
+  });
+
+  it('refuses a ClientHello cut short or with a length that does not add up', async () => {
+    const record = await captureClientHello({ ALPNProtocols: ['h2'] });
+    const cut = Buffer.from(record.subarray(0, record.length - 10));
+    cut.writeUInt16BE(cut.length - 5, 3); // the record says what it holds; the message does not
+    expect(readClientHelloMessage(cut)).toBeNull();
+    const shorterExtensions = Buffer.from(record);
+    shorterExtensions.writeUIntBE(record.length - 5 - 4 + 1, 6, 3); // message length one too many
+    expect(readClientHelloMessage(shorterExtensions)).toBeNull();
   });
 });
 
