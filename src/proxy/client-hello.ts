@@ -40,7 +40,12 @@ export interface ClientHelloInfo {
 
 /** The result of peeking at the first bytes of a connection. */
 export type HelloPeek =
-  | { kind: 'tls'; hello: ClientHelloInfo }
+  /**
+   * A ClientHello. `bytes`: every byte read, from its first (the ClientHello and anything that
+   * came with it): put back on the socket, unless the peek was asked to hand them over
+   * (`handOver`), in which case the caller owns them.
+   */
+  | { kind: 'tls'; hello: ClientHelloInfo; bytes: Buffer }
   /** The first byte is not a TLS handshake record (or the "ClientHello" is malformed). The bytes were put back. */
   | { kind: 'not-tls'; firstBytes: Buffer }
   /**
@@ -129,7 +134,18 @@ function assess(buf: Buffer): Assessment {
  * CONNECT 200 and unshifting any `head` bytes. A flowing socket is paused and resumed after.
  * Never rejects; no listener is left behind whatever the outcome.
  */
-export function peekClientHello(socket: net.Socket, timeoutMs: number): Promise<HelloPeek> {
+export function peekClientHello(
+  socket: net.Socket,
+  timeoutMs: number,
+  opts: {
+    /**
+     * A ClientHello's bytes are handed to the caller (`bytes`) instead of put back: the one read
+     * of them, for a caller that sends them on itself (the CONNECT decision: to the capture's
+     * record parser and into the hop, without reading them off the socket again).
+     */
+    handOver?: boolean;
+  } = {},
+): Promise<HelloPeek> {
   if (socket.destroyed || socket.readableEnded) return Promise.resolve({ kind: 'closed' });
   return new Promise<HelloPeek>((resolve) => {
     const chunks: Buffer[] = [];
@@ -138,6 +154,11 @@ export function peekClientHello(socket: net.Socket, timeoutMs: number): Promise<
     const wasFlowing = socket.readableFlowing === true;
     if (wasFlowing) socket.pause();
 
+    /** The bytes read so far, as one Buffer (kept as the one chunk: not joined twice). */
+    const joined = (): Buffer => {
+      if (chunks.length !== 1) chunks.splice(0, chunks.length, Buffer.concat(chunks, total));
+      return chunks[0] ?? Buffer.alloc(0);
+    };
     const detach = (putBack: boolean): Buffer => {
       settled = true;
       clearTimeout(timer);
@@ -145,7 +166,7 @@ export function peekClientHello(socket: net.Socket, timeoutMs: number): Promise<
       socket.removeListener('end', onEnd);
       socket.removeListener('close', onClose);
       socket.removeListener('error', onError);
-      const bytes = Buffer.concat(chunks, total);
+      const bytes = joined();
       // After 'end' has been emitted Node refuses an unshift (and destroys the socket): the
       // client is gone anyway, and the caller learns it from the result.
       if (putBack && total > 0 && !socket.readableEnded && !socket.destroyed) {
@@ -172,12 +193,14 @@ export function peekClientHello(socket: net.Socket, timeoutMs: number): Promise<
         total += chunk.length;
       }
       if (total === 0) return;
-      const verdict = assess(Buffer.concat(chunks, total));
+      const verdict = assess(joined());
       if (verdict.state === 'need-more' && total <= MAX_PEEK_BYTES) return;
       if (verdict.state === 'complete') {
-        detach(true);
         const hello = parseHello(verdict.record);
-        resolve(hello ? { kind: 'tls', hello } : { kind: 'not-tls', firstBytes: verdict.record });
+        const bytes = detach(!(hello && opts.handOver === true));
+        resolve(
+          hello ? { kind: 'tls', hello, bytes } : { kind: 'not-tls', firstBytes: verdict.record },
+        );
         return;
       }
       const firstBytes = detach(true);

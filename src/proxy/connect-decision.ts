@@ -16,6 +16,7 @@ import {
 } from './connect.ts';
 import type { EngineCore } from './engine-core.ts';
 import type { Conn } from './conn.ts';
+import type { TunnelReason } from '../events/types.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
@@ -100,7 +101,9 @@ export class ConnectDecision {
     core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);
+    // A ClientHello's bytes are handed over, not put back: read off the socket once, they go to
+    // the capture's record parser and into the hop (issue 12, one pass over the bytes).
+    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs, { handOver: true });
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -161,7 +164,7 @@ export class ConnectDecision {
         openTunnel(core, conn, 'not-tls', host, port, null);
         return;
       case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello);
+        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes);
         return;
     }
   }
@@ -172,16 +175,20 @@ export class ConnectDecision {
     host: string,
     port: number,
     hello: ClientHelloInfo,
+    bytes: Buffer,
   ): void {
     const core = this.core;
     // The client left while its ClientHello was being parsed: conn.close is out already,
     // and nothing may follow it.
     if (conn.closed || conn.socket.destroyed) return;
-    // TLS from here on: what the client sent since the 200 (its ClientHello, put back by the
-    // peek and already counted) is handed to the record parser first.
-    const pending = drainBuffered(conn.socket);
-    conn.wire.beginTls(pending);
-    if (pending.length > 0) conn.socket.unshift(pending);
+    // TLS from here on: what the client sent since the 200 (its ClientHello, handed over by the
+    // peek and already counted by the tap) goes to the record parser first.
+    conn.wire.beginTls(bytes);
+    /** A tunnel reads the client's socket itself: give the ClientHello back to it first. */
+    const tunnel = (reason: TunnelReason): void => {
+      if (!conn.socket.readableEnded && !conn.socket.destroyed) conn.socket.unshift(bytes);
+      openTunnel(core, conn, reason, host, port, hello.sni);
+    };
     core.emit({
       type: 'tls.client-hello',
       connId: conn.id,
@@ -196,12 +203,10 @@ export class ConnectDecision {
       clientHint: hello.clientHint,
     });
     const name = (hello.sni ?? host).toLowerCase();
-    if (core.mode === 'eavesdrop')
-      return openTunnel(core, conn, 'mode-eavesdrop', host, port, hello.sni);
-    if (!core.ca.permits(name))
-      return openTunnel(core, conn, 'outside-name-constraints', host, port, hello.sni);
+    if (core.mode === 'eavesdrop') return tunnel('mode-eavesdrop');
+    if (!core.ca.permits(name)) return tunnel('outside-name-constraints');
     if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, name))
-      return openTunnel(core, conn, 'auto-refused-before', host, port, hello.sni);
+      return tunnel('auto-refused-before');
     if (net.isIPv6(name)) {
       // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.
       core.diag(
@@ -210,7 +215,7 @@ export class ConnectDecision {
         `CONNECT [${name}]:${port}: IPv6 literals are tunnelled, not intercepted`,
         conn.id,
       );
-      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+      return tunnel('mint-failed');
     }
     let leaf: Leaf;
     try {
@@ -222,12 +227,11 @@ export class ConnectDecision {
         `cannot forge a certificate for ${name}: ${err instanceof Error ? err.message : String(err)}`,
         conn.id,
       );
-      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+      return tunnel('mint-failed');
     }
     const helloAt = nowMs();
-    // The ClientHello the peek put back goes into the hop first; the tap counted it when it
-    // arrived (the peek put it back without going through push).
-    const head = drainBuffered(conn.socket);
+    // The ClientHello goes into the hop first (the rest follows from the socket).
+    const head = bytes;
     // The library's request handlers read the target from the CONNECT request: make it the
     // name the client asked for (SNI).
     req.url = `${name}:${port}`;
@@ -246,14 +250,6 @@ export class ConnectDecision {
       this.tls.begin(conn, { host: name, sni: hello.sni, clientHint: hello.clientHint, helloAt });
     });
   }
-}
-
-/** Everything in a socket's read buffer (bytes a peek put back), without waiting for more. */
-function drainBuffered(socket: net.Socket): Buffer {
-  const chunks: Buffer[] = [];
-  let chunk: Buffer | null;
-  while ((chunk = socket.read() as Buffer | null) !== null) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 /**

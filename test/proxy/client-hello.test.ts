@@ -50,6 +50,7 @@ interface PeekServer {
 async function startPeekServer(
   timeoutMs: number,
   then: (socket: net.Socket, peek: HelloPeek) => void = () => undefined,
+  opts: { handOver?: boolean } = {},
 ): Promise<PeekServer> {
   type Result = Awaited<ReturnType<PeekServer['next']>>;
   const queue: Result[] = [];
@@ -59,7 +60,7 @@ async function startPeekServer(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const before = listenerCounts(socket);
-    const peek = await peekClientHello(socket, timeoutMs);
+    const peek = await peekClientHello(socket, timeoutMs, opts);
     const after = listenerCounts(socket);
     const result = { peek, socket, before, after };
     then(socket, peek);
@@ -408,6 +409,27 @@ describe('peekClientHello outcomes other than a ClientHello', () => {
       await sleep(20);
       const back = socket.read() as Buffer | null;
       expect(back?.equals(wire)).toBe(true);
+      s.destroy();
+    } finally {
+      await peeker.close();
+    }
+  });
+
+  it('hands a ClientHello and what came with it over when asked, leaving the socket empty', async () => {
+    const hello = await captureClientHello({ ALPNProtocols: ['h2'] });
+    const extra = Buffer.from([0x14, 0x03, 0x03, 0x00, 0x01, 0x01]); // a ChangeCipherSpec after it
+    const peeker = await startPeekServer(5000, undefined, { handOver: true });
+    try {
+      const s = await connect(peeker.port);
+      s.write(Buffer.concat([hello, extra]));
+      const { peek, socket, before, after } = await peeker.next();
+      expect(peek.kind).toBe('tls');
+      if (peek.kind !== 'tls') return;
+      expect(peek.hello.alpn).toEqual(['h2']);
+      // The bytes are the caller's now: none was put back for a second read.
+      expect(peek.bytes.equals(Buffer.concat([hello, extra]))).toBe(true);
+      expect(socket.readableLength).toBe(0);
+      expect(after).toEqual(before);
       s.destroy();
     } finally {
       await peeker.close();
