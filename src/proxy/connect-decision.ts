@@ -101,9 +101,12 @@ export class ConnectDecision {
     core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
+    const early = this.openAhead(conn, host, port);
     // A ClientHello's bytes are handed over, not put back: read off the socket once, they go to
     // the capture's record parser and into the hop (issue 12, one pass over the bytes).
     const peek = await peekClientHello(socket, core.timeouts.afterConnectMs, { handOver: true });
+    // Only an intercepted ClientHello for the CONNECT's own name has a use for it.
+    if (peek.kind !== 'tls' || (peek.hello.sni ?? host).toLowerCase() !== host) early?.();
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -164,9 +167,27 @@ export class ConnectDecision {
         openTunnel(core, conn, 'not-tls', host, port, null);
         return;
       case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes);
+        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, early);
         return;
     }
+  }
+
+  /**
+   * Open the server connection the first decrypted request will need now, while the client
+   * does its handshake with the proxy (./upstream.ts, preconnect): when this CONNECT will most
+   * likely be intercepted as things stand. Returns what closes it if it is not taken (also run
+   * when the client leaves), or null.
+   */
+  private openAhead(conn: Conn, host: string, port: number): (() => void) | null {
+    const core = this.core;
+    if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return null;
+    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, host)) return null;
+    // The agent names a connection by the Host header's name, none for an IP address (SNI).
+    const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
+    if (!early) return null;
+    core.upstreamWire?.use(early.socket, conn.id);
+    conn.socket.once('close', early.release);
+    return early.release;
   }
 
   private onClientHello(
@@ -176,6 +197,7 @@ export class ConnectDecision {
     port: number,
     hello: ClientHelloInfo,
     bytes: Buffer,
+    early: (() => void) | null,
   ): void {
     const core = this.core;
     // The client left while its ClientHello was being parsed: conn.close is out already,
@@ -186,6 +208,7 @@ export class ConnectDecision {
     conn.wire.beginTls(bytes);
     /** A tunnel reads the client's socket itself: give the ClientHello back to it first. */
     const tunnel = (reason: TunnelReason): void => {
+      early?.();
       if (!conn.socket.readableEnded && !conn.socket.destroyed) conn.socket.unshift(bytes);
       openTunnel(core, conn, reason, host, port, hello.sni);
     };
