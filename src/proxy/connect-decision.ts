@@ -23,6 +23,14 @@ import type { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
 import { openTunnel } from './tunnel.ts';
 
+/** What was made ready for a CONNECT before its ClientHello (ConnectDecision.openAhead). */
+interface Ahead {
+  /** Close the server connection opened ahead, unless a request took it. */
+  release: () => void;
+  /** The certificate minted for the CONNECT's host, or null. */
+  leaf: Leaf | null;
+}
+
 /** What the CONNECT decision asks of the library (wired in ./engine.ts). */
 export interface ConnectHandOff {
   /** Plain HTTP inside the tunnel: the library's HTTP server takes the socket. */
@@ -33,6 +41,11 @@ export interface ConnectHandOff {
    * crosses it; when it cannot be opened the client is told and closed, and `ready` never runs.
    */
   intercept(h: HandOff, ready: () => void): void;
+  /**
+   * Make ready what intercepting `name` with `leaf` will need (its TLS context), ahead of the
+   * ClientHello (./tls-handoff.ts).
+   */
+  prepare(name: string, leaf: Leaf): void;
 }
 
 export class ConnectDecision {
@@ -101,12 +114,12 @@ export class ConnectDecision {
     core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const early = this.openAhead(conn, host, port);
+    const ahead = this.openAhead(conn, host, port);
     // A ClientHello's bytes are handed over, not put back: read off the socket once, they go to
     // the capture's record parser and into the hop (issue 12, one pass over the bytes).
     const peek = await peekClientHello(socket, core.timeouts.afterConnectMs, { handOver: true });
     // Only an intercepted ClientHello for the CONNECT's own name has a use for it.
-    if (peek.kind !== 'tls' || (peek.hello.sni ?? host).toLowerCase() !== host) early?.();
+    if (peek.kind !== 'tls' || (peek.hello.sni ?? host).toLowerCase() !== host) ahead.release();
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -167,27 +180,39 @@ export class ConnectDecision {
         openTunnel(core, conn, 'not-tls', host, port, null);
         return;
       case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, early);
+        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, ahead);
         return;
     }
   }
 
   /**
-   * Open the server connection the first decrypted request will need now, while the client
-   * does its handshake with the proxy (./upstream.ts, preconnect): when this CONNECT will most
-   * likely be intercepted as things stand. Returns what closes it if it is not taken (also run
-   * when the client leaves), or null.
+   * When this CONNECT will most likely be intercepted as things stand, make ready now, while the
+   * client's ClientHello is on its way, what intercepting it takes: the server connection the
+   * first decrypted request will need (./upstream.ts, preconnect), and the certificate with its
+   * TLS context. `release` closes that connection if no request took it (also run when the
+   * client leaves); `leaf` is the certificate for the CONNECT's host, or null.
    */
-  private openAhead(conn: Conn, host: string, port: number): (() => void) | null {
+  private openAhead(conn: Conn, host: string, port: number): Ahead {
     const core = this.core;
-    if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return null;
-    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, host)) return null;
+    const none: Ahead = { release: () => {}, leaf: null };
+    if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return none;
+    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, host)) return none;
     // The agent names a connection by the Host header's name, none for an IP address (SNI).
     const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
-    if (!early) return null;
+    // The certificate and its TLS context too, while the client's ClientHello is on its way:
+    // a client names the CONNECT's host in its SNI, so the ClientHello finds both ready
+    // (its tls.forged says how this mint went).
+    let leaf: Leaf | null = null;
+    try {
+      leaf = core.ca.mintLeaf(host);
+      this.handOff.prepare(host, leaf);
+    } catch {
+      // Nothing to say yet: the ClientHello's own mint meets the same failure and reports it.
+    }
+    if (!early) return { ...none, leaf };
     core.upstreamWire?.use(early.socket, conn.id);
     conn.socket.once('close', early.release);
-    return early.release;
+    return { release: early.release, leaf };
   }
 
   private onClientHello(
@@ -197,7 +222,7 @@ export class ConnectDecision {
     port: number,
     hello: ClientHelloInfo,
     bytes: Buffer,
-    early: (() => void) | null,
+    ahead: Ahead,
   ): void {
     const core = this.core;
     // The client left while its ClientHello was being parsed: conn.close is out already,
@@ -208,7 +233,7 @@ export class ConnectDecision {
     conn.wire.beginTls(bytes);
     /** A tunnel reads the client's socket itself: give the ClientHello back to it first. */
     const tunnel = (reason: TunnelReason): void => {
-      early?.();
+      ahead.release();
       if (!conn.socket.readableEnded && !conn.socket.destroyed) conn.socket.unshift(bytes);
       openTunnel(core, conn, reason, host, port, hello.sni);
     };
@@ -242,7 +267,7 @@ export class ConnectDecision {
     }
     let leaf: Leaf;
     try {
-      leaf = core.ca.mintLeaf(name);
+      leaf = ahead.leaf?.host === name ? ahead.leaf : core.ca.mintLeaf(name);
     } catch (err) {
       core.diag(
         'warn',

@@ -149,6 +149,9 @@ describe('the server connection opened ahead', () => {
     const res = await tp.waitFor('http.response', (e) => e.flowId === req.flowId);
     expect(res.timings.tlsMs).not.toBeNull();
     expect(res.upstreamCertificate?.subject).toContain('good.test');
+    // Its certificate was minted at the CONNECT too, and tls.forged says it was a new one.
+    const forged = await tp.waitFor('tls.forged', (e) => e.connId === req.connId);
+    expect(forged).toMatchObject({ host: 'good.test', cached: false });
   });
 
   it('connected before its request came: the connect limit does not cut a slow answer', async () => {
