@@ -170,7 +170,7 @@ export class ExchangeRecorder {
       if (upstreamRequest.reusedSocket || this.upstream.connected(s)) return;
       connecting = true;
       const secure = s instanceof tls.TLSSocket;
-      let tcp = false;
+      let tcp = this.upstream.tcpConnected(s); // a connection opened ahead may be
       s.once('connect', () => (tcp = true));
       arm(t.upstreamConnectMs, () =>
         timeoutError(

@@ -416,6 +416,11 @@ export class Upstream {
     return socket instanceof tls.TLSSocket ? t.secure !== null : t.connect !== null;
   }
 
+  /** True when `socket`'s TCP connection is up (a TLS one's handshake may still be going on). */
+  tcpConnected(socket: net.Socket): boolean {
+    return (times.get(socket)?.connect ?? null) !== null;
+  }
+
   /**
    * The security policy's verdict on an upstream error (a stable code and what was found), or
    * null when the error is something else.
