@@ -26,7 +26,7 @@ import path from 'node:path';
 import type { CertSummary } from '../events/types.ts';
 import { makeDirs } from '../util/dirs.ts';
 import { LabError } from '../util/lab-error.ts';
-import { describeCertificate } from './describe.ts';
+import { describeCertificate, summarize } from './describe.ts';
 import {
   buildCertificate,
   generateEcKeyPair,
@@ -544,7 +544,8 @@ class Authority implements Ca {
       host: h,
       certPem,
       keyPem: this.leafKeyPem,
-      summary: describeCertificate(certPem),
+      // The key is the shared leaf key: its SPKI hash is known (leafSpkiSha256).
+      summary: summarize(new X509Certificate(certPem), this.leafSpkiSha256),
     };
     if (this.cache.size >= LEAF_CACHE_MAX)
       this.cache.delete(this.cache.keys().next().value as string);

@@ -16,11 +16,20 @@ import {
 } from './connect.ts';
 import type { EngineCore } from './engine-core.ts';
 import type { Conn } from './conn.ts';
+import type { TunnelReason } from '../events/types.ts';
 import { formatMs } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
 import { openTunnel } from './tunnel.ts';
+
+/** What was made ready for a CONNECT before its ClientHello (ConnectDecision.openAhead). */
+interface Ahead {
+  /** Close the server connection opened ahead, unless a request took it. */
+  release: () => void;
+  /** The certificate minted for the CONNECT's host, or null. */
+  leaf: Leaf | null;
+}
 
 /** What the CONNECT decision asks of the library (wired in ./engine.ts). */
 export interface ConnectHandOff {
@@ -32,6 +41,11 @@ export interface ConnectHandOff {
    * crosses it; when it cannot be opened the client is told and closed, and `ready` never runs.
    */
   intercept(h: HandOff, ready: () => void): void;
+  /**
+   * Make ready what intercepting `name` with `leaf` will need (its TLS context), ahead of the
+   * ClientHello (./tls-handoff.ts).
+   */
+  prepare(name: string, leaf: Leaf): void;
 }
 
 export class ConnectDecision {
@@ -100,7 +114,12 @@ export class ConnectDecision {
     core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
-    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs);
+    const ahead = this.openAhead(conn, host, port);
+    // A ClientHello's bytes are handed over, not put back: read off the socket once, they go to
+    // the capture's record parser and into the hop (issue 12, one pass over the bytes).
+    const peek = await peekClientHello(socket, core.timeouts.afterConnectMs, { handOver: true });
+    // Only an intercepted ClientHello for the CONNECT's own name has a use for it.
+    if (peek.kind !== 'tls' || (peek.hello.sni ?? host).toLowerCase() !== host) ahead.release();
     if (conn.closed && peek.kind !== 'tls') return;
     switch (peek.kind) {
       case 'closed':
@@ -161,9 +180,39 @@ export class ConnectDecision {
         openTunnel(core, conn, 'not-tls', host, port, null);
         return;
       case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello);
+        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, ahead);
         return;
     }
+  }
+
+  /**
+   * When this CONNECT will most likely be intercepted as things stand, make ready now, while the
+   * client's ClientHello is on its way, what intercepting it takes: the server connection the
+   * first decrypted request will need (./upstream.ts, preconnect), and the certificate with its
+   * TLS context. `release` closes that connection if no request took it (also run when the
+   * client leaves); `leaf` is the certificate for the CONNECT's host, or null.
+   */
+  private openAhead(conn: Conn, host: string, port: number): Ahead {
+    const core = this.core;
+    const none: Ahead = { release: () => {}, leaf: null };
+    if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return none;
+    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, host)) return none;
+    // The agent names a connection by the Host header's name, none for an IP address (SNI).
+    const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
+    // The certificate and its TLS context too, while the client's ClientHello is on its way:
+    // a client names the CONNECT's host in its SNI, so the ClientHello finds both ready
+    // (its tls.forged says how this mint went).
+    let leaf: Leaf | null = null;
+    try {
+      leaf = core.ca.mintLeaf(host);
+      this.handOff.prepare(host, leaf);
+    } catch {
+      // Nothing to say yet: the ClientHello's own mint meets the same failure and reports it.
+    }
+    if (!early) return { ...none, leaf };
+    core.upstreamWire?.use(early.socket, conn.id);
+    conn.socket.once('close', early.release);
+    return { release: early.release, leaf };
   }
 
   private onClientHello(
@@ -172,16 +221,22 @@ export class ConnectDecision {
     host: string,
     port: number,
     hello: ClientHelloInfo,
+    bytes: Buffer,
+    ahead: Ahead,
   ): void {
     const core = this.core;
     // The client left while its ClientHello was being parsed: conn.close is out already,
     // and nothing may follow it.
     if (conn.closed || conn.socket.destroyed) return;
-    // TLS from here on: what the client sent since the 200 (its ClientHello, put back by the
-    // peek and already counted) is handed to the record parser first.
-    const pending = drainBuffered(conn.socket);
-    conn.wire.beginTls(pending);
-    if (pending.length > 0) conn.socket.unshift(pending);
+    // TLS from here on: what the client sent since the 200 (its ClientHello, handed over by the
+    // peek and already counted by the tap) goes to the record parser first.
+    conn.wire.beginTls(bytes);
+    /** A tunnel reads the client's socket itself: give the ClientHello back to it first. */
+    const tunnel = (reason: TunnelReason): void => {
+      ahead.release();
+      if (!conn.socket.readableEnded && !conn.socket.destroyed) conn.socket.unshift(bytes);
+      openTunnel(core, conn, reason, host, port, hello.sni);
+    };
     core.emit({
       type: 'tls.client-hello',
       connId: conn.id,
@@ -196,12 +251,10 @@ export class ConnectDecision {
       clientHint: hello.clientHint,
     });
     const name = (hello.sni ?? host).toLowerCase();
-    if (core.mode === 'eavesdrop')
-      return openTunnel(core, conn, 'mode-eavesdrop', host, port, hello.sni);
-    if (!core.ca.permits(name))
-      return openTunnel(core, conn, 'outside-name-constraints', host, port, hello.sni);
+    if (core.mode === 'eavesdrop') return tunnel('mode-eavesdrop');
+    if (!core.ca.permits(name)) return tunnel('outside-name-constraints');
     if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, name))
-      return openTunnel(core, conn, 'auto-refused-before', host, port, hello.sni);
+      return tunnel('auto-refused-before');
     if (net.isIPv6(name)) {
       // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.
       core.diag(
@@ -210,11 +263,11 @@ export class ConnectDecision {
         `CONNECT [${name}]:${port}: IPv6 literals are tunnelled, not intercepted`,
         conn.id,
       );
-      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+      return tunnel('mint-failed');
     }
     let leaf: Leaf;
     try {
-      leaf = core.ca.mintLeaf(name);
+      leaf = ahead.leaf?.host === name ? ahead.leaf : core.ca.mintLeaf(name);
     } catch (err) {
       core.diag(
         'warn',
@@ -222,12 +275,11 @@ export class ConnectDecision {
         `cannot forge a certificate for ${name}: ${err instanceof Error ? err.message : String(err)}`,
         conn.id,
       );
-      return openTunnel(core, conn, 'mint-failed', host, port, hello.sni);
+      return tunnel('mint-failed');
     }
     const helloAt = nowMs();
-    // The ClientHello the peek put back goes into the hop first; the tap counted it when it
-    // arrived (the peek put it back without going through push).
-    const head = drainBuffered(conn.socket);
+    // The ClientHello goes into the hop first (the rest follows from the socket).
+    const head = bytes;
     // The library's request handlers read the target from the CONNECT request: make it the
     // name the client asked for (SNI).
     req.url = `${name}:${port}`;
@@ -246,14 +298,6 @@ export class ConnectDecision {
       this.tls.begin(conn, { host: name, sni: hello.sni, clientHint: hello.clientHint, helloAt });
     });
   }
-}
-
-/** Everything in a socket's read buffer (bytes a peek put back), without waiting for more. */
-function drainBuffered(socket: net.Socket): Buffer {
-  const chunks: Buffer[] = [];
-  let chunk: Buffer | null;
-  while ((chunk = socket.read() as Buffer | null) !== null) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 /**

@@ -251,6 +251,7 @@ class Engine implements EngineCore {
       {
         plainHttp: (socket) => (this.lib.httpServer as http.Server).emit('connection', socket),
         intercept: (h, ready) => this.tlsHandOff.hand(h, ready),
+        prepare: (name, leaf) => this.tlsHandOff.prepare(name, leaf),
       },
       this.tlsOutcomes,
     );

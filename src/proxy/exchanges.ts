@@ -166,10 +166,11 @@ export class ExchangeRecorder {
     upstreamRequest.once('socket', (s: net.Socket) => {
       exchange.upstreamSocket = s;
       exchange.reused = upstreamRequest.reusedSocket;
-      if (upstreamRequest.reusedSocket) return;
+      // Reused, or opened ahead and connected already (Upstream.preconnect): nothing to wait for.
+      if (upstreamRequest.reusedSocket || this.upstream.connected(s)) return;
       connecting = true;
       const secure = s instanceof tls.TLSSocket;
-      let tcp = false;
+      let tcp = this.upstream.tcpConnected(s); // a connection opened ahead may be
       s.once('connect', () => (tcp = true));
       arm(t.upstreamConnectMs, () =>
         timeoutError(

@@ -51,6 +51,11 @@ export class SniContexts {
     };
   }
 
+  /** Build (or refresh) `name`'s context without pinning it: the next `pin` finds it ready. */
+  warm(name: string, leaf: Leaf): void {
+    this.entryFor(name, leaf);
+  }
+
   /** The server's SNICallback: the pinned context for `servername`, else the cached one. */
   readonly sniCallback = (
     servername: string,

@@ -95,8 +95,13 @@ function resolving(
   opened: (socket: net.Socket, options: Record<string, unknown>) => void = () => {},
   added: () => Record<string, unknown> = () => ({}),
   wire: { capture: UpstreamWire; tls: boolean } | null = null,
+  claim: (options: Record<string, unknown>) => net.Socket | null = () => null,
 ): CreateConnection {
   return function createConnection(this: unknown, options, cb) {
+    // A connection opened ahead for this very key (Upstream.preconnect): it went through this
+    // function when it was opened, so through the same rules, validation and capture.
+    const ready = claim(options);
+    if (ready) return ready;
     const host = typeof options['host'] === 'string' ? options['host'] : 'localhost';
     const port = Number(options['port']);
     const realPort = Number.isInteger(port) ? resolver.portFor(host, port) : 0;
@@ -122,9 +127,48 @@ function resolving(
       socket = track(original.call(this, rewritten, cb));
       wire?.capture.capture(socket, 'http');
     }
+    // The agent's `noDelay` reaches a plain socket, not the TCP under a TLS one (Node 20's
+    // tls.connect drops it): without this, a request written on a connection that is already up
+    // (opened ahead, preconnect) waited for the server's delayed ACK of its session tickets
+    // (Nagle): ~40 ms on every first request to a known host, measured.
+    socket.setNoDelay(true);
     opened(socket, rewritten);
     return socket;
   };
+}
+
+/**
+ * How long a connection opened ahead for an intercepted CONNECT (Upstream.preconnect) waits for
+ * the request it was opened for. The client's TLS handshake with the proxy and its first request
+ * take milliseconds; a browser may hold a connection it opened speculatively for up to 10 s
+ * (Chromium's unused idle socket timeout) before sending anything, and the server has not
+ * seen a request either: after that, the first request opens its own connection, as it would
+ * have without this.
+ */
+export const PRECONNECT_WAIT_MS = 10_000;
+
+/**
+ * Connections opened ahead and not yet taken, at most (all names together): a room of browsers
+ * opens tens of connections at once; past this many, new CONNECTs simply do not open ahead.
+ */
+export const PRECONNECT_MAX = 64;
+
+/** What Node's https.Agent has that its types do not show (Node 20's lib/_http_agent.js). */
+interface AgentInternals {
+  options: Record<string, unknown>;
+  keepAlive: boolean;
+  keepAliveMsecs: number;
+  freeSockets: Record<string, net.Socket[] | undefined>;
+  getName(options: Record<string, unknown>): string;
+  createConnection: CreateConnection;
+}
+
+/** A connection opened ahead, waiting for its first request. */
+interface Parked {
+  socket: net.Socket;
+  key: string;
+  /** Take it out of the waiting room (its listeners and timer go). */
+  leave(): void;
 }
 
 /** Leaf first, each issuer the handshake delivered or the store supplied (the root ends a loop). */
@@ -162,6 +206,9 @@ export class Upstream {
   private readonly summaries = new Map<string, CertSummary>();
   /** The certificate taken at 'secureConnect' (Node hands it out once: a second call gets none). */
   private readonly peerCerts = new WeakMap<net.Socket, X509Certificate>();
+  /** Connections opened ahead (preconnect), by the agent's key, oldest first. */
+  private readonly parked = new Map<string, Parked[]>();
+  private parkedCount = 0;
 
   constructor(private readonly opts: UpstreamOptions) {
     this.httpAgent = new http.Agent({ keepAlive: true });
@@ -191,6 +238,7 @@ export class Upstream {
       },
       opts.insecure ? undefined : () => ({ secureContext: this.secureContext() }),
       wire ? { capture: wire, tls: true } : null,
+      (options) => this.claim(options['_agentKey']),
     );
     if (opts.keylog) {
       const keylog = opts.keylog;
@@ -256,6 +304,121 @@ export class Upstream {
       if (this.sessionCerts.size > UPSTREAM_TLS_SESSIONS_MAX)
         this.sessionCerts.delete(this.sessionCerts.keys().next().value as string);
     });
+  }
+
+  /**
+   * Open now the TLS connection to `host:port` that the first decrypted request of an
+   * intercepted CONNECT will need, so that its handshake with the server runs while the client
+   * does its own with the proxy (for a name the proxy has not met, a full handshake: most of
+   * the minting cost the harness measures, issue 12). It is opened by the agent, under the key
+   * its request will have (host, port, TLS server name: the Host header's name, and the agent's
+   * options), through the same createConnection as any other: resolve rules and the answer
+   * check, validation and the security policy, session resumption, timings, keylog, `--pcap`.
+   * The request whose key matches takes it (createConnection hands it over instead of
+   * connecting); Node's agent then owns it as its own. Until then it waits at most
+   * PRECONNECT_WAIT_MS, and is closed when `release` runs (the client left, or the CONNECT
+   * went another way), when it fails (its request then connects afresh and meets the failure
+   * itself: the same 502 and the same words as without this), or when the server closes it.
+   * Null when nothing was opened: the agent holds an idle connection for that key already, or
+   * PRECONNECT_MAX are waiting.
+   */
+  preconnect(
+    host: string,
+    port: number,
+    servername: string,
+  ): { socket: net.Socket; release: () => void } | null {
+    const agent = this.httpsAgent as unknown as AgentInternals;
+    // As the agent builds a request's options (createSocket): the request's, then its own.
+    const options: Record<string, unknown> = { host, port, servername, ...agent.options };
+    const key = agent.getName(options);
+    if ((agent.freeSockets[key]?.length ?? 0) > 0 || this.parkedCount >= PRECONNECT_MAX)
+      return null;
+    options['_agentKey'] = key;
+    options['encoding'] = null;
+    if (agent.keepAlive) {
+      options['keepAlive'] = true;
+      options['keepAliveInitialDelay'] = agent.keepAliveMsecs;
+    }
+    const socket = agent.createConnection.call(agent, options);
+    // Node's agent forwards a socket's keylog lines once it owns the socket (installListeners);
+    // the handshake happens before that, so its lines are forwarded here until then.
+    const keylog = this.opts.keylog;
+    const forward = keylog ? (line: Buffer) => keylog(line.toString('latin1').trimEnd()) : null;
+    if (forward) socket.on('keylog', forward);
+    const timer = setTimeout(() => {
+      parked.leave();
+      socket.destroy();
+    }, PRECONNECT_WAIT_MS);
+    timer.unref();
+    // An error while it waits ends it (no request is listening yet); 'close' follows.
+    const onError = (): void => parked.leave();
+    const parked: Parked = {
+      socket,
+      key,
+      leave: () => {
+        const list = this.parked.get(key);
+        const i = list?.indexOf(parked) ?? -1;
+        if (list && i >= 0) {
+          list.splice(i, 1);
+          if (list.length === 0) this.parked.delete(key);
+          this.parkedCount--;
+        }
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        socket.removeListener('close', onClose);
+        if (forward) socket.removeListener('keylog', forward);
+      },
+    };
+    const onClose = (): void => parked.leave();
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    const list = this.parked.get(key);
+    if (list) list.push(parked);
+    else this.parked.set(key, [parked]);
+    this.parkedCount++;
+    return {
+      socket,
+      release: () => {
+        if (!this.parked.get(key)?.includes(parked)) return; // taken by a request, or gone
+        parked.leave();
+        socket.destroy();
+      },
+    };
+  }
+
+  /** Connections opened ahead and not yet taken (tests, stats). */
+  get preconnected(): number {
+    return this.parkedCount;
+  }
+
+  /** Hand a request the connection opened ahead for its key, if one is still good. */
+  private claim(key: unknown): net.Socket | null {
+    if (typeof key !== 'string') return null;
+    const list = this.parked.get(key);
+    while (list && list.length > 0) {
+      const parked = list[0]!;
+      parked.leave();
+      const s = parked.socket;
+      if (!s.destroyed && !s.readableEnded && s.writable && !s.errored) return s;
+      s.destroy();
+    }
+    return null;
+  }
+
+  /**
+   * True when `socket` is connected already (for TLS: its handshake done). A connection opened
+   * ahead (preconnect) may be, when its request takes it: that request's connect limit does not
+   * apply to it.
+   */
+  connected(socket: net.Socket): boolean {
+    const t = times.get(socket);
+    if (!t) return false;
+    return socket instanceof tls.TLSSocket ? t.secure !== null : t.connect !== null;
+  }
+
+  /** True when `socket`'s TCP connection is up (a TLS one's handshake may still be going on). */
+  tcpConnected(socket: net.Socket): boolean {
+    return (times.get(socket)?.connect ?? null) !== null;
   }
 
   /**
@@ -343,6 +506,11 @@ export class Upstream {
   }
 
   destroy(): void {
+    for (const list of [...this.parked.values()])
+      for (const parked of [...list]) {
+        parked.leave();
+        parked.socket.destroy();
+      }
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }

@@ -11,7 +11,13 @@ import {
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LEAF_CACHE_MAX, generateRsaKeyPair, openCa, type Ca } from '../../src/ca/index.ts';
+import {
+  LEAF_CACHE_MAX,
+  describeCertificate,
+  generateRsaKeyPair,
+  openCa,
+  type Ca,
+} from '../../src/ca/index.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 import { nodeConnect, startTlsServer, tempDir, writeExpiredCa } from './helpers.ts';
 
@@ -283,6 +289,13 @@ describe('mintLeaf', () => {
     expect(c.keyPem).toBe(a.keyPem);
     expect(a.summary.serial).not.toBe(c.summary.serial);
     expect(b.mintMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it("summarises a leaf as the certificate itself says, its SPKI hash the shared key's", () => {
+    const leaf = ca.mintLeaf('spki.test');
+    // The summary takes the shared key's hash as known: it must be what the certificate holds.
+    expect(leaf.summary).toEqual(describeCertificate(leaf.certPem));
+    expect(leaf.summary.spkiSha256).toBe(ca.leafSpkiSha256);
   });
 
   it(`keeps at most ${LEAF_CACHE_MAX} leaves, dropping the least recently used`, async () => {

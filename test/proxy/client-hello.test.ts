@@ -3,13 +3,16 @@
 // HTTP exchange still completes after the peek), and silence, half hellos and garbage end in
 // their own outcome with no listener left behind.
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import {
   guessClient,
   parseHello,
   peekClientHello,
+  readClientHelloMessage,
   type HelloPeek,
 } from '../../src/proxy/client-hello.ts';
 import {
@@ -23,6 +26,11 @@ import {
 } from './passive-tls-kit.ts';
 import { closeServer, connectLoopback, listenLoopback } from '../support/net.ts';
 import { sleep } from '../support/wait.ts';
+
+// The library's own stream reader, the reference the synchronous reader is checked against.
+const rtch = createRequire(import.meta.url)(
+  'read-tls-client-hello',
+) as typeof import('read-tls-client-hello');
 
 const cert = useSelfSignedCert();
 
@@ -42,6 +50,7 @@ interface PeekServer {
 async function startPeekServer(
   timeoutMs: number,
   then: (socket: net.Socket, peek: HelloPeek) => void = () => undefined,
+  opts: { handOver?: boolean } = {},
 ): Promise<PeekServer> {
   type Result = Awaited<ReturnType<PeekServer['next']>>;
   const queue: Result[] = [];
@@ -51,7 +60,7 @@ async function startPeekServer(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const before = listenerCounts(socket);
-    const peek = await peekClientHello(socket, timeoutMs);
+    const peek = await peekClientHello(socket, timeoutMs, opts);
     const after = listenerCounts(socket);
     const result = { peek, socket, before, after };
     then(socket, peek);
@@ -405,6 +414,27 @@ describe('peekClientHello outcomes other than a ClientHello', () => {
       await peeker.close();
     }
   });
+
+  it('hands a ClientHello and what came with it over when asked, leaving the socket empty', async () => {
+    const hello = await captureClientHello({ ALPNProtocols: ['h2'] });
+    const extra = Buffer.from([0x14, 0x03, 0x03, 0x00, 0x01, 0x01]); // a ChangeCipherSpec after it
+    const peeker = await startPeekServer(5000, undefined, { handOver: true });
+    try {
+      const s = await connect(peeker.port);
+      s.write(Buffer.concat([hello, extra]));
+      const { peek, socket, before, after } = await peeker.next();
+      expect(peek.kind).toBe('tls');
+      if (peek.kind !== 'tls') return;
+      expect(peek.hello.alpn).toEqual(['h2']);
+      // The bytes are the caller's now: none was put back for a second read.
+      expect(peek.bytes.equals(Buffer.concat([hello, extra]))).toBe(true);
+      expect(socket.readableLength).toBe(0);
+      expect(after).toEqual(before);
+      s.destroy();
+    } finally {
+      await peeker.close();
+    }
+  });
 });
 
 describe('parseHello', () => {
@@ -416,6 +446,30 @@ describe('parseHello', () => {
     const notHello = Buffer.from(hello);
     notHello[5] = 2; // a ServerHello type byte
     expect(await parseHello(notHello)).toBeNull();
+  });
+
+  it("reads the same message as the library's stream reader, in one synchronous pass", async () => {
+    for (const opts of [
+      { ALPNProtocols: ['h2', 'http/1.1'] },
+      { maxVersion: 'TLSv1.2' as const },
+      { servername: 'a-rather-long-name.example.test', ALPNProtocols: ['http/1.1'] },
+    ]) {
+      const record = await captureClientHello(opts);
+      const ours = readClientHelloMessage(record);
+      const theirs = await rtch.readTlsClientHello(Readable.from(record, { objectMode: false }));
+      expect(ours).toEqual(theirs);
+      expect(ours?.extensions.length).toBeGreaterThan(3);
+    }
+  });
+
+  it('refuses a ClientHello cut short or with a length that does not add up', async () => {
+    const record = await captureClientHello({ ALPNProtocols: ['h2'] });
+    const cut = Buffer.from(record.subarray(0, record.length - 10));
+    cut.writeUInt16BE(cut.length - 5, 3); // the record says what it holds; the message does not
+    expect(readClientHelloMessage(cut)).toBeNull();
+    const shorterExtensions = Buffer.from(record);
+    shorterExtensions.writeUIntBE(record.length - 5 - 4 + 1, 6, 3); // message length one too many
+    expect(readClientHelloMessage(shorterExtensions)).toBeNull();
   });
 });
 

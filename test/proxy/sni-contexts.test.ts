@@ -51,6 +51,17 @@ describe('SniContexts', () => {
     expect(served(c, 'a.test')).toBeUndefined();
   });
 
+  it('builds a context ahead (warm) that the hand-off then pins as it is', () => {
+    const c = new SniContexts(4);
+    const leaf = leafFor('a.test');
+    c.warm('a.test', leaf);
+    const ctx = served(c, 'a.test');
+    expect(ctx).toBeDefined();
+    c.pin('a.test', leaf)();
+    expect(served(c, 'a.test')).toBe(ctx);
+    expect(c.size).toBe(1);
+  });
+
   it('reuses the context for the same certificate, and builds a new one for a renewed leaf', () => {
     const c = new SniContexts(4);
     const first = leafFor('a.test');
