@@ -4,10 +4,10 @@
 // context of fifteen handler lists, a UUID, `async` chains and two filter objects for every
 // request, and wrote bodies on without backpressure; measured on the shared harness, that
 // path cost about as much as a whole bare Node relay (issue 12). What the library did that
-// clients can see is kept as it was: the request's `Proxy-*` headers dropped, `Connection:
-// keep-alive` and `Proxy-Connection: keep-alive` added for a client that sent
-// `Proxy-Connection`, `Public-Key-Pins*` dropped from responses, header names as Node reads
-// them (lower case), a 400 for a request with no host at all.
+// clients can see is kept: the request's `Proxy-*` headers dropped, `Proxy-Connection:
+// keep-alive` added for a kept-alive client that sent `Proxy-Connection`, `Public-Key-Pins*`
+// dropped from responses, header names as Node reads them (lower case), a 400 for a request
+// with no host at all. Unlike the library, hop-by-hop headers stay on their own leg.
 //
 // The engine decides (`onRequest`: answer here, or fill in where to go; `onResponse`: hand
 // the response on, or a stand-in for it) and hears every error (`onError`, with the kind the
@@ -74,6 +74,28 @@ export interface RelayHooks {
  */
 export const RELAY_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1): they speak of one connection, so a proxy must not
+ * pass them on; each leg gets its own from Node (the agent keeps the server's connection
+ * alive, the server answers the client's). Forwarding a client's `Connection: close` closed
+ * the pooled server connection after every such request — a new TLS handshake upstream for
+ * each one — and forwarding a server's `Connection: keep-alive` held open a client that had
+ * asked to close. (`Transfer-Encoding` is hop-by-hop too, but Node frames each leg by it.)
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+
+/** The header names a `Connection` header lists (hop-by-hop as well), lower case, or null. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | null {
+  if (!value) return null;
+  const names = new Set<string>();
+  for (const part of Array.isArray(value) ? value : [value])
+    for (const token of part.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name && name !== 'close' && name !== 'keep-alive') names.add(name);
+    }
+  return names.size ? names : null;
+}
+
 /** The text of the 400 for a request with no absolute URL and no Host header. */
 export const HOST_MISSING_TEXT = 'Bad request: Host missing...';
 
@@ -107,7 +129,10 @@ export class HttpRelay {
     }
     const headers: UpstreamOptions['headers'] = {};
     const incoming = req.headers;
-    for (const name in incoming) if (!name.startsWith('proxy-')) headers[name] = incoming[name];
+    const named = connectionTokens(incoming.connection);
+    for (const name in incoming)
+      if (!name.startsWith('proxy-') && !HOP_BY_HOP.has(name) && !named?.has(name))
+        headers[name] = incoming[name];
     ctx.proxyToServerRequestOptions = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
@@ -149,11 +174,15 @@ export class HttpRelay {
     }
     const headers: http.OutgoingHttpHeaders = {};
     const from = r.headers;
+    const named = connectionTokens(from.connection);
     for (const name in from) {
       const key = name.trim();
-      if (!/^public-key-pins/i.test(key)) headers[key] = from[name];
+      if (HOP_BY_HOP.has(key) || named?.has(key) || /^public-key-pins/i.test(key)) continue;
+      headers[key] = from[name];
     }
-    if (ctx.clientToProxyRequest.headers['proxy-connection']) {
+    // The client's own connection: Node answers it as the client asked (kept alive unless it
+    // said close); a client that spoke `Proxy-Connection` is told in those words too.
+    if (ctx.clientToProxyRequest.headers['proxy-connection'] && res.shouldKeepAlive) {
       headers['proxy-connection'] = 'keep-alive';
       headers['connection'] = 'keep-alive';
     }

@@ -148,6 +148,19 @@ function resolving(
 export const PRECONNECT_WAIT_MS = 10_000;
 
 /**
+ * How long a connection to a server waits unused in the pool before the proxy closes it (the
+ * agents' `timeout`: Node destroys a pooled socket idle that long; a socket in use only hears
+ * of it, and the exchange's own limits apply). A client's next request on a kept-alive
+ * connection, or a browser's next connection to the same site, comes within it; and the pool
+ * stays bounded by the rate of new servers times this, as a proxy that keeps connections alive
+ * across a client's `Connection: close` must (./http-relay.ts): 3,000 names one after another
+ * had left hundreds of idle TLS connections behind (~40 KB of native memory each) with a 4 s
+ * limit. Well under Node's default server keep-alive (5 s): the proxy lets go first, rather
+ * than reuse a connection the server is closing.
+ */
+export const UPSTREAM_POOL_IDLE_MS = 1_000;
+
+/**
  * Connections opened ahead and not yet taken, at most (all names together): a room of browsers
  * opens tens of connections at once; past this many, new CONNECTs simply do not open ahead.
  */
@@ -211,14 +224,15 @@ export class Upstream {
   private parkedCount = 0;
 
   constructor(private readonly opts: UpstreamOptions) {
-    this.httpAgent = new http.Agent({ keepAlive: true });
+    const timeout = UPSTREAM_POOL_IDLE_MS;
+    this.httpAgent = new http.Agent({ keepAlive: true, timeout });
     // --insecure-upstream keeps Node's defaults (level 1, TLS 1.2+): verification is off, so
     // the key and signature checks, which are part of it, are off too. Otherwise every
     // connection gets the one secure context of secureContext() (see there).
     const maxCachedSessions = UPSTREAM_TLS_SESSIONS_MAX;
     this.httpsAgent = opts.insecure
-      ? new https.Agent({ keepAlive: true, maxCachedSessions, rejectUnauthorized: false })
-      : new https.Agent({ keepAlive: true, maxCachedSessions });
+      ? new https.Agent({ keepAlive: true, timeout, maxCachedSessions, rejectUnauthorized: false })
+      : new https.Agent({ keepAlive: true, timeout, maxCachedSessions });
     const httpAgent = this.httpAgent as unknown as { createConnection: CreateConnection };
     const wire = opts.wire ?? null;
     httpAgent.createConnection = resolving(
