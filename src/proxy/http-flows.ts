@@ -10,6 +10,7 @@ import type net from 'node:net';
 import type { AuthThrottle } from './auth-throttle.ts';
 import { headerPairs } from './body-capture.ts';
 import type { Conn, ConnRegistry } from './conn.ts';
+import type { EngineCore } from './engine-core.ts';
 import {
   checkProxyAuth,
   isAbsoluteForm,
@@ -32,7 +33,10 @@ import type { TlsOutcomes } from './tls-outcomes.ts';
 import { isDescriptorShortage } from './tls-handoff.ts';
 import type { UpstreamWire } from './upstream-wire.ts';
 
-export interface HttpFlowsDeps {
+export interface HttpFlowsDeps extends Pick<
+  EngineCore,
+  'outOfDescriptors' | 'descriptorShortage' | 'later' | 'diag'
+> {
   registry: Pick<ConnRegistry, 'ofSocket' | 'ofConnectRequest'>;
   /** `--auth`: the proxy's own password for plain requests (CONNECT checks its own). */
   auth: ProxyOptions['auth'];
@@ -47,15 +51,6 @@ export interface HttpFlowsDeps {
   bodyLimit: number;
   /** The request target as the client sent it (the relay rewrites absolute-form). */
   originalUrl(req: http.IncomingMessage): string | undefined;
-  outOfDescriptors(): boolean;
-  descriptorShortage(): void;
-  later(ms: number, fn: () => void): void;
-  diag(
-    level: 'info' | 'warn' | 'error',
-    source: string,
-    message: string,
-    connId?: string | null,
-  ): void;
 }
 
 export class HttpFlows {

@@ -5,9 +5,8 @@
 // is not passed on.
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer } from '../support/net.ts';
+import { closeServer, listenLoopback } from '../support/net.ts';
 import { startTestProxy, type TestProxy } from './helpers.ts';
 
 let tp: TestProxy;
@@ -28,8 +27,7 @@ beforeAll(async () => {
     });
     res.end(`hello ${req.url ?? ''}`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = await listenLoopback(server);
   tp = await startTestProxy({ resolve: [{ pattern: '*.test', address: '127.0.0.1' }] });
 });
 
