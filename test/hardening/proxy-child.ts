@@ -7,6 +7,10 @@ import { openCa } from '../../src/ca/index.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import type { Mode, ProxyEvent } from '../../src/events/types.ts';
 import { startProxy, type ResolveRule, type Timeouts } from '../../src/proxy/index.ts';
+import { limitHeapGrowth } from '../../src/util/heap-growth.ts';
+
+// The heap as the program runs it (src/cli/bin.ts).
+limitHeapGrowth();
 
 export interface ChildOptions {
   mode?: Mode;
