@@ -59,7 +59,6 @@ const ADAPTERS: Record<string, string> = {
 const UNMIRRORED_LAYERS: Record<string, string> = {
   events:
     'types only, plus the bus: test/integration/events-doc.test.ts checks docs/events.md against real events; every sink/store/ui test emits through EventBus',
-  util: 'LabError and the ws adapter: exercised by the ca, cli, lab, sinks and feed tests that meet them',
 };
 
 /** test/ folders that mirror no src/ layer on purpose. */
