@@ -341,7 +341,7 @@ export interface TlsClientRejectedEvent extends Base {
   /** The raw error message or code, kept for honesty. */
   raw: string;
   clientHint: string | null;
-  /** In `auto` mode: later connections to this host will be tunnelled. */
+  /** In `auto` mode: this client's connections to this host opened after this are tunnelled. */
   willTunnel: boolean;
 }
 

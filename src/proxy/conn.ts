@@ -20,8 +20,11 @@ export interface Conn {
   openedAt: number;
   wire: WireTap;
   tap: SocketTap;
-  /** The CONNECT target, once a CONNECT was accepted on this connection. */
-  connect: { host: string; port: number } | null;
+  /**
+   * The CONNECT target, once a CONNECT was accepted on this connection, and auto mode's
+   * refusals as they stood when it came in (`AutoRefusals.mark()`).
+   */
+  connect: { host: string; port: number; refusalsAsOf: number } | null;
   tls: TlsAttempt | null;
   tunnel: {
     reason: TunnelReason;

@@ -64,6 +64,8 @@ export class ConnectDecision {
       return;
     }
     socket.removeListener('data', noop);
+    // Auto mode's refusals as they stand as this CONNECT comes in: only these decide it.
+    const refusalsAsOf = core.refusals.mark();
     if (core.opts.auth) {
       if (!checkProxyAuth(req.headers['proxy-authorization'], core.opts.auth)) {
         const wait = core.authThrottle.failed(conn.clientAddress);
@@ -110,7 +112,7 @@ export class ConnectDecision {
       socket.end(forbiddenTargetResponse(forbidden));
       return;
     }
-    conn.connect = { host, port };
+    conn.connect = { host, port, refusalsAsOf };
     core.registry.connectAccepted(req, conn);
     socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
@@ -186,6 +188,15 @@ export class ConnectDecision {
   }
 
   /**
+   * Did this connection's client refuse a forged certificate for `name` before the connection's
+   * CONNECT came in? (A refusal on a connection opened at the same moment does not count: see
+   * ./auto-refusals.ts.)
+   */
+  private refusedBefore(conn: Conn, name: string): boolean {
+    return this.core.refusals.has(conn.clientAddress, name, conn.connect?.refusalsAsOf);
+  }
+
+  /**
    * When this CONNECT will most likely be intercepted as things stand, make ready now, while the
    * client's ClientHello is on its way, what intercepting it takes: the server connection the
    * first decrypted request will need (./upstream.ts, preconnect), and the certificate with its
@@ -196,7 +207,7 @@ export class ConnectDecision {
     const core = this.core;
     const none: Ahead = { release: () => {}, leaf: null };
     if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return none;
-    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, host)) return none;
+    if (core.mode === 'auto' && this.refusedBefore(conn, host)) return none;
     // The agent names a connection by the Host header's name, none for an IP address (SNI).
     const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
     // The certificate and its TLS context too, while the client's ClientHello is on its way:
@@ -253,7 +264,7 @@ export class ConnectDecision {
     const name = (hello.sni ?? host).toLowerCase();
     if (core.mode === 'eavesdrop') return tunnel('mode-eavesdrop');
     if (!core.ca.permits(name)) return tunnel('outside-name-constraints');
-    if (core.mode === 'auto' && core.refusals.has(conn.clientAddress, name))
+    if (core.mode === 'auto' && this.refusedBefore(conn, name))
       return tunnel('auto-refused-before');
     if (net.isIPv6(name)) {
       // The library keys its servers by `url.split(':')[0]`, which cannot hold an IPv6 literal.

@@ -4,6 +4,7 @@
 // mode the next connection to that host is tunnelled so the client reaches the real server;
 // eavesdrop mode never forges and shows only what a passive observer sees.
 import { writeFileSync } from 'node:fs';
+import type net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,7 @@ const NAMES = [
   'eaves13.test',
   'example.com',
   'nodns.test',
+  'pair.test',
 ];
 let origin: Origin;
 let tp: TestProxy;
@@ -185,6 +187,51 @@ describe('a client that does not trust the mitm-lab CA (auto mode)', () => {
     expect(summary.reason).toBe('auto-refused-before');
     expect(summary.bytesDown).toBeGreaterThan(0);
     expect(tp.of('http.request').filter((e) => e.connId === summary.connId)).toHaveLength(0);
+  });
+
+  it('a connection opened before the refusal is still forged; only later ones are tunnelled', async () => {
+    // A browser opens two connections for one page at the same moment (Chromium does): the
+    // second one's ClientHello may arrive after the first one's refusal. It is still forged,
+    // so that one page load shows one thing (the warning), whatever the timing.
+    const target = `pair.test:${origin.httpsPort}`;
+    const a = await openTunnel(tp.proxy.port, target);
+    const b = await openTunnel(tp.proxy.port, target);
+    const handshake = (socket: net.Socket): Promise<string> =>
+      new Promise((resolve) => {
+        const t = tls.connect({ socket, servername: 'pair.test', ca: [rootPem] });
+        t.once('secureConnect', () => {
+          t.destroy();
+          resolve('accepted');
+        });
+        t.once('error', (err: NodeJS.ErrnoException) => {
+          t.destroy();
+          resolve(err.code ?? err.message);
+        });
+      });
+    const rejectedHere = () => tp.of('tls.client-rejected').filter((e) => e.host === 'pair.test');
+    expect(await handshake(a.socket)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    const first = await tp.waitFor('tls.client-rejected', (e) => e.host === 'pair.test');
+    expect(first.willTunnel).toBe(true);
+    // The refusal is remembered; b's CONNECT came in before it: b meets the forged certificate.
+    expect(await handshake(b.socket)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    await tp.waitFor(
+      'tls.client-rejected',
+      (e) => e.host === 'pair.test' && e.connId !== first.connId,
+    );
+    expect(rejectedHere()).toHaveLength(2);
+    expect(tp.of('tunnel.summary').filter((e) => e.host === 'pair.test')).toHaveLength(0);
+    // A connection opened after the refusal is tunnelled: the client reaches the real server.
+    const again = await curl([
+      '-x',
+      tp.proxy.url,
+      '--cacert',
+      rootFile,
+      url('pair.test', '/later'),
+    ]);
+    expect(again.stdout).toBe('hello GET /later body=');
+    const summary = await tp.waitFor('tunnel.summary', (e) => e.host === 'pair.test');
+    expect(summary.reason).toBe('auto-refused-before');
+    expect(rejectedHere()).toHaveLength(2);
   });
 
   it('python: alert 48 unknown_ca', async () => {
