@@ -116,11 +116,19 @@ export async function launchBrowser(opts: BrowserOptions): Promise<BrowserSessio
     const home = path.join(opts.scratch, 'home');
     nssDb(path.join(home, '.pki', 'nssdb'), opts.trust);
     // Off: "alternate error pages", which also switches off the captive-portal probe Chromium
-    // sends (to connectivitycheck.gstatic.com) on an authority or name error.
+    // sends (to connectivitycheck.gstatic.com) on an authority or name error; and network
+    // prediction (preconnects), as Firefox's speculative connections are off below. With it on,
+    // Chromium opens one to three more connections to a host around a navigation, some a few ms
+    // after refusing a certificate; auto mode tunnels those, and which connection the page came
+    // from was a race (the first attempt showed the warning, the real site or its real error).
+    // Off, each navigation opens one connection, and each cell has one story.
     mkdirSync(path.join(profile, 'Default'), { recursive: true });
     writeFileSync(
       path.join(profile, 'Default', 'Preferences'),
-      JSON.stringify({ alternate_error_pages: { enabled: false } }),
+      JSON.stringify({
+        alternate_error_pages: { enabled: false },
+        net: { network_prediction_options: 2 },
+      }),
     );
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,

@@ -312,9 +312,9 @@ export async function runMatrix(opts: MatrixOptions = {}): Promise<MatrixResult>
   ): Promise<Pending> => {
     const t = target(host, mode, lane);
     // A retry's window starts where its first attempt's ended, not where the retry starts: a
-    // connection the client opened in between (Chromium connects again right after refusing a
-    // certificate; auto mode tunnels it, and the retry then reuses it from the pool) belongs to
-    // the retry, and would otherwise belong to no cell.
+    // connection the client opened in between (a browser's late connection, which auto mode
+    // tunnels and the retry may then reuse from its pool) belongs to the retry, and would
+    // otherwise belong to no cell.
     const from =
       (mode === 'auto-retry' ? lane?.firstAttemptEnd.get(host) : undefined) ??
       lane?.events.length ??
@@ -485,8 +485,8 @@ function fold(p: Pending, store: FlowStore | null): CellRecord {
  * The flow that decided what the client saw:
  * - the HTTP exchange for `/` when there was one (a browser also asks for /favicon.ico, and
  *   may open connections it never uses);
- * - else the first refusal of the forged certificate (a browser retries a refused handshake,
- *   and in auto mode its retry may already be tunnelled, but the page shows the refusal);
+ * - else the first refusal of the forged certificate (a connection a browser opens beside it
+ *   meets the same forgery: auto mode tunnels only connections opened after a refusal);
  * - else the tunnel that carried the request (a browser may open a second connection and close
  *   it unused), or the last tunnel.
  */
