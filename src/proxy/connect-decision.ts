@@ -4,7 +4,9 @@
 // ./engine.ts provides, as the only file touching http-mitm-proxy).
 import type http from 'node:http';
 import net from 'node:net';
-import type { Leaf } from '../ca/index.ts';
+import type { Ca, Leaf } from '../ca/index.ts';
+import type { AuthThrottle } from './auth-throttle.ts';
+import type { AutoRefusals } from './auto-refusals.ts';
 import { peekClientHello, type ClientHelloInfo } from './client-hello.ts';
 import {
   badConnectResponse,
@@ -15,13 +17,33 @@ import {
   PROXY_AUTH_REQUIRED,
 } from './connect.ts';
 import type { EngineCore } from './engine-core.ts';
-import type { Conn } from './conn.ts';
+import type { Conn, ConnRegistry } from './conn.ts';
 import type { TunnelReason } from '../events/types.ts';
-import { formatMs } from './timeouts.ts';
+import type { ProxyOptions } from './options.ts';
+import type { TargetGuard } from './target-guard.ts';
+import { formatMs, type Timeouts } from './timeouts.ts';
 import type { HandOff } from './tls-handoff.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
-import { openTunnel } from './tunnel.ts';
+import { openTunnel, type TunnelCore } from './tunnel.ts';
+import type { Upstream } from './upstream.ts';
+
+/**
+ * What the CONNECT decision needs of the engine: what a tunnel needs, plus the mode, the CA,
+ * auto mode's refusals (read only), the proxy's password and its throttle, the target guard,
+ * and the connection registry's CONNECT side.
+ */
+export type ConnectDecisionCore = TunnelCore &
+  Pick<EngineCore, 'mode' | 'outOfDescriptors'> & {
+    readonly opts: Pick<ProxyOptions, 'auth'>;
+    readonly ca: Pick<Ca, 'permits' | 'mintLeaf'>;
+    readonly refusals: Pick<AutoRefusals, 'has' | 'mark'>;
+    readonly authThrottle: Pick<AuthThrottle, 'failed' | 'succeeded'>;
+    readonly targetGuard: Pick<TargetGuard, 'check' | 'checkName'>;
+    readonly registry: Pick<ConnRegistry, 'ofSocket' | 'connectAccepted'>;
+    readonly timeouts: Pick<Timeouts, 'afterConnectMs' | 'upstreamConnectMs'>;
+    readonly upstream: Pick<Upstream, 'preconnect' | 'connectTunnel'>;
+  };
 
 /** What was made ready for a CONNECT before its ClientHello (ConnectDecision.openAhead). */
 interface Ahead {
@@ -51,7 +73,7 @@ export interface ConnectHandOff {
 export class ConnectDecision {
   /** @param tls makes the connection's TLS attempt once the hop is up (./tls-outcomes.ts). */
   constructor(
-    private readonly core: EngineCore,
+    private readonly core: ConnectDecisionCore,
     private readonly handOff: ConnectHandOff,
     private readonly tls: Pick<TlsOutcomes, 'begin'>,
   ) {}
