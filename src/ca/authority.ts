@@ -29,6 +29,8 @@ import { LabError } from '../util/lab-error.ts';
 import { describeCertificate, summarize } from './describe.ts';
 import {
   buildCertificate,
+  buildCertificateAsync,
+  type CertSpec,
   generateEcKeyPair,
   generateRsaKeyPair,
   keyType,
@@ -142,6 +144,12 @@ export interface Ca {
   permits(host: string): boolean;
   /** Sync, fast, cached; throws LabError for bad or not-permitted names. */
   mintLeaf(host: string): Leaf;
+  /**
+   * The same, with the signature computed off the event loop (libuv's thread pool); rejects
+   * with the same LabError. A cached leaf resolves at once; concurrent mints of one new host
+   * share one signature.
+   */
+  mintLeafAsync(host: string): Promise<Leaf>;
 }
 
 /** Where each file of a CA folder lives. */
@@ -461,6 +469,8 @@ class Authority implements Ca {
     string,
     { leaf: Omit<Leaf, 'cached' | 'mintMs'>; renewAt: number }
   >();
+  /** Leaves being signed off the event loop, by host (mintLeafAsync). */
+  private readonly minting = new Map<string, Promise<Leaf>>();
 
   constructor(
     p: ReturnType<typeof caPaths>,
@@ -507,13 +517,45 @@ class Authority implements Ca {
   mintLeaf(host: string): Leaf {
     const t0 = performance.now();
     const h = normalizeHost(host);
-    const hit = this.cache.get(h);
-    const now = Date.now();
-    if (hit && hit.renewAt > now) {
-      this.cache.delete(h);
-      this.cache.set(h, hit);
-      return { ...hit.leaf, cached: true, mintMs: performance.now() - t0 };
+    const hit = this.fromCache(h, t0);
+    if (hit) return hit;
+    const plan = this.plan(h);
+    return this.keep(plan, buildCertificate(plan.spec), t0);
+  }
+
+  mintLeafAsync(host: string): Promise<Leaf> {
+    const t0 = performance.now();
+    let h: string;
+    let plan: MintPlan;
+    try {
+      h = normalizeHost(host);
+      const hit = this.fromCache(h, t0);
+      if (hit) return Promise.resolve(hit);
+      // Two CONNECTs to the same new host at once share one mint.
+      const running = this.minting.get(h);
+      if (running) return running.then((leaf) => ({ ...leaf, cached: true, mintMs: 0 }));
+      plan = this.plan(h);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    const minted = buildCertificateAsync(plan.spec)
+      .then((certPem) => this.keep(plan, certPem, t0))
+      .finally(() => this.minting.delete(h));
+    this.minting.set(h, minted);
+    return minted;
+  }
+
+  /** A fresh cached leaf for `h` (marked cached, most recently used), or null. */
+  private fromCache(h: string, t0: number): Leaf | null {
+    const hit = this.cache.get(h);
+    if (!hit || hit.renewAt <= Date.now()) return null;
+    this.cache.delete(h);
+    this.cache.set(h, hit);
+    return { ...hit.leaf, cached: true, mintMs: performance.now() - t0 };
+  }
+
+  /** What a leaf for `h` will say; throws LabError when this CA may not sign it now. */
+  private plan(h: string): MintPlan {
     if (!this.permitsNormalized(h)) {
       throw new LabError(
         'config',
@@ -521,6 +563,7 @@ class Authority implements Ca {
         `to intercept it, make a fresh CA that permits it: \`mitm-lab ca init --force --permit ${h}\` (or --unconstrained, which lets the CA impersonate any site), then trust the new CA`,
       );
     }
+    const now = Date.now();
     if (now >= this.caNotAfter)
       throw new LabError(
         'config',
@@ -529,17 +572,27 @@ class Authority implements Ca {
       );
     const isIp = hostKind(h) !== 'dns';
     const notAfter = Math.min(this.caNotAfter, now + LEAF_DAYS_MAX * 24 * 60 * 60 * 1000);
-    const certPem = buildCertificate({
-      // An IP leaf has no CN: OpenSSL would read "127.0.0.1" as a DNS name against the DNS
-      // constraints and refuse it (RFC 6125 has clients match the SAN, never the CN, anyway).
-      // ub-common-name is 64 characters; a longer DNS name is named by its SAN alone.
-      subject: !isIp && h.length <= 64 ? { CN: h, O: CA_ORGANISATION } : { O: CA_ORGANISATION },
-      publicKeyPem: this.leafPublicKeyPem,
-      issuer: { certPem: this.certPem, privateKeyPem: this.keyPem },
-      notBefore: new Date(Math.max(this.caNotBefore, now - BACKDATE_MS)),
-      notAfter: new Date(notAfter),
-      sans: [isIp ? `IP:${h}` : `DNS:${h}`],
-    });
+    return {
+      host: h,
+      now,
+      notAfter,
+      spec: {
+        // An IP leaf has no CN: OpenSSL would read "127.0.0.1" as a DNS name against the DNS
+        // constraints and refuse it (RFC 6125 has clients match the SAN, never the CN, anyway).
+        // ub-common-name is 64 characters; a longer DNS name is named by its SAN alone.
+        subject: !isIp && h.length <= 64 ? { CN: h, O: CA_ORGANISATION } : { O: CA_ORGANISATION },
+        publicKeyPem: this.leafPublicKeyPem,
+        issuer: { certPem: this.certPem, privateKeyPem: this.keyPem },
+        notBefore: new Date(Math.max(this.caNotBefore, now - BACKDATE_MS)),
+        notAfter: new Date(notAfter),
+        sans: [isIp ? `IP:${h}` : `DNS:${h}`],
+      },
+    };
+  }
+
+  /** The signed leaf, summarised and cached. */
+  private keep(plan: MintPlan, certPem: string, t0: number): Leaf {
+    const { host: h, now, notAfter } = plan;
     const leaf = {
       host: h,
       certPem,
@@ -555,6 +608,14 @@ class Authority implements Ca {
     });
     return { ...leaf, cached: false, mintMs: performance.now() - t0 };
   }
+}
+
+/** A leaf about to be signed: its host, its certificate's contents, and when it was planned. */
+interface MintPlan {
+  host: string;
+  now: number;
+  notAfter: number;
+  spec: CertSpec;
 }
 
 /** File modes of a CA folder, for `ca info` and tests: octal strings like `600`. */

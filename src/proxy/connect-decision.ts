@@ -36,7 +36,7 @@ import type { Upstream } from './upstream.ts';
 export type ConnectDecisionCore = TunnelCore &
   Pick<EngineCore, 'mode' | 'outOfDescriptors'> & {
     readonly opts: Pick<ProxyOptions, 'auth'>;
-    readonly ca: Pick<Ca, 'permits' | 'mintLeaf'>;
+    readonly ca: Pick<Ca, 'permits' | 'mintLeaf' | 'mintLeafAsync'>;
     readonly refusals: Pick<AutoRefusals, 'has' | 'mark'>;
     readonly authThrottle: Pick<AuthThrottle, 'failed' | 'succeeded'>;
     readonly targetGuard: Pick<TargetGuard, 'check' | 'checkName'>;
@@ -49,8 +49,8 @@ export type ConnectDecisionCore = TunnelCore &
 interface Ahead {
   /** Close the server connection opened ahead, unless a request took it. */
   release: () => void;
-  /** The certificate minted for the CONNECT's host, or null. */
-  leaf: Leaf | null;
+  /** The certificate being minted for the CONNECT's host (null when it failed), or null. */
+  leaf: Promise<Leaf | null> | null;
 }
 
 /** What the CONNECT decision asks of the library (wired in ./engine.ts). */
@@ -204,7 +204,8 @@ export class ConnectDecision {
         openTunnel(core, conn, 'not-tls', host, port, null);
         return;
       case 'tls':
-        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, ahead);
+        // The certificate minted ahead is most often ready by now; if not, this waits for it.
+        this.onClientHello(conn, req, host, port, peek.hello, peek.bytes, ahead, await ahead.leaf);
         return;
     }
   }
@@ -235,13 +236,16 @@ export class ConnectDecision {
     // The certificate and its TLS context too, while the client's ClientHello is on its way:
     // a client names the CONNECT's host in its SNI, so the ClientHello finds both ready
     // (its tls.forged says how this mint went).
-    let leaf: Leaf | null = null;
-    try {
-      leaf = core.ca.mintLeaf(host);
-      this.handOff.prepare(host, leaf);
-    } catch {
+    // The signature is computed off the event loop (ca.mintLeafAsync); the context, which Node
+    // can only make on it, as soon as the certificate is there.
+    const leaf = core.ca.mintLeafAsync(host).then(
+      (minted) => {
+        if (!conn.closed) this.handOff.prepare(host, minted);
+        return minted;
+      },
       // Nothing to say yet: the ClientHello's own mint meets the same failure and reports it.
-    }
+      () => null,
+    );
     if (!early) return { ...none, leaf };
     core.upstreamWire?.use(early.socket, conn.id);
     conn.socket.once('close', early.release);
@@ -256,6 +260,8 @@ export class ConnectDecision {
     hello: ClientHelloInfo,
     bytes: Buffer,
     ahead: Ahead,
+    /** The certificate minted ahead for the CONNECT's host, if it was. */
+    ready: Leaf | null,
   ): void {
     const core = this.core;
     // The client left while its ClientHello was being parsed: conn.close is out already,
@@ -300,7 +306,7 @@ export class ConnectDecision {
     }
     let leaf: Leaf;
     try {
-      leaf = ahead.leaf?.host === name ? ahead.leaf : core.ca.mintLeaf(name);
+      leaf = ready?.host === name ? ready : core.ca.mintLeaf(name);
     } catch (err) {
       core.diag(
         'warn',

@@ -327,3 +327,60 @@ describe('mintLeaf', () => {
     expect((err as LabError).hint).toContain('--unconstrained');
   });
 });
+
+describe('mintLeafAsync', () => {
+  const tmp = tempDir();
+  let ca: Ca;
+  beforeAll(async () => {
+    ca = await openCa({ dir: tmp.dir });
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('signs off the calling turn of the event loop: the promise is still pending after every microtask', async () => {
+    let settled = false;
+    const p = ca.mintLeafAsync('later.test').finally(() => (settled = true));
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(settled).toBe(false);
+    const leaf = await p;
+    expect(leaf.cached).toBe(false);
+    expect(leaf.host).toBe('later.test');
+  });
+
+  it('mints what mintLeaf mints: accepted by Node tls given the CA, summarised as itself', async () => {
+    const leaf = await ca.mintLeafAsync('Async.Test');
+    expect(leaf.summary).toEqual(describeCertificate(leaf.certPem));
+    expect(leaf.summary.sans).toEqual(['DNS:async.test']);
+    expect(leaf.summary.subjectCN).toBe('async.test');
+    expect(leaf.summary.issuer).toBe(ca.summary.subject);
+    expect(leaf.keyPem).toBe(ca.mintLeaf('other-async.test').keyPem);
+    const server = await startTlsServer(leaf);
+    try {
+      expect(await nodeConnect(server.port, 'async.test', [ca.certPem])).toBe('ok');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('shares the cache with mintLeaf, and concurrent mints of one host share one certificate', async () => {
+    const [a, b] = await Promise.all([
+      ca.mintLeafAsync('twice.test'),
+      ca.mintLeafAsync('TWICE.test'),
+    ]);
+    expect(a.cached).toBe(false);
+    expect(b.cached).toBe(true);
+    expect(b.certPem).toBe(a.certPem);
+    const sync = ca.mintLeaf('twice.test');
+    expect(sync.cached).toBe(true);
+    expect(sync.certPem).toBe(a.certPem);
+    const again = await ca.mintLeafAsync('twice.test');
+    expect(again.cached).toBe(true);
+    expect(again.certPem).toBe(a.certPem);
+  });
+
+  it('rejects with the same LabError as mintLeaf for a name the CA may not sign', async () => {
+    const err = await labError(ca.mintLeafAsync('example.com'));
+    expect(err.message).toMatch(/outside the name constraints/);
+    await expect(ca.mintLeafAsync('not a name')).rejects.toThrow();
+    expect(() => ca.mintLeaf('not a name')).toThrow();
+  });
+});
