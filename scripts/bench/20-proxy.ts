@@ -663,6 +663,21 @@ function summarize(
       add(k.name, 'peak RSS', a.peak, 'MB');
     }
   }
+  // The issue's "UI attached ≥ 0.9× headless": the viewer kind's rate over the headless one's,
+  // both medians of the same run (the headless kind writes every event to a file).
+  for (const [s, label] of [
+    ['http', 'HTTP keep-alive'],
+    ['https', 'HTTPS keep-alive'],
+  ] as const) {
+    const rate = (kind: string): number =>
+      median(
+        windows.filter((w) => w.kind === kind && w.scenario === s).map((w) => w.result.perSecond),
+      );
+    const headless = rate('mitm-lab');
+    const attached = rate('mitm-lab+viewer');
+    if (headless > 0 && attached > 0)
+      add('mitm-lab+viewer', `${label} with the UI attached, × headless`, attached / headless, '×');
+  }
   return figs;
 }
 
