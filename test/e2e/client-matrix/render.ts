@@ -157,7 +157,8 @@ export function docsMarkdown(r: MatrixResult): string {
     'and temporary paths are replaced by `PORT`, `DATE` and `TMP`.',
     '',
     'Clients (all on loopback; browsers headless with a fresh profile, trust through an NSS',
-    'database, driven by puppeteer-core):',
+    "database, driven by puppeteer-core; Chromium's network prediction and Firefox's speculative",
+    'connections off: no connections opened ahead):',
     '',
     ...clients.map((c) => `- ${CLIENT_TITLE[c]}: ${normalise(r.versions[c] ?? '?')}`),
   ];
