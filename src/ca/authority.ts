@@ -102,7 +102,10 @@ export interface Leaf {
   keyPem: string;
   /** True when it came from the cache. */
   cached: boolean;
-  /** Time spent in mintLeaf, milliseconds. */
+  /**
+   * Milliseconds from asking for the leaf to having it (mintLeafAsync: including the wait for
+   * the thread pool's signature).
+   */
   mintMs: number;
   summary: CertSummary;
 }
