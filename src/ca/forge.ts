@@ -148,8 +148,13 @@ export function buildCertificateAsync(spec: CertSpec): Promise<string> {
   }
   return new Promise((resolve, reject) => {
     sign(t.hash, t.der, t.key, (err, signature) => {
-      if (err) reject(err);
-      else resolve(assemble(t, signature));
+      // In a thread-pool callback a throw would be uncaught: every outcome goes to the promise.
+      if (err) return reject(err);
+      try {
+        resolve(assemble(t, signature));
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
     });
   });
 }
