@@ -2,6 +2,7 @@
 // commands that replay one (`check`). A proxy may still be writing it: a last line cut short is
 // left out, not an error. Anything else that is not an event is a usage error with a sentence.
 import { readFileSync } from 'node:fs';
+import { eventFromJson } from '../events/json.ts';
 import type { ProxyEvent } from '../events/types.ts';
 import { usageError } from '../util/lab-error.ts';
 
@@ -11,7 +12,7 @@ export interface EventsFile {
   truncatedLastLine: boolean;
 }
 
-function isEvent(x: unknown): x is ProxyEvent {
+function isEvent(x: unknown): x is { type: string; id: string } {
   return (
     typeof x === 'object' &&
     x !== null &&
@@ -66,7 +67,7 @@ export function readEventsFile(file: string): EventsFile {
         `${file} is not an events file: line ${i + 1} is not a mitm-lab event (no "type" and "id")`,
         'events files are JSON Lines written by --events FILE (see docs/events.md)',
       );
-    events.push(parsed);
+    events.push(eventFromJson(parsed));
   }
   return { events, truncatedLastLine };
 }

@@ -13,8 +13,3 @@ export const CAPTURE_LIMITS = {
   /** TLS records listed per connection; later ones are only counted. */
   records: 2000,
 } as const;
-
-/** Base64 characters that hold `bytes` bytes. */
-export function base64Chars(bytes: number): number {
-  return Math.ceil(bytes / 3) * 4;
-}

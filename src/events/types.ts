@@ -1,7 +1,11 @@
 // The event vocabulary of mitm-lab. Everything downstream of the proxy engine (flow store,
 // terminal UI, JSONL log, HAR, ws feed, `attach`) is built from these objects only, so their
-// shape is a contract: documented field by field in docs/events.md, JSON-safe (no Buffers,
-// sockets or class instances), and stamped by the bus with `id` and `at`.
+// shape is a contract: documented field by field in docs/events.md, and stamped by the bus with
+// `id` and `at`. In process, captured bytes travel as Buffers in fields named `bytes` (the
+// engine's capture is handed on, not encoded and decoded again); everything else is plain data
+// (no sockets or class instances). At the JSON edge (the `--events` file, the feed, replay)
+// ./json.ts turns each `bytes` into a base64 string named `base64` and back: that is the form
+// docs/events.md documents.
 //
 // This file imports nothing, by rule (test/architecture.test.ts).
 
@@ -18,10 +22,13 @@ export type Visibility = 'wire' | 'proxy-only';
 /** An HTTP header as it crossed: name in its original case, order and duplicates kept. */
 export type Header = [name: string, value: string];
 
-/** A captured body, bounded. `size` is the full size seen; `truncated` says the capture was cut. */
+/**
+ * A captured body, bounded. `size` is the full size seen; `truncated` says the capture was cut.
+ * Text when it decodes as such, else the bytes (`base64` in the JSON form, ./json.ts).
+ */
 export type BodyCapture =
   | { text: string; size: number; truncated: boolean }
-  | { base64: string; size: number; truncated: boolean };
+  | { bytes: Buffer; size: number; truncated: boolean };
 
 /**
  * A flow the proxy changed (`--tamper`): the rules that changed it and the body before and
@@ -85,11 +92,11 @@ export interface TlsRecord {
 
 /** Raw bytes of one direction of a connection, as captured on the client side (bounded). */
 export interface WireBytes {
-  /** The first bytes (at most the capture limit), base64. */
-  base64: string;
+  /** The first bytes (at most the capture limit); `base64` in the JSON form. */
+  bytes: Buffer;
   /** Total bytes that crossed in this direction. */
   size: number;
-  /** True when `size` exceeds what `base64` holds. */
+  /** True when `size` exceeds what `bytes` holds. */
   truncated: boolean;
 }
 
@@ -199,10 +206,13 @@ export interface ConnCloseEvent extends Base {
 
 /** New captured bytes of one direction since the previous `conn.wire` of the connection. */
 export interface WireDelta {
-  /** Where `base64` starts in this direction's captured bytes: the bytes earlier `conn.wire` events carried. */
+  /** Where `bytes` starts in this direction's captured bytes: the bytes earlier `conn.wire` events carried. */
   offset: number;
-  /** The bytes captured since the previous `conn.wire` (empty when none, or past the capture limit), base64. */
-  base64: string;
+  /**
+   * The bytes captured since the previous `conn.wire` (empty when none, or past the capture
+   * limit); `base64` in the JSON form.
+   */
+  bytes: Buffer;
   /** Total bytes that crossed in this direction so far. */
   size: number;
   /** True when `size` exceeds what the capture holds (the capture limit was reached). */
@@ -241,8 +251,8 @@ export interface UpstreamChunk {
   dir: 'up' | 'down';
   /** Milliseconds since the proxy opened the connection (`openedAt`). */
   t: number;
-  /** The bytes, base64 (the raw TCP payload: TLS records on an HTTPS connection). */
-  base64: string;
+  /** The bytes (the raw TCP payload: TLS records on an HTTPS connection); `base64` in the JSON form. */
+  bytes: Buffer;
 }
 
 /**

@@ -1,9 +1,10 @@
 // The feed's wire protocol: JSON text, one message per line; a WebSocket message carries one or
 // more lines (events emitted in the same turn of the proxy's event loop travel together; JSON
 // text never holds a raw newline). The server first sends a `hello` (alone), then the recent
-// history, then live events; each event is sent as-is (the
-// ProxyEvent objects of src/events/types.ts, documented in docs/events.md). When a viewer falls
+// history, then live events; each event in its JSON form (the ProxyEvent objects of
+// src/events/types.ts with captured bytes as base64, ../events/json.ts; docs/events.md). When a viewer falls
 // behind, the server skips events for it and says how many with a `skipped` notice.
+import { eventFromJson } from '../events/json.ts';
 import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
 
 /** Bumped on an incompatible change to this protocol (2: several lines per WebSocket message). */
@@ -53,7 +54,7 @@ export function parseFeedMessage(data: string): FeedMessage | null {
   const v = value as Record<string, unknown>;
   if (typeof v['type'] === 'string') {
     return typeof v['id'] === 'string' && typeof v['at'] === 'string'
-      ? (v as unknown as ProxyEvent)
+      ? eventFromJson(v as { type: string })
       : null;
   }
   if (v['feed'] === 'hello' && typeof v['protocol'] === 'number') return v as unknown as FeedHello;

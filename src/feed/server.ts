@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EventBus } from '../events/bus.ts';
+import { eventJson } from '../events/json.ts';
 import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 import { WebSocketServer, type WebSocket } from '../util/ws.ts';
@@ -182,7 +183,7 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
 
   const off = opts.bus.on((e: ProxyEvent) => {
     if (e.type === 'proxy.listening') listening = e;
-    const line = JSON.stringify(e);
+    const line = eventJson(e);
     history.push(line);
     historySize += line.length;
     while (historyLength() > historyEvents || (historySize > historyBytes && historyLength() > 1)) {

@@ -28,7 +28,7 @@ function header(headers: Header[], name: string): string | null {
 }
 
 function bodyText(e: HttpRequestEvent): string {
-  return 'text' in e.body ? e.body.text : Buffer.from(e.body.base64, 'base64').toString('latin1');
+  return 'text' in e.body ? e.body.text : e.body.bytes.toString('latin1');
 }
 
 const isPasswordPost = (e: HttpRequestEvent): boolean =>

@@ -25,9 +25,9 @@ export class BodyCapturer {
     this.kept += part.length;
   }
 
-  /** The capture as an event field; `headers` decide text versus base64. */
+  /** The capture as an event field; `headers` decide text versus bytes. */
   result(headers: readonly Header[]): BodyCapture {
-    const bytes = Buffer.concat(this.chunks);
+    const bytes = ownConcat(this.chunks, this.kept);
     const truncated = this.size > bytes.length;
     const type = headerValue(headers, 'content-type') ?? '';
     const encoding = headerValue(headers, 'content-encoding');
@@ -38,8 +38,21 @@ export class BodyCapturer {
         return { text, size: this.size, truncated };
       }
     }
-    return { base64: bytes.toString('base64'), size: this.size, truncated };
+    return { bytes, size: this.size, truncated };
   }
+}
+
+/**
+ * The chunks in one Buffer of its own. Not `Buffer.concat`: it carves a small result out of
+ * Node's shared 8 KiB pool, and whoever keeps the event's bytes (the HAR recorder, the store's
+ * queue) would keep the whole slab.
+ */
+function ownConcat(chunks: readonly Buffer[], length: number): Buffer {
+  if (length === 0) return Buffer.alloc(0);
+  const out = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const c of chunks) at += c.copy(out, at);
+  return out;
 }
 
 /** The first value of a header (case-insensitive), or null. */

@@ -42,8 +42,9 @@ export class CaptureBuffer {
   }
 
   /**
-   * The kept bytes from `from` on: a view when they lie in one block, else a copy. Read it now
-   * (encode it), do not keep it.
+   * The kept bytes from `from` on: a view when they lie in one block, else a copy. Kept bytes are
+   * never written again, so a view stays true; it keeps its block (at most 8 KiB) alive while
+   * held (the store copies what it keeps into memory of its own).
    */
   view(from = 0): Buffer {
     const parts: Buffer[] = [];

@@ -167,7 +167,7 @@ export class UpstreamWire {
     const chunks = c.pending.map((k) => ({
       dir: k.dir,
       t: Math.round(k.t * 1000) / 1000,
-      base64: k.bytes.toString('base64'),
+      bytes: k.bytes,
     }));
     c.pending = [];
     c.sentTruncated = c.truncated;

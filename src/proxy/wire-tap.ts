@@ -48,7 +48,7 @@ class Direction {
 
   snapshot(): WireBytes {
     return {
-      base64: this.bytes.view().toString('base64'),
+      bytes: this.bytes.view(),
       size: this.bytes.size,
       truncated: this.bytes.size > this.bytes.kept,
     };
@@ -68,14 +68,14 @@ class Direction {
     return this.bytes.kept !== this.sentBytes;
   }
 
-  /** What was captured since the last call (only the new bytes: each byte is encoded once). */
+  /** What was captured since the last call (only the new bytes: each byte is sent once). */
   delta(): WireDelta {
     const offset = this.sentBytes;
     const { kept, size } = this.bytes;
-    const base64 = this.bytes.view(offset).toString('base64');
+    const bytes = this.bytes.view(offset);
     this.sentBytes = kept;
     this.sentSize = size;
-    return { offset, base64, size, truncated: size > kept };
+    return { offset, bytes, size, truncated: size > kept };
   }
 }
 

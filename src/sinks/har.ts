@@ -179,7 +179,9 @@ function responseCookies(headers: Header[]): HarCookie[] {
 }
 
 function bodyText(body: BodyCapture): { text: string; base64: boolean } {
-  return 'text' in body ? { text: body.text, base64: false } : { text: body.base64, base64: true };
+  return 'text' in body
+    ? { text: body.text, base64: false }
+    : { text: body.bytes.toString('base64'), base64: true };
 }
 
 const ms = (v: number | null): number => (v === null || !Number.isFinite(v) ? -1 : Math.max(0, v));

@@ -1,5 +1,6 @@
 // `--events FILE` (or `-`): every ProxyEvent as one JSON object per line (JSON Lines), in the
-// order the bus delivered them. The shape of each line is the event contract (docs/events.md).
+// order the bus delivered them. The shape of each line is the event contract (docs/events.md):
+// captured bytes as base64 (../events/json.ts).
 //
 // Files are appended with synchronous writes, the lines of one turn of the event loop together
 // (one write per burst, not one per event: under load a write per event cost the proxy a
@@ -15,6 +16,7 @@
 // event saying it stopped, also emitted for the UI — and stops; the proxy goes on.
 import fs from 'node:fs';
 import type { EventBus } from '../events/bus.ts';
+import { eventJson } from '../events/json.ts';
 import type { ProxyEvent } from '../events/types.ts';
 import { LabError } from '../util/lab-error.ts';
 
@@ -144,7 +146,7 @@ export function openJsonlSink(target: string, bus: EventBus, opts: JsonlOptions 
 
   const unsubscribe = bus.on((event: ProxyEvent) => {
     if (error !== null || closed) return;
-    const line = `${JSON.stringify(event)}\n`;
+    const line = `${eventJson(event)}\n`;
     if (full) {
       // The stop notice, emitted below: the file's last line.
       write(line);

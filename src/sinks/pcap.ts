@@ -222,8 +222,8 @@ function tlsStart(buf: Buffer, dir: 'up' | 'down'): number {
 /** The connection's bytes as segments in the order and at the times they crossed. */
 export function connectionSegments(openedUs: bigint, close: ConnCloseEvent): Segment[] {
   const w = close.wire;
-  const up = Buffer.from(w.up.base64, 'base64');
-  const down = Buffer.from(w.down.base64, 'base64');
+  const up = w.up.bytes;
+  const down = w.down.bytes;
   const closedUs = BigInt(Date.parse(close.at)) * 1000n;
   const at = (ms: number): bigint => openedUs + BigInt(Math.round(ms * 1000));
   const out: Segment[] = [];
@@ -396,7 +396,7 @@ function upstreamPackets(
   e.chunks.forEach((c, i) => {
     const us = st.openedUs + BigInt(Math.round(c.t * 1000));
     st.last = us > st.last ? us : st.last;
-    const data = Buffer.from(c.base64, 'base64');
+    const data = c.bytes;
     st.kept[c.dir] += data.length;
     const comment = i === e.chunks.length - 1 ? cut : undefined;
     packets.push(...st.tcp.data(c.dir === 'up', data, st.last, comment));

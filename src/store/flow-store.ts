@@ -10,20 +10,19 @@ import type { BadgeCounts, ConnInfo, Flow, ListeningInfo } from './flow.ts';
 import { FlowFold } from './fold.ts';
 import { OBJECT_BYTES } from './retained.ts';
 import { FlowRing } from './ring.ts';
-import { base64Chars, CAPTURE_LIMITS } from '../events/limits.ts';
-
-export { wireBuffer } from './wire-capture.ts';
+import { CAPTURE_LIMITS } from '../events/limits.ts';
 
 export interface FlowStoreOptions {
   /** Flows kept before the oldest is dropped (default 2000: a long workshop, ~tens of MB). */
   maxFlows?: number;
   /**
-   * Characters of a body kept (default: all the engine captured, CAPTURE_LIMITS.bodyBytes; the
-   * byte budget below bounds the store as a whole).
+   * Bytes of a binary body kept, characters of a text one (default: all the engine captured,
+   * CAPTURE_LIMITS.bodyBytes; a character takes at least one byte in UTF-8, so a text capture
+   * always fits. The byte budget below bounds the store as a whole).
    */
-  maxBodyChars?: number;
-  /** Base64 characters of wire capture kept per direction (default: CAPTURE_LIMITS.wireBytes' worth). */
-  maxWireChars?: number;
+  maxBodyBytes?: number;
+  /** Bytes of wire capture kept per direction (default: CAPTURE_LIMITS.wireBytes). */
+  maxWireBytes?: number;
   /** TLS records kept per connection (default CAPTURE_LIMITS.records). */
   maxRecords?: number;
   /** WebSocket messages kept per flow (default 200). */
@@ -58,8 +57,8 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
 export class FlowStore {
   readonly maxFlows: number;
-  readonly maxBodyChars: number;
-  readonly maxWireChars: number;
+  readonly maxBodyBytes: number;
+  readonly maxWireBytes: number;
   readonly maxRecords: number;
   readonly maxWsMessages: number;
   readonly maxBytes: number;
@@ -81,15 +80,15 @@ export class FlowStore {
 
   constructor(opts: FlowStoreOptions = {}) {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 2000);
-    this.maxBodyChars = Math.max(16, opts.maxBodyChars ?? base64Chars(CAPTURE_LIMITS.bodyBytes));
-    this.maxWireChars = Math.max(16, opts.maxWireChars ?? base64Chars(CAPTURE_LIMITS.wireBytes));
+    this.maxBodyBytes = Math.max(16, opts.maxBodyBytes ?? CAPTURE_LIMITS.bodyBytes);
+    this.maxWireBytes = Math.max(16, opts.maxWireBytes ?? CAPTURE_LIMITS.wireBytes);
     this.maxRecords = Math.max(1, opts.maxRecords ?? CAPTURE_LIMITS.records);
     this.maxWsMessages = Math.max(1, opts.maxWsMessages ?? 200);
     this.maxBytes = Math.max(1024 * 1024, opts.maxBytes ?? DEFAULT_MAX_BYTES);
     this.ring = new FlowRing(this.maxFlows, this.maxBytes, (c) => this.folder.connBytes(c));
     this.folder = new FlowFold(this.ring, {
-      maxBodyChars: this.maxBodyChars,
-      maxWireChars: this.maxWireChars,
+      maxBodyBytes: this.maxBodyBytes,
+      maxWireBytes: this.maxWireBytes,
       maxRecords: this.maxRecords,
       maxWsMessages: this.maxWsMessages,
     });
@@ -260,29 +259,34 @@ export class FlowStore {
 }
 
 /**
- * Bytes of body and wire an event waiting in the queue holds (its strings' lengths). Runs on the
- * proxy's path for every event, before any check of the event's shape: never throws.
+ * Bytes of body and wire an event waiting in the queue holds (its strings' and Buffers'
+ * lengths). Runs on the proxy's path for every event, before any check of the event's shape:
+ * never throws.
  */
 function queuedBytes(e: ProxyEvent): number {
   const x = e as {
-    body?: { text?: unknown; base64?: unknown };
-    up?: { base64?: unknown };
-    down?: { base64?: unknown };
-    wire?: { up?: { base64?: unknown }; down?: { base64?: unknown } };
+    body?: { text?: unknown; bytes?: unknown };
+    up?: { bytes?: unknown };
+    down?: { bytes?: unknown };
+    wire?: { up?: { bytes?: unknown }; down?: { bytes?: unknown } };
     preview?: unknown;
   };
   return (
     OBJECT_BYTES +
     2 * chars(x.body?.text) +
-    chars(x.body?.base64) +
-    chars(x.up?.base64) +
-    chars(x.down?.base64) +
-    chars(x.wire?.up?.base64) +
-    chars(x.wire?.down?.base64) +
+    size(x.body?.bytes) +
+    size(x.up?.bytes) +
+    size(x.down?.bytes) +
+    size(x.wire?.up?.bytes) +
+    size(x.wire?.down?.bytes) +
     2 * chars(x.preview)
   );
 }
 
 function chars(s: unknown): number {
   return typeof s === 'string' ? s.length : 0;
+}
+
+function size(b: unknown): number {
+  return Buffer.isBuffer(b) ? b.length : 0;
 }

@@ -20,7 +20,6 @@ import {
   certsBytes,
   finalWireBytes,
   helloBytes,
-  ownBase64Prefix,
   ownString,
   recordsBytes,
   requestBytes,
@@ -32,10 +31,12 @@ import {
 import type { FlowRing } from './ring.ts';
 import { portOf } from './url-port.ts';
 import {
+  bytesOf,
   capWire,
   foldWireDelta,
   liveRetained,
   newLiveCapture,
+  ownBytes,
   type LiveCapture,
   type WireLimits,
 } from './wire-capture.ts';
@@ -45,8 +46,8 @@ const MAX_DIAGS = 50;
 
 /** The store's limits on what one record keeps (FlowStoreOptions, after their floors). */
 export interface FoldLimits extends WireLimits {
-  /** Characters of a body kept. */
-  maxBodyChars: number;
+  /** Bytes of a binary body kept; characters of a text one. */
+  maxBodyBytes: number;
   /** WebSocket messages kept per flow. */
   maxWsMessages: number;
 }
@@ -339,26 +340,25 @@ export class FlowFold {
     flow.port = e.port;
   }
 
-  /** The body as kept: cut to maxBodyChars, and then a copy (a slice would keep it all). */
+  /**
+   * The body as kept: cut to maxBodyBytes, and in memory of its own (a slice of a string, or a
+   * Buffer carved from Node's shared pool, would keep more than is counted).
+   */
   private capBody(body: BodyCapture): StoredBody {
+    const max = this.limits.maxBodyBytes;
     if ('text' in body) {
-      if (body.text.length <= this.limits.maxBodyChars) return body;
+      if (body.text.length <= max) return body;
       return {
-        text: ownString(body.text.slice(0, this.limits.maxBodyChars)),
+        text: ownString(body.text.slice(0, max)),
         size: body.size,
         truncated: true,
         storeCut: true,
       };
     }
-    // Base64 is cut on a 4-character boundary so it still decodes.
-    const limit = this.limits.maxBodyChars - (this.limits.maxBodyChars % 4);
-    if (body.base64.length <= limit) return body;
-    return {
-      base64: ownBase64Prefix(body.base64, limit),
-      size: body.size,
-      truncated: true,
-      storeCut: true,
-    };
+    const bytes = bytesOf(body);
+    if (bytes.length <= max)
+      return { bytes: ownBytes(bytes), size: body.size, truncated: body.truncated };
+    return { bytes: ownBytes(bytes, max), size: body.size, truncated: true, storeCut: true };
   }
 
   /** Append a `conn.wire` delta to the connection's live capture (./wire-capture.ts). */

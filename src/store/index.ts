@@ -1,5 +1,5 @@
 // The flow store's public face: views import from here.
-export { FlowStore, wireBuffer, type FlowStoreOptions } from './flow-store.ts';
+export { FlowStore, type FlowStoreOptions } from './flow-store.ts';
 export {
   BADGES,
   isTampered,

@@ -66,20 +66,20 @@ export function ownString(s: string): string {
     : Buffer.from(s, 'utf16le').toString('utf16le');
 }
 
-/** A base64 string (ASCII) cut to `chars`, as a string of its own. */
-export function ownBase64Prefix(b64: string, chars: number): string {
-  return Buffer.from(b64.slice(0, chars), 'latin1').toString('latin1');
-}
-
 /** Characters of a string field that may be missing. */
 function len(s: unknown): number {
   return typeof s === 'string' ? s.length : 0;
 }
 
+/** Bytes of a Buffer field that may be missing. */
+function bufLen(b: unknown): number {
+  return Buffer.isBuffer(b) ? b.length : 0;
+}
+
 export function bodyBytes(b: BodyCapture | undefined): number {
-  const body = b as { text?: unknown; base64?: unknown } | undefined;
+  const body = b as { text?: unknown; bytes?: unknown } | undefined;
   if (typeof body?.text === 'string') return stringBytes(body.text);
-  return len(body?.base64);
+  return bufLen(body?.bytes);
 }
 
 export function headerBytes(headers: readonly Header[] | undefined): number {
@@ -146,13 +146,9 @@ export function helloBytes(e: TlsClientHelloEvent): number {
   return OBJECT_BYTES + 40 * (count(e.cipherSuites) + count(e.alpn) + count(e.versions));
 }
 
-/**
- * A final capture direction (from `conn.close`): its base64, plus the bytes `wireBuffer`
- * decodes and remembers once a view shows it.
- */
+/** A final capture direction (from `conn.close`): its bytes, in memory of the store's own. */
 export function finalWireBytes(b: WireBytes | undefined): number {
-  const n = len(b?.base64);
-  return n + Math.ceil((n * 3) / 4);
+  return bufLen(b?.bytes);
 }
 
 export function recordsBytes(records: readonly TlsRecord[] | undefined): number {

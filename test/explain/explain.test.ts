@@ -75,8 +75,8 @@ function tunnel(host: string, clientVerdict: ClientVerdict): Flow {
     connId: 'c2',
     durationMs: 5,
     wire: {
-      up: { base64: '', size: 600, truncated: false },
-      down: { base64: '', size: 3000, truncated: false },
+      up: { bytes: Buffer.alloc(0), size: 600, truncated: false },
+      down: { bytes: Buffer.alloc(0), size: 3000, truncated: false },
       records,
       recordsTruncated: false,
       serverCertificates: null,

@@ -36,7 +36,8 @@ bus.on((e) => store.enqueue(e));
 
 const delta = (offset: number, bytes: Buffer, size: number): WireDelta => ({
   offset,
-  base64: bytes.toString('base64'),
+  // A copy, as the engine's capture hands out: the store must keep its own.
+  bytes: Buffer.from(bytes),
   size,
   truncated: size > ENGINE_WIRE,
 });
@@ -112,8 +113,8 @@ for (let i = 0; i < conns; i++) {
       connId,
       durationMs: 5,
       wire: {
-        up: { base64: up.toString('base64'), size: up.length, truncated: false },
-        down: { base64: kept.toString('base64'), size: down.length, truncated: true },
+        up: { bytes: Buffer.from(up), size: up.length, truncated: false },
+        down: { bytes: Buffer.from(kept), size: down.length, truncated: true },
         records: [],
         recordsTruncated: false,
         serverCertificates: null,
@@ -122,7 +123,7 @@ for (let i = 0; i < conns; i++) {
     });
   }
   // A frame every 20 connections: the UI reads the newest flow and its wire.
-  if (i % 20 === 19) void store.get(flowId)?.conn.wire?.down.base64.length;
+  if (i % 20 === 19) void store.get(flowId)?.conn.wire?.down.bytes.length;
 }
 const flows = store.size;
 const after = heap();

@@ -120,8 +120,8 @@ describe('the flow store keeps to a byte budget (issue 13, item 9)', () => {
     expect(store.bytes).toBe(0);
   });
 
-  it('counts a body cut to maxBodyChars at its cut size, not the event size', () => {
-    const store = new FlowStore({ maxBodyChars: 1000 });
+  it('counts a body cut to maxBodyBytes at its cut size, not the event size', () => {
+    const store = new FlowStore({ maxBodyBytes: 1000 });
     for (const e of exchange(1, 200_000)) store.apply(e);
     const body = store.get('f1')?.response?.body;
     expect(body && 'text' in body ? body.text.length : -1).toBe(1000);

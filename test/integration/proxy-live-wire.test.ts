@@ -61,16 +61,10 @@ function clientOver(socket: net.Socket, host: string) {
   };
 }
 
-const bytes = (b64: string): Buffer => Buffer.from(b64, 'base64');
-
 /** The live capture must be the start of the final one, byte for byte and record for record. */
 function expectPrefixOf(live: WireCapture, final: WireCapture): void {
-  expect(bytes(final.up.base64).subarray(0, bytes(live.up.base64).length)).toEqual(
-    bytes(live.up.base64),
-  );
-  expect(bytes(final.down.base64).subarray(0, bytes(live.down.base64).length)).toEqual(
-    bytes(live.down.base64),
-  );
+  expect(final.up.bytes.subarray(0, live.up.bytes.length)).toEqual(live.up.bytes);
+  expect(final.down.bytes.subarray(0, live.down.bytes.length)).toEqual(live.down.bytes);
   expect(final.records.slice(0, live.records.length)).toEqual(live.records);
 }
 
@@ -126,7 +120,7 @@ describe('conn.wire: the wire of a connection that stays open', () => {
       expect(conn.closed).toBeNull();
       expect(tp.of('conn.close').some((e) => e.connId === connId)).toBe(false);
       const w = conn.wire!;
-      expect(bytes(w.up.base64).toString('latin1')).toMatch(/^CONNECT live\.test:\d+ HTTP\/1\.1/);
+      expect(w.up.bytes.toString('latin1')).toMatch(/^CONNECT live\.test:\d+ HTTP\/1\.1/);
       expect(w.records[0]).toMatchObject({ dir: 'up', handshake: ['ClientHello'] });
       expect(w.tlsVersion).toBe('TLS 1.3');
       expect(w.cipherSuite).toMatch(/^TLS_/);
@@ -139,7 +133,7 @@ describe('conn.wire: the wire of a connection that stays open', () => {
       for (const d of deltas) {
         expect(d.up.offset).toBe(up);
         expect(d.recordsFrom).toBe(recs);
-        up += bytes(d.up.base64).length;
+        up += d.up.bytes.length;
         recs += d.records.length;
       }
 
@@ -163,14 +157,14 @@ describe('conn.wire: the wire of a connection that stays open', () => {
       const reqs = tp.of('http.request').filter((e) => e.host === 'plain.localhost');
       expect(reqs.map((e) => e.connId)).toEqual([reqs[0]!.connId, reqs[0]!.connId]);
       const connId = reqs[0]!.connId;
-      const text = (b64: string | undefined): string => bytes(b64 ?? '').toString('latin1');
+      const text = (b: Buffer | undefined): string => (b ?? Buffer.alloc(0)).toString('latin1');
       await tp.waitFor('conn.wire', () => {
         const w = store.connection(connId)?.wire;
-        return text(w?.down.base64).includes('hello GET /b body=');
+        return text(w?.down.bytes).includes('hello GET /b body=');
       });
       const conn = store.connection(connId)!;
       expect(conn.closed).toBeNull();
-      const up = text(conn.wire?.up.base64);
+      const up = text(conn.wire?.up.bytes);
       expect(up).toContain(`GET http://plain.localhost:${origin.httpPort}/a HTTP/1.1`);
       expect(up).toContain(`GET http://plain.localhost:${origin.httpPort}/b HTTP/1.1`);
       expect(conn.wire?.records).toEqual([]);
@@ -241,7 +235,7 @@ describe('conn.wire: the wire of a connection that stays open', () => {
         expect(gap, `gap between conn.wire ${i - 1} and ${i}`).toBeGreaterThanOrEqual(480);
       }
       for (const d of deltas) {
-        const grew = d.up.base64.length + d.down.base64.length + d.records.length;
+        const grew = d.up.bytes.length + d.down.bytes.length + d.records.length;
         expect(grew, 'a conn.wire with nothing new').toBeGreaterThan(0);
       }
       const live = store.connection(connId)!.wire!;

@@ -211,7 +211,7 @@ describe('--tamper on plain HTTP', () => {
     expect(e.tampered?.encoding).toBe(enc);
     expect(e.tampered?.after).toMatchObject({ text: r.stdout });
     // The stored body is the server's, still encoded.
-    expect('base64' in e.body).toBe(true);
+    expect('bytes' in e.body).toBe(true);
   });
 
   it.each([

@@ -33,15 +33,15 @@ describe('BodyCapturer', () => {
     });
   });
 
-  it('binary, invalid UTF-8 and compressed bodies are base64', () => {
+  it('binary, invalid UTF-8 and compressed bodies are bytes', () => {
     const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x01]);
     const b = new BodyCapturer(100);
     b.push(bytes);
-    expect(b.result([])).toEqual({ base64: bytes.toString('base64'), size: 4, truncated: false });
+    expect(b.result([])).toEqual({ bytes, size: 4, truncated: false });
     const g = new BodyCapturer(100);
     g.push(Buffer.from('looks like text'));
     expect(
-      'base64' in
+      'bytes' in
         g.result([
           ['Content-Type', 'text/html'],
           ['Content-Encoding', 'gzip'],
@@ -49,7 +49,7 @@ describe('BodyCapturer', () => {
     ).toBe(true);
     const png = new BodyCapturer(100);
     png.push(Buffer.from('PNG-ish ascii'));
-    expect('base64' in png.result([['Content-Type', 'image/png']])).toBe(true);
+    expect('bytes' in png.result([['Content-Type', 'image/png']])).toBe(true);
   });
 
   it('copies chunks (a stream may reuse its buffer)', () => {

@@ -51,8 +51,8 @@ async function captureNode(
     if (!conn) throw new Error('no connection captured');
     const snap = conn.tap.snapshot();
     return {
-      up: Buffer.from(snap.up.base64, 'base64'),
-      down: Buffer.from(snap.down.base64, 'base64'),
+      up: snap.up.bytes,
+      down: snap.down.bytes,
       records: snap.records,
       tlsVersion: snap.tlsVersion,
       certs: () => snap.serverCertificates,

@@ -40,9 +40,7 @@ async function tapped(limitBytes = 64 * 1024) {
 }
 
 const bytes = (e: Wire, dir: 'up' | 'down') =>
-  Buffer.concat(
-    e.chunks.filter((c) => c.dir === dir).map((c) => Buffer.from(c.base64, 'base64')),
-  ).toString();
+  Buffer.concat(e.chunks.filter((c) => c.dir === dir).map((c) => c.bytes)).toString();
 
 describe('UpstreamWire', () => {
   it('sends what crossed both ways after the client connection that used it closed, with the real ports', async () => {

@@ -107,7 +107,7 @@ export function lessonEvents(): NewEvent[] {
       httpVersion: '1.1',
       headers: [['Content-Type', 'image/png']],
       body: {
-        base64: Buffer.from([0x89, 0x50, 0x4e, 0x47]).toString('base64'),
+        bytes: Buffer.from([0x89, 0x50, 0x4e, 0x47]),
         size: 300000,
         truncated: true,
       },
@@ -204,8 +204,8 @@ export function lessonEvents(): NewEvent[] {
       connId: 'c7',
       durationMs: 50,
       wire: {
-        up: { base64: '', size: 0, truncated: false },
-        down: { base64: '', size: 0, truncated: false },
+        up: { bytes: Buffer.alloc(0), size: 0, truncated: false },
+        down: { bytes: Buffer.alloc(0), size: 0, truncated: false },
         records: [],
         recordsTruncated: false,
         serverCertificates: null,

@@ -9,7 +9,7 @@ import { waitUntil } from '../support/wait.ts';
 import { emitLesson, lessonEvents } from './event-kit.ts';
 
 function closeOf(connId: string): NewEvent {
-  const empty = { base64: '', size: 0, truncated: false };
+  const empty = { bytes: Buffer.alloc(0), size: 0, truncated: false };
   return {
     type: 'conn.close',
     connId,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
+import { eventFromJson, jsonForm } from '../../src/events/json.ts';
 import { EVENT_TYPES, type ProxyEvent } from '../../src/events/types.ts';
 import { openJsonlSink } from '../../src/sinks/jsonl.ts';
 import { LabError } from '../../src/util/lab-error.ts';
@@ -40,7 +41,15 @@ describe('openJsonlSink', () => {
     expect(early).toHaveLength(emitted.length);
     await sink.close();
     const lines = parseLines(readFileSync(file, 'utf8'));
-    expect(lines).toEqual(emitted);
+    // The JSON form: captured bytes as base64 (docs/events.md), read back as the same events.
+    expect(lines).toEqual(emitted.map((e) => JSON.parse(JSON.stringify(jsonForm(e)))));
+    expect(lines.map((l) => eventFromJson(l))).toEqual(emitted);
+    const png = lines.find((e) => e.type === 'http.response' && e.connId === 'c2');
+    expect(png && 'body' in png ? png.body : null).toEqual({
+      base64: Buffer.from([0x89, 0x50, 0x4e, 0x47]).toString('base64'),
+      size: 300000,
+      truncated: true,
+    });
     for (const e of lines) {
       expect(EVENT_TYPES).toContain(e.type);
       expect(e.id).toMatch(/^e\d+$/);

@@ -284,9 +284,9 @@ describe.skipIf(!TSHARK)('--pcap: where a capture was cut (needs tshark)', () =>
           {
             dir: 'up',
             t: 1,
-            base64: Buffer.from('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n').toString('base64'),
+            bytes: Buffer.from('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n'),
           },
-          { dir: 'down', t: 2, base64: Buffer.alloc(100, 65).toString('base64') },
+          { dir: 'down', t: 2, bytes: Buffer.alloc(100, 65) },
         ],
         bytesUp: 32,
         bytesDown: 500_000,
@@ -299,7 +299,7 @@ describe.skipIf(!TSHARK)('--pcap: where a capture was cut (needs tshark)', () =>
       wire({
         upstreamId: 'u2',
         localPort: 40001,
-        chunks: [{ dir: 'down', t: 1, base64: Buffer.alloc(5000, 66).toString('base64') }],
+        chunks: [{ dir: 'down', t: 1, bytes: Buffer.alloc(5000, 66) }],
         bytesDown: 5000,
       }),
     );
@@ -337,11 +337,11 @@ describe('connectionSegments', () => {
       durationMs: 1000,
       wire: {
         up: {
-          base64: Buffer.from('GET / HTTP/1.1\r\n\r\n').toString('base64'),
+          bytes: Buffer.from('GET / HTTP/1.1\r\n\r\n'),
           size: 18,
           truncated: false,
         },
-        down: { base64: Buffer.alloc(100, 65).toString('base64'), size: 500_000, truncated: true },
+        down: { bytes: Buffer.alloc(100, 65), size: 500_000, truncated: true },
         records: [],
         recordsTruncated: false,
         serverCertificates: null,

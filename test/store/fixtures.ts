@@ -28,16 +28,12 @@ export function cert(over: Partial<CertSummary> & { cn: string; issuer: string }
   };
 }
 
-function b64(s: string | Buffer): string {
-  return Buffer.from(s).toString('base64');
-}
-
 function tlsWire(records: TlsRecord[], extraDown = 0): WireCapture {
   const up = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), randomBytes(512)]);
   const down = Buffer.concat([Buffer.from([0x16, 0x03, 0x03, 0x00, 0x7a]), randomBytes(900)]);
   return {
-    up: { base64: b64(up), size: up.length, truncated: false },
-    down: { base64: b64(down), size: down.length + extraDown, truncated: extraDown > 0 },
+    up: { bytes: up, size: up.length, truncated: false },
+    down: { bytes: down, size: down.length + extraDown, truncated: extraDown > 0 },
     records,
     recordsTruncated: false,
     serverCertificates: null,
@@ -139,8 +135,8 @@ export function plaintextLogin(bus: EventBus, connId = 'c1', flowId = 'f1'): voi
     connId,
     durationMs: 12,
     wire: {
-      up: { base64: b64(req), size: req.length, truncated: false },
-      down: { base64: b64(res), size: res.length, truncated: false },
+      up: { bytes: Buffer.from(req), size: req.length, truncated: false },
+      down: { bytes: Buffer.from(res), size: res.length, truncated: false },
       records: [],
       recordsTruncated: false,
       serverCertificates: null,

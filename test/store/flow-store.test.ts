@@ -33,7 +33,7 @@ describe('FlowStore folding', () => {
     expect(flow?.outcome).toBe('ok');
     expect(flow?.port).toBe(80);
     expect(flow?.request?.body).toMatchObject({ text: 'user=alice&password=hunter2' });
-    const wire = Buffer.from(flow?.conn.closed?.wire.up.base64 ?? '', 'base64').toString();
+    const wire = flow?.conn.closed?.wire.up.bytes.toString();
     expect(wire).toContain('password=hunter2');
   });
 
@@ -195,7 +195,7 @@ describe('FlowStore bounds', () => {
 
   it('cuts long bodies and marks them', () => {
     const bus = new EventBus();
-    const store = storeOn(bus, { maxBodyChars: 100 });
+    const store = storeOn(bus, { maxBodyBytes: 100 });
     bus.emit({
       type: 'http.response',
       connId: 'c1',
@@ -218,14 +218,21 @@ describe('FlowStore bounds', () => {
     expect(body?.size).toBe(5000);
   });
 
-  it('cuts wire captures to a decodable length', () => {
+  it('cuts wire captures to its limit, in memory of its own', () => {
     const bus = new EventBus();
-    const store = storeOn(bus, { maxWireChars: 64 });
+    const store = storeOn(bus, { maxWireBytes: 48 });
+    let sent: Buffer = Buffer.alloc(0);
+    bus.on((e) => {
+      if (e.type === 'conn.close' && e.connId === 'c2') sent = e.wire.down.bytes;
+    });
     decryptedHttps(bus);
     const down = store.get('f2')?.conn.closed?.wire.down;
-    expect(down?.base64.length).toBe(64);
+    expect(down?.bytes.length).toBe(48);
     expect(down?.truncated).toBe(true);
-    expect(Buffer.from(down?.base64 ?? '', 'base64').length).toBe(48);
+    expect(down?.bytes).toEqual(sent.subarray(0, 48));
+    // Not a view of the event's buffer: the store counts what it keeps.
+    expect(down?.bytes.buffer).not.toBe(sent.buffer);
+    expect(down?.bytes.buffer.byteLength).toBe(48);
   });
 });
 

@@ -6,11 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
 import { WireTap } from '../../src/proxy/wire-tap.ts';
 import type { WireBytes } from '../../src/events/types.ts';
-import { FlowStore, wireBuffer } from '../../src/store/index.ts';
-
-/** The plain fields of a capture direction (the store's live ones encode base64 when read). */
-const plain = (b: WireBytes | undefined) =>
-  b && { base64: b.base64, size: b.size, truncated: b.truncated };
+import { FlowStore } from '../../src/store/index.ts';
 
 /** One application_data record (what a TLS connection carries after the handshake). */
 function record(payload: number): Buffer {
@@ -47,21 +43,19 @@ describe('FlowStore: conn.wire', () => {
     flush();
     expect(flush()).toBe(false); // nothing new, no event
     const snap = tap.snapshot();
-    expect(plain(wire()?.up)).toEqual(snap.up);
-    expect(plain(wire()?.down)).toEqual(snap.down);
-    // Serialised (a feed, a snapshot), it is the plain WireBytes too.
-    expect(JSON.parse(JSON.stringify(wire()))).toMatchObject({ up: snap.up, down: snap.down });
+    expect(wire()?.up).toEqual(snap.up);
+    expect(wire()?.down).toEqual(snap.down);
   });
 
   it('cuts at the store limit and says so; the sizes keep counting', () => {
-    const { tap, flush, wire } = setup({ maxWireChars: 64 }); // 48 bytes kept
+    const { tap, flush, wire } = setup({ maxWireBytes: 48 });
     const sent = randomBytes(100);
     for (let i = 0; i < 100; i += 10) {
       tap.up(sent.subarray(i, i + 10));
       flush();
     }
     const up = wire()!.up;
-    expect(Buffer.from(up.base64, 'base64')).toEqual(sent.subarray(0, 48));
+    expect(up.bytes).toEqual(sent.subarray(0, 48));
     expect(up.size).toBe(100);
     expect(up.truncated).toBe(true);
   });
@@ -91,14 +85,12 @@ describe('FlowStore: conn.wire', () => {
     tap.up(Buffer.from('later'));
     flush();
     const up = wire()!.up;
-    expect(Buffer.from(up.base64, 'base64').toString()).toBe('CONNECT a.test:443 HTTP/1.1\r\n\r\n');
+    expect(up.bytes.toString()).toBe('CONNECT a.test:443 HTTP/1.1\r\n\r\n');
     expect(up.size).toBe(31 + 4 + 5);
     expect(up.truncated).toBe(true);
     // conn.close brings the whole capture, which replaces the live one; nothing after it counts.
     bus.emit({ type: 'conn.close', connId: 'c1', durationMs: 5, wire: tap.snapshot() });
-    expect(Buffer.from(wire()!.up.base64, 'base64').toString()).toBe(
-      'CONNECT a.test:443 HTTP/1.1\r\n\r\nlostlater',
-    );
+    expect(wire()!.up.bytes.toString()).toBe('CONNECT a.test:443 HTTP/1.1\r\n\r\nlostlater');
     tap.up(Buffer.from('after close'));
     flush();
     expect(wire()!.up.size).toBe(40);
@@ -113,27 +105,23 @@ describe('FlowStore: conn.wire', () => {
     expect(told).toBe(1);
   });
 
-  it('lazy base64: every snapshot, read early or late, is the eager fold of its deltas', () => {
-    // The store keeps a direction as chunks and encodes base64 only when a view reads it. The
-    // eager reference here re-encodes everything after every delta, as the old fold did.
-    const limit = 300; // bytes kept (maxWireChars 400)
-    const { tap, flush, wire } = setup({ maxWireChars: 400 });
+  it('every snapshot, kept or read later, is the fold of its deltas up to then', () => {
+    // The store appends into one buffer of its own and hands out views of it: a view handed out
+    // earlier must not change as later deltas arrive (bytes are only appended past it).
+    const limit = 300;
+    const { tap, flush, wire } = setup({ maxWireBytes: limit });
     const sent: Buffer[] = [];
-    const snapshots: Array<{ w: WireBytes; expected: string; size: number }> = [];
+    const snapshots: Array<{ w: WireBytes; expected: Buffer; size: number }> = [];
     for (let i = 0; i < 80; i++) {
       const chunk = randomBytes(1 + ((i * 5) % 13));
       sent.push(chunk);
       tap.up(chunk);
       flush();
       const all = Buffer.concat(sent);
-      const w = wire()!.up;
-      snapshots.push({ w, expected: all.subarray(0, limit).toString('base64'), size: all.length });
-      // Read some at once, leave others for later: both must give the same bytes.
-      if (i % 3 === 0) expect(w.base64).toBe(all.subarray(0, limit).toString('base64'));
+      snapshots.push({ w: wire()!.up, expected: all.subarray(0, limit), size: all.length });
     }
     for (const { w, expected, size } of snapshots) {
-      expect(w.base64).toBe(expected);
-      expect(wireBuffer(w).toString('base64')).toBe(expected);
+      expect(w.bytes).toEqual(expected);
       expect(w.size).toBe(size);
       expect(w.truncated).toBe(size > limit);
     }
@@ -141,14 +129,30 @@ describe('FlowStore: conn.wire', () => {
     const last = wire()!.up;
     tap.up(randomBytes(7));
     flush();
-    expect(wireBuffer(wire()!.up)).toBe(wireBuffer(last));
+    expect(wire()!.up.bytes).toBe(last.bytes);
     expect(wire()!.up.size).toBe(last.size + 7);
   });
 
-  it('wireBuffer decodes a plain (final) capture once and gives the same bytes', () => {
-    const bytes = randomBytes(50);
-    const b: WireBytes = { base64: bytes.toString('base64'), size: 50, truncated: false };
-    expect(wireBuffer(b)).toEqual(bytes);
-    expect(wireBuffer(b)).toBe(wireBuffer(b));
+  it("keeps a copy of each delta's bytes, not the event's buffer", () => {
+    const bus = new EventBus();
+    const store = new FlowStore();
+    bus.on((e) => store.apply(e));
+    const sent = randomBytes(50);
+    const bytes = Buffer.from(sent);
+    bus.emit({
+      type: 'conn.wire',
+      connId: 'c1',
+      up: { offset: 0, bytes, size: 50, truncated: false },
+      down: { offset: 0, bytes: Buffer.alloc(0), size: 0, truncated: false },
+      records: [],
+      recordsFrom: 0,
+      recordsTruncated: false,
+      serverCertificates: null,
+      tlsVersion: null,
+      cipherSuite: null,
+      keyExchangeGroup: null,
+    });
+    bytes.fill(0); // the sender reuses its buffer
+    expect(store.connection('c1')?.wire?.up.bytes).toEqual(sent);
   });
 });

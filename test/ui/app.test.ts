@@ -150,7 +150,7 @@ describe('bodies', () => {
       statusMessage: 'OK',
       httpVersion: '1.1',
       headers: [['Content-Type', 'image/png']],
-      body: { base64: png.toString('base64'), size: 300_000, truncated: true },
+      body: { bytes: png, size: 300_000, truncated: true },
       visibility: 'proxy-only',
       timings: { dnsMs: null, connectMs: null, tlsMs: null, ttfbMs: null, totalMs: null },
       upstreamCertificate: null,

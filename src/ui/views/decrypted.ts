@@ -237,9 +237,9 @@ function tamperedLines(
 function bodyLines(body: StoredBody, type: string, redact: boolean): string[] {
   if (body.size === 0 && !('text' in body && body.text)) return [];
   const out: string[] = [''];
-  if ('base64' in body) {
+  if ('bytes' in body) {
     out.push(dim(`  (binary body, ${bytes(body.size)}; the first bytes:)`));
-    out.push(...hexDump(Buffer.from(body.base64, 'base64').subarray(0, BINARY_PREVIEW_BYTES)));
+    out.push(...hexDump(body.bytes.subarray(0, BINARY_PREVIEW_BYTES)));
   } else {
     const pretty = prettyBody(body.text, type, redact);
     const lines = pretty.split('\n');

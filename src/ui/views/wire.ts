@@ -5,7 +5,7 @@
 // capture, i.e. what really crossed, not a reconstruction.
 import type { ExplainContext } from '../../explain/index.ts';
 import type { CertSummary, TlsRecord, WireBytes } from '../../events/types.ts';
-import { wireBuffer, type Flow } from '../../store/index.ts';
+import type { Flow } from '../../store/index.ts';
 import { markSecrets } from '../redact.ts';
 import { bold, bytes, dim, esc, field, ms, printable, tag } from '../text.ts';
 import { headEnd, OPCODE_NAMES, parseWsFrames } from './ws-frames.ts';
@@ -28,7 +28,7 @@ export function wireView(flow: Flow, ctx: ViewContext): string[] {
 }
 
 function decode(b: WireBytes): Buffer {
-  return wireBuffer(b);
+  return b.bytes;
 }
 
 /**
