@@ -2,8 +2,8 @@
 // more lines (events emitted in the same turn of the proxy's event loop travel together; JSON
 // text never holds a raw newline). The server first sends a `hello` (alone), then the recent
 // history, then live events; each event in its JSON form (the ProxyEvent objects of
-// src/events/types.ts with captured bytes as base64, ../events/json.ts; docs/events.md). When a viewer falls
-// behind, the server skips events for it and says how many with a `skipped` notice.
+// src/events/types.ts with captured bytes as base64, ../events/json.ts; docs/events.md). When a
+// viewer falls behind, the server skips events for it and says how many with a `skipped` notice.
 import { eventFromJson } from '../events/json.ts';
 import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
 
