@@ -232,7 +232,10 @@ export class WireTap {
     return this.firstFatalClientAlert ?? this.firstClientAlert;
   }
 
-  /** A JSON-safe copy of the capture so far. */
+  /**
+   * The capture so far, as `conn.close` carries it: the bytes are a view of the capture's block
+   * or a copy (never written again either way), the records a copy of the list.
+   */
   snapshot(): WireCapture {
     return {
       up: this.upBytes.snapshot(),
