@@ -5,23 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { eventFromJson, eventJson, jsonForm } from '../../src/events/json.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
+import { connWire } from '../store/fixtures.ts';
 
 const base = { id: 'e7', at: '2026-12-05T12:00:00.000Z' };
 
 function wireEvent(up: Buffer, down: Buffer): ProxyEvent {
   return {
-    type: 'conn.wire',
+    ...connWire(
+      'c1',
+      { offset: 0, bytes: up, size: up.length, truncated: false },
+      { offset: 5, bytes: down, size: 5 + down.length, truncated: true },
+    ),
     ...base,
-    connId: 'c1',
-    up: { offset: 0, bytes: up, size: up.length, truncated: false },
-    down: { offset: 5, bytes: down, size: 5 + down.length, truncated: true },
-    records: [],
-    recordsFrom: 0,
-    recordsTruncated: false,
-    serverCertificates: null,
-    tlsVersion: null,
-    cipherSuite: null,
-    keyExchangeGroup: null,
   };
 }
 

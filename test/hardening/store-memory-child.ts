@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { EventBus } from '../../src/events/bus.ts';
 import type { WireDelta } from '../../src/events/types.ts';
 import { FlowStore } from '../../src/store/index.ts';
+import { connWire } from '../store/fixtures.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run me with --expose-gc');
@@ -41,19 +42,7 @@ const delta = (offset: number, bytes: Buffer, size: number): WireDelta => ({
   size,
   truncated: size > ENGINE_WIRE,
 });
-const wireEvent = (connId: string, up: WireDelta, down: WireDelta) => ({
-  type: 'conn.wire' as const,
-  connId,
-  up,
-  down,
-  records: [],
-  recordsFrom: 0,
-  recordsTruncated: false,
-  serverCertificates: null,
-  tlsVersion: null,
-  cipherSuite: null,
-  keyExchangeGroup: null,
-});
+const wireEvent = connWire;
 
 for (let i = 0; i < conns; i++) {
   const connId = `c${i}`;

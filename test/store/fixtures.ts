@@ -4,11 +4,39 @@
 // Used by the store, UI and feed tests (the engine's own tests cover the real thing).
 import { randomBytes } from 'node:crypto';
 import { EventBus } from '../../src/events/bus.ts';
-import type { CertSummary, ProxyEvent, TlsRecord, WireCapture } from '../../src/events/types.ts';
+import type {
+  ConnWireEvent,
+  CertSummary,
+  ProxyEvent,
+  TlsRecord,
+  WireCapture,
+  WireDelta,
+} from '../../src/events/types.ts';
 
 export const CA_NAME = 'mitm-lab throwaway CA 2026-11-23 3f9a1c';
 export const CA_SHA256 =
   'AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89';
+
+/** A `conn.wire` of plain bytes (no TLS records), as the bus takes it (no `id` or `at`). */
+export function connWire(
+  connId: string,
+  up: WireDelta,
+  down: WireDelta,
+): Omit<ConnWireEvent, 'id' | 'at'> {
+  return {
+    type: 'conn.wire',
+    connId,
+    up,
+    down,
+    records: [],
+    recordsFrom: 0,
+    recordsTruncated: false,
+    serverCertificates: null,
+    tlsVersion: null,
+    cipherSuite: null,
+    keyExchangeGroup: null,
+  };
+}
 
 export function cert(over: Partial<CertSummary> & { cn: string; issuer: string }): CertSummary {
   const { cn, ...rest } = over;

@@ -7,6 +7,7 @@ import { EventBus } from '../../src/events/bus.ts';
 import { WireTap } from '../../src/proxy/wire-tap.ts';
 import type { WireBytes } from '../../src/events/types.ts';
 import { FlowStore } from '../../src/store/index.ts';
+import { connWire } from './fixtures.ts';
 
 /** One application_data record (what a TLS connection carries after the handshake). */
 function record(payload: number): Buffer {
@@ -139,19 +140,13 @@ describe('FlowStore: conn.wire', () => {
     bus.on((e) => store.apply(e));
     const sent = randomBytes(50);
     const bytes = Buffer.from(sent);
-    bus.emit({
-      type: 'conn.wire',
-      connId: 'c1',
-      up: { offset: 0, bytes, size: 50, truncated: false },
-      down: { offset: 0, bytes: Buffer.alloc(0), size: 0, truncated: false },
-      records: [],
-      recordsFrom: 0,
-      recordsTruncated: false,
-      serverCertificates: null,
-      tlsVersion: null,
-      cipherSuite: null,
-      keyExchangeGroup: null,
-    });
+    bus.emit(
+      connWire(
+        'c1',
+        { offset: 0, bytes, size: 50, truncated: false },
+        { offset: 0, bytes: Buffer.alloc(0), size: 0, truncated: false },
+      ),
+    );
     bytes.fill(0); // the sender reuses its buffer
     expect(store.connection('c1')?.wire?.up.bytes).toEqual(sent);
   });
