@@ -8,7 +8,7 @@ import type { DiagEvent, ProxyEvent } from '../events/types.ts';
 import { type FlowFilter, filterIsEmpty, matchesFilter } from './filter.ts';
 import type { BadgeCounts, ConnInfo, Flow, ListeningInfo } from './flow.ts';
 import { FlowFold } from './fold.ts';
-import { OBJECT_BYTES } from './retained.ts';
+import { OBJECT_BYTES, bufLen } from './retained.ts';
 import { FlowRing } from './ring.ts';
 import { CAPTURE_LIMITS } from '../events/limits.ts';
 
@@ -274,19 +274,15 @@ function queuedBytes(e: ProxyEvent): number {
   return (
     OBJECT_BYTES +
     2 * chars(x.body?.text) +
-    size(x.body?.bytes) +
-    size(x.up?.bytes) +
-    size(x.down?.bytes) +
-    size(x.wire?.up?.bytes) +
-    size(x.wire?.down?.bytes) +
+    bufLen(x.body?.bytes) +
+    bufLen(x.up?.bytes) +
+    bufLen(x.down?.bytes) +
+    bufLen(x.wire?.up?.bytes) +
+    bufLen(x.wire?.down?.bytes) +
     2 * chars(x.preview)
   );
 }
 
 function chars(s: unknown): number {
   return typeof s === 'string' ? s.length : 0;
-}
-
-function size(b: unknown): number {
-  return Buffer.isBuffer(b) ? b.length : 0;
 }

@@ -356,8 +356,10 @@ export class FlowFold {
       };
     }
     const bytes = bytesOf(body);
-    if (bytes.length <= max)
-      return { bytes: ownBytes(bytes), size: body.size, truncated: body.truncated };
+    if (bytes.length <= max) {
+      const own = ownBytes(bytes);
+      return own === body.bytes ? body : { bytes: own, size: body.size, truncated: body.truncated };
+    }
     return { bytes: ownBytes(bytes, max), size: body.size, truncated: true, storeCut: true };
   }
 

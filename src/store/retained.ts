@@ -72,7 +72,7 @@ function len(s: unknown): number {
 }
 
 /** Bytes of a Buffer field that may be missing. */
-function bufLen(b: unknown): number {
+export function bufLen(b: unknown): number {
   return Buffer.isBuffer(b) ? b.length : 0;
 }
 
