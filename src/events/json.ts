@@ -97,7 +97,7 @@ type Json<T> = T extends Buffer
       : T;
 
 function httpJson(e: HttpRequestEvent | HttpResponseEvent): object {
-  const body = 'bytes' in e.body ? bodyJson(e.body) : e.body;
+  const body = bodyJson(e.body); // the same object for a text body
   if (!e.tampered) return body === e.body ? e : { ...e, body };
   return { ...e, body, tampered: tamperJson(e.tampered) };
 }

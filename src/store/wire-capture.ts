@@ -80,9 +80,8 @@ export function capWire(wire: WireCapture, limits: WireLimits): WireCapture {
 
 function capWireBytes(b: WireBytes, maxWireBytes: number): WireBytes {
   const bytes = bytesOf(b);
-  if (bytes.length <= maxWireBytes)
-    return { bytes: ownBytes(bytes), size: b.size, truncated: b.truncated };
-  return { bytes: ownBytes(bytes, maxWireBytes), size: b.size, truncated: true };
+  const truncated = b.truncated || bytes.length > maxWireBytes;
+  return { bytes: ownBytes(bytes, maxWireBytes), size: b.size, truncated };
 }
 
 /**
