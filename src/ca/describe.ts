@@ -1,7 +1,7 @@
 // What one certificate says, as a person reads it (CertSummary, src/events/types.ts). Parsed
 // with node:crypto's X509Certificate (OpenSSL), not forge: the summary must show what real
 // clients see, including certificates forge would not build (the lab's broken gallery).
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import type { CertSummary } from '../events/types.ts';
 
 /** Summarise a certificate given as PEM text or as PEM/DER bytes. */
@@ -31,6 +31,15 @@ export function summarize(x: X509Certificate, knownSpkiSha256?: string): CertSum
     key: keyDescription(x),
     selfSigned: x.subject === x.issuer && safeVerify(x),
   };
+}
+
+/** SHA-256 of DER bytes as X509Certificate#fingerprint256 writes it: `AB:CD:…`, upper case. */
+export function fingerprint256(der: Buffer): string {
+  return createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/..(?!$)/g, '$&:');
 }
 
 function spkiSha256Of(x: X509Certificate): string {
@@ -69,7 +78,11 @@ function compressIp(ip: string): string {
 }
 
 function keyDescription(x: X509Certificate): string {
-  const k = x.publicKey;
+  return describeKey(x.publicKey);
+}
+
+/** A key's algorithm and size as a summary names it: `RSA 2048`, `EC prime256v1`. */
+export function describeKey(k: KeyObject): string {
   const d = k.asymmetricKeyDetails ?? {};
   switch (k.asymmetricKeyType) {
     case 'rsa':

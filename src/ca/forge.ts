@@ -351,9 +351,10 @@ export function derToPem(der: Buffer): string {
 
 /**
  * 16 random bytes as hex (RFC 5280 allows up to 20 octets; CA/B asks for 64 random bits), the
- * first byte forced into 0x40–0x7f so the INTEGER is always exactly 16 bytes and positive.
+ * first byte forced into 0x40–0x7f so the INTEGER is always exactly 16 bytes and positive: the
+ * hex is the serial exactly as the certificate carries it, with nothing to strip or pad.
  */
-function randomSerialHex(): string {
+export function randomSerialHex(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('hex');

@@ -298,6 +298,39 @@ describe('mintLeaf', () => {
     expect(leaf.summary.spkiSha256).toBe(ca.leafSpkiSha256);
   });
 
+  // The summary is written from what the CA signed, not parsed back from the certificate
+  // (issue 12): it must say exactly what OpenSSL reads, for every kind of name and either key.
+  const names = [
+    'plain.test',
+    `${'l'.repeat(60)}.test`, // longer than a CN may be: no CN, named by its SAN alone
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    '[2001:DB8:0:0:0:0:0:1]',
+  ];
+  for (const leafKey of ['ecdsa', 'rsa'] as const) {
+    it(`writes each leaf's summary as OpenSSL reads the certificate (${leafKey} leaf key)`, async () => {
+      const own = tempDir();
+      try {
+        const other = await openCa({ dir: own.dir, leafKey, permit: ['2001:db8::/32'] });
+        for (const name of names) {
+          const leaf = other.mintLeaf(name);
+          expect(leaf.summary, name).toEqual(describeCertificate(leaf.certPem));
+          // The same through the thread pool (a name of its own: a cached leaf is not minted).
+          if (!/^[\d.:[\]A-F]+$/.test(name)) {
+            const later = await other.mintLeafAsync(`a.${name}`);
+            expect(later.summary, later.host).toEqual(describeCertificate(later.certPem));
+          }
+        }
+        expect(other.mintLeaf('plain.test').summary.key).toBe(
+          leafKey === 'ecdsa' ? 'EC prime256v1' : 'RSA 2048',
+        );
+      } finally {
+        own.cleanup();
+      }
+    });
+  }
+
   it(`keeps at most ${LEAF_CACHE_MAX} leaves, dropping the least recently used`, async () => {
     const small = await openCa({ dir: path.join(tmp.dir, 'lru') });
     const first = small.mintLeaf('h0.test');
