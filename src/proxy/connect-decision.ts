@@ -231,13 +231,12 @@ export class ConnectDecision {
     const none: Ahead = { release: () => {}, leaf: null };
     if (core.mode === 'eavesdrop' || net.isIPv6(host) || !core.ca.permits(host)) return none;
     if (core.mode === 'auto' && this.refusedBefore(conn, host)) return none;
-    // The agent names a connection by the Host header's name, none for an IP address (SNI).
-    const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
-    // The certificate and its TLS context too, while the client's ClientHello is on its way:
-    // a client names the CONNECT's host in its SNI, so the ClientHello finds both ready
-    // (its tls.forged says how this mint went).
-    // The signature is computed off the event loop (ca.mintLeafAsync); the context, which Node
-    // can only make on it, as soon as the certificate is there.
+    // The certificate and its TLS context, while the client's ClientHello is on its way: a
+    // client names the CONNECT's host in its SNI, so the ClientHello finds both ready (its
+    // tls.forged says how this mint went). The signature is computed off the event loop
+    // (ca.mintLeafAsync), so it is asked for first: it runs in the thread pool while the
+    // connection below is opened; the context, which Node can only make on the event loop, as
+    // soon as the certificate is there.
     const leaf = core.ca.mintLeafAsync(host).then(
       (minted) => {
         if (!conn.closed) this.handOff.prepare(host, minted);
@@ -246,6 +245,8 @@ export class ConnectDecision {
       // Nothing to say yet: the ClientHello's own mint meets the same failure and reports it.
       () => null,
     );
+    // The agent names a connection by the Host header's name, none for an IP address (SNI).
+    const early = core.upstream.preconnect(host, port, net.isIP(host) ? '' : host);
     if (!early) return { ...none, leaf };
     core.upstreamWire?.use(early.socket, conn.id);
     conn.socket.once('close', early.release);
