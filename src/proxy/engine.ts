@@ -142,7 +142,6 @@ class Engine implements EngineCore {
   /** Memory handed back after a burst of connections (./memory-release.ts). */
   private memoryRelease: MemoryRelease | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly originalUrls = new WeakMap<http.IncomingMessage, string>();
   private readonly captureLimit: number;
   /** Body capture per HTTP message (events), bytes. */
   private readonly bodyLimit: number;
@@ -220,7 +219,6 @@ class Engine implements EngineCore {
       upstreamWire: this.upstreamWire,
       tamperRules: this.tamperRules,
       bodyLimit: this.bodyLimit,
-      originalUrl: (req) => this.originalUrls.get(req),
       outOfDescriptors: () => this.outOfDescriptors(),
       descriptorShortage: () => this.descriptorShortage(),
       later: (ms, fn) => this.later(ms, fn),
@@ -439,9 +437,6 @@ class Engine implements EngineCore {
     server.on('error', (err: NodeJS.ErrnoException) => {
       if (isDescriptorShortage(err)) this.descriptorShortage();
     });
-    server.prependListener('request', (req: http.IncomingMessage) =>
-      this.originalUrls.set(req, req.url ?? ''),
-    );
     server.on(
       'connection',
       this.guard('engine', (socket: net.Socket) => this.onClientConnection(socket)),

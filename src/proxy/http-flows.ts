@@ -49,8 +49,6 @@ export interface HttpFlowsDeps extends Pick<
   tamperRules: readonly TamperRule[];
   /** Body capture per HTTP message, bytes. */
   bodyLimit: number;
-  /** The request target as the client sent it (the relay rewrites absolute-form). */
-  originalUrl(req: http.IncomingMessage): string | undefined;
 }
 
 export class HttpFlows {
@@ -61,9 +59,6 @@ export class HttpFlows {
       return ctx.connectRequest ? this.deps.registry.ofConnectRequest(ctx.connectRequest) : null;
     return this.deps.registry.ofSocket(ctx.clientToProxyRequest.socket);
   }
-
-  /** The exchange each library request context carries. */
-  private readonly exchanges = new WeakMap<RelayContext, Exchange>();
 
   onRequest(ctx: RelayContext, cb: () => void): void {
     const conn = this.connOfRequest(ctx);
@@ -88,7 +83,7 @@ export class HttpFlows {
       this.deps.diag(
         'warn',
         'http',
-        `${req.method ?? ''} ${this.deps.originalUrl(req) ?? ''}: refused (503), the proxy is out of file descriptors`,
+        `${req.method ?? ''} ${ctx.originalUrl ?? ''}: refused (503), the proxy is out of file descriptors`,
         conn?.id ?? null,
       );
       return;
@@ -111,14 +106,14 @@ export class HttpFlows {
         this.deps.diag(
           'info',
           'http',
-          `${req.method ?? ''} ${this.deps.originalUrl(req) ?? ''}: proxy authentication required (407)` +
+          `${req.method ?? ''} ${ctx.originalUrl ?? ''}: proxy authentication required (407)` +
             (wait > 0 ? `, answered after ${wait} ms (repeated wrong passwords)` : ''),
           conn?.id ?? null,
         );
         return;
       }
       if (this.deps.auth) this.deps.authThrottle.succeeded(address);
-      if (!isAbsoluteForm(this.deps.originalUrl(req))) {
+      if (!isAbsoluteForm(ctx.originalUrl)) {
         // An origin-form request sent to the proxy itself: forwarding it would loop.
         req.resume();
         res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -130,16 +125,14 @@ export class HttpFlows {
       cb();
       return;
     }
-    const credentialsFree = ctx.isSSL
-      ? null
-      : targetWithoutUserinfo(this.deps.originalUrl(req) ?? '');
+    const credentialsFree = ctx.isSSL ? null : targetWithoutUserinfo(ctx.originalUrl ?? '');
     if (credentialsFree) Object.assign(options, credentialsFree); // never look up `user` as a host
     if (
       !conn?.connect &&
       !(Number.isInteger(options.port) && options.port >= 1 && options.port <= 65535)
     ) {
       // Node would throw inside the library, and the client would wait forever.
-      const text = `mitm-lab: bad request target ${this.deps.originalUrl(req) ?? ''}: the port is outside 1-65535\n`;
+      const text = `mitm-lab: bad request target ${ctx.originalUrl ?? ''}: the port is outside 1-65535\n`;
       req.resume();
       res.writeHead(400, {
         'Content-Type': 'text/plain; charset=utf-8',
@@ -162,7 +155,7 @@ export class HttpFlows {
         this.deps.diag(
           'warn',
           'http',
-          `${req.method ?? ''} ${this.deps.originalUrl(req) ?? ''}: refused (403): ${forbidden}`,
+          `${req.method ?? ''} ${ctx.originalUrl ?? ''}: refused (403): ${forbidden}`,
           conn?.id ?? null,
         );
         return;
@@ -197,7 +190,7 @@ export class HttpFlows {
       path: options.path,
       holdRequest: requestRules.length > 0,
     });
-    this.exchanges.set(ctx, exchange);
+    ctx.exchange = exchange;
     if (requestRules.length)
       ctx.addRequestFilter(
         requestTamperFilter({
@@ -222,7 +215,7 @@ export class HttpFlows {
   }
 
   onResponse(ctx: RelayContext, cb: () => void): void {
-    const exchange = this.exchanges.get(ctx);
+    const exchange = ctx.exchange;
     const res = ctx.serverToProxyResponse;
     if (!exchange || !res) return cb();
     const method = exchange.req.method ?? 'GET';
@@ -272,7 +265,7 @@ export class HttpFlows {
   onError(ctx: RelayContext, err: Error, kind: RelayErrorKind): void {
     const e = err as NodeJS.ErrnoException;
     if (isDescriptorShortage(e)) this.deps.descriptorShortage();
-    const exchange = this.exchanges.get(ctx);
+    const exchange = ctx.exchange;
     const res = ctx.proxyToClientResponse;
     const connId = exchange?.connId ?? this.connOfRequest(ctx)?.id ?? 'c0';
     if (
