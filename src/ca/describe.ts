@@ -28,7 +28,7 @@ export function summarize(x: X509Certificate, knownSpkiSha256?: string): CertSum
     serial: x.serialNumber.toLowerCase(),
     sha256: x.fingerprint256,
     spkiSha256: knownSpkiSha256 ?? spkiSha256Of(x),
-    key: keyDescription(x),
+    key: describeKey(x.publicKey),
     selfSigned: x.subject === x.issuer && safeVerify(x),
   };
 }
@@ -75,10 +75,6 @@ function compressIp(ip: string): string {
   } catch {
     return ip; // not an address the URL parser knows: show it as OpenSSL printed it
   }
-}
-
-function keyDescription(x: X509Certificate): string {
-  return describeKey(x.publicKey);
 }
 
 /** A key's algorithm and size as a summary names it: `RSA 2048`, `EC prime256v1`. */
