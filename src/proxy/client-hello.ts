@@ -141,7 +141,7 @@ export function peekClientHello(
     /**
      * A ClientHello's bytes are handed to the caller (`bytes`) instead of put back: the one read
      * of them, for a caller that sends them on itself (the CONNECT decision: to the capture's
-     * record parser and into the hop, without reading them off the socket again).
+     * record parser and to the internal TLS server, without reading them off the socket again).
      */
     handOver?: boolean;
   } = {},

@@ -1,14 +1,15 @@
 // One client connection: what the engine knows about it (`Conn`, with its TLS attempt against
 // a forged certificate, `TlsAttempt`) and its one owner, the `ConnRegistry`: the only place a
 // connection is listed, found and forgotten — by its socket, by its id, by the CONNECT request
-// it sent, and by the internal port of its loopback hop to an internal TLS server (the
-// library's `connectRequests["<remotePort>:<localPort>"]`). The engine adds and removes
-// connections; its parts look them up here rather than in tables of the engine.
+// it sent, and by the TLS socket an internal server made for it (./tls-handoff.ts). The engine
+// adds and removes connections; its parts look them up here rather than in tables of the
+// engine.
 import type http from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { TunnelReason } from '../events/types.ts';
 import type { TunnelEnding } from './client-verdict.ts';
+import { legOf } from './tls-handoff.ts';
 import type { SocketTap, WireTap } from './wire-tap.ts';
 
 /** Everything the engine knows about one client connection. */
@@ -65,14 +66,6 @@ export class ConnRegistry {
   private readonly byId = new Map<string, Conn>();
   /** The client connection an accepted CONNECT request arrived on. */
   private readonly byConnect = new WeakMap<http.IncomingMessage, Conn>();
-  /** An internal server's socket: the `remotePort:localPort` key it had when it connected. */
-  private readonly internalKeys = new WeakMap<net.Socket, string>();
-
-  /**
-   * @param connectRequests the library's CONNECT requests by the internal hop's
-   *   `remotePort:localPort` (./tls-handoff.ts fills it in).
-   */
-  constructor(private readonly connectRequests: () => Record<string, http.IncomingMessage>) {}
 
   /** Open client connections. */
   get size(): number {
@@ -124,19 +117,8 @@ export class ConnRegistry {
     return this.byConnect.get(req) ?? null;
   }
 
-  /**
-   * An internal TLS server took a socket: read its ports now (after a destroy they are gone,
-   * and they key the library's connectRequests).
-   */
-  noteInternalSocket(socket: net.Socket): void {
-    this.internalKeys.set(socket, `${socket.remotePort}:${socket.localPort}`);
-  }
-
-  /** The client connection an internal TLS socket carries (via the library's connectRequests). */
+  /** The client connection an internal server's TLS socket was made for. */
   ofInternal(tlsSocket: tls.TLSSocket): Conn | null {
-    const raw = (tlsSocket as unknown as { _parent?: net.Socket })._parent ?? tlsSocket;
-    const key = this.internalKeys.get(raw) ?? `${raw.remotePort}:${raw.localPort}`;
-    const req = this.connectRequests()[key];
-    return req ? (this.byConnect.get(req) ?? null) : null;
+    return legOf(tlsSocket)?.conn ?? null;
   }
 }

@@ -71,7 +71,7 @@ export interface ConnectHandOff {
 }
 
 export class ConnectDecision {
-  /** @param tls makes the connection's TLS attempt once the hop is up (./tls-outcomes.ts). */
+  /** @param tls makes the connection's TLS attempt at the hand-off (./tls-outcomes.ts). */
   constructor(
     private readonly core: ConnectDecisionCore,
     private readonly handOff: ConnectHandOff,
@@ -140,7 +140,7 @@ export class ConnectDecision {
     if (head.length > 0) socket.unshift(head);
     const ahead = this.openAhead(conn, host, port);
     // A ClientHello's bytes are handed over, not put back: read off the socket once, they go to
-    // the capture's record parser and into the hop (issue 12, one pass over the bytes).
+    // the capture's record parser and to the internal server (issue 12, one pass over them).
     const peek = await peekClientHello(socket, core.timeouts.afterConnectMs, { handOver: true });
     // Only an intercepted ClientHello for the CONNECT's own name has a use for it.
     if (peek.kind !== 'tls' || (peek.hello.sni ?? host).toLowerCase() !== host) ahead.release();
@@ -318,14 +318,14 @@ export class ConnectDecision {
       return tunnel('mint-failed');
     }
     const helloAt = nowMs();
-    // The ClientHello goes into the hop first (the rest follows from the socket).
+    // The internal server reads the ClientHello first (the rest follows from the socket).
     const head = bytes;
     // The library's request handlers read the target from the CONNECT request: make it the
     // name the client asked for (SNI).
     req.url = `${name}:${port}`;
     this.handOff.intercept({ conn, req, name, sni: hello.sni, leaf, head }, () => {
-      // The hop to the internal server is up: from here the client's handshake gets exactly
-      // one outcome (tls.client-accepted / tls.client-rejected).
+      // The client goes to the internal server: from here its handshake gets exactly one
+      // outcome (tls.client-accepted / tls.client-rejected).
       core.emit({
         type: 'tls.forged',
         connId: conn.id,

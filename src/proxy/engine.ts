@@ -9,7 +9,7 @@
 //    by socket, id, CONNECT request and internal port;
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
-//  - ./tls-handoff.ts — the loopback hop from an intercepted client to an internal TLS server;
+//  - ./tls-handoff.ts — an intercepted client's socket handed to an internal TLS server;
 //  - ./tls-outcomes.ts — `tls.client-accepted` / `tls.client-rejected`, one per attempt (it
 //    alone makes and decides `conn.tls`);
 //  - ./exchanges.ts — HTTP requests in flight, as `http.request` / `http.response`;
@@ -26,16 +26,17 @@
 // What the library does for us: HTTP/1.1 proxying (absolute-form requests, and decrypted
 // requests on its internal TLS server), WebSocket relaying. What we take over:
 //  - CONNECT (an onConnect handler that never calls back, so the library never touches the
-//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or pipe
-//    the socket over loopback (./tls-handoff.ts) to one of two internal TLS servers: the
-//    library's SNI server (forceSNI), or one for clients without SNI (IP literals) whose
-//    certificate is set per connection — the library's one server per IP literal, never
-//    closed, ran the process out of descriptors (issue 13);
+//    socket): validate, authenticate, answer 200, peek the ClientHello, then tunnel or hand
+//    the socket itself (./tls-handoff.ts) to one of the internal TLS servers: the library's
+//    SNI server (forceSNI), or one for clients without SNI (IP literals) whose certificate is
+//    set per connection — the library's one server per IP literal, never closed, ran the
+//    process out of descriptors (issue 13) — where the library piped it over loopback;
 //  - certificates: minted with our CA, in memory (the hand-off gives them to the servers);
 //  - the internal TLS servers (wrapping `_createHttpsServer` to listen on 127.0.0.1 only and
-//    to see `secureConnection`, `tlsClientError` and `keylog`), mapped back to the client's
-//    connection through the library's `connectRequests["<remotePort>:<localPort>"]`; they
-//    admit only the engine's own hops (one door: no way around --auth from a local process);
+//    to see `secureConnection`, `tlsClientError` and `keylog`), whose TLS sockets lead back to
+//    the client's connection through the stream they were given (./tls-handoff.ts `legOf`);
+//    they refuse every connection from the network (one door: no way around --auth from a
+//    local process);
 //  - upgrades: checked before the library's WebSocket server sees them (authentication,
 //    origin-form), and the upstream WebSocket handshake done before the client's (its
 //    servers' `verifyClient`), then handed to the library's relay;
@@ -77,7 +78,8 @@ import {
 } from './options.ts';
 import { Resolver } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
-import { isDescriptorShortage, TlsHandOff, type InternalServer } from './tls-handoff.ts';
+import { isDescriptorShortage } from './descriptors.ts';
+import { ClientLeg, legOf, TlsHandOff } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
 import { emitTunnelSummary } from './tunnel.ts';
@@ -133,8 +135,7 @@ class Engine implements EngineCore {
   readonly authThrottle = new AuthThrottle();
   readonly targetGuard: TargetGuard;
   /** The open client connections (./conn.ts): the one owner of their lookups. */
-  readonly registry = new ConnRegistry(() => this.lib.connectRequests);
-  private readonly internalSockets = new Set<net.Socket>();
+  readonly registry = new ConnRegistry();
   private readonly internalServers = new Set<https.Server>();
   readonly tunnelSockets = new Set<net.Socket>();
   /** What client sockets read is handed on a bounded number of chunks per loop turn. */
@@ -156,13 +157,13 @@ class Engine implements EngineCore {
   private readonly connectDecision: ConnectDecision;
   private readonly tlsHandOff: TlsHandOff;
   /** The internal TLS server for clients without SNI (IP literals), started with the proxy. */
-  private noSniServer: InternalServer | null = null;
+  private noSniServer: https.Server | null = null;
   /**
    * The SNI server's twin that offers at most TLS 1.2 (`--client-tls-max 1.2`): OpenSSL takes a
    * connection's version range from the server's default context, which an SNI callback does
    * not change, so the cap needs a server of its own; its certificates come from the same cache.
    */
-  private cappedSniServer: InternalServer | null = null;
+  private cappedSniServer: https.Server | null = null;
   /** Until when (performance ms) new work is refused: descriptors ran out (EMFILE) lately. */
   private descriptorsShortUntil = 0;
   private readonly webSockets: WebSocketFlows;
@@ -227,10 +228,7 @@ class Engine implements EngineCore {
     this.liveWire = new LiveWire((event) => this.emit(event));
     this.tlsOutcomes = new TlsOutcomes(this, this.registry);
     this.tlsHandOff = new TlsHandOff({
-      sniServer: () => ({
-        server: this.lib.httpsServer as https.Server,
-        port: Number(this.lib.httpsPort),
-      }),
+      sniServer: () => this.lib.httpsServer as https.Server,
       noSniServer: () => {
         if (!this.noSniServer) throw new Error('the no-SNI internal server is not started');
         return this.noSniServer;
@@ -240,9 +238,6 @@ class Engine implements EngineCore {
         return this.cappedSniServer;
       },
       clientTlsMax: () => this.clientTlsMax,
-      connectRequests: () => this.lib.connectRequests,
-      diag: (level, source, message, connId) => this.diag(level, source, message, connId),
-      descriptorShortage: () => this.descriptorShortage(),
     });
     this.connectDecision = new ConnectDecision(
       this,
@@ -320,13 +315,11 @@ class Engine implements EngineCore {
   }
 
   /** One more internal TLS server (the library's, wired to its request handlers, observed). */
-  private createInternalServer(extra: https.ServerOptions = {}): Promise<InternalServer> {
+  private createInternalServer(extra: https.ServerOptions = {}): Promise<https.Server> {
     return new Promise((resolve, reject) => {
       try {
         // `hosts` makes the library listen on a port of its own (not the SNI server's).
-        this.lib._createHttpsServer({ hosts: [], ...extra }, (port, server) =>
-          resolve({ server, port }),
-        );
+        this.lib._createHttpsServer({ hosts: [], ...extra }, (_port, server) => resolve(server));
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
@@ -515,7 +508,6 @@ class Engine implements EngineCore {
     this.timers.clear();
     this.memoryRelease?.stop();
     for (const socket of this.registry.sockets()) socket.destroy();
-    for (const socket of this.internalSockets) socket.destroy();
     for (const socket of this.tunnelSockets) socket.destroy();
     for (const s of servers) (s as http.Server).closeAllConnections?.();
     this.upstream.destroy();
@@ -581,8 +573,7 @@ class Engine implements EngineCore {
     );
     // Every request goes through our relay, not the library's per-request path.
     const relay = new HttpRelay({
-      connectRequestOf: (socket) =>
-        lib.connectRequests[`${socket.remotePort ?? ''}:${socket.localPort ?? ''}`],
+      connectRequestOf: (socket) => legOf(socket)?.req,
       agent: (secure) => (secure ? this.upstream.httpsAgent : this.upstream.httpAgent),
       onRequest: (ctx, send) =>
         this.guardCb('http', send, (next) => this.httpFlows.onRequest(ctx, next)),
@@ -637,15 +628,18 @@ class Engine implements EngineCore {
 
   private observeInternalServer(server: https.Server): void {
     this.internalServers.add(server);
-    server.on('connection', (socket: net.Socket) => {
-      this.tlsHandOff.admit(socket, (why) => {
-        this.diag('warn', 'tls', `internal TLS server: ${why}: closed without an answer`);
-        socket.destroy();
-      });
-      this.internalSockets.add(socket);
-      socket.setNoDelay(true);
-      socket.once('close', () => this.internalSockets.delete(socket));
-      this.registry.noteInternalSocket(socket);
+    // One door (issue 13, item 12): the servers listen on loopback (the library starts them
+    // so), and any local process could connect there and have decrypted requests forwarded
+    // without the proxy's authentication. Only the engine's own clients come in, handed over
+    // in this process (./tls-handoff.ts).
+    server.on('connection', (socket: net.Socket | ClientLeg) => {
+      if (socket instanceof ClientLeg) return;
+      this.diag(
+        'warn',
+        'tls',
+        `internal TLS server: a connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'} that did not come through CONNECT: closed without an answer`,
+      );
+      socket.destroy();
     });
     server.on(
       'secureConnection',
@@ -655,8 +649,8 @@ class Engine implements EngineCore {
     );
     server.on('tlsClientError', (err: Error, tlsSocket: tls.TLSSocket) => {
       this.guard('tls', () => this.tlsOutcomes.onTlsClientError(err, tlsSocket))();
-      // Node reports a handshake timeout here and leaves the socket open: the client (through
-      // the hop) would be held for good (issue 13, item 7). Whatever the error, it is over.
+      // Node reports a handshake timeout here and leaves the socket open: the client would be
+      // held for good (issue 13, item 7). Whatever the error, it is over.
       tlsSocket.destroy();
     });
     // The library listens for 'clientError' (to log it), which switches off Node's own answer

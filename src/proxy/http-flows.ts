@@ -30,7 +30,7 @@ import {
 } from './tamper.ts';
 import type { TargetGuard } from './target-guard.ts';
 import type { TlsOutcomes } from './tls-outcomes.ts';
-import { isDescriptorShortage } from './tls-handoff.ts';
+import { isDescriptorShortage } from './descriptors.ts';
 import type { UpstreamWire } from './upstream-wire.ts';
 
 export interface HttpFlowsDeps extends Pick<

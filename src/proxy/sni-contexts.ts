@@ -34,7 +34,8 @@ export class SniContexts {
 
   /**
    * Make `leaf`'s context the one served for `name` (lower case), and keep it until the
-   * returned release runs (when the hand-off's hop closes), whatever the cache evicts meanwhile.
+   * returned release runs (when the handed-off client closes), whatever the cache evicts
+   * meanwhile.
    */
   pin(name: string, leaf: Leaf): () => void {
     const entry = this.entryFor(name, leaf);

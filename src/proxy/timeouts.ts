@@ -30,7 +30,7 @@ export const AFTER_CONNECT_MS = 10_000;
 /** A TLS handshake with a forged certificate, from the ClientHello to the client's Finished. */
 export const HANDSHAKE_MS = 20_000;
 // Why: a real handshake takes a few round trips (milliseconds on a LAN, ~1 s on a bad mobile
-// link); a client stalled mid-handshake holds three descriptors (client, hop, internal).
+// link); a client stalled mid-handshake holds its descriptor and a TLS session in memory.
 
 /** Connecting to the real server: TCP, and the TLS handshake for HTTPS. */
 export const UPSTREAM_CONNECT_MS = 10_000;

@@ -39,8 +39,8 @@ export class TlsOutcomes {
   }
 
   /**
-   * The hop to the internal TLS server is up (the forged certificate is on its way): from here
-   * the client's handshake gets exactly one outcome.
+   * The client is handed to the internal TLS server (the forged certificate is on its way):
+   * from here the client's handshake gets exactly one outcome.
    */
   begin(
     conn: Conn,
@@ -145,8 +145,9 @@ export class TlsOutcomes {
 
   /**
    * The client connection closed mid-handshake with its attempt undecided: the internal
-   * server's verdict (tlsClientError) may still be crossing the loopback hop. Resolves on that
-   * verdict or after SETTLE_MS; null when there is nothing to wait for (no extra tick then).
+   * server's verdict (tlsClientError) may still be on its way (the close reaches the TLS
+   * socket through its stream a few ticks later). Resolves on that verdict or after
+   * SETTLE_MS; null when there is nothing to wait for (no extra tick then).
    */
   verdictPending(conn: Conn): Promise<void> | null {
     const attempt = conn.tls;

@@ -6,7 +6,7 @@ import type { EngineCore } from './engine-core.ts';
 import type { Conn } from './conn.ts';
 import { clientVerdict } from './client-verdict.ts';
 import { formatMs, timeoutError, type Timeouts } from './timeouts.ts';
-import { isDescriptorShortage } from './tls-handoff.ts';
+import { isDescriptorShortage } from './descriptors.ts';
 import { nowMs } from './clock.ts';
 import type { Upstream } from './upstream.ts';
 import type { UpstreamWire } from './upstream-wire.ts';

@@ -6,7 +6,7 @@
 // For HTTPS the bytes are the TLS records as they crossed, not the decrypted stream: the TLS
 // socket is created over a plain socket that is not connected yet (so Node runs TLS over it as
 // a JS stream, through the tapped `push` and `write`, instead of taking over its native handle),
-// and that socket is connected right after. It costs the JS hop per chunk, which is why it is
+// and that socket is connected right after. It costs a JS stream per chunk, which is why it is
 // done only when a pcap sink is configured: without one, nothing here runs.
 //
 // When the events go out: after each `conn.close` of a client connection whose requests an

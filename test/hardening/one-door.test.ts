@@ -1,7 +1,8 @@
 // Issue 13, item 12: ways around `--auth`.
 //  - The internal TLS servers (where intercepted clients are decrypted) listen on 127.0.0.1;
 //    any local process could connect to them straight and have its requests forwarded with no
-//    credentials. Now they take only the connections the engine opened (its hand-off hops).
+//    credentials. Now they take no connection from the network: the engine hands them its
+//    clients' sockets in the process (./src/proxy/tls-handoff.ts).
 //  - Wrong passwords were answered as fast as they came (2,000 in 779 ms on one connection).
 //    Now, after 5 from one address, each further 407 waits (./src/proxy/auth-throttle.ts).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';

@@ -124,7 +124,7 @@ describe('bounded per-host state (issue 13, item 8)', () => {
     expect(proxy.process.running(), proxy.process.err().slice(-3000)).toBe(true);
     expect(Object.fromEntries(results)).toEqual({ 'HTTP/1.1 200 OK': HOSTS });
     // Every sample after the cap was reached: the cap, plus at most the contexts still pinned
-    // by hand-offs whose hop had not closed yet (at most one per client in flight).
+    // by hand-offs whose client had not closed yet (at most one per client in flight).
     for (const sample of samples) {
       expect(sample.sniContexts).toBeGreaterThanOrEqual(CAP);
       expect(sample.sniContexts).toBeLessThanOrEqual(CAP + PARALLEL);
@@ -148,7 +148,7 @@ describe('bounded per-host state (issue 13, item 8)', () => {
       proxy.events().filter((e) => e.type === 'tls.forged' && e.host === 'h0.many.test') as never;
     await waitFor(() => forged().length === 2, 'the second tls.forged for h0.many.test');
     expect(forged().map((e) => e.cached)).toEqual([false, false]);
-    // Once every hop has closed: exactly the cap.
+    // Once every handed-off client has closed: exactly the cap.
     await waitFor(async () => (await proxy.stats()).sniContexts === CAP, 'contexts at the cap', {
       timeoutMs: 10_000,
       intervalMs: 250,
