@@ -79,7 +79,7 @@ import {
 import { Resolver } from './resolve.ts';
 import { DEFAULT_TIMEOUTS, formatMs, type Timeouts } from './timeouts.ts';
 import { isDescriptorShortage } from './descriptors.ts';
-import { ClientLeg, legOf, TlsHandOff } from './tls-handoff.ts';
+import { ClientLeg, keepLegLinks, legOf, TlsHandOff } from './tls-handoff.ts';
 import { TlsOutcomes } from './tls-outcomes.ts';
 import { nowMs } from './clock.ts';
 import { emitTunnelSummary } from './tunnel.ts';
@@ -641,6 +641,7 @@ class Engine implements EngineCore {
       );
       socket.destroy();
     });
+    keepLegLinks(server);
     server.on(
       'secureConnection',
       this.guard('tls', (tlsSocket: tls.TLSSocket) =>

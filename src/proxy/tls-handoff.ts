@@ -162,6 +162,23 @@ export class ClientLeg extends Duplex {
   }
 }
 
+/**
+ * Keep each of `server`'s TLS sockets linked to its `ClientLeg` past the socket's close. Node
+ * drops the TLS handle, the only way back (`legOf`), when the socket closes, and a client that
+ * closes in the middle of its handshake without an alert (Node's TLS 1.3 client refusing a
+ * certificate) is reported (`tlsClientError`, "socket hang up") only after that. So the link is
+ * taken at the socket's first keylog line (the server's documented 'keylog' event names the
+ * socket), which OpenSSL writes as soon as it has a handshake secret: in TLS 1.3 with the
+ * server's first flight, before the client has seen the certificate. A client that sends an
+ * alert is reported while the handle is still there; one that completes the handshake, at
+ * 'secureConnection'.
+ */
+export function keepLegLinks(server: https.Server): void {
+  server.on('keylog', (_line: Buffer, socket: net.Socket) => {
+    legOf(socket);
+  });
+}
+
 /** Where a TLS socket of an internal server found its `ClientLeg` (looked up once). */
 const LEG = Symbol('mitm-lab.clientLeg');
 
