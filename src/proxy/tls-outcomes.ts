@@ -97,6 +97,10 @@ export class TlsOutcomes {
   }
 
   onInternalClientError(err: NodeJS.ErrnoException, socket: tls.TLSSocket): void {
+    // Node's parser stays in error and reports it again for every chunk that follows (a 1 MiB
+    // header: dozens). Answered already, the socket closes once its answer is out: one answer,
+    // one diag.
+    if (socket.writableEnded) return;
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.onRequestTimeout(socket);
     if (!err.code?.startsWith('HPE_')) return; // TLS failures: tlsClientError handles them
     const conn = this.connOf(socket);

@@ -142,6 +142,14 @@ describe('garbage and broken clients', () => {
     expect(tp.of('tls.client-rejected').filter((e) => e.connId === accepted.connId)).toHaveLength(
       0,
     );
+    // One answer and one diag, however many chunks of the header came after the parse error.
+    await tp.waitFor('conn.close', (e) => e.connId === accepted.connId);
+    const malformed = tp
+      .of('diag')
+      .filter((e) => e.connId === accepted.connId && e.message.includes('malformed decrypted'));
+    expect(malformed.map((e) => e.message)).toEqual([
+      'malformed decrypted request (HPE_HEADER_OVERFLOW): answered 431 Request Header Fields Too Large',
+    ]);
     await stillServes();
   });
 
