@@ -49,10 +49,7 @@ export type Cb = (err?: Error | null, ...rest: unknown[]) => void;
 export interface LibProxy {
   httpServer: http.Server | undefined;
   httpsServer: https.Server | undefined;
-  /** The port of `httpsServer` (the SNI server). */
-  httpsPort?: number | undefined;
   httpHost?: string | undefined;
-  connectRequests: Record<string, http.IncomingMessage>;
   wsServer?: LibWsServer;
   wssServer?: LibWsServer;
   listen(options: Record<string, unknown>, cb: (err?: Error) => void): void;
