@@ -6,7 +6,7 @@
 // (slices of `EngineCore`, ./engine-core.ts) and the library's shapes as plain types
 // (./lib-types.ts):
 //  - ./conn.ts — a client connection's state and its one owner, the registry that finds it
-//    by socket, id, CONNECT request and internal port;
+//    by socket, id, CONNECT request and internal TLS socket;
 //  - ./connect-decision.ts — the CONNECT decision (intercept, tunnel or plain HTTP);
 //  - ./tunnel.ts — tunnels and their `tunnel.summary`;
 //  - ./tls-handoff.ts — an intercepted client's socket handed to an internal TLS server;
