@@ -407,9 +407,11 @@ class Engine implements EngineCore {
     this.listenFailed = null;
     try {
       this.noSniServer = await this.createInternalServer();
+      // Its clients send no SNI: see keepLegLinks (the SNI servers link in their SNICallback).
+      keepLegLinks(this.noSniServer);
       this.cappedSniServer = await this.createInternalServer({
         maxVersion: 'TLSv1.2',
-        SNICallback: this.tlsHandOff.sniContexts.sniCallback,
+        SNICallback: this.tlsHandOff.sniCallback,
       });
     } catch (err) {
       await this.close();
@@ -538,7 +540,7 @@ class Engine implements EngineCore {
           handshakeTimeout: this.timeouts.handshakeMs,
           ...this.httpServerLimits(),
           // The SNI server (the one made without `hosts`): certificates from a bounded cache.
-          ...(options['hosts'] ? {} : { SNICallback: this.tlsHandOff.sniContexts.sniCallback }),
+          ...(options['hosts'] ? {} : { SNICallback: this.tlsHandOff.sniCallback }),
           ...options,
         };
         createHttpsServer(withTimeout, (port, server, wss) => {
@@ -641,7 +643,6 @@ class Engine implements EngineCore {
       );
       socket.destroy();
     });
-    keepLegLinks(server);
     server.on(
       'secureConnection',
       this.guard('tls', (tlsSocket: tls.TLSSocket) =>

@@ -20,6 +20,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import type { Leaf } from '../ca/index.ts';
 import type { ClientTlsMax } from '../events/types.ts';
 import type { Conn } from './conn.ts';
@@ -50,8 +51,10 @@ export interface HandOff {
 }
 
 export class TlsHandOff {
-  /** The SNI server's certificates by name (its SNICallback: see the engine). */
+  /** The SNI servers' certificates by name. */
   readonly sniContexts = new SniContexts();
+  /** The SNI servers' SNICallback: a certificate from the cache, and the link to the leg. */
+  readonly sniCallback = linkingSni(this.sniContexts.sniCallback);
 
   constructor(private readonly deps: HandOffDeps) {}
 
@@ -162,17 +165,36 @@ export class ClientLeg extends Duplex {
   }
 }
 
-/**
- * Keep each of `server`'s TLS sockets linked to its `ClientLeg` past the socket's close. Node
- * drops the TLS handle, the only way back (`legOf`), when the socket closes, and a client that
- * closes in the middle of its handshake without an alert (Node's TLS 1.3 client refusing a
- * certificate) is reported (`tlsClientError`, "socket hang up") only after that. So the link is
- * taken at the socket's first keylog line (the server's documented 'keylog' event names the
- * socket), which OpenSSL writes as soon as it has a handshake secret: in TLS 1.3 with the
- * server's first flight, before the client has seen the certificate. A client that sends an
- * alert is reported while the handle is still there; one that completes the handshake, at
- * 'secureConnection'.
+/** A server's SNICallback, as Node calls it. */
+export type SniCallback = (
+  servername: string,
+  cb: (err: Error | null, ctx?: tls.SecureContext) => void,
+) => void;
+
+/*
+ * Each internal server's TLS sockets must stay linked to their `ClientLeg` past their close.
+ * Node drops the TLS handle, the only way back (`legOf`), when the socket closes, and a client
+ * that closes in the middle of its handshake without an alert (Node's TLS 1.3 client refusing
+ * a certificate) is reported (`tlsClientError`, "socket hang up") only after that. A client
+ * that sends an alert is reported while the handle is still there, and one that completes the
+ * handshake at 'secureConnection'; the others are linked while their ClientHello is read:
+ *  - on the SNI servers, by the SNICallback (`linkingSni`), which Node calls with the socket as
+ *    `this` for every ClientHello (the SNI servers only get clients that send SNI);
+ *  - on the server for clients without SNI, at the socket's first keylog line (`keepLegLinks`:
+ *    the server's documented 'keylog' event names the socket), which OpenSSL writes as soon as
+ *    it has a handshake secret: in TLS 1.3 with the server's first flight, before the client
+ *    has seen the certificate. Not on the SNI servers: keylog lines cost ~0.1 ms per handshake.
  */
+
+/** `sni`, taking the link of the socket it is called for (see above). */
+export function linkingSni(sni: SniCallback): SniCallback {
+  return function linkThenPick(this: unknown, servername, cb): void {
+    if (this instanceof tls.TLSSocket) legOf(this);
+    sni(servername, cb);
+  };
+}
+
+/** Link `server`'s TLS sockets at their first keylog line (see above). */
 export function keepLegLinks(server: https.Server): void {
   server.on('keylog', (_line: Buffer, socket: net.Socket) => {
     legOf(socket);

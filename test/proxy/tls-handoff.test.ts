@@ -14,7 +14,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conn } from '../../src/proxy/conn.ts';
-import { ClientLeg, keepLegLinks, legOf } from '../../src/proxy/tls-handoff.ts';
+import { ClientLeg, keepLegLinks, legOf, linkingSni } from '../../src/proxy/tls-handoff.ts';
 import { makeTestPki } from '../integration/helpers.ts';
 
 const pki = makeTestPki();
@@ -31,41 +31,57 @@ describe('ClientLeg: a client socket handed to an internal TLS server', () => {
   const seenBySecure: (ClientLeg | null)[] = [];
   const seenByRequest: (ClientLeg | null)[] = [];
   const clientErrors: { code: string | undefined; leg: ClientLeg | null }[] = [];
-  const internal = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     seenByRequest.push(legOf(req.socket));
     res.end(`hello ${req.url ?? ''}`);
-  });
-  // As the engine does: the link must outlive a socket closed mid-handshake.
-  keepLegLinks(internal);
-  internal.on('secureConnection', (s: tls.TLSSocket) => seenBySecure.push(legOf(s)));
-  internal.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) =>
-    clientErrors.push({ code: err.code, leg: legOf(s) }),
+  };
+  // As the engine does, so that the link outlives a socket closed mid-handshake: the SNI server
+  // takes it in its SNICallback, the server for clients without SNI at the first keylog line.
+  const sniServer = https.createServer(
+    { key: leaf.keyPem, cert: leaf.certPem, SNICallback: linkingSni((_name, cb) => cb(null)) },
+    onRequest,
   );
+  const noSniServer = https.createServer({ key: leaf.keyPem, cert: leaf.certPem }, onRequest);
+  keepLegLinks(noSniServer);
+  for (const internal of [sniServer, noSniServer]) {
+    internal.on('secureConnection', (s: tls.TLSSocket) => seenBySecure.push(legOf(s)));
+    internal.on('tlsClientError', (err: NodeJS.ErrnoException, s: tls.TLSSocket) =>
+      clientErrors.push({ code: err.code, leg: legOf(s) }),
+    );
+  }
   // The engine reads the ClientHello before it decides; here, the first chunk.
-  const front = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.once('data', (head: Buffer) => {
-      socket.pause();
-      const entry: Handed = { leg: null as unknown as ClientLeg, written: 0 };
-      const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
-      socket.write = ((...args: unknown[]) => {
-        entry.written += (args[0] as Buffer).length;
-        return write(...args);
-      }) as typeof socket.write;
-      const conn = { socket } as unknown as Conn;
-      entry.leg = new ClientLeg(conn, {} as http.IncomingMessage, head);
-      handed.push(entry);
-      internal.emit('connection', entry.leg);
+  const frontFor = (internal: https.Server): net.Server =>
+    net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.once('data', (head: Buffer) => {
+        socket.pause();
+        const entry: Handed = { leg: null as unknown as ClientLeg, written: 0 };
+        const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+        socket.write = ((...args: unknown[]) => {
+          entry.written += (args[0] as Buffer).length;
+          return write(...args);
+        }) as typeof socket.write;
+        const conn = { socket } as unknown as Conn;
+        entry.leg = new ClientLeg(conn, {} as http.IncomingMessage, head);
+        handed.push(entry);
+        internal.emit('connection', entry.leg);
+      });
     });
-  });
+  const fronts = { sni: frontFor(sniServer), 'no SNI': frontFor(noSniServer) };
+  const ports = { sni: 0, 'no SNI': 0 };
   let port = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-    port = (front.address() as net.AddressInfo).port;
+    for (const kind of ['sni', 'no SNI'] as const) {
+      const front = fronts[kind];
+      await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+      ports[kind] = (front.address() as net.AddressInfo).port;
+    }
+    port = ports.sni;
   });
   afterAll(async () => {
-    front.close();
-    internal.close();
+    for (const front of Object.values(fronts)) front.close();
+    sniServer.close();
+    noSniServer.close();
   });
 
   it('serves a request; the TLS socket leads back to its stream; writes go out through the socket', async () => {
@@ -97,30 +113,38 @@ describe('ClientLeg: a client socket handed to an internal TLS server', () => {
     expect(entry.written).toBeGreaterThan(leaf.certPem.length / 2);
   });
 
-  it('a client that closes mid-handshake is a TLS client error, and both sides close', async () => {
-    const before = clientErrors.length;
-    await new Promise<void>((resolve) => {
-      const raw = net.connect(port, '127.0.0.1', () => {
-        // Does not trust the server: Node's TLS 1.3 client closes without an alert.
-        const t = tls.connect({ socket: raw, servername: 'leg.test' });
-        t.once('error', () => t.destroy());
+  it.each(['sni', 'no SNI'] as const)(
+    'a client that closes mid-handshake (%s) is a TLS client error, linked to its stream; both sides close',
+    async (kind) => {
+      const before = clientErrors.length;
+      await new Promise<void>((resolve) => {
+        const raw = net.connect(ports[kind], '127.0.0.1', () => {
+          // Does not trust the server: Node's TLS 1.3 client closes without an alert. An IP
+          // as the host: no SNI.
+          const t = tls.connect(
+            kind === 'sni'
+              ? { socket: raw, servername: 'leg.test' }
+              : { socket: raw, host: '127.0.0.1' },
+          );
+          t.once('error', () => t.destroy());
+        });
+        raw.once('close', () => resolve());
       });
-      raw.once('close', () => resolve());
-    });
-    const entry = handed.at(-1)!;
-    await new Promise<void>((resolve) =>
-      entry.leg.closed ? resolve() : entry.leg.once('close', () => resolve()),
-    );
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (clientErrors.length > before) resolve();
-        else setImmediate(check);
-      };
-      check();
-    });
-    expect(clientErrors.at(-1)).toEqual({ code: 'ECONNRESET', leg: entry.leg });
-    expect(entry.leg.conn.socket.destroyed).toBe(true);
-  });
+      const entry = handed.at(-1)!;
+      await new Promise<void>((resolve) =>
+        entry.leg.closed ? resolve() : entry.leg.once('close', () => resolve()),
+      );
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (clientErrors.length > before) resolve();
+          else setImmediate(check);
+        };
+        check();
+      });
+      expect(clientErrors.at(-1)).toEqual({ code: 'ECONNRESET', leg: entry.leg });
+      expect(entry.leg.conn.socket.destroyed).toBe(true);
+    },
+  );
 
   it('a TLS socket that was not made for a stream of ours has no leg', async () => {
     const server = tls.createServer({ key: leaf.keyPem, cert: leaf.certPem });
