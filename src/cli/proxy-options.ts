@@ -446,7 +446,7 @@ export async function launchProxy(
   const bus = extra.bus ?? new EventBus();
   const ca = await openCa({ dir: settings.caDir, leafKey: settings.leafKey });
   const closers: (() => Promise<void> | void)[] = [];
-  // The heap's growth is held down only while many clients are connected (see there).
+  // The heap's growth is held down only while many clients are connected (src/util/heap-growth.ts).
   const stopWatchingHeap = bus.on(new HeapGrowth().observe);
   closers.push(() => {
     stopWatchingHeap();

@@ -64,7 +64,7 @@ export class HeapGrowth {
   };
 
   /** The number of open client connections changed. */
-  connections(open: number): void {
+  private connections(open: number): void {
     this.open = open;
     if (!this.enabled) return;
     if (!this.limited && open >= BUSY_CONNECTIONS) {
