@@ -26,11 +26,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dns from 'node:dns/promises';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   truncateSync,
   writeFileSync,
@@ -204,30 +207,84 @@ interface Child {
 }
 
 const started: ChildProcess[] = [];
+/** What a child's output keeps for `out()`, `err()` and `wait()`. */
+const OUTPUT_KEPT = 1 << 20;
 
-function launch(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Child {
+/**
+ * Start a child. With `logFile`, its stdout and stderr go to that file, as the shared harness
+ * starts the proxies (`proxy.log`): a proxy prints a line per request, and a pipe read by this
+ * process would make the bench itself a busy process on the same two cores in that proxy's
+ * windows only (every line woke it), which the library's windows (it prints nothing) never had.
+ * Without, they are pipes read here (the load client's results, the origin's ports).
+ */
+function launch(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  logFile?: string,
+): Child {
+  if (logFile) {
+    const fd = openSync(logFile, 'w');
+    const proc = spawn(file, args, { cwd: ROOT, env, stdio: ['pipe', fd, fd] });
+    closeSync(fd);
+    started.push(proc);
+    const out = (): string => readHead(logFile, OUTPUT_KEPT);
+    return { proc, out, err: out, wait: (re, what, ms) => waitFor(proc, out, out, re, what, ms) };
+  }
   const proc = spawn(file, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   started.push(proc);
   let out = '';
   let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d.slice(0, 1 << 20)));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 1 << 20)));
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    if (out.length < OUTPUT_KEPT) out += d;
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (err.length < OUTPUT_KEPT) err += d;
+  });
   return {
     proc,
     out: () => out,
     err: () => err,
-    async wait(re, what, ms = 30_000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const m = re.exec(out);
-        if (m) return m;
-        if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > end) {
-          throw new Error(`${what}: not seen (${re}); stdout:\n${out}\nstderr:\n${err}`);
-        }
-        await sleep(50);
-      }
-    },
+    wait: (re, what, ms) =>
+      waitFor(
+        proc,
+        () => out,
+        () => err,
+        re,
+        what,
+        ms,
+      ),
   };
+}
+
+/** The first `max` bytes of a file, as text. */
+function readHead(file: string, max: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(max);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, max, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function waitFor(
+  proc: ChildProcess,
+  out: () => string,
+  err: () => string,
+  re: RegExp,
+  what: string,
+  ms = 30_000,
+): Promise<RegExpExecArray> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const m = re.exec(out());
+    if (m) return m;
+    if (proc.exitCode !== null || proc.signalCode !== null || Date.now() > end) {
+      throw new Error(`${what}: not seen (${re}); stdout:\n${out()}\nstderr:\n${err()}`);
+    }
+    await sleep(50);
+  }
 }
 
 /** SIGTERM, then SIGKILL after 5 s: only the processes this bench started, by PID. */
@@ -344,7 +401,7 @@ async function startMitmLab(
     '*.bench.test=127.0.0.1',
     ...extra,
   ];
-  const c = launch(process.execPath, args);
+  const c = launch(process.execPath, args, process.env, path.join(dir, 'proxy.log'));
   const port = Number((await c.wait(/listening on http:\/\/127\.0\.0\.1:(\d+)/, name))[1]);
   const kind = {
     name,
@@ -429,10 +486,12 @@ async function startKind(
     }
     case 'hmp': {
       const args = [path.join(PROC, 'hmp-proxy.mjs'), path.join(dir, 'hmp-ca')];
-      const c = launch(process.execPath, args, {
-        ...process.env,
-        NODE_EXTRA_CA_CERTS: pki.rootFile,
-      });
+      const c = launch(
+        process.execPath,
+        args,
+        { ...process.env, NODE_EXTRA_CA_CERTS: pki.rootFile },
+        path.join(dir, 'proxy.log'),
+      );
       const port = Number((await c.wait(/listening (\d+)/, name))[1]);
       const ca = path.join(dir, 'hmp-ca', 'certs', 'ca.pem');
       await fileAppears(ca, name);
@@ -462,7 +521,7 @@ async function startKind(
         '--set',
         `ssl_verify_upstream_trusted_ca=${pki.rootFile}`,
       ];
-      const c = launch('mitmdump', args);
+      const c = launch('mitmdump', args, process.env, path.join(dir, 'proxy.log'));
       const ca = path.join(confdir, 'mitmproxy-ca-cert.pem');
       await fileAppears(ca, name);
       await waitForPort(port, c);
