@@ -13,6 +13,12 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { EventBus } from '../events/bus.ts';
+import {
+  DEFAULT_MAX_BYTES,
+  requestBytes,
+  responseBytes,
+  upstreamErrorBytes,
+} from '../store/index.ts';
 import type {
   BodyCapture,
   Header,
@@ -22,8 +28,15 @@ import type {
   UpstreamErrorEvent,
 } from '../events/types.ts';
 
-/** Entries kept (oldest dropped first, counted in log.comment): bodies are already capped per flow. */
+/** Entries kept (oldest dropped first, counted in log.comment). */
 export const DEFAULT_MAX_HAR_ENTRIES = 5000;
+/**
+ * What the kept entries may hold, in bytes as the flow store counts them (bodies, headers, URLs,
+ * a fixed allowance per event): the flow store's own budget. Each body is capped (256 KiB), but
+ * 5000 of them were up to 1.25 GB: the terminal UI records a HAR for its `e` key, and 3,000
+ * downloads of 100 KB through it kept ~280 MB of bodies alive that its flow store had long let go.
+ */
+export const DEFAULT_MAX_HAR_BYTES = DEFAULT_MAX_BYTES;
 
 export interface HarNameValue {
   name: string;
@@ -106,6 +119,8 @@ interface Pending {
   request: HttpRequestEvent;
   response: HttpResponseEvent | null;
   error: UpstreamErrorEvent | null;
+  /** What its events hold, as counted against `maxBytes`. */
+  bytes: number;
 }
 
 function creatorVersion(): string {
@@ -295,18 +310,23 @@ function toEntry(p: Pending): HarEntry {
 export interface HarRecorderOptions {
   /** Entries kept; the oldest are dropped first (default 5000). */
   maxEntries?: number;
+  /** Bytes the kept entries may hold; the oldest are dropped first (default 64 MiB). */
+  maxBytes?: number;
 }
 
 /** Records HTTP flows from the bus and renders them as HAR 1.2. */
 export class HarRecorder {
   private readonly flows = new Map<string, Pending>();
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private bytes = 0;
   private dropped = 0;
   private readonly unsubscribe: () => void;
   private readonly version = creatorVersion();
 
   constructor(bus: EventBus, opts: HarRecorderOptions = {}) {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_HAR_ENTRIES;
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_HAR_BYTES;
     this.unsubscribe = bus.on((e) => this.apply(e));
   }
 
@@ -320,21 +340,44 @@ export class HarRecorder {
     return this.flows.size;
   }
 
+  /** Bytes the entries held now, as counted against `maxBytes`. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
   private apply(e: ProxyEvent): void {
     if (e.type === 'http.request') {
-      this.flows.set(e.flowId, { request: e, response: null, error: null });
-      while (this.flows.size > this.maxEntries) {
-        const oldest = this.flows.keys().next().value;
-        if (oldest === undefined) break;
-        this.flows.delete(oldest);
-        this.dropped++;
-      }
+      const bytes = requestBytes(e);
+      this.flows.set(e.flowId, { request: e, response: null, error: null, bytes });
+      this.grew(bytes);
     } else if (e.type === 'http.response') {
       const p = this.flows.get(e.flowId);
-      if (p) p.response = e;
+      if (!p) return;
+      p.response = e;
+      const bytes = responseBytes(e);
+      p.bytes += bytes;
+      this.grew(bytes);
     } else if (e.type === 'upstream.error' && e.flowId !== null) {
       const p = this.flows.get(e.flowId);
-      if (p) p.error = e;
+      if (!p) return;
+      p.error = e;
+      const bytes = upstreamErrorBytes(e);
+      p.bytes += bytes;
+      this.grew(bytes);
+    }
+  }
+
+  /** Count `bytes` more, then drop the oldest entries while over a limit (the newest stays). */
+  private grew(bytes: number): void {
+    this.bytes += bytes;
+    while (
+      this.flows.size > 1 &&
+      (this.flows.size > this.maxEntries || this.bytes > this.maxBytes)
+    ) {
+      const [oldest, p] = this.flows.entries().next().value as [string, Pending];
+      this.flows.delete(oldest);
+      this.bytes -= p.bytes;
+      this.dropped++;
     }
   }
 
@@ -347,7 +390,10 @@ export class HarRecorder {
       entries: [...this.flows.values()].map(toEntry),
     };
     if (this.dropped > 0) {
-      log.comment = `mitm-lab kept the last ${this.maxEntries} entries; ${this.dropped} older ones were dropped`;
+      const mib = Math.round(this.maxBytes / 1024 / 1024);
+      log.comment =
+        `mitm-lab kept the last ${this.flows.size} entries (at most ${this.maxEntries}, ` +
+        `holding at most ${mib} MiB); ${this.dropped} older ones were dropped`;
     }
     return { log };
   }

@@ -1,5 +1,5 @@
 // The flow store's public face: views import from here.
-export { FlowStore, type FlowStoreOptions } from './flow-store.ts';
+export { DEFAULT_MAX_BYTES, FlowStore, type FlowStoreOptions } from './flow-store.ts';
 export {
   BADGES,
   isTampered,
@@ -20,3 +20,4 @@ export {
   parseFilter,
   type FlowFilter,
 } from './filter.ts';
+export { requestBytes, responseBytes, upstreamErrorBytes } from './retained.ts';

@@ -5,9 +5,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/events/bus.ts';
-import { HarRecorder, type Har, type HarEntry } from '../../src/sinks/har.ts';
+import {
+  DEFAULT_MAX_HAR_BYTES,
+  HarRecorder,
+  type Har,
+  type HarEntry,
+} from '../../src/sinks/har.ts';
 import { tempDir } from '../support/temp-dir.ts';
-import { emitLesson } from './event-kit.ts';
+import { emitLesson, TIMINGS } from './event-kit.ts';
 
 let dir: string;
 let cleanup: () => void;
@@ -233,6 +238,82 @@ describe('HarRecorder', () => {
       'http://slow.test/',
     ]);
     expect(doc.log.comment).toMatch(/2 older ones were dropped/);
+  });
+
+  /** `n` downloads of `body` on one connection, as the engine reports them. */
+  function emitDownloads(bus: EventBus, n: number, body: Buffer): void {
+    for (let i = 1; i <= n; i++) {
+      bus.emit({
+        type: 'http.request',
+        connId: 'c1',
+        flowId: `f${i}`,
+        scheme: 'http',
+        method: 'GET',
+        url: `http://files.test/${i}.bin`,
+        host: 'files.test',
+        path: `/${i}.bin`,
+        httpVersion: '1.1',
+        headers: [['Host', 'files.test']],
+        body: { text: '', size: 0, truncated: false },
+        visibility: 'wire',
+      });
+      bus.emit({
+        type: 'http.response',
+        connId: 'c1',
+        flowId: `f${i}`,
+        status: 200,
+        statusMessage: 'OK',
+        httpVersion: '1.1',
+        headers: [['Content-Type', 'application/octet-stream']],
+        body: { bytes: body, size: body.length, truncated: false },
+        visibility: 'wire',
+        timings: TIMINGS,
+        upstreamCertificate: null,
+        upstreamProtocol: null,
+        upstreamCipher: null,
+      });
+    }
+  }
+
+  it('keeps at most maxBytes of entries, the newest, and says so', () => {
+    const bus = new EventBus();
+    const har = new HarRecorder(bus, { maxBytes: 1024 * 1024 });
+    emitDownloads(bus, 40, Buffer.alloc(100_000, 7));
+    // ~100 KB a download: ten fit in 1 MiB, not eleven.
+    expect(har.size).toBe(10);
+    expect(har.heldBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(har.heldBytes).toBeGreaterThan(10 * 100_000);
+    const doc = har.toHar();
+    expect(doc.log.entries.map((e) => e.request.url)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `http://files.test/${31 + i}.bin`),
+    );
+    expect(doc.log.entries.at(-1)?.response.content.text).toBe(
+      Buffer.alloc(100_000, 7).toString('base64'),
+    );
+    expect(doc.log.comment).toBe(
+      'mitm-lab kept the last 10 entries (at most 5000, holding at most 1 MiB); 30 older ones were dropped',
+    );
+  });
+
+  it('by default holds no more than the flow store does (64 MiB), however many bodies come', () => {
+    const bus = new EventBus();
+    const har = new HarRecorder(bus);
+    // 600 bodies at the capture limit (256 KiB): 150 MiB had they all been kept.
+    emitDownloads(bus, 600, Buffer.alloc(256 * 1024, 1));
+    expect(har.heldBytes).toBeLessThanOrEqual(DEFAULT_MAX_HAR_BYTES);
+    expect(DEFAULT_MAX_HAR_BYTES).toBe(64 * 1024 * 1024);
+    expect(har.size).toBeLessThanOrEqual(256); // each holds over 256 KiB
+    expect(har.size).toBeGreaterThan(240); // and not much more (headers, URLs, the events)
+    const urls = har.toHar().log.entries.map((e) => e.request.url);
+    expect(urls[0]).toBe(`http://files.test/${600 - har.size + 1}.bin`);
+    expect(har.toHar().log.entries.at(-1)?.request.url).toBe('http://files.test/600.bin');
+  });
+
+  it('keeps one entry larger than the budget: the newest is never dropped', () => {
+    const bus = new EventBus();
+    const har = new HarRecorder(bus, { maxBytes: 10_000 });
+    emitDownloads(bus, 3, Buffer.alloc(50_000));
+    expect(har.toHar().log.entries.map((e) => e.request.url)).toEqual(['http://files.test/3.bin']);
   });
 
   it('writes the archive atomically to a file, replacing an older one', async () => {
