@@ -36,7 +36,7 @@ import { DEFAULT_EVENTS_MAX_BYTES, openJsonlSink } from '../sinks/jsonl.ts';
 import { validName } from '../classroom/protocol.ts';
 import { timestampedName } from './user-files.ts';
 import { LabError } from '../util/lab-error.ts';
-import { HeapGrowth } from '../util/heap-growth.ts';
+import { governHeap } from '../util/heap-growth.ts';
 import { defaultCaDir, parseHostPort } from './args.ts';
 import type { CommandIO } from './command.ts';
 
@@ -446,11 +446,9 @@ export async function launchProxy(
   const bus = extra.bus ?? new EventBus();
   const ca = await openCa({ dir: settings.caDir, leafKey: settings.leafKey });
   const closers: (() => Promise<void> | void)[] = [];
-  // The heap's growth is held down only while many clients are connected (src/util/heap-growth.ts).
-  const stopWatchingHeap = bus.on(new HeapGrowth().observe);
-  closers.push(() => {
-    stopWatchingHeap();
-  });
+  // The heap's growth: held down while many clients are connected, and by what survives
+  // (src/util/heap-growth.ts).
+  closers.push(governHeap(bus));
   if (settings.events !== null) {
     const sink = openJsonlSink(settings.events, bus, {
       stdout: io.stdout,

@@ -7,7 +7,7 @@ import { openCa } from '../../src/ca/index.ts';
 import { EventBus } from '../../src/events/bus.ts';
 import type { Mode, ProxyEvent } from '../../src/events/types.ts';
 import { startProxy, type ResolveRule, type Timeouts } from '../../src/proxy/index.ts';
-import { HeapGrowth } from '../../src/util/heap-growth.ts';
+import { governHeap } from '../../src/util/heap-growth.ts';
 
 export interface ChildOptions {
   mode?: Mode;
@@ -22,7 +22,7 @@ const options = JSON.parse(process.argv[2] ?? '{}') as ChildOptions & { caDir: s
 const ca = await openCa({ dir: options.caDir });
 const bus = new EventBus();
 // The heap as the program runs it (src/cli/proxy-options.ts).
-bus.on(new HeapGrowth().observe);
+governHeap(bus);
 const print = options.print ? new Set<string>(options.print) : null;
 bus.on((e) => {
   if (!print || print.has(e.type)) process.stdout.write(`${JSON.stringify(e)}\n`);
