@@ -116,7 +116,7 @@ export class HeapGrowth {
 }
 
 /** Bytes in V8's old generation now (every space but the young generation's). */
-export function oldGenerationBytes(): number {
+function oldGenerationBytes(): number {
   let bytes = 0;
   for (const s of getHeapSpaceStatistics())
     if (!s.space_name.startsWith('new_')) bytes += s.space_used_size;
