@@ -229,7 +229,12 @@ function launch(
     closeSync(fd);
     started.push(proc);
     const out = (): string => readHead(logFile, OUTPUT_KEPT);
-    return { proc, out, err: out, wait: (re, what, ms) => waitFor(proc, out, out, re, what, ms) };
+    return {
+      proc,
+      out,
+      err: out,
+      wait: (re, what, ms) => waitFor(proc, out, () => '(with stdout, above)', re, what, ms),
+    };
   }
   const proc = spawn(file, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
   started.push(proc);
