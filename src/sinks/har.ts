@@ -347,28 +347,25 @@ export class HarRecorder {
 
   private apply(e: ProxyEvent): void {
     if (e.type === 'http.request') {
-      const bytes = requestBytes(e);
-      this.flows.set(e.flowId, { request: e, response: null, error: null, bytes });
-      this.grew(bytes);
+      const p: Pending = { request: e, response: null, error: null, bytes: 0 };
+      this.flows.set(e.flowId, p);
+      this.charge(p, requestBytes(e));
     } else if (e.type === 'http.response') {
       const p = this.flows.get(e.flowId);
       if (!p) return;
       p.response = e;
-      const bytes = responseBytes(e);
-      p.bytes += bytes;
-      this.grew(bytes);
+      this.charge(p, responseBytes(e));
     } else if (e.type === 'upstream.error' && e.flowId !== null) {
       const p = this.flows.get(e.flowId);
       if (!p) return;
       p.error = e;
-      const bytes = upstreamErrorBytes(e);
-      p.bytes += bytes;
-      this.grew(bytes);
+      this.charge(p, upstreamErrorBytes(e));
     }
   }
 
-  /** Count `bytes` more, then drop the oldest entries while over a limit (the newest stays). */
-  private grew(bytes: number): void {
+  /** Count `bytes` more for `p`, then drop the oldest entries while over a limit (the newest stays). */
+  private charge(p: Pending, bytes: number): void {
+    p.bytes += bytes;
     this.bytes += bytes;
     while (
       this.flows.size > 1 &&
