@@ -9,6 +9,9 @@
 //    120x40 pseudo-terminal as a viewer (its own process, drawing every flow);
 //  - hmp: bare http-mitm-proxy 1.1 with keep-alive (./proc/hmp-proxy.mjs), the library mitm-lab
 //    is built on;
+//  - node-relay: Node's http/https relay and nothing else (./proc/node-relay.mjs, one fixed
+//    certificate, so no minting): the floor under any proxy built on Node, mitm-lab and the
+//    library alike (issue 12's CPU targets are read against it);
 //  - mitmdump: Debian's mitmproxy, when installed and when *.bench.test resolves to 127.0.0.1
 //    (it has no resolve rule of its own; ../../shared/bench/run.sh adds them to /etc/hosts).
 // The proxies resolve *.bench.test to 127.0.0.1 by a rule (mitm-lab: --resolve; hmp: an agent
@@ -42,11 +45,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildCertificate, generateRsaKeyPair } from '../../src/ca/index.ts';
+import { buildCertificate, generateEcKeyPair, generateRsaKeyPair } from '../../src/ca/index.ts';
 import type { LoadResult, LoadSpec } from './proc/load.ts';
 
 export const title =
-  'proxy: direct vs mitm-lab vs bare http-mitm-proxy vs mitmdump, each in its own process';
+  'proxy: direct vs mitm-lab vs bare http-mitm-proxy vs a bare Node relay vs mitmdump, each in its own process';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PROC = path.join(import.meta.dirname, 'proc');
@@ -59,7 +62,7 @@ const HOST = 'h1.bench.test';
 
 type Scenario = 'http' | 'https' | 'newconn' | 'mint';
 const SCENARIOS: Scenario[] = ['http', 'https', 'newconn', 'mint'];
-const KINDS = ['direct', 'mitm-lab', 'mitm-lab+viewer', 'hmp', 'mitmdump'];
+const KINDS = ['direct', 'mitm-lab', 'mitm-lab+viewer', 'hmp', 'node-relay', 'mitmdump'];
 
 interface Options {
   rounds: number;
@@ -313,6 +316,8 @@ interface Kind {
   idleRssMb: number | null;
   /** A second process that belongs to the kind (the viewer), for its CPU. */
   viewerPid?: number;
+  /** False for a kind with one fixed certificate: it has no minting to measure. */
+  mints?: boolean;
   note?: string;
 }
 
@@ -321,6 +326,9 @@ interface Pki {
   rootFile: string;
   certFile: string;
   keyFile: string;
+  /** node-relay's certificate for *.bench.test: an ECDSA P-256 key, as mitm-lab's leaves. */
+  relayCertFile: string;
+  relayKeyFile: string;
 }
 
 /** The origin's root and its leaf for *.bench.test, made fresh for the run. */
@@ -345,15 +353,28 @@ function makePki(dir: string): Pki {
     notAfter: new Date(now + DAY),
     sans: ['DNS:bench.test', 'DNS:*.bench.test'],
   });
+  const relayKey = generateEcKeyPair();
+  const relayPem = buildCertificate({
+    subject: { CN: 'bench.test relay' },
+    publicKeyPem: relayKey.publicKeyPem,
+    issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + DAY),
+    sans: ['DNS:bench.test', 'DNS:*.bench.test'],
+  });
   const pki = {
     dir,
     rootFile: path.join(dir, 'origin-root.pem'),
     certFile: path.join(dir, 'origin.pem'),
     keyFile: path.join(dir, 'origin.key'),
+    relayCertFile: path.join(dir, 'relay.pem'),
+    relayKeyFile: path.join(dir, 'relay.key'),
   };
   writeFileSync(pki.rootFile, rootPem);
   writeFileSync(pki.certFile, leafPem);
   writeFileSync(pki.keyFile, leafKey.privateKeyPem, { mode: 0o600 });
+  writeFileSync(pki.relayCertFile, relayPem);
+  writeFileSync(pki.relayKeyFile, relayKey.privateKeyPem, { mode: 0o600 });
   return pki;
 }
 
@@ -507,6 +528,25 @@ async function startKind(
         port,
         ca: [ca],
         idleRssMb: null,
+      };
+    }
+    case 'node-relay': {
+      const args = [
+        path.join(PROC, 'node-relay.mjs'),
+        pki.relayCertFile,
+        pki.relayKeyFile,
+        pki.rootFile,
+      ];
+      const c = launch(process.execPath, args, process.env, path.join(dir, 'proxy.log'));
+      const port = Number((await c.wait(/listening (\d+)/, name))[1]);
+      return {
+        name,
+        command: commandOf(process.execPath, args),
+        pid: c.proc.pid!,
+        port,
+        ca: [pki.rootFile],
+        idleRssMb: null,
+        mints: false,
       };
     }
     case 'mitmdump': {
@@ -874,7 +914,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       }
     }
     if (opts.scenarios.includes('mint')) {
-      for (const k of kinds) {
+      for (const k of kinds.filter((k) => k.mints !== false)) {
         const names = Array.from({ length: opts.mintHosts }, (_, i) => `m${i + 1}.bench.test`);
         const w = await measure(k, 'mint', opts, origin, 0, [...names, ...names]);
         windows.push(w);
@@ -888,6 +928,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     console.log('');
     console.log(table(kinds, figs));
     console.log('\nRates: × direct. CPU, RSS and minting cost: × bare http-mitm-proxy (hmp).');
+    console.log(
+      "node-relay is Node's http/https relay with nothing else (no capture, no events, one fixed\n" +
+        'certificate): no proxy built on Node goes under its CPU per request.',
+    );
     writeFileSync(opts.json, `${lines.join('\n')}\n`);
     console.log(`\nJSON lines (${lines.length}): ${opts.json}`);
     for (const l of lines.filter((l) => l.startsWith('{"type":"figure"'))) console.log(l);
