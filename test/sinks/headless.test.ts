@@ -196,6 +196,59 @@ describe('attachHeadlessPrinter', () => {
     printer.detach();
   });
 
+  it('writes traffic lines at most once per interval: those soon after a write wait for it to pass', async () => {
+    const bus = new EventBus();
+    const [, , request, response] = lessonEvents();
+    if (request?.type !== 'http.request' || response?.type !== 'http.response')
+      throw new Error('kit');
+    const collect = (): { out: Writable; writes: string[] } => {
+      const writes: string[] = [];
+      const out = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          writes.push(chunk.toString());
+          cb();
+        },
+      });
+      return { out, writes };
+    };
+    const pair = (b: EventBus, flowId: string): void => {
+      b.emit({ ...request, flowId });
+      b.emit({ ...response, flowId });
+    };
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+    // An interval no test run outlasts: what is held stays held until flushed or detached.
+    const long = collect();
+    const held = attachHeadlessPrinter(bus, long.out, { flushIntervalMs: 600_000 });
+    pair(bus, 'a');
+    await turn();
+    expect(long.writes).toHaveLength(1); // after a quiet spell: at the end of the turn
+    pair(bus, 'b');
+    pair(bus, 'c');
+    await turn();
+    await turn();
+    expect(long.writes).toHaveLength(1); // within the interval: held
+    held.flush();
+    expect(long.writes).toHaveLength(2);
+    expect(long.writes[1]!.split('\n').filter(Boolean)).toHaveLength(2); // b and c, one write
+    pair(bus, 'd');
+    held.detach(); // writes what it holds, and its timer does not write again
+    expect(long.writes).toHaveLength(3);
+
+    // A short interval: the held lines go out by themselves once it has passed.
+    const bus2 = new EventBus();
+    const short = collect();
+    const printer = attachHeadlessPrinter(bus2, short.out, { flushIntervalMs: 30 });
+    pair(bus2, 'e');
+    await turn();
+    expect(short.writes).toHaveLength(1);
+    pair(bus2, 'f');
+    await waitUntil(() => short.writes.length >= 2, { timeoutMs: 3000 });
+    expect(short.writes).toHaveLength(2);
+    expect(short.writes[1]).toMatch(/^\S+ HTTP .*\n$/);
+    printer.detach();
+  });
+
   it('stops quietly when its stream fails, and the bus keeps delivering', async () => {
     const bus = new EventBus();
     const dead = new Writable({
