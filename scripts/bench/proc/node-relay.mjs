@@ -6,16 +6,18 @@
 // keep-alive `https.Agent`. No capture, no events, no checks, no log. What a proxy adds on top of
 // this is what it does; what this costs, no proxy on Node can go under.
 // *.bench.test resolves to 127.0.0.1 (the bench's name rule); the origin's root is trusted.
-// Prints `listening PORT` when ready; SIGTERM ends it.
-// usage: node node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem
+// Prints `listening PORT` when ready; SIGTERM ends it. `--port N` listens there instead of on a
+// free port (the shared harness's `custom` kind: docs/performance.md, "Where the time goes").
+// usage: node node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem [--port N]
 import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 
-const [certFile, keyFile, rootFile] = process.argv.slice(2);
-if (!certFile || !keyFile || !rootFile)
-  throw new Error('usage: node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem');
+const [certFile, keyFile, rootFile, portFlag, portValue] = process.argv.slice(2);
+const port = portFlag === '--port' ? Number(portValue) : 0;
+if (!certFile || !keyFile || !rootFile || !Number.isInteger(port) || port < 0 || port > 65535)
+  throw new Error('usage: node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem [--port N]');
 
 /** `*.bench.test` is 127.0.0.1; anything else goes to the system resolver. */
 function lookup(hostname, options, cb) {
@@ -88,7 +90,7 @@ server.on('connect', (req, socket, head) => {
   if (head.length > 0) socket.unshift(head);
   tlsServer.emit('connection', socket);
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });
 process.on('SIGTERM', () => process.exit(0));
