@@ -344,24 +344,20 @@ function makePki(dir: string): Pki {
     isCa: true,
     pathLen: 0,
   });
+  /** A certificate for *.bench.test, signed by the root. */
+  const leafFor = (cn: string, publicKeyPem: string): string =>
+    buildCertificate({
+      subject: { CN: cn },
+      publicKeyPem,
+      issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
+      notBefore: new Date(now - DAY),
+      notAfter: new Date(now + DAY),
+      sans: ['DNS:bench.test', 'DNS:*.bench.test'],
+    });
   const leafKey = generateRsaKeyPair(2048);
-  const leafPem = buildCertificate({
-    subject: { CN: 'bench.test' },
-    publicKeyPem: leafKey.publicKeyPem,
-    issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
-    notBefore: new Date(now - DAY),
-    notAfter: new Date(now + DAY),
-    sans: ['DNS:bench.test', 'DNS:*.bench.test'],
-  });
+  const leafPem = leafFor('bench.test', leafKey.publicKeyPem);
   const relayKey = generateEcKeyPair();
-  const relayPem = buildCertificate({
-    subject: { CN: 'bench.test relay' },
-    publicKeyPem: relayKey.publicKeyPem,
-    issuer: { certPem: rootPem, privateKeyPem: rootKey.privateKeyPem },
-    notBefore: new Date(now - DAY),
-    notAfter: new Date(now + DAY),
-    sans: ['DNS:bench.test', 'DNS:*.bench.test'],
-  });
+  const relayPem = leafFor('bench.test relay', relayKey.publicKeyPem);
   const pki = {
     dir,
     rootFile: path.join(dir, 'origin-root.pem'),

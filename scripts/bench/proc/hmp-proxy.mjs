@@ -6,19 +6,12 @@
 // usage: node hmp-proxy.mjs CA_DIR
 import http from 'node:http';
 import https from 'node:https';
-import dns from 'node:dns';
 import { createRequire } from 'node:module';
+import { lookup } from './bench-names.mjs';
 
 const { Proxy } = createRequire(import.meta.url)('http-mitm-proxy');
 const caDir = process.argv[2];
 if (!caDir) throw new Error('usage: hmp-proxy.mjs CA_DIR');
-
-/** `*.bench.test` is 127.0.0.1; anything else goes to the system resolver. */
-function lookup(hostname, options, cb) {
-  if (!/(^|\.)bench\.test$/i.test(hostname)) return dns.lookup(hostname, options, cb);
-  if (options.all) return cb(null, [{ address: '127.0.0.1', family: 4 }]);
-  return cb(null, '127.0.0.1', 4);
-}
 
 const proxy = new Proxy();
 proxy.onError(() => {}); // the library logs every error itself

@@ -9,22 +9,15 @@
 // Prints `listening PORT` when ready; SIGTERM ends it. `--port N` listens there instead of on a
 // free port (the shared harness's `custom` kind: docs/performance.md, "Where the time goes").
 // usage: node node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem [--port N]
-import dns from 'node:dns';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { lookup } from './bench-names.mjs';
 
 const [certFile, keyFile, rootFile, portFlag, portValue] = process.argv.slice(2);
 const port = portFlag === '--port' ? Number(portValue) : 0;
 if (!certFile || !keyFile || !rootFile || !Number.isInteger(port) || port < 0 || port > 65535)
   throw new Error('usage: node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem [--port N]');
-
-/** `*.bench.test` is 127.0.0.1; anything else goes to the system resolver. */
-function lookup(hostname, options, cb) {
-  if (!/(^|\.)bench\.test$/i.test(hostname)) return dns.lookup(hostname, options, cb);
-  if (options.all) return cb(null, [{ address: '127.0.0.1', family: 4 }]);
-  return cb(null, '127.0.0.1', 4);
-}
 
 // As long as a bench window lasts, whatever Node's defaults.
 const serverOptions = { keepAliveTimeout: 120_000, headersTimeout: 130_000, requestTimeout: 0 };
