@@ -7,7 +7,7 @@
 // this is what it does; what this costs, no proxy on Node can go under.
 // *.bench.test resolves to 127.0.0.1 (the bench's name rule); the origin's root is trusted.
 // Prints `listening PORT` when ready; SIGTERM ends it. `--port N` listens there instead of on a
-// free port (the shared harness's `custom` kind: docs/performance.md, "Where the time goes").
+// free port (the shared harness's `custom` kind: docs/performance.md, "Latest figures").
 // usage: node node-relay.mjs CERT.pem KEY.pem ORIGIN_ROOT.pem [--port N]
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
