@@ -13,6 +13,7 @@
 import type { EventBus } from '../events/bus.ts';
 import type { HttpRequestEvent, ProxyEvent, Visibility } from '../events/types.ts';
 import { explain } from '../explain/index.ts';
+import { coalesceFlushes } from '../util/coalesce.ts';
 
 /** Requests waiting for their response; beyond this the oldest is printed without one. */
 const MAX_PENDING_REQUESTS = 1000;
@@ -124,10 +125,6 @@ export function attachHeadlessPrinter(
   out.on('error', onError);
 
   let held = '';
-  let flushQueued = false;
-  /** When the last held lines were written on schedule (performance ms). */
-  let lastScheduledFlush = -Infinity;
-  let flushTimer: NodeJS.Timeout | null = null;
   const flush = (): void => {
     if (held === '') return;
     const text = held;
@@ -139,12 +136,7 @@ export function attachHeadlessPrinter(
       broken = true; // the stream is gone; the proxy must keep serving
     }
   };
-  const flushQueuedLines = (): void => {
-    flushQueued = false;
-    flushTimer = null;
-    lastScheduledFlush = performance.now();
-    flush();
-  };
+  const scheduled = coalesceFlushes(interval, flush);
   /**
    * One line. Traffic lines wait for the end of this turn of the event loop, or, within
    * `interval` of the last such write, until it has passed (`MAX_BUFFERED_CHARS` at most); the
@@ -155,12 +147,7 @@ export function attachHeadlessPrinter(
     held += `${time(at)} ${oneLine(text)}\n`;
     lines++;
     if (now || held.length >= MAX_BUFFERED_CHARS) flush();
-    else if (!flushQueued) {
-      flushQueued = true;
-      const wait = lastScheduledFlush + interval - performance.now();
-      if (wait > 0) flushTimer = setTimeout(flushQueuedLines, wait);
-      else setImmediate(flushQueuedLines);
-    }
+    else scheduled.request();
   };
 
   const printRequestOnly = (r: HttpRequestEvent, ending: string): void => {
@@ -315,9 +302,7 @@ export function attachHeadlessPrinter(
       unsubscribe();
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      if (flushTimer) clearTimeout(flushTimer);
-      flushTimer = null;
-      flushQueued = false;
+      scheduled.cancel();
       for (const r of pending.values()) printRequestOnly(r, '(no response)');
       pending.clear();
       flush();
