@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { EventBus } from '../events/bus.ts';
 import { eventJson } from '../events/json.ts';
 import type { ProxyEvent, ProxyListeningEvent } from '../events/types.ts';
+import { coalesceFlushes } from '../util/coalesce.ts';
 import { LabError } from '../util/lab-error.ts';
 import { WebSocketServer, type WebSocket } from '../util/ws.ts';
 import {
@@ -34,6 +35,8 @@ export interface FeedServerOptions {
   maxBufferedBytes?: number;
   /** A viewer still over the limit after this long is dropped (default 5000 ms). */
   stallMs?: number;
+  /** At most one message of live events per this many ms (default FEED_FLUSH_INTERVAL_MS). */
+  flushIntervalMs?: number;
 }
 
 export interface FeedServer {
@@ -51,6 +54,14 @@ export interface FeedServer {
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 /** Largest WebSocket message of batched events (a batch reaching it goes out at once). */
 const BATCH_BYTES = 256 * 1024;
+/**
+ * At most one message of live events per this many ms. After a quiet spell events go out at the
+ * end of their turn of the event loop; under load, those of the next 50 ms go out together. A
+ * message per turn woke the viewer thousands of times a second: its CPU per request, and the
+ * proxy's for the writes, came to a third of the headless proxy's (issue 12). The UI draws at
+ * most 20 times a second, so a viewer shows nothing later than it did.
+ */
+export const FEED_FLUSH_INTERVAL_MS = 50;
 
 interface Viewer {
   ws: WebSocket;
@@ -85,7 +96,6 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
   // one WebSocket message (and one write) per batch instead of one per event.
   let batch: string[] = [];
   let batchBytes = 0;
-  let batchScheduled = false;
   let evicted = 0;
   let listening: ProxyListeningEvent | null = null;
   const viewers = new Set<Viewer>();
@@ -147,7 +157,6 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
 
   /** Send the batch to every viewer (the history already holds it). */
   function flushBatch(): void {
-    batchScheduled = false;
     if (batch.length === 0) return;
     const lines = batch;
     batch = [];
@@ -181,6 +190,7 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
     }
   }
 
+  const scheduled = coalesceFlushes(opts.flushIntervalMs ?? FEED_FLUSH_INTERVAL_MS, flushBatch);
   const off = opts.bus.on((e: ProxyEvent) => {
     if (e.type === 'proxy.listening') listening = e;
     const line = eventJson(e);
@@ -201,10 +211,7 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
     batch.push(line);
     batchBytes += line.length + 1;
     if (batchBytes >= BATCH_BYTES) flushBatch();
-    else if (!batchScheduled) {
-      batchScheduled = true;
-      setImmediate(flushBatch);
-    }
+    else scheduled.request();
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -233,6 +240,9 @@ export async function startFeedServer(opts: FeedServerOptions): Promise<FeedServ
     },
     async close() {
       off();
+      // The last events reach the viewers before the goodbye.
+      scheduled.cancel();
+      flushBatch();
       viewers.clear();
       // Say goodbye properly (attach tells the user the proxy stopped), but do not wait long
       // for viewers that never answer.

@@ -230,6 +230,66 @@ describe('feed batching (protocol 2)', () => {
     await until(() => replayed === 101);
   });
 
+  it('under load, one message per interval; what is held reaches the viewer before the goodbye', async () => {
+    const bus = new EventBus();
+    // An interval no test outlives: anything after the first burst is held until close().
+    const server = await startFeedServer({ bus, flushIntervalMs: 600_000 });
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : server.close()));
+    const messages: string[] = [];
+    const ws = new WebSocket(server.url);
+    cleanups.push(() => ws.terminate());
+    await new Promise<void>((resolve, reject) => {
+      ws.once('message', () => resolve()); // the hello
+      ws.once('error', reject);
+    });
+    ws.on('message', (d) => messages.push(d.toString()));
+    const gone = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    const diag = (message: string) =>
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message });
+    diag('first');
+    // After a quiet spell the first burst goes out at the end of its turn.
+    await until(() => messages.length === 1);
+    // The next turns' events wait for the interval.
+    diag('second');
+    await new Promise((r) => setImmediate(r));
+    diag('third');
+    // A round trip on the same connection: had they been sent, they would be here first.
+    await new Promise<void>((resolve) => {
+      ws.once('pong', () => resolve());
+      ws.ping();
+    });
+    expect(messages).toHaveLength(1);
+    closed = true;
+    await server.close();
+    expect(await gone).toBe(1001);
+    const lines = messages.join('\n').split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
+    expect(messages).toHaveLength(2); // the held two together
+  });
+
+  it('held events go out by themselves when the interval has passed', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus, { flushIntervalMs: 30 });
+    const seen: string[] = [];
+    const client = await connectFeed(server.url, {
+      onEvent: (e) => {
+        if (e.type === 'diag') seen.push(e.message);
+      },
+    });
+    cleanups.push(() => client.close());
+    for (const m of ['a', 'b', 'c']) {
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message: m });
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => seen.length === 3);
+    expect(seen).toEqual(['a', 'b', 'c']);
+  });
+
   it('a viewer refuses a feed newer than it knows, and says what to do', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
