@@ -118,7 +118,13 @@ export function connectFeed(urlText: string, opts: FeedClientOptions): Promise<F
         garbage++;
         return;
       }
-      for (const line of feedLines(data.toString())) onLine(line);
+      // One Buffer with ws's default binaryType ('nodebuffer', fragments joined).
+      const bytes = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      for (const line of feedLines(bytes)) onLine(line);
     });
     const onLine = (line: string): void => {
       const msg = parseFeedMessage(line);

@@ -36,9 +36,23 @@ export type FeedMessage = FeedHello | FeedSkipped | ProxyEvent;
 export const CLOSE_TOO_SLOW = 4001;
 export const CLOSE_SHUTDOWN = 1001;
 
-/** The lines of one WebSocket message (protocol 1 sent one per message; 2, one or more). */
-export function feedLines(data: string): string[] {
-  return data.includes('\n') ? data.split('\n') : [data];
+/** The byte of the line separator. */
+const NEWLINE = 0x0a;
+
+/**
+ * The lines of one WebSocket message (protocol 1 sent one per message; 2, one or more), each
+ * decoded on its own: one 256 KiB string made and then split cost ~0.9 ms, the same bytes as
+ * a string per line ~0.1 ms (a large string goes to V8's large-object space; issue 12).
+ */
+export function feedLines(data: Buffer): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const end = data.indexOf(NEWLINE, start);
+    lines.push(data.toString('utf8', start, end < 0 ? data.length : end));
+    if (end < 0) return lines;
+    start = end + 1;
+  }
 }
 
 /** Parse one message; null for anything that is not a well-formed feed message. */
