@@ -272,6 +272,24 @@ describe('feed batching (protocol 2)', () => {
     expect(messages).toHaveLength(2); // the held two together
   });
 
+  it('a viewer decodes every line of a batch, UTF-8 beyond ASCII included', async () => {
+    const bus = new EventBus();
+    const server = await feed(bus);
+    const seen: string[] = [];
+    const client = await connectFeed(server.url, {
+      onEvent: (e) => {
+        if (e.type === 'diag') seen.push(e.message);
+      },
+    });
+    cleanups.push(() => client.close());
+    const texts = ['café', 'naïve – “quoted”', '', 'Grüße\\n (an escaped newline)', 'ascii'];
+    for (const message of texts)
+      bus.emit({ type: 'diag', connId: null, level: 'info', source: 'utf8', message });
+    await until(() => seen.length === texts.length);
+    expect(seen).toEqual(texts);
+    expect(client.garbage).toBe(0);
+  });
+
   it('held events go out by themselves when the interval has passed', async () => {
     const bus = new EventBus();
     const server = await feed(bus, { flushIntervalMs: 30 });
