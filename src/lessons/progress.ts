@@ -3,7 +3,7 @@
 // events only, strict enough not to fire when its step was not done: a refusal from curl does
 // not tick "a browser refused"; a decrypted request does not tick "a password over plain HTTP".
 import type { Header, HttpRequestEvent, ProxyEvent, TunnelSummaryEvent } from '../events/types.ts';
-import { EXERCISES, type Exercise } from './exercises.ts';
+import { EXERCISES, type Checkpoint, type Exercise } from './exercises.ts';
 
 /** Clients that are browsers, as the engine guesses them from the ClientHello. */
 const BROWSER_HINTS: ReadonlySet<string> = new Set(['chromium', 'chrome', 'firefox']);
@@ -237,12 +237,31 @@ export class LessonProgress {
   /** Called when a `lab.reset` event restarts progress. */
   onReset: (() => void) | null = null;
 
-  constructor(private readonly list: readonly Exercise[] = EXERCISES) {}
+  /**
+   * The checkpoints not ticked yet, each with its predicate, in the list's order: resolved once,
+   * so an event costs a call per open checkpoint and no lookup by id (every event of a load test
+   * runs through here in the UI and in a viewer, issue 12).
+   */
+  private open: Array<{ exercise: Exercise; checkpoint: Checkpoint; check: Check }> = [];
+
+  constructor(private readonly list: readonly Exercise[] = EXERCISES) {
+    this.reopen();
+  }
+
+  private reopen(): void {
+    this.open = this.list.flatMap((exercise) =>
+      exercise.checkpoints.flatMap((checkpoint) => {
+        const check = CHECKS[checkpoint.id];
+        return check ? [{ exercise, checkpoint, check }] : [];
+      }),
+    );
+  }
 
   apply(e: ProxyEvent): void {
     if (e.type === 'lab.reset') {
       // Progress counts what was done since the last reset (the UI's R).
       this.ticked.clear();
+      this.reopen();
       // The files a session writes go on after R: keep knowing that.
       const { recording, tampering } = this.memory;
       this.memory = freshMemory();
@@ -252,15 +271,15 @@ export class LessonProgress {
       return;
     }
     this.remember(e);
-    for (const ex of this.list)
-      for (const c of ex.checkpoints) {
-        if (this.ticked.has(c.id)) continue;
-        const check = CHECKS[c.id];
-        if (!check?.(e, this.memory)) continue;
-        const by = { eventId: e.id, at: e.at };
-        this.ticked.set(c.id, by);
-        this.onDone?.({ ...c, done: true, by }, ex);
-      }
+    let ticked = false;
+    for (const o of this.open) {
+      if (this.ticked.has(o.checkpoint.id) || !o.check(e, this.memory)) continue;
+      const by = { eventId: e.id, at: e.at };
+      this.ticked.set(o.checkpoint.id, by);
+      ticked = true;
+      this.onDone?.({ ...o.checkpoint, done: true, by }, o.exercise);
+    }
+    if (ticked) this.open = this.open.filter((o) => !this.ticked.has(o.checkpoint.id));
     // A connection's last event: what was remembered of it goes (after the checks used it).
     if (e.type === 'conn.close') this.memory.intercepted.delete(e.connId);
   }
