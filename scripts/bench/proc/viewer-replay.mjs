@@ -90,7 +90,9 @@ async function viewerPid() {
   const end = Date.now() + 15_000;
   while (Date.now() < end) {
     if (feed.viewers > 0) {
-      const out = execFileSync('pgrep', ['-P', String(pty.pid)]).toString().trim();
+      const out = execFileSync('pgrep', ['-P', String(pty.pid)])
+        .toString()
+        .trim();
       if (out) return Number(out.split('\n')[0]);
     }
     await new Promise((r) => setTimeout(r, 100));
