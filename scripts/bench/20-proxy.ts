@@ -47,6 +47,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCertificate, generateEcKeyPair, generateRsaKeyPair } from '../../src/ca/index.ts';
 import type { LoadResult, LoadSpec } from './proc/load.ts';
+import { ptyArgs } from './proc/pty.mjs';
 
 export const title =
   'proxy: direct vs mitm-lab vs bare http-mitm-proxy vs a bare Node relay vs mitmdump, each in its own process';
@@ -453,21 +454,9 @@ async function startMitmLabWithEvents(
 
 /** `mitm-lab attach URL` in a 120x40 pseudo-terminal (python3's pty), its output drained. */
 function startViewer(url: string): Child {
-  const py = [
-    'import fcntl, os, pty, struct, sys, termios',
-    'pid, fd = pty.fork()',
-    'if pid == 0:',
-    "    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))",
-    '    os.execvp(sys.argv[1], sys.argv[1:])',
-    'while True:',
-    '    try:',
-    '        if not os.read(fd, 65536): break',
-    '    except OSError: break',
-    'os.waitpid(pid, 0)',
-  ].join('\n');
   return launch(
     'python3',
-    ['-c', py, process.execPath, path.join(ROOT, 'bin/mitm-lab.js'), 'attach', url],
+    ptyArgs([process.execPath, path.join(ROOT, 'bin/mitm-lab.js'), 'attach', url]),
     {
       ...process.env,
       TERM: 'xterm-256color',

@@ -199,18 +199,24 @@ describe('feed server', () => {
   });
 });
 
+/** A bare WebSocket on the feed, past its hello: every later message's text, as it comes. */
+async function rawViewer(url: string): Promise<{ ws: WebSocket; messages: string[] }> {
+  const messages: string[] = [];
+  const ws = new WebSocket(url);
+  cleanups.push(() => ws.terminate());
+  await new Promise<void>((resolve, reject) => {
+    ws.once('message', () => resolve()); // the hello
+    ws.once('error', reject);
+  });
+  ws.on('message', (d) => messages.push(d.toString()));
+  return { ws, messages };
+}
+
 describe('feed batching (protocol 2)', () => {
   it('events of one turn go out as one WebSocket message, every line an event, in order', async () => {
     const bus = new EventBus();
     const server = await feed(bus);
-    const messages: string[] = [];
-    const ws = new WebSocket(server.url);
-    cleanups.push(() => ws.close());
-    await new Promise<void>((resolve, reject) => {
-      ws.once('message', () => resolve()); // the hello
-      ws.once('error', reject);
-    });
-    ws.on('message', (d) => messages.push(d.toString()));
+    const { messages } = await rawViewer(server.url);
     for (let i = 0; i < 100; i++)
       bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message: `m${i}` });
     await until(() => messages.join('\n').split('\n').length >= 100);
@@ -236,14 +242,7 @@ describe('feed batching (protocol 2)', () => {
     const server = await startFeedServer({ bus, flushIntervalMs: 600_000 });
     let closed = false;
     cleanups.push(() => (closed ? undefined : server.close()));
-    const messages: string[] = [];
-    const ws = new WebSocket(server.url);
-    cleanups.push(() => ws.terminate());
-    await new Promise<void>((resolve, reject) => {
-      ws.once('message', () => resolve()); // the hello
-      ws.once('error', reject);
-    });
-    ws.on('message', (d) => messages.push(d.toString()));
+    const { ws, messages } = await rawViewer(server.url);
     const gone = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     const diag = (message: string) =>
       bus.emit({ type: 'diag', connId: null, level: 'info', source: 'batch', message });

@@ -19,6 +19,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ptyArgs } from './pty.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -68,19 +69,7 @@ const feed = await startFeedServer({
   bus,
   ...(values.interval !== undefined ? { flushIntervalMs: Number(values.interval) } : {}),
 });
-const py = [
-  'import fcntl, os, pty, struct, sys, termios',
-  'pid, fd = pty.fork()',
-  'if pid == 0:',
-  "    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 120, 0, 0))",
-  '    os.execvp(sys.argv[1], sys.argv[1:])',
-  'while True:',
-  '    try:',
-  '        if not os.read(fd, 65536): break',
-  '    except OSError: break',
-  'os.waitpid(pid, 0)',
-].join('\n');
-const pty = spawn('python3', ['-c', py, process.execPath, bin, 'attach', feed.url], {
+const pty = spawn('python3', ptyArgs([process.execPath, bin, 'attach', feed.url]), {
   env: { ...process.env, TERM: 'xterm-256color' },
   stdio: 'ignore',
 });
