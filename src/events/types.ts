@@ -221,7 +221,7 @@ export interface WireDelta {
 
 /**
  * The wire capture of a connection that is still open, sent as it grows (at most every
- * ~500 ms per connection when something new crossed, and right after each `http.response`).
+ * ~500 ms per connection when something new crossed, and within 50 ms of an `http.response`).
  * Only what is new since the previous `conn.wire` of the connection: appending the deltas
  * (checking `offset` / `recordsFrom`) rebuilds the capture so far. `conn.close` still carries
  * the whole capture, and replaces it.

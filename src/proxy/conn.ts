@@ -37,8 +37,12 @@ export interface Conn {
     ending: TunnelEnding;
   } | null;
   closed: boolean;
-  /** The pending `conn.wire` timer, and when the last `conn.wire` went out (performance ms). */
+  /**
+   * The pending `conn.wire` timer and when it fires, and when the last `conn.wire` went out
+   * (performance ms).
+   */
   wireTimer: NodeJS.Timeout | null;
+  wireDueAt: number;
   lastWireAt: number;
 }
 

@@ -805,6 +805,7 @@ class Engine implements EngineCore {
       tunnel: null,
       closed: false,
       wireTimer: null,
+      wireDueAt: 0,
       lastWireAt: nowMs(),
     };
     wire.onChange = () => this.liveWire.changed(conn);

@@ -73,7 +73,7 @@ export class ExchangeRecorder {
       Timeouts,
       'upstreamConnectMs' | 'upstreamFirstByteMs' | 'upstreamIdleMs'
     >,
-    /** Called right after each `http.response` (the engine sends the connection's wire so far). */
+    /** Called right after each `http.response` (the engine sends the connection's wire soon). */
     private readonly afterResponse: (connId: string) => void = () => {},
   ) {}
 

@@ -1,13 +1,15 @@
 // The wire of a connection that stays open: `conn.wire` deltas arrive while a keep-alive
 // client holds its connection, the flow store folds them into `ConnInfo.wire`, and what it
 // built is exactly the start of the final capture `conn.close` carries. Throttled: at most one
-// per 500 ms per connection, only when something new crossed (plus one after each response).
+// per 500 ms per connection, only when something new crossed (plus one within 50 ms of a
+// response, several responses of those 50 ms in one).
 import http from 'node:http';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnWireEvent, WireCapture } from '../../src/events/types.ts';
 import { FlowStore } from '../../src/store/index.ts';
+import { EXCHANGE_WIRE_MS } from '../../src/proxy/live-wire.ts';
 import {
   makeTestPki,
   openTunnel,
@@ -158,11 +160,20 @@ describe('conn.wire: the wire of a connection that stays open', () => {
       expect(reqs.map((e) => e.connId)).toEqual([reqs[0]!.connId, reqs[0]!.connId]);
       const connId = reqs[0]!.connId;
       const text = (b: Buffer | undefined): string => (b ?? Buffer.alloc(0)).toString('latin1');
-      await tp.waitFor('conn.wire', () => {
-        const w = store.connection(connId)?.wire;
-        return text(w?.down.bytes).includes('hello GET /b body=');
-      });
+      // The deltas of this connection so far hold the second response (the store, which folds
+      // the same events, is checked below: a waiter may run before the store's listener).
+      await tp.waitFor('conn.wire', () =>
+        text(
+          Buffer.concat(
+            tp
+              .of('conn.wire')
+              .filter((e) => e.connId === connId)
+              .map((e) => e.down.bytes),
+          ),
+        ).includes('hello GET /b body='),
+      );
       const conn = store.connection(connId)!;
+      expect(text(conn.wire?.down.bytes)).toContain('hello GET /b body=');
       expect(conn.closed).toBeNull();
       const up = text(conn.wire?.up.bytes);
       expect(up).toContain(`GET http://plain.localhost:${origin.httpPort}/a HTTP/1.1`);
@@ -201,6 +212,40 @@ describe('conn.wire: the wire of a connection that stays open', () => {
     } finally {
       agent.destroy();
       await small.close();
+    }
+  });
+
+  it('back-to-back exchanges: one conn.wire per 50 ms carries several, and every byte arrives', async () => {
+    // The capture (64 KiB) holds all 40 exchanges, so each response adds something new; under
+    // load they go out together, at most one conn.wire per EXCHANGE_WIRE_MS.
+    const { agent, get } = keepAliveClient(tp.proxy.port, 'burst.localhost');
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 40; i++) expect(await get(`/b${i}`)).toBe(`hello GET /b${i} body=`);
+      const elapsedMs = Date.now() - started;
+      const reqs = tp.of('http.request').filter((e) => e.host === 'burst.localhost');
+      expect(new Set(reqs.map((e) => e.connId)).size).toBe(1);
+      const connId = reqs[0]!.connId;
+      const downOf = (): string =>
+        Buffer.concat(
+          tp
+            .of('conn.wire')
+            .filter((e) => e.connId === connId)
+            .map((e) => e.down.bytes),
+        ).toString('latin1');
+      // The last exchange arrives within 50 ms of its response, on the open connection.
+      await tp.waitFor('conn.wire', () => downOf().includes('hello GET /b39 body='));
+      for (let i = 0; i < 40; i++) expect(downOf()).toContain(`hello GET /b${i} body=`);
+      const wires = tp.of('conn.wire').filter((e) => e.connId === connId);
+      expect(wires.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / EXCHANGE_WIRE_MS) + 2);
+      // Each starts where the previous one ended: nothing sent twice, nothing skipped.
+      let down = 0;
+      for (const w of wires) {
+        expect(w.down.offset).toBe(down);
+        down += w.down.bytes.length;
+      }
+    } finally {
+      agent.destroy();
     }
   });
 
