@@ -164,7 +164,9 @@ describe('files holding secrets (issue 13, item 15)', () => {
     expect(Buffer.byteLength(text) - Buffer.byteLength(`${lines.at(-1)}\n`)).toBeLessThanOrEqual(
       limit,
     );
-    expect(Buffer.byteLength(text)).toBeGreaterThan(limit * 0.8);
+    // The first line that does not fit stops the file, so it ends short of the limit by up to
+    // one line; a `conn.wire` can carry the exchanges of 50 ms together (several KB each here).
+    expect(Buffer.byteLength(text)).toBeGreaterThan(limit * 0.5);
     // And the proxy said so on its own output too.
     expect(p.out()).toContain('writing stopped');
   });
