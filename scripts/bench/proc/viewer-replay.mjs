@@ -7,12 +7,14 @@
 //
 //   npm run build
 //   node scripts/bench/proc/viewer-replay.mjs EVENTS.jsonl [--rate 9000] [--seconds 5]
-//        [--dist DIR] [--interval MS]
+//        [--dist DIR] [--interval MS] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
 //
 // EVENTS.jsonl: an `--events` file of a load, e.g. `mitm-lab proxy --headless --events F`
 // under `scripts/bench/proc/load.ts` (about three events per plain-HTTP request). --dist
 // replays through another build (e.g. an older commit's dist/, to say which change bought
-// what); --interval sets the feed's flush interval (FEED_FLUSH_INTERVAL_MS by default).
+// what); --interval sets the feed's flush interval (FEED_FLUSH_INTERVAL_MS by default);
+// --node-args gives the viewer's node options (node refuses --cpu-prof in NODE_OPTIONS; the
+// viewer ends on SIGTERM by exiting, so a profile is written).
 // Everything is bounded: the viewer is ended by its PID when the replay is over.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -28,11 +30,14 @@ const { values, positionals } = parseArgs({
     seconds: { type: 'string', default: '5' },
     dist: { type: 'string', default: path.resolve(import.meta.dirname, '../../../dist') },
     interval: { type: 'string' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const file = positionals[0];
 if (!file || !existsSync(file)) {
-  console.error('usage: viewer-replay.mjs EVENTS.jsonl [--rate N] [--seconds S] [--dist DIR]');
+  console.error(
+    'usage: viewer-replay.mjs EVENTS.jsonl [--rate N] [--seconds S] [--dist DIR] [--interval MS] [--node-args ARGS]',
+  );
   process.exit(2);
 }
 const dist = path.resolve(values.dist);
@@ -69,7 +74,8 @@ const feed = await startFeedServer({
   bus,
   ...(values.interval !== undefined ? { flushIntervalMs: Number(values.interval) } : {}),
 });
-const pty = spawn('python3', ptyArgs([process.execPath, bin, 'attach', feed.url]), {
+const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+const pty = spawn('python3', ptyArgs([process.execPath, ...nodeArgs, bin, 'attach', feed.url]), {
   env: { ...process.env, TERM: 'xterm-256color' },
   stdio: 'ignore',
 });
@@ -139,7 +145,13 @@ try {
       `feed and replay ${own.toFixed(0)} ms, ${per(own, requests)} µs a request`,
   );
 } finally {
-  if (vpid) process.kill(vpid, 'SIGTERM');
+  if (vpid) {
+    process.kill(vpid, 'SIGTERM');
+    // The viewer (blessed) exits on SIGTERM on its next tick, writing a --cpu-prof profile:
+    // closing its terminal before that would end it with SIGHUP, and the profile with it.
+    for (let i = 0; i < 50 && existsSync(`/proc/${vpid}`); i++)
+      await new Promise((r) => setTimeout(r, 100));
+  }
   await feed.close();
   pty.kill('SIGTERM');
 }
