@@ -3,6 +3,7 @@
 // events only, strict enough not to fire when its step was not done: a refusal from curl does
 // not tick "a browser refused"; a decrypted request does not tick "a password over plain HTTP".
 import type { Header, HttpRequestEvent, ProxyEvent, TunnelSummaryEvent } from '../events/types.ts';
+import { addBounded } from '../util/bounded.ts';
 import { EXERCISES, type Checkpoint, type Exercise } from './exercises.ts';
 
 /** Clients that are browsers, as the engine guesses them from the ClientHello. */
@@ -57,13 +58,6 @@ function isTamperedTransfer(e: ProxyEvent, visibility: 'wire' | 'proxy-only'): b
     e.path.split('?')[0] === '/transfer' &&
     (e.tampered ?? null) !== null
   );
-}
-
-/** Add to a bounded set (the oldest entry goes first). */
-function addBounded<T>(set: Set<T> | Map<T, unknown>, key: T, value?: unknown): void {
-  if (set.size >= MAX_REMEMBERED) set.delete(set.keys().next().value as T);
-  if (set instanceof Map) set.set(key, value);
-  else set.add(key);
 }
 
 /** What the fold remembers between events. */
@@ -286,19 +280,19 @@ export class LessonProgress {
 
   private remember(e: ProxyEvent): void {
     const m = this.memory;
-    if (e.type === 'tls.client-hello') addBounded(m.hints, e.connId, e.clientHint);
+    if (e.type === 'tls.client-hello') addBounded(m.hints, MAX_REMEMBERED, e.connId, e.clientHint);
     if (e.type === 'proxy.listening') {
       m.recording = e.pcap && e.keylog;
       m.tampering = (e.tamper?.length ?? 0) > 0;
     }
     if (e.type === 'http.request') {
-      addBounded(m.flowHosts, e.flowId, e.host);
-      if (e.visibility === 'proxy-only') addBounded(m.decryptedConns, e.connId);
+      addBounded(m.flowHosts, MAX_REMEMBERED, e.flowId, e.host);
+      if (e.visibility === 'proxy-only') addBounded(m.decryptedConns, MAX_REMEMBERED, e.connId);
     }
-    if (e.type === 'tunnel.summary') addBounded(m.tunnelledConns, e.connId);
+    if (e.type === 'tunnel.summary') addBounded(m.tunnelledConns, MAX_REMEMBERED, e.connId);
     if (setsHsts(e) && e.type === 'http.response') {
       const host = m.flowHosts.get(e.flowId);
-      if (host !== undefined) addBounded(m.hstsHosts, host);
+      if (host !== undefined) addBounded(m.hstsHosts, MAX_REMEMBERED, host);
     }
     if (e.type === 'tls.client-accepted' && m.intercepted.size < MAX_REMEMBERED)
       m.intercepted.add(e.connId);
