@@ -19,6 +19,7 @@ import {
   responseBytes,
   upstreamErrorBytes,
 } from '../store/index.ts';
+import { shiftOldest } from '../util/bounded.ts';
 import type {
   BodyCapture,
   Header,
@@ -371,9 +372,10 @@ export class HarRecorder {
       this.flows.size > 1 &&
       (this.flows.size > this.maxEntries || this.bytes > this.maxBytes)
     ) {
-      const [oldest, p] = this.flows.entries().next().value as [string, Pending];
-      this.flows.delete(oldest);
-      this.bytes -= p.bytes;
+      // The oldest in constant time (a fresh iterator walks the holes deleted entries leave).
+      const oldest = shiftOldest(this.flows);
+      if (!oldest) break;
+      this.bytes -= oldest[1].bytes;
       this.dropped++;
     }
   }

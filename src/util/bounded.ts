@@ -12,22 +12,33 @@
 /** The iterator that has reached each set's oldest entry, kept while the set lives. */
 const cursors = new WeakMap<Set<unknown> | Map<unknown, unknown>, Iterator<unknown>>();
 
-/** Drop the oldest entry of `set` (the first inserted of those still in it). */
-function dropOldest<K>(set: Set<K> | Map<K, unknown>): void {
+/**
+ * The oldest key of `set` (the first inserted of those still in it), which the caller deletes at
+ * once: the cursor has moved past it. Done when `set` is empty.
+ */
+function nextOldest<K>(set: Set<K> | Map<K, unknown>): IteratorResult<K> {
+  let oldest: IteratorResult<K> = { done: true, value: undefined };
   for (let attempt = 0; attempt < 2; attempt++) {
     let cursor = cursors.get(set) as Iterator<K> | undefined;
     if (!cursor) {
       cursor = set.keys();
       cursors.set(set, cursor);
     }
-    const oldest = cursor.next();
-    if (!oldest.done) {
-      set.delete(oldest.value);
-      return;
-    }
+    oldest = cursor.next();
+    if (!oldest.done) return oldest;
     // A finished iterator stays finished (the set was emptied past it): start a new one.
     cursors.delete(set);
   }
+  return oldest;
+}
+
+/** Remove the oldest entry of `map` and return it, or undefined when `map` is empty. */
+export function shiftOldest<K, V>(map: Map<K, V>): [K, V] | undefined {
+  const oldest = nextOldest(map);
+  if (oldest.done) return undefined;
+  const value = map.get(oldest.value) as V;
+  map.delete(oldest.value);
+  return [oldest.value, value];
 }
 
 /**
@@ -38,7 +49,10 @@ function dropOldest<K>(set: Set<K> | Map<K, unknown>): void {
 export function addBounded<K>(set: Set<K>, max: number, key: K): void;
 export function addBounded<K, V>(set: Map<K, V>, max: number, key: K, value: V): void;
 export function addBounded<K, V>(set: Set<K> | Map<K, V>, max: number, key: K, value?: V): void {
-  if (set.size >= max && !set.has(key)) dropOldest(set);
+  if (set.size >= max && !set.has(key)) {
+    const oldest = nextOldest(set);
+    if (!oldest.done) set.delete(oldest.value);
+  }
   if (set instanceof Map) set.set(key, value as V);
   else set.add(key);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addBounded } from '../../src/util/bounded.ts';
+import { addBounded, shiftOldest } from '../../src/util/bounded.ts';
 
 /** The newest `max` of `keys`, in insertion order: what a bounded set must hold. */
 const newest = (keys: string[], max: number): string[] =>
@@ -75,5 +75,33 @@ describe('addBounded', () => {
     }
     expect([...a]).toEqual([8, 9, 10, 11]);
     expect([...b]).toEqual([106, 107, 108, 109, 110, 111]);
+  });
+});
+
+describe('shiftOldest', () => {
+  it('removes and returns the oldest entry with its value, undefined once empty', () => {
+    const map = new Map([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    expect(shiftOldest(map)).toEqual(['a', 1]);
+    map.set('c', 3);
+    map.delete('b');
+    expect(shiftOldest(map)).toEqual(['c', 3]);
+    expect(map.size).toBe(0);
+    expect(shiftOldest(map)).toBeUndefined();
+    map.set('d', 4);
+    expect(shiftOldest(map)).toEqual(['d', 4]);
+  });
+
+  it('takes entries in insertion order however many have gone before', () => {
+    const map = new Map<number, string>();
+    const taken: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      map.set(i, `v${i}`);
+      if (map.size > 100) taken.push(shiftOldest(map)![0]);
+    }
+    expect(taken).toEqual(Array.from({ length: 4900 }, (_, i) => i));
+    expect([...map.keys()]).toEqual(Array.from({ length: 100 }, (_, i) => 4900 + i));
   });
 });
