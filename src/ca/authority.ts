@@ -39,6 +39,7 @@ import {
   readNameConstraints,
 } from './forge.ts';
 import { hostKind, normalizeHost, normalizePermit, withinConstraints } from './names.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /** Default CA lifetime: a month is long enough for a course and short enough to be forgotten safely. */
 export const CA_DAYS_DEFAULT = 30;
@@ -634,8 +635,7 @@ class Authority implements Ca {
       keyPem: this.leafKeyPem,
       summary: this.leafSummary(plan, certPem),
     };
-    if (this.cache.size >= LEAF_CACHE_MAX)
-      this.cache.delete(this.cache.keys().next().value as string);
+    if (this.cache.size >= LEAF_CACHE_MAX) shiftOldest(this.cache);
     this.cache.set(h, {
       leaf,
       renewAt: Math.max(notAfter - LEAF_RENEW_MS, notAfter - (notAfter - now) / 2),

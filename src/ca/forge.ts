@@ -22,6 +22,7 @@ import {
 import { createRequire } from 'node:module';
 import { isIPv4, isIPv6 } from 'node:net';
 import type * as Forge from 'node-forge';
+import { shiftOldest } from '../util/bounded.ts';
 
 // require, not `import`: see util/ws.ts (an ES module importing CommonJS costs resident memory).
 const forge = createRequire(import.meta.url)('node-forge') as typeof Forge;
@@ -437,7 +438,7 @@ const MEMO_MAX = 64;
 function memoize<T>(key: string, make: () => T): T {
   if (memo.has(key)) return memo.get(key) as T;
   const value = make();
-  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
+  if (memo.size >= MEMO_MAX) shiftOldest(memo);
   memo.set(key, value);
   return value;
 }

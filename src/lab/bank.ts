@@ -16,6 +16,7 @@ import {
   type BankAccount,
 } from './bank-data.ts';
 import { esc, money, page } from './html.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /** Request bodies above this are refused with 413: the bank only takes small forms. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -68,7 +69,7 @@ export function createBank(): Bank {
   const grant = (store: Map<string, Grant>, account: BankAccount): string => {
     const id = randomBytes(16).toString('hex');
     store.set(id, { account, expires: Date.now() + SESSION_TTL_S * 1000 });
-    if (store.size > 10_000) store.delete(store.keys().next().value as string); // bounded
+    if (store.size > 10_000) shiftOldest(store); // bounded
     return id;
   };
   const lookup = (store: Map<string, Grant>, id: string | undefined): BankAccount | null => {

@@ -4,6 +4,7 @@
 // doubled every DOUBLE_EVERY further failures, at most MAX_DELAY_MS. A right password from the
 // address clears its count; so does IDLE_RESET_MS without a wrong one. Only the answer waits:
 // the right password is never slowed.
+import { shiftOldest } from '../util/bounded.ts';
 
 /** Wrong passwords from one address answered at once. */
 export const FREE_FAILURES = 5;
@@ -27,10 +28,7 @@ export class AuthThrottle {
     const count = prev && now - prev.last < IDLE_RESET_MS ? prev.count + 1 : 1;
     this.failures.delete(address);
     this.failures.set(address, { count, last: now });
-    if (this.failures.size > MAX_ADDRESSES) {
-      const oldest = this.failures.keys().next().value;
-      if (oldest !== undefined) this.failures.delete(oldest);
-    }
+    if (this.failures.size > MAX_ADDRESSES) shiftOldest(this.failures);
     return delayFor(count);
   }
 

@@ -10,6 +10,7 @@
 // refusal must not decide whether that same page load shows the warning or the real site.
 // Each refusal gets a sequence number; a CONNECT notes the number reached when it came in
 // (`asOf`), and the decision for it sees only the refusals up to that number.
+import { shiftOldest } from '../util/bounded.ts';
 
 /** How many (client address, host) pairs are kept; the oldest is forgotten first. */
 const MAX_REMEMBERED = 10_000;
@@ -31,10 +32,7 @@ export class AutoRefusals {
     const first = this.pairs.get(k) ?? ++this.seq;
     this.pairs.delete(k);
     this.pairs.set(k, first);
-    if (this.pairs.size > MAX_REMEMBERED) {
-      const oldest = this.pairs.keys().next().value;
-      if (oldest !== undefined) this.pairs.delete(oldest);
-    }
+    if (this.pairs.size > MAX_REMEMBERED) shiftOldest(this.pairs);
   }
 
   /** Where the refusals stand now: what a CONNECT arriving now keeps as its `asOf`. */

@@ -8,6 +8,7 @@
 // can never pull the certificate from under a client whose ClientHello is on its way.
 import tls from 'node:tls';
 import type { Leaf } from '../ca/index.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /**
  * SNI contexts kept. A context costs ~23 KB of native memory and ~3 ms to build (it parses
@@ -85,7 +86,7 @@ export class SniContexts {
             context: tls.createSecureContext({ key: leaf.keyPem, cert: leaf.certPem }),
           };
     this.cache.set(name, entry);
-    if (this.cache.size > this.max) this.cache.delete(this.cache.keys().next().value as string);
+    if (this.cache.size > this.max) shiftOldest(this.cache);
     return entry;
   }
 }

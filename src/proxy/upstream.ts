@@ -17,6 +17,7 @@ import type { Resolver } from './resolve.ts';
 import type { UpstreamWire } from './upstream-wire.ts';
 import { policyRefusal, upstreamPolicyOptions, type PolicyRefusal } from './upstream-policy.ts';
 import { negotiated } from './tls-names.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /** When each phase of opening one upstream connection ended (performance.now() ms). */
 interface SocketTimes {
@@ -315,8 +316,7 @@ export class Upstream {
       this.peerCerts.set(socket, x509);
       this.sessionCerts.delete(key);
       this.sessionCerts.set(key, x509);
-      if (this.sessionCerts.size > UPSTREAM_TLS_SESSIONS_MAX)
-        this.sessionCerts.delete(this.sessionCerts.keys().next().value as string);
+      if (this.sessionCerts.size > UPSTREAM_TLS_SESSIONS_MAX) shiftOldest(this.sessionCerts);
     });
   }
 
@@ -514,8 +514,7 @@ export class Upstream {
     }
     const summary = summarize(x509);
     this.summaries.set(fp, summary);
-    if (this.summaries.size > CERT_SUMMARIES_MAX)
-      this.summaries.delete(this.summaries.keys().next().value as string);
+    if (this.summaries.size > CERT_SUMMARIES_MAX) shiftOldest(this.summaries);
     return summary;
   }
 

@@ -14,6 +14,7 @@ import type { EventBus } from '../events/bus.ts';
 import type { HttpRequestEvent, ProxyEvent, Visibility } from '../events/types.ts';
 import { explain } from '../explain/index.ts';
 import { coalesceFlushes } from '../util/coalesce.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /** Requests waiting for their response; beyond this the oldest is printed without one. */
 const MAX_PENDING_REQUESTS = 1000;
@@ -169,9 +170,8 @@ export function attachHeadlessPrinter(
       case 'http.request':
         pending.set(e.flowId, e);
         if (pending.size > MAX_PENDING_REQUESTS) {
-          const [oldestId, oldest] = pending.entries().next().value as [string, HttpRequestEvent];
-          pending.delete(oldestId);
-          printRequestOnly(oldest, '(still waiting)');
+          const oldest = shiftOldest(pending);
+          if (oldest) printRequestOnly(oldest[1], '(still waiting)');
         }
         break;
       case 'http.response': {

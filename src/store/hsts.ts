@@ -4,6 +4,7 @@
 // (RFC 6797 §8.1), so it teaches nothing either. The Why view of a later refusal on such a host
 // says the host sent HSTS: the proxy knows, because it read it (exercise 7).
 import type { Header } from '../events/types.ts';
+import { shiftOldest } from '../util/bounded.ts';
 
 /** What the proxy read: the header, from which host, when. */
 export interface HstsSeen {
@@ -50,8 +51,7 @@ export class HstsMemory {
     const key = host.toLowerCase();
     this.hosts.delete(key);
     if (age === 0) return;
-    if (this.hosts.size >= MAX_HSTS_HOSTS)
-      this.hosts.delete(this.hosts.keys().next().value as string);
+    if (this.hosts.size >= MAX_HSTS_HOSTS) shiftOldest(this.hosts);
     this.hosts.set(key, { host: key, header: value, at, eventId });
   }
 
