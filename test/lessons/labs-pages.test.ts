@@ -32,6 +32,7 @@ import { CHROMIUM_QUIET_FLAGS, EXERCISES } from '../../src/lessons/index.ts';
 import { BADGES, FlowStore, type Flow } from '../../src/store/index.ts';
 import { CHROMIUM, hasChromium } from '../support/chromium.ts';
 import { CLI_ENTRY, ROOT, spawnCli, TSX, type CliProcess } from '../support/cli.ts';
+import { freePort } from '../support/net.ts';
 import { hasTool } from '../support/run.ts';
 import { tempDir } from '../support/temp-dir.ts';
 import { sleep, waitUntil } from '../support/wait.ts';
@@ -298,8 +299,11 @@ async function startLab(options: string[], previous: Lab | null): Promise<Lab> {
     await previous.cli.exited;
   }
   const opts = options.slice();
-  // A restart keeps the address, as a student's does (8080 both times): `$P` stays right.
-  const listen = previous ? previous.proxyUrl.replace('http://', '') : '127.0.0.1:0';
+  // A restart keeps the address, as a student's does (8080 both times): `$P` stays right. The
+  // port is one no other part of the run can take meanwhile (support/net.ts).
+  const listen = previous
+    ? previous.proxyUrl.replace('http://', '')
+    : `127.0.0.1:${await freePort()}`;
   const cli = spawnCli(
     ['start', '--headless', '--listen', listen, '--ca-dir', path.join(clone, 'certs'), ...opts],
     { cwd: clone },
