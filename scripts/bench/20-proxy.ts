@@ -17,8 +17,9 @@
 //    library alike (issue 12's CPU targets are read against it);
 //  - mitmdump: Debian's mitmproxy, when installed and when *.bench.test resolves to 127.0.0.1
 //    (it has no resolve rule of its own; ../../shared/bench/run.sh adds them to /etc/hosts).
-// The proxies resolve *.bench.test to 127.0.0.1 by a rule (mitm-lab: --resolve; hmp: an agent
-// lookup): no hosts file is edited. Every figure is measured in windows that alternate between
+// The proxies resolve *.bench.test to 127.0.0.1 by a rule (mitm-lab: --resolve; hmp and the
+// relay: an agent lookup that still asks the system resolver once, ./proc/bench-names.mjs): no
+// hosts file is edited. Every figure is measured in windows that alternate between
 // the kinds (the order rotating each round), and a kind's figure is the median of its rounds:
 // on a shared 2-core machine, drift hits every kind alike. Proxy CPU comes from
 // /proc/PID/stat over the measured window (the proxy's process tree), RSS from
@@ -895,10 +896,11 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
         `${opts.warmup} s warm-up + ${opts.duration} s per window, ${opts.rounds} rounds alternating the kinds`,
     );
 
-    // A cold proxy is slower for seconds (JIT, pools): every kind first gets three seconds of each
-    // keep-alive scenario, not measured.
+    // A cold proxy is slower for seconds (JIT, pools; a first round of new TLS connections read
+    // ~1.2 ms more per connection for the library than the next two): every kind first gets
+    // three seconds of each scenario but minting, not measured.
     for (const k of kinds) {
-      for (const scenario of opts.scenarios.filter((s) => s === 'http' || s === 'https')) {
+      for (const scenario of opts.scenarios.filter((s) => s !== 'mint')) {
         await measure(k, scenario, { ...opts, warmup: 0.1, duration: 3 }, origin, -1, []);
       }
     }

@@ -226,7 +226,8 @@ async function tunnel(proxyPort: number, target: string): Promise<net.Socket> {
 
 function startTls(socket: net.Socket | null, port: number, host: string, ca: string[]) {
   return new Promise<tls.TLSSocket>((resolve, reject) => {
-    const opts: tls.ConnectionOptions = { servername: host, ca, ALPNProtocols: ['http/1.1'] };
+    // No ALPN offer, as ../../shared/bench's client (it offers none either).
+    const opts: tls.ConnectionOptions = { servername: host, ca };
     const s = socket
       ? tls.connect({ ...opts, socket })
       : tls.connect({ ...opts, host: '127.0.0.1', port });
@@ -334,7 +335,14 @@ async function main(): Promise<void> {
           count++;
           latencies.push(performance.now() - t0);
         }
-        if (!keepAlive || head.close) {
+        if (!keepAlive) {
+          // A new connection per request ends as ../../shared/bench's client ends it: gracefully
+          // (TLS close_notify, then FIN), destroyed a second later if still open.
+          const s = socket;
+          s.end();
+          setTimeout(() => s.destroy(), 1000).unref();
+          socket = null;
+        } else if (!keepAlive || head.close) {
           if (keepAlive && measuring) reconnects++;
           socket.destroy();
           socket = null;
