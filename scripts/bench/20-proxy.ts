@@ -25,11 +25,7 @@
 // /proc/PID/stat over the measured window (the proxy's process tree), RSS from
 // /proc/PID/status.
 //
-// Options (after `npm run bench -- proxy`): --rounds N (2), --duration S (5), --warmup S (1),
-// --conns N (32), --newconn-parallel N (8), --mint-hosts N (30), --kinds LIST,
-// --scenarios http,https,newconn,mint, --json FILE (JSON lines; default in the OS temp dir),
-// --also 'NAME=BIN [ARGS]' (another mitm-lab build, e.g. an older commit's bin/mitm-lab.js, run
-// like `mitm-lab` with ARGS added, e.g. --leaf-key rsa: to say which change bought what).
+// Options: `usage` below (`npm run bench -- --help`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dns from 'node:dns/promises';
 import {
@@ -55,6 +51,33 @@ import { ptyArgs } from './proc/pty.mjs';
 
 export const title =
   'proxy: direct vs mitm-lab vs bare http-mitm-proxy vs a bare Node relay vs mitmdump, each in its own process';
+
+/** What `npm run bench -- --help` prints for this module. */
+export const usage = `npm run bench -- proxy [OPTIONS]   (about 7 minutes with the defaults)
+
+  --kinds LIST        which to run, comma-separated (default: all of them):
+                      direct, mitm-lab (headless, every event written to a file),
+                      mitm-lab-noevents (headless, no events file: the shared harness's
+                      \`project\`), mitm-lab+viewer (--feed, with \`mitm-lab attach\` drawing
+                      it in a pseudo-terminal), hmp (bare http-mitm-proxy 1.1), node-relay
+                      (Node's http/https relay and nothing else), mitmdump (when installed
+                      and *.bench.test resolves to 127.0.0.1)
+  --scenarios LIST    http, https, newconn, mint (default: all four)
+  --rounds N          windows per kind and scenario, the kinds alternating (2)
+  --duration S        seconds per measured window (5), after --warmup S (1)
+  --conns N           keep-alive connections (32)
+  --newconn-parallel N  loops of new TLS connections (8)
+  --mint-hosts N      new host names for the minting figure (30)
+  --json FILE         where the JSON lines go (default: a new file in the OS temp folder)
+  --also 'NAME=BIN [ARGS]'  another mitm-lab build run like mitm-lab (e.g. an older
+                      commit's bin/mitm-lab.js, or ARGS --leaf-key rsa); may be repeated
+
+Prints one line per window, then a table (rates × direct; CPU, RSS and minting × the
+library) and the figures as JSON lines. Every process it starts is ended when it stops.
+docs/performance.md says how to read it and holds the latest figures.`;
+
+/** A mistake in the options: the runner prints it with a pointer to --help and exits 2. */
+export class UsageError extends Error {}
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PROC = path.join(import.meta.dirname, 'proc');
@@ -91,26 +114,39 @@ interface Options {
 }
 
 function readOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    strict: false,
-    allowPositionals: true,
-    options: {
-      rounds: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      conns: { type: 'string' },
-      'newconn-parallel': { type: 'string' },
-      'mint-hosts': { type: 'string' },
-      kinds: { type: 'string' },
-      scenarios: { type: 'string' },
-      json: { type: 'string' },
-      also: { type: 'string', multiple: true },
-    },
-  });
-  const num = (v: unknown, d: number): number => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        rounds: { type: 'string' },
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        conns: { type: 'string' },
+        'newconn-parallel': { type: 'string' },
+        'mint-hosts': { type: 'string' },
+        kinds: { type: 'string' },
+        scenarios: { type: 'string' },
+        json: { type: 'string' },
+        also: { type: 'string', multiple: true },
+      },
+    });
+  } catch (err) {
+    // node:util's own text goes on about positional arguments; the option is what matters.
+    const unknown = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+    throw new UsageError(unknown ? `no option ${unknown}` : (err as Error).message);
+  }
+  const { values } = parsed;
+  const num = (name: keyof typeof values, d: number): number => {
+    const v = values[name];
+    if (v === undefined) return d;
     const n = Number(v);
-    return typeof v === 'string' && Number.isFinite(n) && n > 0 ? n : d;
+    if (typeof v !== 'string' || !Number.isFinite(n) || n <= 0) {
+      throw new UsageError(`--${name} wants a number above 0, got ${JSON.stringify(v)}`);
+    }
+    return n;
   };
   const list = (v: unknown): string[] | null =>
     typeof v === 'string' ? v.split(',').map((s) => s.trim()) : null;
@@ -121,21 +157,33 @@ function readOptions(argv: string[]): Options {
       .split(' ')
       .filter(Boolean);
     const name = a.slice(0, eq);
-    if (eq < 1 || !bin) throw new Error(`--also wants 'NAME=PATH_TO_BIN [ARGS]', got ${a}`);
+    if (eq < 1 || !bin) throw new UsageError(`--also wants 'NAME=PATH_TO_BIN [ARGS]', got ${a}`);
     return { name, bin: path.resolve(bin), args };
   });
+  const kinds = list(values.kinds) ?? KINDS;
+  const unknownKind = kinds.find((k) => !KINDS.includes(k) && !also.some((a) => a.name === k));
+  if (unknownKind !== undefined) {
+    throw new UsageError(
+      `--kinds: no kind "${unknownKind}" (there are ${KINDS.join(', ')}; --also adds more)`,
+    );
+  }
+  const scenarios = list(values.scenarios) ?? SCENARIOS;
+  const unknownScenario = scenarios.find((x) => !SCENARIOS.includes(x as Scenario));
+  if (unknownScenario !== undefined) {
+    throw new UsageError(
+      `--scenarios: no scenario "${unknownScenario}" (there are ${SCENARIOS.join(', ')})`,
+    );
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   return {
-    rounds: Math.round(num(values.rounds, 2)),
-    duration: num(values.duration, 5),
-    warmup: num(values.warmup, 1),
-    conns: Math.round(num(values.conns, 32)),
-    newconn: Math.round(num(values['newconn-parallel'], 8)),
-    mintHosts: Math.round(num(values['mint-hosts'], 30)),
-    kinds: [...(list(values.kinds) ?? KINDS), ...also.map((a) => a.name)],
-    scenarios: (list(values.scenarios) ?? SCENARIOS).filter((s): s is Scenario =>
-      SCENARIOS.includes(s as Scenario),
-    ),
+    rounds: Math.round(num('rounds', 2)),
+    duration: num('duration', 5),
+    warmup: num('warmup', 1),
+    conns: Math.round(num('conns', 32)),
+    newconn: Math.round(num('newconn-parallel', 8)),
+    mintHosts: Math.round(num('mint-hosts', 30)),
+    kinds: [...kinds, ...also.map((a) => a.name).filter((n) => !kinds.includes(n))],
+    scenarios: scenarios as Scenario[],
     json:
       typeof values.json === 'string'
         ? values.json
@@ -308,9 +356,14 @@ async function waitFor(
   }
 }
 
+/** SIGTERM to every process this bench started that still runs, at once (synchronous). */
+function stopAllNow(): void {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+}
+
 /** SIGTERM, then SIGKILL after 5 s: only the processes this bench started, by PID. */
 async function stopAll(): Promise<void> {
-  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  stopAllNow();
   const end = Date.now() + 5000;
   while (Date.now() < end && started.some((p) => p.exitCode === null && p.signalCode === null))
     await sleep(50);
@@ -842,6 +895,10 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  // However the bench ends (an error, its output closed under `| head`), what it started ends
+  // too: a SIGTERM each, the one thing an 'exit' listener can still do.
+  process.on('exit', stopAllNow);
   try {
     const pki = makePki(base);
     const originProc = launch(process.execPath, [
@@ -950,7 +1007,9 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGHUP', onSignal);
     await stopAll();
+    process.removeListener('exit', stopAllNow);
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -17,6 +17,13 @@ import { startUi } from '../../src/ui/index.ts';
 
 export const title = 'terminal UI attached vs headless: proxied HTTP requests/s';
 
+/** What `npm run bench -- --help` prints for this module. */
+export const usage = `npm run bench -- ui   (no options; in one process, a quick look: the proxy bench's
+mitm-lab+viewer kind is the figure of record)
+
+  BENCH_UI_PAIRS=N          measured pairs of rounds, headless and UI (12)
+  BENCH_UI_ROUND_SECONDS=S  seconds per round (2)`;
+
 /** Concurrent keep-alive client connections. */
 const CONCURRENCY = 8;
 /**
