@@ -64,7 +64,7 @@ const TEST_ONLY_FOLDERS: Record<string, string> = {
   hardening:
     'issue 13: crashes, hangs, leaks and lies found by attacking the running proxy; each test spans the engine, the CLI, the terminal and the OS limits (descriptors, timeouts, memory) at once',
   integration: 'the engine with real clients, across layers',
-  scripts: 'scripts/*.sh',
+  scripts: "scripts/*.sh, and the bench runner's command line",
   support: 'helpers shared by tests, no tests of their own',
 };
 
