@@ -3,6 +3,10 @@
 // emitter (a broken view must never break the proxy): the throw becomes a `diag` event.
 import type { NewEvent, ProxyEvent } from './types.ts';
 
+/**
+ * Gets each event as it is emitted. Every listener gets the same object, so a listener reads it
+ * and never changes it (./json.ts gives the line it made for one listener to the next).
+ */
 export type Listener = (event: ProxyEvent) => void;
 
 export class EventBus {

@@ -2,7 +2,7 @@
 // `--events` file and the feed carry them as base64 named `base64`, in the same place among the
 // keys (the text docs/events.md documents), and reading the text back gives the same events.
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { eventFromJson, eventJson, jsonForm } from '../../src/events/json.ts';
 import type { ProxyEvent } from '../../src/events/types.ts';
 import { connWire } from '../store/fixtures.ts';
@@ -75,6 +75,23 @@ describe('eventJson', () => {
     if (text.type !== 'http.response') throw new Error('unreachable');
     const plain = { ...text, body: { text: 'hi', size: 2, truncated: false } };
     expect(jsonForm(plain)).toBe(plain);
+  });
+
+  it('serialises an event once when it is asked for twice in a row (the file, then the feed)', () => {
+    const e = wireEvent(Buffer.from('GET /'), Buffer.from('HTTP/1.1 200'));
+    const other = wireEvent(Buffer.from('PUT /'), Buffer.alloc(0));
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      const first = eventJson(e);
+      expect(eventJson(e)).toBe(first);
+      expect(stringify).toHaveBeenCalledTimes(1);
+      // Another event gets its own line; the first, asked for again after it, is made again.
+      expect(eventJson(other)).toContain(Buffer.from('PUT /').toString('base64'));
+      expect(eventJson(e)).toBe(first);
+      expect(stringify).toHaveBeenCalledTimes(3);
+    } finally {
+      stringify.mockRestore();
+    }
   });
 });
 
