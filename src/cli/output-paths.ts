@@ -7,7 +7,7 @@ import { accessSync, constants, realpathSync, statSync, type Stats } from 'node:
 import path from 'node:path';
 import { makeDirs } from '../util/dirs.ts';
 import { LabError } from '../util/lab-error.ts';
-import type { ProxySettings } from './proxy-options.ts';
+import { mebibytes, type ProxySettings } from './proxy-options.ts';
 
 function statOrNull(p: string): Stats | null {
   try {
@@ -132,7 +132,7 @@ export function checkOutputPaths(settings: ProxySettings): void {
       throw new LabError(
         'usage',
         `--events ${file}: it already holds ${(fileStat.size / 1024 / 1024).toFixed(1)} MiB, ` +
-          `over --events-max-mb ${settings.eventsMaxBytes / 1024 / 1024}`,
+          `over --events-max-mb ${mebibytes(settings.eventsMaxBytes)}`,
         'give a new file, remove this one, or raise --events-max-mb (0 = no limit)',
       );
   }

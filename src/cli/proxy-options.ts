@@ -312,7 +312,9 @@ export function readProxyOptions(values: ProxyValues, env: NodeJS.ProcessEnv): P
         `--events-max-mb wants a number of MiB (0 = no limit), got "${maxMb}"`,
         'for example --events-max-mb 64',
       );
-    eventsMaxBytes = Math.round(n * 1024 * 1024);
+    // Whole bytes, never past N MiB (rounding 0.05 MiB up to 52,429 bytes let a file end 0.2
+    // byte over it); a limit above 0 stays one (0 alone means none).
+    eventsMaxBytes = n > 0 ? Math.max(1, Math.floor(n * 1024 * 1024)) : 0;
   }
   return {
     host: listen.host,
@@ -454,7 +456,7 @@ export async function launchProxy(
       stdout: io.stdout,
       maxBytes: settings.eventsMaxBytes,
       truncate: settings.fresh,
-      limitLabel: `--events-max-mb ${settings.eventsMaxBytes / 1024 / 1024}`,
+      limitLabel: `--events-max-mb ${mebibytes(settings.eventsMaxBytes)}`,
     });
     closers.push(() => sink.close());
   }
@@ -560,4 +562,9 @@ export async function launchProxy(
     }
   };
   return { proxy, ca, bus, har, feed, shutdown, saveHarNow };
+}
+
+/** A byte limit as the MiB a user would have typed: `52428` → `0.05`, `268435456` → `256`. */
+export function mebibytes(bytes: number): string {
+  return String(Number((bytes / 1024 / 1024).toFixed(4)));
 }

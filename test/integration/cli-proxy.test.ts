@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback, readProxyOptions } from '../../src/cli/proxy-options.ts';
+import { isLoopback, mebibytes, readProxyOptions } from '../../src/cli/proxy-options.ts';
 import { LabError } from '../../src/util/lab-error.ts';
 import { spawnCli } from '../support/cli.ts';
 import { listenLoopback } from '../support/net.ts';
@@ -254,6 +254,18 @@ describe('readProxyOptions', () => {
     expect(() => readProxyOptions({ 'leaf-key': 'dsa' }, {})).toThrow(
       /--leaf-key wants ecdsa or rsa, got "dsa"/,
     );
+  });
+
+  it('takes --events-max-mb as whole bytes never past N MiB, and names it as given', () => {
+    const bytes = (mb: string): number =>
+      readProxyOptions({ 'events-max-mb': mb }, {}).eventsMaxBytes;
+    expect(bytes('0.05')).toBe(52_428); // 52,428.8 bytes: 52,429 would end a file past 0.05 MiB
+    expect(bytes('256')).toBe(256 * 1024 * 1024);
+    expect(bytes('0')).toBe(0); // no limit
+    expect(bytes('0.0000001')).toBe(1); // a limit, however small, is not "none"
+    expect(mebibytes(bytes('0.05'))).toBe('0.05');
+    expect(mebibytes(bytes('1.2345'))).toBe('1.2345');
+    expect(mebibytes(bytes('256'))).toBe('256');
   });
 
   it('knows loopback addresses', () => {
