@@ -342,8 +342,9 @@ async function main(): Promise<void> {
           s.end();
           setTimeout(() => s.destroy(), 1000).unref();
           socket = null;
-        } else if (!keepAlive || head.close) {
-          if (keepAlive && measuring) reconnects++;
+        } else if (head.close) {
+          // A keep-alive connection the server closed: count it, open another.
+          if (measuring) reconnects++;
           socket.destroy();
           socket = null;
         }
